@@ -1,0 +1,177 @@
+/* Kernel bodies, included once per dtype by scan.c with REAL (float/double), SUF (f32/f64) and
+ * EXP (an exp function) defined. See scan.c for the layout conventions. */
+
+#define CAT_(a, b) a##_##b
+#define CAT(a, b) CAT_(a, b)
+#define FN(name) CAT(name, SUF)
+
+static inline REAL FN(sigm)(REAL x) { return (REAL)1 / ((REAL)1 + EXP(-x)); }
+
+/* g(x) of Appendix B (Listing 6): x + 0.5 for x >= 0, sigmoid(x) otherwise; branch-free. */
+static inline REAL FN(g)(REAL x, REAL sx) { return x >= 0 ? x + (REAL)0.5 : sx; }
+static inline REAL FN(dg)(REAL x, REAL sx) { return x >= 0 ? (REAL)1 : sx * ((REAL)1 - sx); }
+
+void FN(scan_fwd)(int64_t b0, int64_t b1, int64_t c0, int64_t c1, int64_t T,
+                  const REAL *a, int64_t a_sb, int64_t a_st,
+                  const REAL *b, int64_t b_sb, int64_t b_st,
+                  const REAL *h0, int64_t h0_sb,
+                  REAL *h, int64_t h_sb, int64_t h_st, REAL *zeros) {
+    for (int64_t c = c0; c < c1; ++c) zeros[c] = 0;
+    for (int64_t bi = b0; bi < b1; ++bi) {
+        const REAL *prev = h0 ? h0 + bi * h0_sb : zeros;
+        for (int64_t t = 0; t < T; ++t) {
+            const REAL *restrict at = a + bi * a_sb + t * a_st;
+            const REAL *restrict bt = b + bi * b_sb + t * b_st;
+            const REAL *restrict pv = prev;
+            REAL *restrict ht = h + bi * h_sb + t * h_st;
+            for (int64_t c = c0; c < c1; ++c) ht[c] = at[c] * pv[c] + bt[c];
+            prev = ht;
+        }
+    }
+}
+
+/* Reverse recurrence: g_t = dL/dh_t + a_{t+1} g_{t+1}; da_t = g_t h_{t-1}; db_t = g_t;
+ * dL/dh0 = a_1 g_1. `carry` (C elements) holds a_{t+1} g_{t+1}. */
+static inline __attribute__((always_inline)) void FN(scan_bwd_row)(
+        int64_t c0, int64_t c1, const REAL *restrict at, const REAL *restrict pv,
+        const REAL *restrict gt, REAL *restrict cr, REAL *restrict gat, REAL *restrict gbt) {
+    for (int64_t c = c0; c < c1; ++c) {
+        REAL g = gt[c] + cr[c];
+        gat[c] = g * pv[c];
+        gbt[c] = g;
+        cr[c] = g * at[c];
+    }
+}
+
+void FN(scan_bwd)(int64_t b0, int64_t b1, int64_t c0, int64_t c1, int64_t T,
+                  const REAL *a, int64_t a_sb, int64_t a_st,
+                  const REAL *h0, int64_t h0_sb,
+                  const REAL *h, int64_t h_sb, int64_t h_st,
+                  const REAL *gh, int64_t gh_sb, int64_t gh_st,
+                  REAL *ga, REAL *gb, int64_t g_sb, int64_t g_st,
+                  REAL *gh0, int64_t gh0_sb, REAL *carry, REAL *zeros) {
+    for (int64_t c = c0; c < c1; ++c) zeros[c] = 0;
+    for (int64_t bi = b0; bi < b1; ++bi) {
+        for (int64_t c = c0; c < c1; ++c) carry[c] = 0;
+        for (int64_t t = T - 1; t >= 0; --t) {
+            const REAL *pv = t > 0 ? h + bi * h_sb + (t - 1) * h_st : (h0 ? h0 + bi * h0_sb : zeros);
+            FN(scan_bwd_row)(c0, c1, a + bi * a_sb + t * a_st, pv, gh + bi * gh_sb + t * gh_st, carry,
+                             ga + bi * g_sb + t * g_st, gb + bi * g_sb + t * g_st);
+        }
+        if (gh0)
+            for (int64_t c = c0; c < c1; ++c) gh0[bi * gh0_sb + c] = carry[c];
+    }
+}
+
+/* One time step of the fused forward for channels [c0, c1): h_t from the Linear outputs at t.
+ * Gate channels at pg[c] (k = linear_z(x) for minGRU, linear_f(x) for minLSTM), input-gate
+ * channels at pi[c] (minLSTM), candidate pre-activations at px[c]. use_g: h~ = g(.) (Appendix B,
+ * log-space variant); otherwise h~ = Linear(x) (Appendix A). Inlined with constant mode/use_g. */
+static inline __attribute__((always_inline)) void FN(gate_fwd_row)(
+        int64_t c0, int64_t c1, const int mode, const int use_g,
+        const REAL *restrict pg, const REAL *restrict pi, const REAL *restrict px,
+        const REAL *restrict pv, REAL *restrict ht) {
+    for (int64_t c = c0; c < c1; ++c) {
+        REAL x = px[c], cand = use_g ? FN(g)(x, FN(sigm)(x)) : x;
+        if (mode == MODE_GRU) {         /* h = (1 - z) h_prev + z h~   (Alg. 1, 5) */
+            REAL z = FN(sigm)(pg[c]);
+            ht[c] = pv[c] + z * (cand - pv[c]);
+        } else if (mode == MODE_LSTM) { /* h = f h_prev + i h~         (official code) */
+            ht[c] = FN(sigm)(pg[c]) * pv[c] + FN(sigm)(pi[c]) * cand;
+        } else {                        /* h = f' h_prev + i' h~       (Alg. 3, 7) */
+            REAL f = FN(sigm)(pg[c]), i = FN(sigm)(pi[c]);
+            ht[c] = (f * pv[c] + i * cand) / (f + i);
+        }
+    }
+}
+
+/* One time step of the fused backward: g_t = dL/dh_t + carry; writes dL/dp at t into gpg/gpi/gpx
+ * and the new carry dL/dh_{t-1} = a_t g_t. Gates are recomputed from p, not stored. */
+static inline __attribute__((always_inline)) void FN(gate_bwd_row)(
+        int64_t c0, int64_t c1, const int mode, const int use_g,
+        const REAL *restrict pg, const REAL *restrict pi, const REAL *restrict px,
+        const REAL *restrict pv, const REAL *restrict gt, REAL *restrict cr,
+        REAL *restrict gpg, REAL *restrict gpi, REAL *restrict gpx) {
+    for (int64_t c = c0; c < c1; ++c) {
+        REAL g = gt[c] + cr[c], x = px[c], sx = FN(sigm)(x);
+        REAL cand = use_g ? FN(g)(x, sx) : x, dcand = use_g ? FN(dg)(x, sx) : (REAL)1;
+        if (mode == MODE_GRU) {
+            REAL z = FN(sigm)(pg[c]);
+            gpg[c] = g * (cand - pv[c]) * z * ((REAL)1 - z);
+            gpx[c] = g * z * dcand;
+            cr[c] = g * ((REAL)1 - z);
+        } else if (mode == MODE_LSTM) {
+            REAL f = FN(sigm)(pg[c]), i = FN(sigm)(pi[c]);
+            gpg[c] = g * pv[c] * f * ((REAL)1 - f);
+            gpi[c] = g * cand * i * ((REAL)1 - i);
+            gpx[c] = g * i * dcand;
+            cr[c] = g * f;
+        } else { /* u = i/(f+i), h = h_prev + u (h~ - h_prev); du/df = -i/s^2, du/di = f/s^2 */
+            REAL f = FN(sigm)(pg[c]), i = FN(sigm)(pi[c]), s = f + i;
+            REAL G = g * (cand - pv[c]) / (s * s);
+            gpg[c] = -G * i * f * ((REAL)1 - f);
+            gpi[c] = G * f * i * ((REAL)1 - i);
+            gpx[c] = g * (i / s) * dcand;
+            cr[c] = g * (f / s);
+        }
+    }
+}
+
+/* Dispatch a row function on (mode, use_g) so each of the six variants is compiled separately. */
+#define DISPATCH(row, ...)                                                                        \
+    switch (mode * 2 + (use_g != 0)) {                                                            \
+    case 0: row(c0, c1, MODE_GRU, 0, __VA_ARGS__); break;                                         \
+    case 1: row(c0, c1, MODE_GRU, 1, __VA_ARGS__); break;                                         \
+    case 2: row(c0, c1, MODE_LSTM, 0, __VA_ARGS__); break;                                        \
+    case 3: row(c0, c1, MODE_LSTM, 1, __VA_ARGS__); break;                                        \
+    case 4: row(c0, c1, MODE_LSTM_NORM, 0, __VA_ARGS__); break;                                   \
+    default: row(c0, c1, MODE_LSTM_NORM, 1, __VA_ARGS__); break;                                  \
+    }
+
+/* Fused minGRU / minLSTM forward on the Linear outputs p (B, T, P): channel blocks at offsets
+ * 0 (k or f), off_i (i, minLSTM) and off_h (candidate). */
+void FN(gate_fwd)(int64_t b0, int64_t b1, int64_t c0, int64_t c1, int64_t T,
+                  int mode, int use_g, int64_t off_i, int64_t off_h,
+                  const REAL *p, int64_t p_sb, int64_t p_st,
+                  const REAL *h0, int64_t h0_sb,
+                  REAL *h, int64_t h_sb, int64_t h_st, REAL *zeros) {
+    for (int64_t c = c0; c < c1; ++c) zeros[c] = 0;
+    for (int64_t bi = b0; bi < b1; ++bi) {
+        const REAL *prev = h0 ? h0 + bi * h0_sb : zeros;
+        for (int64_t t = 0; t < T; ++t) {
+            const REAL *pg = p + bi * p_sb + t * p_st;
+            REAL *ht = h + bi * h_sb + t * h_st;
+            DISPATCH(FN(gate_fwd_row), pg, pg + off_i, pg + off_h, prev, ht)
+            prev = ht;
+        }
+    }
+}
+
+/* Fused backward: gp (same channel layout as p) receives dL/dp; gh0 receives dL/dh0. */
+void FN(gate_bwd)(int64_t b0, int64_t b1, int64_t c0, int64_t c1, int64_t T,
+                  int mode, int use_g, int64_t off_i, int64_t off_h,
+                  const REAL *p, int64_t p_sb, int64_t p_st,
+                  const REAL *h0, int64_t h0_sb,
+                  const REAL *h, int64_t h_sb, int64_t h_st,
+                  const REAL *gh, int64_t gh_sb, int64_t gh_st,
+                  REAL *gp, int64_t gp_sb, int64_t gp_st,
+                  REAL *gh0, int64_t gh0_sb, REAL *carry, REAL *zeros) {
+    for (int64_t c = c0; c < c1; ++c) zeros[c] = 0;
+    for (int64_t bi = b0; bi < b1; ++bi) {
+        for (int64_t c = c0; c < c1; ++c) carry[c] = 0;
+        for (int64_t t = T - 1; t >= 0; --t) {
+            const REAL *pg = p + bi * p_sb + t * p_st;
+            const REAL *pv = t > 0 ? h + bi * h_sb + (t - 1) * h_st : (h0 ? h0 + bi * h0_sb : zeros);
+            REAL *gpg = gp + bi * gp_sb + t * gp_st;
+            DISPATCH(FN(gate_bwd_row), pg, pg + off_i, pg + off_h, pv, gh + bi * gh_sb + t * gh_st,
+                     carry, gpg, gpg + off_i, gpg + off_h)
+        }
+        if (gh0)
+            for (int64_t c = c0; c < c1; ++c) gh0[bi * gh0_sb + c] = carry[c];
+    }
+}
+
+#undef DISPATCH
+#undef FN
+#undef CAT
+#undef CAT_

@@ -1,0 +1,223 @@
+"""The compiled CPU kernel (csrc/scan.c): build on first use, load through ctypes, wrap in autograd.
+
+The C file has no torch or Python headers, so it builds with the system C compiler in under a
+second and needs nothing at install time. The shared library is cached per source, compiler flags
+and CPU (``$MINRNN_CACHE``, default ``~/.cache/minrnn``) and written atomically, so parallel jobs
+never load a half-written file. Where no compiler works, ``available()`` is False and
+``scan="auto"`` falls back to the pure-PyTorch loop.
+
+ctypes releases the GIL during a call, so the work (batch rows, or channel blocks when the batch
+is small) is split over ``torch.get_num_threads()`` Python threads.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import torch
+
+SOURCE = Path(__file__).with_name("csrc") / "scan.c"
+HEADERS = [SOURCE.with_name("scan_impl.h")]
+FLAGS = ["-O3", "-march=native", "-shared", "-fPIC", "-std=c99"]
+MODES = {"gru": 0, "lstm": 1, "lstm_norm": 2}
+_MIN_WORK_PER_THREAD = 1 << 16  # elements (B*T*C); below this one thread is faster
+
+_lib: ctypes.CDLL | None = None
+_error: str | None = None
+_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+
+
+def _cpu_key() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), "")
+    except OSError:
+        flags = ""
+    return platform.machine() + flags
+
+
+def _build() -> ctypes.CDLL:
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        raise RuntimeError("no C compiler found (set CC)")
+    src = b"".join(f.read_bytes() for f in [SOURCE, *HEADERS])
+    key = hashlib.sha256(src + " ".join([cc, *FLAGS, _cpu_key()]).encode()).hexdigest()[:16]
+    cache = Path(os.environ.get("MINRNN_CACHE", Path.home() / ".cache" / "minrnn"))
+    target = cache / f"scan-{key}.so"
+    if not target.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix=".so", dir=cache)
+        os.close(fd)
+        try:
+            proc = subprocess.run([cc, *FLAGS, "-o", tmp, str(SOURCE)], capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise RuntimeError(f"{cc} failed to compile {SOURCE}:\n{proc.stderr[-2000:]}")
+            os.replace(tmp, target)  # atomic: concurrent builders all end with a whole file
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return ctypes.CDLL(str(target))
+
+
+def load() -> ctypes.CDLL:
+    """The kernel library, built if needed; raises RuntimeError saying why it is unavailable."""
+    global _lib, _error
+    with _lock:
+        if _lib is None and _error is None:
+            if os.environ.get("MINRNN_DISABLE_NATIVE"):
+                _error = "disabled by MINRNN_DISABLE_NATIVE"
+            else:
+                try:
+                    _lib = _build()
+                except (OSError, RuntimeError) as e:
+                    _error = str(e)
+        if _lib is None:
+            raise RuntimeError(f"the compiled CPU scan is unavailable: {_error}")
+        return _lib
+
+
+def available() -> bool:
+    try:
+        load()
+        return True
+    except RuntimeError:
+        return False
+
+
+def _suffix(dtype: torch.dtype) -> str:
+    if dtype == torch.float32:
+        return "f32"
+    if dtype == torch.float64:
+        return "f64"
+    raise ValueError(f"the compiled CPU scan supports float32 and float64, not {dtype}")
+
+
+def _ptr(t: torch.Tensor | None) -> ctypes.c_void_p:
+    return ctypes.c_void_p(t.data_ptr() if t is not None else 0)
+
+
+def _run(fn, B: int, T: int, C: int, args_for, scratch_like: torch.Tensor) -> None:
+    """Split (batch, channel) ranges over threads and call fn(*args_for(b0, b1, c0, c1, scratch)).
+
+    Each job gets its own scratch of 2 x C elements (a zero row and the backward's carry), kept
+    alive here until the call returns.
+    """
+    global _pool
+    n = max(1, min(torch.get_num_threads(), (B * T * C) // _MIN_WORK_PER_THREAD))
+    if n == 1:
+        scratch = scratch_like.new_empty(2, C)
+        fn(*args_for(0, B, 0, C, scratch))
+        return
+    if B >= n:  # batch rows
+        cuts = [B * i // n for i in range(n + 1)]
+        jobs = [(cuts[i], cuts[i + 1], 0, C) for i in range(n)]
+    else:  # channel blocks, kept multiples of 16 for vectorisation
+        step = -(-C // (n * 16)) * 16
+        jobs = [(0, B, c, min(C, c + step)) for c in range(0, C, step)]
+    if _pool is None or _pool._max_workers < len(jobs):
+        _pool = ThreadPoolExecutor(max_workers=max(len(jobs), torch.get_num_threads()))
+    scratch = [scratch_like.new_empty(2, C) for _ in jobs]
+    futures = [_pool.submit(fn, *args_for(*job, s)) for job, s in zip(jobs, scratch)]
+    for f in futures:
+        f.result()
+
+
+def _i(x: int) -> ctypes.c_int64:
+    return ctypes.c_int64(x)
+
+
+def _check_channels_contiguous(*ts: torch.Tensor | None) -> None:
+    for t in ts:
+        if t is not None and t.stride(-1) != 1:
+            raise ValueError("the compiled CPU scan needs a unit stride in the channel dimension")
+
+
+class LinearScan(torch.autograd.Function):
+    """h_t = a_t * h_{t-1} + b_t over (B, T, C); a, b any sign; h0 (B, C) or None (zeros)."""
+
+    @staticmethod
+    def forward(ctx, a, b, h0):
+        lib, suf = load(), _suffix(a.dtype)
+        a, b = a.contiguous(), b.contiguous()
+        h0 = h0.contiguous() if h0 is not None else None
+        B, T, C = a.shape
+        h = torch.empty_like(a)
+        fn = getattr(lib, f"scan_fwd_{suf}")
+        _run(fn, B, T, C, lambda b0, b1, c0, c1, scratch: (
+            _i(b0), _i(b1), _i(c0), _i(c1), _i(T),
+            _ptr(a), _i(T * C), _i(C), _ptr(b), _i(T * C), _i(C),
+            _ptr(h0), _i(C), _ptr(h), _i(T * C), _i(C), _ptr(scratch[0])), a)  # fmt: skip
+        ctx.save_for_backward(a, h0, h)
+        return h
+
+    @staticmethod
+    def backward(ctx, gh):
+        a, h0, h = ctx.saved_tensors
+        lib, suf = load(), _suffix(a.dtype)
+        gh = gh.contiguous()
+        B, T, C = a.shape
+        ga, gb = torch.empty_like(a), torch.empty_like(a)
+        gh0 = torch.empty_like(h0) if h0 is not None and ctx.needs_input_grad[2] else None
+        fn = getattr(lib, f"scan_bwd_{suf}")
+        _run(fn, B, T, C, lambda b0, b1, c0, c1, scratch: (
+            _i(b0), _i(b1), _i(c0), _i(c1), _i(T),
+            _ptr(a), _i(T * C), _i(C), _ptr(h0), _i(C), _ptr(h), _i(T * C), _i(C),
+            _ptr(gh), _i(T * C), _i(C), _ptr(ga), _ptr(gb), _i(T * C), _i(C),
+            _ptr(gh0), _i(C), _ptr(scratch[1]), _ptr(scratch[0])), a)  # fmt: skip
+        return ga, gb, gh0
+
+
+class GateScan(torch.autograd.Function):
+    """Fused minGRU/minLSTM scan on the Linear outputs p (B, T, P), P = 2H (GRU) or 3H (LSTM).
+
+    Channel layout of p: [gate | candidate] for minGRU (gate = k of linear_z), and
+    [forget | input | candidate] for minLSTM. Returns h (B, T, H).
+    """
+
+    @staticmethod
+    def forward(ctx, p, h0, mode: str, use_g: bool):
+        lib, suf = load(), _suffix(p.dtype)
+        _check_channels_contiguous(p)
+        h0 = h0.contiguous() if h0 is not None else None
+        B, T, P = p.shape
+        H = P // (2 if mode == "gru" else 3)
+        off_i, off_h = (0, H) if mode == "gru" else (H, 2 * H)
+        h = p.new_empty(B, T, H)
+        fn = getattr(lib, f"gate_fwd_{suf}")
+        sb, st = p.stride(0), p.stride(1)
+        _run(fn, B, T, H, lambda b0, b1, c0, c1, scratch: (
+            _i(b0), _i(b1), _i(c0), _i(c1), _i(T), ctypes.c_int(MODES[mode]), ctypes.c_int(use_g),
+            _i(off_i), _i(off_h), _ptr(p), _i(sb), _i(st), _ptr(h0), _i(H),
+            _ptr(h), _i(T * H), _i(H), _ptr(scratch[0])), p)  # fmt: skip
+        ctx.save_for_backward(p, h0, h)
+        ctx.mode, ctx.use_g, ctx.offsets = mode, use_g, (off_i, off_h)
+        return h
+
+    @staticmethod
+    def backward(ctx, gh):
+        p, h0, h = ctx.saved_tensors
+        lib, suf = load(), _suffix(p.dtype)
+        gh = gh.contiguous()
+        B, T, P = p.shape
+        H = h.shape[-1]
+        off_i, off_h = ctx.offsets
+        gp = p.new_empty(B, T, P)
+        gh0 = torch.empty_like(h0) if h0 is not None and ctx.needs_input_grad[1] else None
+        fn = getattr(lib, f"gate_bwd_{suf}")
+        _run(fn, B, T, H, lambda b0, b1, c0, c1, scratch: (
+            _i(b0), _i(b1), _i(c0), _i(c1), _i(T), ctypes.c_int(MODES[ctx.mode]),
+            ctypes.c_int(ctx.use_g), _i(off_i), _i(off_h),
+            _ptr(p), _i(p.stride(0)), _i(p.stride(1)), _ptr(h0), _i(H), _ptr(h), _i(T * H), _i(H),
+            _ptr(gh), _i(T * H), _i(H), _ptr(gp), _i(T * P), _i(P), _ptr(gh0), _i(H),
+            _ptr(scratch[1]), _ptr(scratch[0])), p)  # fmt: skip
+        return gp, gh0, None, None

@@ -1,0 +1,124 @@
+"""The scan h_t = a_t * h_{t-1} + b_t (Section 2.3), element-wise over channels: one function per backend.
+
+Every backend has the signature ``scan_<name>(a, b, h0=None) -> h`` with a, b of shape (B, T, C),
+h0 of shape (B, C) (zeros when None) and h of shape (B, T, C), and computes the same thing:
+
+- ``scan_sequential``: a plain loop over time, the reference every other backend is tested against.
+- ``scan_log``: the log-space parallel scan of Appendix B.1 (Heinsen, 2023) via
+  ``parallel_scan_log`` (Listing 5). Needs a, b and h0 positive, which g() guarantees (Appendix B).
+- ``scan_cpu``: the compiled CPU kernel (minrnn/csrc/scan.c): a sequential loop in C with an
+  explicit reverse recurrence for the backward pass. Any sign; float32/float64 (others upcast).
+- ``scan_accelerated``: on CUDA with the optional ``accelerated-scan`` package, its warp kernel.
+
+``scan(a, b, h0, backend="auto")`` picks one: ``cpu`` on CPU when the kernel compiles (else
+``sequential``), ``accelerated`` on CUDA when installed (else ``log``). The MinGRU/MinLSTM layers
+use the fused variant of the CPU kernel, which also computes a and b from the gates (native.py).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from minrnn import native
+
+BACKENDS = ("sequential", "log", "cpu", "accelerated")
+
+
+def parallel_scan_log(log_coeffs: torch.Tensor, log_values: torch.Tensor) -> torch.Tensor:
+    """Listing 5: h_{1:t} from log(a_{1:t}) (B, T, C) and [log h_0, log b_{1:t}] (B, T+1, C).
+
+    Returns (B, T, C): the paper's listing also returns h_0 in front; we drop it. (The listing's
+    cumsum over ``dim=-1`` is a typo for the time dimension, ``dim=1``.)
+    """
+    a_star = F.pad(torch.cumsum(log_coeffs, dim=1), (0, 0, 1, 0))
+    log_h0_plus_b_star = torch.logcumsumexp(log_values - a_star, dim=1)
+    log_h = a_star + log_h0_plus_b_star
+    return torch.exp(log_h)[:, 1:]
+
+
+def scan_sequential(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
+    """The reference: for t in 1..T, h_t = a_t * h_{t-1} + b_t.
+
+    Iterates with unbind (indexing a[:, t] in a loop makes the backward O(T^2)).
+    """
+    h = torch.zeros_like(b[:, 0]) if h0 is None else h0
+    out = []
+    for a_t, b_t in zip(a.unbind(1), b.unbind(1)):
+        h = torch.addcmul(b_t, a_t, h)
+        out.append(h)
+    return torch.stack(out, dim=1)
+
+
+def scan_log(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
+    """Appendix B.1: the scan in log space. a, b and h0 must be positive."""
+    if h0 is not None:
+        return parallel_scan_log(a.log(), torch.cat([h0.log().unsqueeze(1), b.log()], dim=1))
+    # h0 = 0 has no log; as in the official code, start from h_1 = b_1, so that [log b_1, log b_{2:T}]
+    # plays the role of [log h_0, log b_{1:t}] with coefficients a_{2:T}.
+    return torch.cat([b[:, :1], parallel_scan_log(a[:, 1:].log(), b.log())], dim=1)
+
+
+def scan_cpu(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
+    """The compiled CPU kernel (native.LinearScan). float16/bfloat16 are computed in float32."""
+    if a.device.type != "cpu":
+        raise ValueError(f"scan backend 'cpu' needs CPU tensors, got {a.device}")
+    dtype = a.dtype
+    if dtype not in (torch.float32, torch.float64):
+        a, b = a.float(), b.float()
+        h0 = h0.float() if h0 is not None else None
+    return native.LinearScan.apply(a, b, h0).to(dtype)
+
+
+def scan_accelerated(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
+    """CUDA: accelerated-scan's warp kernel (optional extra ``minrnn[cuda]``).
+
+    h0 is folded into the first value (b_1 + a_1 h0); T is padded to a power of two (>= 32), as
+    the kernel requires, with a = 1, b = 0, which leaves h_{1:T} unchanged.
+    """
+    if a.device.type != "cuda":
+        raise ValueError(f"scan backend 'accelerated' needs CUDA tensors, got {a.device}")
+    try:
+        from accelerated_scan.warp import scan as warp_scan
+    except ImportError as e:
+        raise ValueError("scan backend 'accelerated' needs `pip install accelerated-scan`") from e
+    if h0 is not None:
+        b = torch.cat([b[:, :1] + a[:, :1] * h0.unsqueeze(1), b[:, 1:]], dim=1)
+    T = a.shape[1]
+    T_pad = max(32, 1 << (T - 1).bit_length())
+    a = F.pad(a, (0, 0, 0, T_pad - T), value=1.0).transpose(1, 2).contiguous()
+    b = F.pad(b, (0, 0, 0, T_pad - T)).transpose(1, 2).contiguous()
+    return warp_scan(a, b)[..., :T].transpose(1, 2)
+
+
+def accelerated_available(device: torch.device) -> bool:
+    if device.type != "cuda":
+        return False
+    try:
+        import accelerated_scan.warp  # noqa: F401
+    except Exception:
+        return False
+    return True
+
+
+def resolve_backend(backend: str, device: torch.device) -> str:
+    """Map ``auto`` to the best backend for the device; check a forced one exists."""
+    if backend == "auto":
+        if device.type == "cuda":
+            return "accelerated" if accelerated_available(device) else "log"
+        return "cpu" if device.type == "cpu" and native.available() else "sequential"
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown scan backend {backend!r}; choose one of auto, {', '.join(BACKENDS)}")
+    return backend
+
+
+def scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None, backend: str = "auto") -> torch.Tensor:
+    """h_t = a_t * h_{t-1} + b_t with the chosen backend (see the module docstring)."""
+    if a.dim() != 3 or a.shape != b.shape:
+        raise ValueError(f"scan needs a and b of the same shape (B, T, C), got {tuple(a.shape)} and {tuple(b.shape)}")
+    if h0 is not None and h0.shape != (a.shape[0], a.shape[2]):
+        raise ValueError(f"h0 must have shape (B, C) = {(a.shape[0], a.shape[2])}, got {tuple(h0.shape)}")
+    name = resolve_backend(backend, a.device)
+    return {"sequential": scan_sequential, "log": scan_log, "cpu": scan_cpu, "accelerated": scan_accelerated}[name](
+        a, b, h0
+    )
