@@ -26,15 +26,18 @@ BACKENDS = ("sequential", "log", "cpu", "accelerated")
 
 
 def parallel_scan_log(log_coeffs: torch.Tensor, log_values: torch.Tensor) -> torch.Tensor:
-    """Listing 5: h_{1:t} from log(a_{1:t}) (B, T, C) and [log h_0, log b_{1:t}] (B, T+1, C).
+    """Listing 5: h_{1:T} from log a_{1:T} (B, T, C) and [log h_0, log b_{1:T}] (B, T+1, C).
 
-    Returns (B, T, C): the paper's listing also returns h_0 in front; we drop it. (The listing's
-    cumsum over ``dim=-1`` is a typo for the time dimension, ``dim=1``.)
+    Also accepts log b_{1:T} alone (B, T, C), meaning h_0 = 0 (as the official code does: log 0
+    would put -inf into logcumsumexp and NaN into its backward). Returns (B, T, C); the listing
+    also returns h_0 in front, which we drop. (Its cumsum over ``dim=-1`` is a typo for ``dim=1``.)
     """
-    a_star = F.pad(torch.cumsum(log_coeffs, dim=1), (0, 0, 1, 0))
+    a_star = torch.cumsum(log_coeffs, dim=1)
+    if log_values.shape[1] == log_coeffs.shape[1] + 1:
+        a_star = F.pad(a_star, (0, 0, 1, 0))
     log_h0_plus_b_star = torch.logcumsumexp(log_values - a_star, dim=1)
     log_h = a_star + log_h0_plus_b_star
-    return torch.exp(log_h)[:, 1:]
+    return torch.exp(log_h)[:, -log_coeffs.shape[1] :]
 
 
 def scan_sequential(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
@@ -52,11 +55,8 @@ def scan_sequential(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = 
 
 def scan_log(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
     """Appendix B.1: the scan in log space. a, b and h0 must be positive."""
-    if h0 is not None:
-        return parallel_scan_log(a.log(), torch.cat([h0.log().unsqueeze(1), b.log()], dim=1))
-    # h0 = 0 has no log; as in the official code, start from h_1 = b_1, so that [log b_1, log b_{2:T}]
-    # plays the role of [log h_0, log b_{1:t}] with coefficients a_{2:T}.
-    return torch.cat([b[:, :1], parallel_scan_log(a[:, 1:].log(), b.log())], dim=1)
+    log_values = b.log() if h0 is None else torch.cat([h0.log().unsqueeze(1), b.log()], dim=1)
+    return parallel_scan_log(a.log(), log_values)
 
 
 def scan_cpu(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:

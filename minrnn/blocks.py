@@ -1,0 +1,119 @@
+"""The residual block of Appendix C.2: [Conv4] -> minRNN (expanded, then projected down) -> [MLP].
+
+    x = x + Conv(x)                          optional causal depthwise conv, kernel 4
+    x = x + Dropout(Down(RNN(Norm(x))))      minGRU / minLSTM with dim_hidden = expansion * dim
+    x = x + MLP(Norm(x))                     optional two-layer GELU MLP (dropout inside)
+
+The per-task architectures are settings: selective copy = RNN only; Chomsky = conv + RNN; LRA and
+language modelling = conv + RNN + MLP; RL = RNN + MLP. Residual order, RMSNorm, the biased down-
+projection and the MLP follow the authors' code (models/model.py). There, dropout acts only inside
+the MLP; ``rnn_dropout`` also applies it to the RNN branch (the paper's selective-copy setting).
+
+Every block runs in parallel mode (``forward``) or one token at a time (``step``) with a state of
+constant size: the conv keeps its last kernel-1 inputs, the RNN its hidden state.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from minrnn.layers import MinGRU, MinLSTM
+
+RNNS = {"mingru": MinGRU, "minlstm": MinLSTM}
+NORMS = {"rms": nn.RMSNorm, "layer": nn.LayerNorm}
+State = tuple[torch.Tensor | None, torch.Tensor | None]  # (conv inputs (B, k-1, D), rnn state (B, H))
+
+
+class CausalConv1d(nn.Module):
+    """Depthwise temporal conv (left-padded, so causal) followed by a pointwise conv, as in Mamba/xLSTM.
+
+    ``forward(x, state)``: x (B, T, D); state (B, k-1, D) holds the inputs before x (zeros if None).
+    Returns (y, the last k-1 inputs).
+    """
+
+    def __init__(self, dim: int, kernel_size: int = 4):
+        super().__init__()
+        if kernel_size < 1:
+            raise ValueError(f"conv kernel_size must be >= 1, got {kernel_size}")
+        self.kernel_size = kernel_size
+        self.depthwise = nn.Conv1d(dim, dim, kernel_size, groups=dim)
+        self.pointwise = nn.Conv1d(dim, dim, 1)
+
+    def forward(self, x: torch.Tensor, state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        k = self.kernel_size
+        if state is None:
+            state = x.new_zeros(x.shape[0], k - 1, x.shape[2])
+        window = torch.cat([state, x], dim=1)  # (B, k-1+T, D)
+        y = self.pointwise(self.depthwise(window.transpose(1, 2))).transpose(1, 2)
+        return y, window[:, window.shape[1] - (k - 1) :]
+
+    def step(self, x_t: torch.Tensor, state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """One token: x_t (B, D) -> y_t (B, D); O(k D) work and memory."""
+        k = self.kernel_size
+        if state is None:
+            state = x_t.new_zeros(x_t.shape[0], k - 1, x_t.shape[1])
+        window = torch.cat([state, x_t.unsqueeze(1)], dim=1)  # (B, k, D)
+        y = torch.einsum("bkd,dk->bd", window, self.depthwise.weight.squeeze(1)) + self.depthwise.bias
+        y = F.linear(y, self.pointwise.weight.squeeze(-1), self.pointwise.bias)
+        return y, window[:, 1:]
+
+
+class MLP(nn.Module):
+    """Two-layer GELU MLP with hidden width mult * dim."""
+
+    def __init__(self, dim: int, mult: float = 2.0, dropout: float = 0.0):
+        super().__init__()
+        hidden = int(dim * mult)
+        self.net = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class Block(nn.Module):
+    """One residual layer; see the module docstring. ``rnn_kwargs`` go to MinGRU/MinLSTM."""
+
+    def __init__(self, dim: int, *, rnn: str = "mingru", expansion: float = 1.0, conv: bool = False,
+                 conv_kernel: int = 4, mlp: bool = False, mlp_mult: float = 2.0, dropout: float = 0.0,
+                 rnn_dropout: float = 0.0, norm: str = "rms", rnn_kwargs: dict | None = None):  # fmt: skip
+        super().__init__()
+        if rnn not in RNNS:
+            raise ValueError(f"unknown rnn {rnn!r}; choose one of {', '.join(RNNS)}")
+        if norm not in NORMS:
+            raise ValueError(f"unknown norm {norm!r}; choose one of {', '.join(NORMS)}")
+        dim_hidden = int(dim * expansion)
+        if dim_hidden < 1:
+            raise ValueError(f"expansion {expansion} leaves no hidden units for dim {dim}")
+        self.conv = CausalConv1d(dim, conv_kernel) if conv else None
+        self.norm = NORMS[norm](dim)
+        self.rnn = RNNS[rnn](dim, dim_hidden, **(rnn_kwargs or {}))
+        self.down = nn.Linear(dim_hidden, dim)
+        self.rnn_dropout = nn.Dropout(rnn_dropout)
+        self.mlp_norm = NORMS[norm](dim) if mlp else None
+        self.mlp = MLP(dim, mlp_mult, dropout) if mlp else None
+
+    def forward(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+        """Parallel mode: x (B, T, D) -> (y (B, T, D), state after the last token)."""
+        conv_state, h0 = state if state is not None else (None, None)
+        if self.conv is not None:
+            c, conv_state = self.conv(x, conv_state)
+            x = x + c
+        h = self.rnn(self.norm(x), h0)
+        x = x + self.rnn_dropout(self.down(h))
+        if self.mlp is not None:
+            x = x + self.mlp(self.mlp_norm(x))
+        return x, (conv_state, h[:, -1])
+
+    def step(self, x_t: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+        """Sequential mode: x_t (B, D) -> (y_t (B, D), new state); memory independent of position."""
+        conv_state, h_prev = state if state is not None else (None, None)
+        if self.conv is not None:
+            c, conv_state = self.conv.step(x_t, conv_state)
+            x_t = x_t + c
+        h_t = self.rnn.step(self.norm(x_t), h_prev)
+        x_t = x_t + self.rnn_dropout(self.down(h_t))
+        if self.mlp is not None:
+            x_t = x_t + self.mlp(self.mlp_norm(x_t))
+        return x_t, (conv_state, h_t)

@@ -1,0 +1,205 @@
+"""MinGRU (Section 3.1) and MinLSTM (Section 3.2): the layers, in parallel and sequential mode.
+
+Each layer maps x (B, T, dim_in) to h (B, T, dim_hidden). ``forward`` is the parallel mode used for
+training; ``step`` is the sequential mode used at inference (constant memory per token).
+
+- ``log_space=True`` (default, Appendix B): candidate states go through g() so they stay positive,
+  and parallel mode is Algorithm 6/8 (Listings 8/10) on the log-space scan of Listing 5.
+- ``log_space=False`` (Appendix A): h~ = Linear(x), Algorithms 1-4 (Listings 1-4).
+
+The initial state ``h0`` (B, dim_hidden) is the hidden state itself, zeros when omitted, in every
+variant and mode. Listings 8 and 10 instead prepend ``log_g(h_0)``: their h_0 is a pre-activation
+whose state is g(h_0). To reproduce that, pass ``g(h_0)``. With ``init_hidden_state=True`` an
+omitted h0 is a learned state g(w) (log space) or w (vanilla), as in the authors' code.
+
+``scan`` picks the backend that computes parallel mode (minrnn.scan): ``log`` runs the paper's
+Listing 8/10 line for line; ``cpu`` runs the same recurrence in the fused compiled kernel, which
+reads the Linear outputs directly; ``sequential`` and ``accelerated`` run the generic scans on
+a_t, b_t. ``auto`` takes ``cpu`` on CPU and ``accelerated`` or ``log`` on CUDA.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from minrnn import native
+from minrnn.scan import parallel_scan_log, resolve_backend, scan_accelerated, scan_sequential
+
+
+def g(x: torch.Tensor) -> torch.Tensor:
+    """Listing 6: x + 0.5 for x >= 0, sigmoid(x) otherwise; continuous and positive."""
+    return torch.where(x >= 0, x + 0.5, torch.sigmoid(x))
+
+
+def log_g(x: torch.Tensor) -> torch.Tensor:
+    """Listing 6: log g(x), computed without taking log of a sigmoid."""
+    return torch.where(x >= 0, (F.relu(x) + 0.5).log(), -F.softplus(-x))
+
+
+class _MinRNN(nn.Module):
+    """What MinGRU and MinLSTM share: input checks, the initial state and backend dispatch.
+
+    Subclasses define ``_projections`` (Linear layers in the fused kernel's channel order),
+    ``_mode`` (the kernel's name for the recurrence), ``coefficients(x)`` -> (a, b) in linear
+    space and ``log_coefficients(x)`` -> (log a, log b).
+    """
+
+    _mode: str
+
+    def __init__(self, dim_in: int, dim_hidden: int, log_space: bool, init_hidden_state: bool, scan: str):
+        super().__init__()
+        if dim_in < 1 or dim_hidden < 1:
+            raise ValueError(f"dim_in and dim_hidden must be positive, got {dim_in} and {dim_hidden}")
+        resolve_backend(scan, torch.device("cpu"))  # reject unknown names now, not at first call
+        if scan == "log" and not log_space:
+            raise ValueError("scan='log' needs log_space=True: the vanilla h~ = Linear(x) can be negative")
+        self.dim_in, self.dim_hidden, self.log_space, self.scan = dim_in, dim_hidden, log_space, scan
+        self.init_hidden_state = nn.Parameter(torch.randn(dim_hidden)) if init_hidden_state else None
+
+    def candidate(self, pre: torch.Tensor) -> torch.Tensor:
+        """h~ from Linear_h(x): g(.) in log space (Appendix B), identity otherwise (Appendix A)."""
+        return g(pre) if self.log_space else pre
+
+    def initial_state(self, batch: int, like: torch.Tensor) -> torch.Tensor | None:
+        """The state before t = 1 when none is given: the learned one, else None (zeros)."""
+        if self.init_hidden_state is None:
+            return None
+        return self.candidate(self.init_hidden_state).to(like.dtype).expand(batch, -1)
+
+    def _check(self, x: torch.Tensor, h: torch.Tensor | None, step: bool) -> None:
+        what = "x_t" if step else "x"
+        shape = "(B, dim_in)" if step else "(B, T, dim_in)"
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+            raise ValueError(f"{type(self).__name__}: {what} must be a floating-point tensor, got "
+                             f"{getattr(x, 'dtype', type(x))}")  # fmt: skip
+        if x.dim() != (2 if step else 3) or x.shape[-1] != self.dim_in or (not step and x.shape[1] == 0):
+            raise ValueError(f"{type(self).__name__}: {what} must have shape {shape} with dim_in = "
+                             f"{self.dim_in}, got {tuple(x.shape)}")  # fmt: skip
+        if x.dtype != self._projections[0].weight.dtype and not torch.is_autocast_enabled(x.device.type):
+            raise ValueError(f"{type(self).__name__}: {what} has dtype {x.dtype} but the layer's weights "
+                             f"are {self._projections[0].weight.dtype}")  # fmt: skip
+        if h is not None and (h.dim() != 2 or tuple(h.shape) != (x.shape[0], self.dim_hidden)):
+            raise ValueError(f"{type(self).__name__}: the state must have shape (B, dim_hidden) = "
+                             f"{(x.shape[0], self.dim_hidden)}, got {tuple(h.shape)}")  # fmt: skip
+
+    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
+        """Parallel mode: x (B, T, dim_in), h0 (B, dim_hidden) or None -> h (B, T, dim_hidden)."""
+        self._check(x, h0, step=False)
+        if h0 is None:
+            h0 = self.initial_state(x.shape[0], x)
+        backend = resolve_backend(self.scan, x.device)
+        if backend == "cpu":
+            return self._forward_fused(x, h0)
+        if backend == "log":
+            return self._forward_log(x, h0)
+        a, b = self.coefficients(x)
+        return (scan_sequential if backend == "sequential" else scan_accelerated)(a, b, h0)
+
+    def _forward_log(self, x: torch.Tensor, h0: torch.Tensor | None) -> torch.Tensor:
+        """Algorithm 6/8: the log-space parallel scan (Listing 5) on log-coefficients and log-values."""
+        log_coeffs, log_values = self.log_coefficients(x)
+        if h0 is not None:
+            if not self.log_space or bool((h0 <= 0).any()):
+                raise ValueError("scan='log' needs a positive h0 (its log is taken); the states of a "
+                                 "log-space layer are always positive")  # fmt: skip
+            log_values = torch.cat([h0.log().unsqueeze(1), log_values], dim=1)
+        return parallel_scan_log(log_coeffs, log_values)
+
+    def _forward_fused(self, x: torch.Tensor, h0: torch.Tensor | None) -> torch.Tensor:
+        """The compiled kernel on all projections at once: one matmul, then the fused recurrence."""
+        weight = torch.cat([lin.weight for lin in self._projections])
+        bias = None if self._projections[0].bias is None else torch.cat([lin.bias for lin in self._projections])
+        p = F.linear(x, weight, bias)
+        if p.dtype in (torch.float32, torch.float64):
+            return native.GateScan.apply(p, h0, self._mode, self.log_space)
+        h0 = h0.float() if h0 is not None else None  # half types: compute in float32
+        return native.GateScan.apply(p.float(), h0, self._mode, self.log_space).to(x.dtype)
+
+    def step(self, x_t: torch.Tensor, h_prev: torch.Tensor | None = None) -> torch.Tensor:
+        """Sequential mode: x_t (B, dim_in), h_prev (B, dim_hidden) or None -> h_t (B, dim_hidden)."""
+        self._check(x_t, h_prev, step=True)
+        if h_prev is None:
+            h_prev = self.initial_state(x_t.shape[0], x_t)
+        a, b = self.coefficients(x_t.unsqueeze(1))
+        a, b = a.squeeze(1), b.squeeze(1)
+        return b if h_prev is None else a * h_prev + b
+
+
+class MinGRU(_MinRNN):
+    """minGRU: z_t = sigmoid(Linear_z(x_t)), h_t = (1 - z_t) h_{t-1} + z_t h~_t (Section 3.1.3).
+
+    Parameters as in Listings 1-2 and 7-8: ``linear_z``, ``linear_h``.
+    """
+
+    _mode = "gru"
+
+    def __init__(self, dim_in: int, dim_hidden: int, *, log_space: bool = True, bias: bool = True,
+                 init_hidden_state: bool = False, scan: str = "auto"):  # fmt: skip
+        super().__init__(dim_in, dim_hidden, log_space, init_hidden_state, scan)
+        self.linear_z = nn.Linear(dim_in, dim_hidden, bias=bias)
+        self.linear_h = nn.Linear(dim_in, dim_hidden, bias=bias)
+        self._projections = [self.linear_z, self.linear_h]
+
+    def coefficients(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Algorithms 1/5 (Listings 1/7): a = 1 - z, b = z * h~."""
+        z = torch.sigmoid(self.linear_z(x))
+        h_tilde = self.candidate(self.linear_h(x))
+        return 1 - z, z * h_tilde
+
+    def log_coefficients(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Listing 8, lines 5-9: log(1 - z) = -softplus(k), log(z) + log g(Linear_h(x))."""
+        k = self.linear_z(x)
+        log_z = -F.softplus(-k)
+        log_coeffs = -F.softplus(k)
+        log_tilde_h = log_g(self.linear_h(x))
+        return log_coeffs, log_z + log_tilde_h
+
+
+class MinLSTM(_MinRNN):
+    """minLSTM: f_t, i_t = sigmoid(Linear_f(x_t)), sigmoid(Linear_i(x_t)), h_t = f_t h_{t-1} + i_t h~_t.
+
+    ``normalize_gates=True`` uses f' = f / (f + i), i' = i / (f + i) (Section 3.2.3, Algorithms 3-4
+    and 7-8; the v1 paper always normalises). The default, False, follows the authors' released
+    code (``use_coeff_norm: False``). ``forget_bias`` is added to ``linear_f``'s initial bias
+    (Appendix D.4, Figure 5); the default 3.0 is the released code's ``forget_bias_init_scale``.
+    Parameters as in Listings 3-4 and 9-10: ``linear_f``, ``linear_i``, ``linear_h``.
+    """
+
+    def __init__(self, dim_in: int, dim_hidden: int, *, log_space: bool = True, bias: bool = True,
+                 normalize_gates: bool = False, forget_bias: float = 3.0, init_hidden_state: bool = False,
+                 scan: str = "auto"):  # fmt: skip
+        super().__init__(dim_in, dim_hidden, log_space, init_hidden_state, scan)
+        self.linear_f = nn.Linear(dim_in, dim_hidden, bias=bias)
+        self.linear_i = nn.Linear(dim_in, dim_hidden, bias=bias)
+        self.linear_h = nn.Linear(dim_in, dim_hidden, bias=bias)
+        self._projections = [self.linear_f, self.linear_i, self.linear_h]
+        self.normalize_gates = normalize_gates
+        self._mode = "lstm_norm" if normalize_gates else "lstm"
+        if forget_bias:
+            if not bias:
+                raise ValueError("forget_bias needs bias=True")
+            with torch.no_grad():
+                self.linear_f.bias.add_(forget_bias)
+
+    def coefficients(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Algorithms 3/7 (Listings 3/9): a = f', b = i' * h~ (f, i when not normalised)."""
+        f_t = torch.sigmoid(self.linear_f(x))
+        i_t = torch.sigmoid(self.linear_i(x))
+        tilde_h = self.candidate(self.linear_h(x))
+        if self.normalize_gates:
+            f_t, i_t = f_t / (f_t + i_t), i_t / (f_t + i_t)
+        return f_t, i_t * tilde_h
+
+    def log_coefficients(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Listing 10, lines 5-10: log f', log i' via softplus differences (log f, log i if not normalised)."""
+        if self.normalize_gates:
+            diff = F.softplus(-self.linear_f(x)) - F.softplus(-self.linear_i(x))
+            log_f = -F.softplus(diff)
+            log_i = -F.softplus(-diff)
+        else:
+            log_f = -F.softplus(-self.linear_f(x))
+            log_i = -F.softplus(-self.linear_i(x))
+        log_tilde_h = log_g(self.linear_h(x))
+        return log_f, log_i + log_tilde_h

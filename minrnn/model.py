@@ -1,0 +1,97 @@
+"""A stacked sequence model: embedding (tokens) or input projection (vectors), N blocks, norm, head.
+
+``forward`` runs the whole sequence in parallel mode; ``step`` runs one token in sequential mode
+with a state of constant size; ``generate`` samples tokens, prefilling the prompt in parallel
+mode and continuing with ``step``. ``forward(x, state, return_state=True)`` continues from a state,
+so long inputs can also be processed chunk by chunk.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from minrnn.blocks import NORMS, Block, State
+
+
+class SequenceModel(nn.Module):
+    """``vocab_size`` for token inputs (B, T) or ``dim_in`` for vector inputs (B, T, dim_in);
+    outputs (B, T, dim_out). ``block`` holds the Block settings (rnn, expansion, conv, mlp, ...).
+    """
+
+    def __init__(self, *, dim: int, depth: int, dim_out: int, vocab_size: int | None = None,
+                 dim_in: int | None = None, block: dict | None = None, norm: str = "rms"):  # fmt: skip
+        super().__init__()
+        if (vocab_size is None) == (dim_in is None):
+            raise ValueError("give exactly one of vocab_size (token inputs) and dim_in (vector inputs)")
+        if depth < 1 or dim < 1 or dim_out < 1:
+            raise ValueError(f"depth, dim and dim_out must be positive, got {depth}, {dim}, {dim_out}")
+        self.vocab_size = vocab_size
+        self.embed = nn.Embedding(vocab_size, dim) if vocab_size is not None else nn.Linear(dim_in, dim)
+        self.blocks = nn.ModuleList(Block(dim, norm=norm, **(block or {})) for _ in range(depth))
+        self.norm = NORMS[norm](dim)
+        self.head = nn.Linear(dim, dim_out, bias=False)
+
+    def _embed(self, x: torch.Tensor, step: bool) -> torch.Tensor:
+        tokens = self.vocab_size is not None
+        want = ("(B,)" if step else "(B, T)") if tokens else ("(B, dim_in)" if step else "(B, T, dim_in)")
+        ok_dtype = not (x.is_floating_point() or x.is_complex()) if tokens else x.is_floating_point()
+        ndim = (1 if step else 2) + (0 if tokens else 1)
+        if not ok_dtype or x.dim() != ndim:
+            kind = "integer token ids" if tokens else "floating-point vectors"
+            raise ValueError(f"SequenceModel expects {kind} of shape {want}, got {x.dtype} {tuple(x.shape)}")
+        if tokens and x.numel() and (int(x.min()) < 0 or int(x.max()) >= self.vocab_size):
+            raise ValueError(f"token ids must lie in [0, {self.vocab_size}), got [{int(x.min())}, {int(x.max())}]")
+        return self.embed(x)
+
+    def forward(self, x: torch.Tensor, state: list[State] | None = None, return_state: bool = False):
+        """Parallel mode: logits (B, T, dim_out); with return_state, also the state after x."""
+        h = self._embed(x, step=False)
+        new_state = []
+        for i, block in enumerate(self.blocks):
+            h, s = block(h, state[i] if state is not None else None)
+            new_state.append(s)
+        logits = self.head(self.norm(h))
+        return (logits, new_state) if return_state else logits
+
+    def step(self, x_t: torch.Tensor, state: list[State] | None = None) -> tuple[torch.Tensor, list[State]]:
+        """Sequential mode: one token (B,) or vector (B, dim_in) -> (logits (B, dim_out), new state)."""
+        h = self._embed(x_t, step=True)
+        new_state = []
+        for i, block in enumerate(self.blocks):
+            h, s = block.step(h, state[i] if state is not None else None)
+            new_state.append(s)
+        return self.head(self.norm(h)), new_state
+
+    @torch.no_grad()
+    def generate(self, prompt: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
+                 top_k: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:  # fmt: skip
+        """Sample max_new_tokens after prompt (B, T0); returns (B, T0 + max_new_tokens).
+
+        Memory per token is constant: the prompt is prefilled in parallel mode, then only the
+        per-block state (conv inputs and RNN state) is carried. temperature 0 means greedy.
+        """
+        if self.vocab_size is None:
+            raise ValueError("generate needs a token model (vocab_size)")
+        if temperature < 0 or (top_k is not None and top_k < 1):
+            raise ValueError(f"need temperature >= 0 and top_k >= 1, got {temperature}, {top_k}")
+        logits, state = self(prompt, return_state=True)
+        logits = logits[:, -1]
+        out = [prompt]
+        for _ in range(max_new_tokens):
+            nxt = sample(logits, temperature, top_k, generator)
+            out.append(nxt.unsqueeze(1))
+            logits, state = self.step(nxt, state)
+        return torch.cat(out, dim=1)
+
+
+def sample(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
+           generator: torch.Generator | None = None) -> torch.Tensor:  # fmt: skip
+    """One token per row from logits (B, V): greedy at temperature 0, else softmax(logits / T) over the top k."""
+    if temperature == 0:
+        return logits.argmax(-1)
+    logits = logits / temperature
+    if top_k is not None and top_k < logits.shape[-1]:
+        kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    return torch.multinomial(torch.softmax(logits.float(), -1), 1, generator=generator).squeeze(1)
