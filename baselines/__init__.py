@@ -1,0 +1,1 @@
+"""Baseline sequence models compared against minGRU/minLSTM."""

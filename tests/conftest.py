@@ -1,0 +1,15 @@
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+def positive_inputs(B, T, C, dtype=torch.float64):
+    """Coefficients in (0.05, 0.95) and positive values: valid for every backend, log included."""
+    a = torch.rand(B, T, C, dtype=dtype) * 0.9 + 0.05
+    b = torch.rand(B, T, C, dtype=dtype) + 0.1
+    h0 = torch.rand(B, C, dtype=dtype) + 0.1
+    return a, b, h0

@@ -1,0 +1,102 @@
+import pytest
+import torch
+from causality import assert_causal
+
+from minrnn import SequenceModel
+
+BLOCK = dict(rnn="minlstm", expansion=2, conv=True, mlp=True)
+
+
+def token_model(**block):
+    return SequenceModel(dim=16, depth=2, dim_out=11, vocab_size=11, block=block or BLOCK).double().eval()
+
+
+@pytest.mark.parametrize("block", [dict(rnn="mingru"), BLOCK], ids=["rnn", "conv+rnn+mlp"])
+def test_model_is_causal(block):
+    model = token_model(**block)
+    x = torch.randint(0, 11, (2, 25))
+    for t in [0, 12, 23]:
+        assert_causal(model, x, t)
+
+
+def test_vector_input_model_is_causal_and_steps():
+    model = SequenceModel(dim=12, depth=3, dim_out=4, dim_in=6, block=dict(rnn="mingru", mlp=True)).double()
+    x = torch.randn(2, 10, 6, dtype=torch.float64)
+    assert_causal(model, x, 4)
+    state, outs = None, []
+    for x_t in x.unbind(1):
+        o, state = model.step(x_t, state)
+        outs.append(o)
+    torch.testing.assert_close(torch.stack(outs, 1), model(x), rtol=0, atol=1e-12)
+
+
+def test_step_mode_equals_parallel_and_state_is_constant_size():
+    model = token_model()
+    x = torch.randint(0, 11, (3, 30))
+    full = model(x)
+    state, outs, sizes = None, [], set()
+    for x_t in x.unbind(1):
+        o, state = model.step(x_t, state)
+        outs.append(o)
+        sizes.add(sum(t.numel() for s in state for t in s if t is not None))
+    torch.testing.assert_close(torch.stack(outs, 1), full, rtol=0, atol=1e-12)
+    assert len(sizes) == 1, "the recurrent state must not grow with the position"
+
+
+def test_chunked_forward_equals_full():
+    model = token_model()
+    x = torch.randint(0, 11, (2, 40))
+    a, s = model(x[:, :13], return_state=True)
+    b, s = model(x[:, 13:31], s, return_state=True)
+    c = model(x[:, 31:], s)
+    torch.testing.assert_close(torch.cat([a, b, c], 1), model(x), rtol=0, atol=1e-12)
+
+
+def test_greedy_generation_matches_rerunning_the_full_model():
+    model = token_model()
+    prompt = torch.randint(0, 11, (2, 5))
+    out = model.generate(prompt, 8, temperature=0)
+    seq = prompt
+    for _ in range(8):
+        seq = torch.cat([seq, model(seq)[:, -1].argmax(-1, keepdim=True)], 1)
+    assert torch.equal(out, seq)
+
+
+def test_sampling_follows_top_k_and_temperature():
+    model = token_model()
+    prompt = torch.randint(0, 11, (1, 4))
+    gen = torch.Generator().manual_seed(0)
+    logits = model(prompt)[0, -1]
+    allowed = set(torch.topk(logits, 2).indices.tolist())
+    draws = {int(model.generate(prompt, 1, temperature=1.5, top_k=2, generator=gen)[0, -1]) for _ in range(50)}
+    assert draws <= allowed and len(draws) == 2
+
+
+def test_tiny_model_learns_a_tiny_task():
+    """Output the token seen 3 steps earlier (chance 1/8): needs memory, no conv to shortcut it."""
+    torch.manual_seed(0)
+    model = SequenceModel(dim=64, depth=2, dim_out=8, vocab_size=8, block=dict(rnn="mingru", expansion=2))
+    opt = torch.optim.Adam(model.parameters(), lr=5e-3)
+    for _ in range(800):
+        x = torch.randint(0, 8, (32, 24))
+        loss = torch.nn.functional.cross_entropy(model(x)[:, 3:].reshape(-1, 8), x[:, :-3].reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    x = torch.randint(0, 8, (64, 24))
+    acc = (model(x)[:, 3:].argmax(-1) == x[:, :-3]).float().mean().item()
+    assert acc > 0.9, f"accuracy {acc:.3f}"
+
+
+def test_bad_inputs_raise_value_error():
+    model = token_model()
+    with pytest.raises(ValueError, match=r"integer token ids of shape \(B, T\)"):
+        model(torch.randn(2, 5))
+    with pytest.raises(ValueError, match=r"token ids must lie in \[0, 11\), got \[0, 11\]"):
+        model(torch.tensor([[0, 11]]))
+    with pytest.raises(ValueError, match=r"integer token ids of shape \(B,\)"):
+        model.step(torch.zeros(2, 3, dtype=torch.long))
+    with pytest.raises(ValueError, match="exactly one of vocab_size"):
+        SequenceModel(dim=8, depth=1, dim_out=2)
+    with pytest.raises(ValueError, match="temperature"):
+        model.generate(torch.zeros(1, 2, dtype=torch.long), 3, temperature=-1)

@@ -1,0 +1,80 @@
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from minrnn import native
+from minrnn.scan import scan_sequential
+
+
+def reference(p, h0, mode, use_g):
+    H = p.shape[-1] // (2 if mode == "gru" else 3)
+    if mode == "gru":
+        k, x = p.split(H, -1)
+        a, coef = 1 - torch.sigmoid(k), torch.sigmoid(k)
+    else:
+        f, i, x = p.split(H, -1)
+        f, i = torch.sigmoid(f), torch.sigmoid(i)
+        a, coef = (f / (f + i), i / (f + i)) if mode == "lstm_norm" else (f, i)
+    cand = torch.where(x >= 0, x + 0.5, torch.sigmoid(x)) if use_g else x
+    return scan_sequential(a, coef * cand, h0)
+
+
+@pytest.mark.parametrize("mode", ["gru", "lstm", "lstm_norm"])
+@pytest.mark.parametrize("use_g", [True, False])
+def test_fused_kernel_matches_reference_and_gradcheck(mode, use_g):
+    P = 6 * (2 if mode == "gru" else 3)
+    p = torch.randn(3, 11, P, dtype=torch.float64, requires_grad=True)
+    h0 = torch.randn(3, 6, dtype=torch.float64, requires_grad=True)
+    out = native.GateScan.apply(p, h0, mode, use_g)
+    torch.testing.assert_close(out, reference(p, h0, mode, use_g), rtol=0, atol=1e-12)
+    assert torch.autograd.gradcheck(lambda p, h0: native.GateScan.apply(p, h0, mode, use_g), (p, h0))
+    assert torch.autograd.gradcheck(lambda p: native.GateScan.apply(p, None, mode, use_g), (p,))
+
+
+@pytest.mark.parametrize("B", [1, 2, 64])
+def test_thread_split_over_batch_or_channels_is_exact(B, monkeypatch):
+    """Big enough to use several threads; B=1 and 2 split channels, B=64 splits batch rows."""
+    monkeypatch.setattr(native, "_MIN_WORK_PER_THREAD", 1)
+    torch.set_num_threads(max(2, torch.get_num_threads()))
+    p = torch.randn(B, 40, 2 * 72, dtype=torch.float64, requires_grad=True)
+    out = native.GateScan.apply(p, None, "gru", True)
+    torch.testing.assert_close(out, reference(p, None, "gru", True), rtol=0, atol=1e-12)
+    g = torch.randn_like(out)
+    (gp,) = torch.autograd.grad(out, p, g)
+    (gp_ref,) = torch.autograd.grad(reference(p, None, "gru", True), p, g)
+    torch.testing.assert_close(gp, gp_ref, rtol=0, atol=1e-12)
+
+
+def test_strided_projection_needs_no_copy():
+    base = torch.randn(2, 9, 30, dtype=torch.float64)
+    p = base[:, :, 5:25]  # a view: time stride 30, channel stride 1
+    assert not p.is_contiguous()
+    torch.testing.assert_close(native.GateScan.apply(p, None, "gru", True), reference(p, None, "gru", True))
+
+
+def test_unsupported_dtype_is_a_clear_error():
+    with pytest.raises(ValueError, match="float32 and float64"):
+        native.GateScan.apply(torch.randn(1, 3, 4, dtype=torch.float16), None, "gru", True)
+
+
+def test_build_is_cached_and_atomic(tmp_path):
+    """Two processes building into an empty cache at once both load a whole library."""
+    code = "from minrnn import native; native.load(); print('ok')"
+    env = dict(os.environ, MINRNN_CACHE=str(tmp_path))
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
+             for _ in range(2)]  # fmt: skip
+    assert all(p.communicate()[0].strip() == "ok" and p.returncode == 0 for p in procs)
+    libs = list(tmp_path.glob("scan-*.so"))
+    assert len(libs) == 1 and not list(tmp_path.glob("*.tmp*")) and not list(tmp_path.glob("tmp*"))
+
+
+def test_missing_compiler_is_reported(tmp_path):
+    code = "from minrnn import native\nprint(native.available())\ntry:\n native.load()\nexcept RuntimeError as e:\n print(e)"
+    env = dict(os.environ, MINRNN_CACHE=str(tmp_path), CC="/nonexistent/cc")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[0] == "False"
+    assert "compiled CPU scan is unavailable" in out.stdout
