@@ -127,7 +127,7 @@ def _run(fn, B: int, T: int, C: int, args_for, scratch_like: torch.Tensor) -> No
     if _pool is None or _pool._max_workers < len(jobs):
         _pool = ThreadPoolExecutor(max_workers=max(len(jobs), torch.get_num_threads()))
     scratch = [scratch_like.new_empty(2, C) for _ in jobs]
-    futures = [_pool.submit(fn, *args_for(*job, s)) for job, s in zip(jobs, scratch)]
+    futures = [_pool.submit(fn, *args_for(*job, s)) for job, s in zip(jobs, scratch, strict=True)]
     for f in futures:
         f.result()
 

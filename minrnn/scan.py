@@ -47,7 +47,7 @@ def scan_sequential(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = 
     """
     h = torch.zeros_like(b[:, 0]) if h0 is None else h0
     out = []
-    for a_t, b_t in zip(a.unbind(1), b.unbind(1)):
+    for a_t, b_t in zip(a.unbind(1), b.unbind(1), strict=True):
         h = torch.addcmul(b_t, a_t, h)
         out.append(h)
     return torch.stack(out, dim=1)

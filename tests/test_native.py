@@ -72,7 +72,10 @@ def test_build_is_cached_and_atomic(tmp_path):
 
 
 def test_missing_compiler_is_reported(tmp_path):
-    code = "from minrnn import native\nprint(native.available())\ntry:\n native.load()\nexcept RuntimeError as e:\n print(e)"
+    code = (
+        "from minrnn import native\nprint(native.available())\n"
+        "try:\n native.load()\nexcept RuntimeError as e:\n print(e)"
+    )
     env = dict(os.environ, MINRNN_CACHE=str(tmp_path), CC="/nonexistent/cc")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
