@@ -23,7 +23,7 @@ from minrnn.scan import scan  # noqa: E402
 
 def run(backend: str, dtype: torch.dtype, k, x, h0, w) -> tuple[torch.Tensor, torch.Tensor]:
     """h and the gradient w.r.t. the gate and candidate pre-activations, computed in dtype."""
-    kk, xx = k.to(dtype).requires_grad_(), x.to(dtype).requires_grad_()
+    kk, xx = (t.detach().to(dtype).clone().requires_grad_() for t in (k, x))
     z = torch.sigmoid(kk)
     h = scan(1 - z, z * g(xx), h0.to(dtype), backend=backend)
     (h * w.to(dtype)).sum().backward()
