@@ -1,6 +1,7 @@
 # minrnn: one-command set-up, tests, benchmarks and reproductions (CPU by default).
 #   make reproduce   install, then the CPU-scale core reproduction (tables beside the paper's)
 #   make test        install, then the test suite (what CI runs)
+#   make reproduce-table1 / reproduce-table2   the selective-copying sweeps (SCALE=cpu|paper, SEEDS=0,1,2)
 # GPU users: make install TORCH_SPEC=torch  (or install their CUDA torch first, then `pip install -e .`)
 
 PYTHON ?= python3
@@ -9,8 +10,13 @@ PY := $(VENV)/bin/python
 # The CPU wheel; a bare `torch` would resolve to a multi-GB CUDA build on CPU machines.
 TORCH_SPEC ?= torch==2.13.0
 OUT ?= outputs/reproduce
+SCALE ?= cpu
+SEEDS ?= 0,1,2
+# How sweeps run: two runs at a time with one thread each here; a cluster: LAUNCH=hydra/launcher=slurm
+LAUNCH ?= hydra/launcher=local threads=1
+TRAIN := $(VENV)/bin/minrnn-train
 
-.PHONY: help install test lint format bench reproduce clean
+.PHONY: help install test lint format bench reproduce reproduce-table1 reproduce-table2 tables clean
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -42,6 +48,18 @@ reproduce: install  ## the core reproduction at CPU scale: Section 3 parameters,
 	$(PY) scripts/param_counts.py --out $(OUT)
 	$(PY) scripts/bench_layers.py --lengths 512 4096 --out $(OUT)
 	@echo "Tables written to $(OUT)/"
+
+reproduce-table1: install  ## Table 1: minGRU/minLSTM x 1-3 layers x seeds on selective copying, then the table
+	$(TRAIN) -m experiment=table1/mingru,table1/minlstm task.arch.depth=1,2,3 seed=$(SEEDS) scale=$(SCALE) $(LAUNCH)
+	$(PY) scripts/make_tables.py --scale $(SCALE)
+
+reproduce-table2: install  ## Table 2: every model, 3 layers, x seeds on selective copying, then the table
+	$(TRAIN) -m experiment=table2/mingru,table2/minlstm,table2/gru,table2/lstm,table2/mamba,table2/transformer \
+		seed=$(SEEDS) scale=$(SCALE) $(LAUNCH)
+	$(PY) scripts/make_tables.py --scale $(SCALE)
+
+tables: install  ## regenerate Tables 1 and 2 from results/ alone
+	$(PY) scripts/make_tables.py --scale $(SCALE)
 
 clean:  ## remove the virtual environment and local outputs
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache

@@ -2,8 +2,8 @@
 
 torch.nn.GRU/LSTM call fused kernels (cuDNN on GPU, oneDNN/ATen on CPU); these loops are the same
 equations written step by step, with the input projection for all steps done in one matmul and the
-hidden-state matmul inside the loop. Parameters use torch.nn.GRU/LSTM's layout and gate order, so
-``load_state_dict`` from a fused module works and both give the same outputs.
+hidden-state matmul inside the loop. Parameters, gate order, inputs and outputs follow
+torch.nn.GRU/LSTM with batch_first=True (states shaped (1, B, H)), so either can stand in for the other.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ class LoopGRU(_LoopRNN):
 
     gates = 3
 
-    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         gi = F.linear(x, self.weight_ih_l0, self.bias_ih_l0)  # all steps at once
-        h = x.new_zeros(x.shape[0], self.dim_hidden) if h0 is None else h0
+        h = x.new_zeros(x.shape[0], self.dim_hidden) if h0 is None else h0[0]
         out = []
         for gi_t in gi.unbind(1):
             gh = F.linear(h, self.weight_hh_l0, self.bias_hh_l0)
@@ -43,7 +43,7 @@ class LoopGRU(_LoopRNN):
             n = torch.tanh(i_n + r * h_n)
             h = (1 - z) * n + z * h
             out.append(h)
-        return torch.stack(out, 1)
+        return torch.stack(out, 1), h.unsqueeze(0)
 
 
 class LoopLSTM(_LoopRNN):
@@ -51,14 +51,15 @@ class LoopLSTM(_LoopRNN):
 
     gates = 4
 
-    def forward(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None):
         gi = F.linear(x, self.weight_ih_l0, self.bias_ih_l0)
         B = x.shape[0]
         h, c = (x.new_zeros(B, self.dim_hidden), x.new_zeros(B, self.dim_hidden)) if state is None else state
+        h, c = (h[0], c[0]) if h.dim() == 3 else (h, c)
         out = []
         for gi_t in gi.unbind(1):
             i, f, g, o = (gi_t + F.linear(h, self.weight_hh_l0, self.bias_hh_l0)).chunk(4, -1)
             c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
             h = torch.sigmoid(o) * torch.tanh(c)
             out.append(h)
-        return torch.stack(out, 1)
+        return torch.stack(out, 1), (h.unsqueeze(0), c.unsqueeze(0))

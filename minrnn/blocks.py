@@ -15,6 +15,8 @@ constant size: the conv keeps its last kernel-1 inputs, the RNN its hidden state
 
 from __future__ import annotations
 
+import importlib
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -22,8 +24,26 @@ from torch import nn
 from minrnn.layers import MinGRU, MinLSTM
 
 RNNS = {"mingru": MinGRU, "minlstm": MinLSTM}
+
+
+def rnn_class(name: str) -> type[nn.Module]:
+    """A layer class by short name (mingru, minlstm) or dotted path (baselines.torch_rnn.GRULayer).
+
+    The class is built as cls(dim_in, dim_hidden, **rnn_kwargs) and follows MinGRU's interface:
+    forward(x, h0) -> h and step(x_t, h) -> h_t. A layer whose state is not its output (an LSTM's
+    (h, c)) adds forward_state(x, state) -> (h, state) and step_state(x_t, state) -> (h_t, state).
+    """
+    if name in RNNS:
+        return RNNS[name]
+    module, _, cls = name.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), cls)
+    except (ImportError, AttributeError, ValueError):
+        raise ValueError(f"unknown rnn {name!r}; choose one of {', '.join(RNNS)} or a dotted class path") from None
+
+
 NORMS = {"rms": nn.RMSNorm, "layer": nn.LayerNorm}
-State = tuple[torch.Tensor | None, torch.Tensor | None]  # (conv inputs (B, k-1, D), rnn state (B, H))
+State = tuple  # (conv inputs (B, k-1, D) or None, the rnn layer's state or None)
 
 
 class CausalConv1d(nn.Module):
@@ -79,8 +99,6 @@ class Block(nn.Module):
                  conv_kernel: int = 4, mlp: bool = False, mlp_mult: float = 2.0, dropout: float = 0.0,
                  rnn_dropout: float = 0.0, norm: str = "rms", rnn_kwargs: dict | None = None):  # fmt: skip
         super().__init__()
-        if rnn not in RNNS:
-            raise ValueError(f"unknown rnn {rnn!r}; choose one of {', '.join(RNNS)}")
         if norm not in NORMS:
             raise ValueError(f"unknown norm {norm!r}; choose one of {', '.join(NORMS)}")
         dim_hidden = int(dim * expansion)
@@ -88,7 +106,7 @@ class Block(nn.Module):
             raise ValueError(f"expansion {expansion} leaves no hidden units for dim {dim}")
         self.conv = CausalConv1d(dim, conv_kernel) if conv else None
         self.norm = NORMS[norm](dim)
-        self.rnn = RNNS[rnn](dim, dim_hidden, **(rnn_kwargs or {}))
+        self.rnn = rnn_class(rnn)(dim, dim_hidden, **(rnn_kwargs or {}))
         self.down = nn.Linear(dim_hidden, dim)
         self.rnn_dropout = nn.Dropout(rnn_dropout)
         self.mlp_norm = NORMS[norm](dim) if mlp else None
@@ -100,11 +118,15 @@ class Block(nn.Module):
         if self.conv is not None:
             c, conv_state = self.conv(x, conv_state)
             x = x + c
-        h = self.rnn(self.norm(x), h0)
+        if hasattr(self.rnn, "forward_state"):
+            h, rnn_state = self.rnn.forward_state(self.norm(x), h0)
+        else:
+            h = self.rnn(self.norm(x), h0)
+            rnn_state = h[:, -1]
         x = x + self.rnn_dropout(self.down(h))
         if self.mlp is not None:
             x = x + self.mlp(self.mlp_norm(x))
-        return x, (conv_state, h[:, -1])
+        return x, (conv_state, rnn_state)
 
     def step(self, x_t: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         """Sequential mode: x_t (B, D) -> (y_t (B, D), new state); memory independent of position."""
@@ -112,8 +134,11 @@ class Block(nn.Module):
         if self.conv is not None:
             c, conv_state = self.conv.step(x_t, conv_state)
             x_t = x_t + c
-        h_t = self.rnn.step(self.norm(x_t), h_prev)
+        if hasattr(self.rnn, "step_state"):
+            h_t, rnn_state = self.rnn.step_state(self.norm(x_t), h_prev)
+        else:
+            h_t = rnn_state = self.rnn.step(self.norm(x_t), h_prev)
         x_t = x_t + self.rnn_dropout(self.down(h_t))
         if self.mlp is not None:
             x_t = x_t + self.mlp(self.mlp_norm(x_t))
-        return x_t, (conv_state, h_t)
+        return x_t, (conv_state, rnn_state)

@@ -42,7 +42,7 @@ class Projections(nn.Module):
 
 def models(dim: int) -> dict[str, nn.Module]:
     mingru = MinGRU(dim, dim)
-    first = lambda m: lambda x: m(x)[0]  # noqa: E731  torch.nn RNNs return (out, h)
+    first = lambda m: lambda x: m(x)[0]  # noqa: E731  torch.nn RNNs (and the loops) return (out, h)
     return {
         "MinGRU": mingru,
         "MinLSTM": MinLSTM(dim, dim),
@@ -103,7 +103,7 @@ def main(argv=None) -> int:
 
     torch.manual_seed(0)
     mods, first = models(args.dim)
-    fused = {"nn.GRU (fused)", "nn.LSTM (fused)"}
+    fused = {"nn.GRU (fused)", "nn.LSTM (fused)", "GRU loop (plain PyTorch)", "LSTM loop (plain PyTorch)"}
     rows = []
     for T in args.lengths:
         x = torch.randn(args.batch, T, args.dim)

@@ -1,0 +1,150 @@
+"""Mamba (Gu & Dao, 2024) as a baseline: mamba-ssm's block on CUDA when installed, else pure PyTorch.
+
+The pure-PyTorch block runs S6's recurrence h_t = exp(delta_t A) h_{t-1} + delta_t B_t x_t, which is
+minGRU's diagonal linear scan over d_inner x d_state channels, on minrnn's own scan (the compiled
+CPU kernel, or the log/accelerated backends on CUDA): the paper's thesis, in code. ``selective_scan``
+follows the semantics of mamba-ssm's ``selective_scan_ref``. Each model records which implementation
+ran in ``implementation``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from minrnn.scan import scan
+
+
+def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False, backend="auto"):
+    """mamba-ssm's selective_scan_ref: u, delta (b, d, l); A (d, n); B, C (b, n, l); D (d,); z (b, d, l).
+
+    h_t = exp(delta_t A) * h_{t-1} + delta_t B_t u_t (per channel d and state n), y_t = C_t . h_t + D u_t,
+    then y * silu(z). Returns y (b, d, l). The scan runs over l with d * n channels (minrnn.scan.scan;
+    the log backend cannot take B u's signs, so 'auto' never picks it here).
+    """
+    if delta_bias is not None:
+        delta = delta + delta_bias[..., None]
+    if delta_softplus:
+        delta = F.softplus(delta)
+    b, d, l = u.shape
+    n = A.shape[1]
+    delta_A = torch.exp(torch.einsum("bdl,dn->bldn", delta, A))
+    delta_B_u = torch.einsum("bdl,bnl,bdl->bldn", delta, B, u)
+    if backend == "auto" and u.device.type != "cpu":
+        backend = "sequential"  # signed values: not the log scan; TODO accelerated on CUDA
+    h = scan(delta_A.reshape(b, l, d * n), delta_B_u.reshape(b, l, d * n), backend=backend).view(b, l, d, n)
+    y = torch.einsum("bldn,bnl->bdl", h, C)
+    if D is not None:
+        y = y + u * D[:, None]
+    if z is not None:
+        y = y * F.silu(z)
+    return y
+
+
+class MambaMixer(nn.Module):
+    """The Mamba block's mixer: in_proj -> causal conv (k=4) + SiLU -> S6 -> gate by SiLU(z) -> out_proj."""
+
+    def __init__(self, dim: int, d_state: int = 16, d_conv: int = 4, expand: int = 2,
+                 dt_min: float = 1e-3, dt_max: float = 0.1):  # fmt: skip
+        super().__init__()
+        self.d_inner, self.d_state = expand * dim, d_state
+        self.dt_rank = math.ceil(dim / 16)
+        self.in_proj = nn.Linear(dim, 2 * self.d_inner, bias=False)
+        self.conv = nn.Conv1d(self.d_inner, self.d_inner, d_conv, groups=self.d_inner)
+        self.d_conv = d_conv
+        self.x_proj = nn.Linear(self.d_inner, self.dt_rank + 2 * d_state, bias=False)
+        self.dt_proj = nn.Linear(self.dt_rank, self.d_inner)
+        # Mamba's initialisation: dt log-uniform in [dt_min, dt_max] through softplus; A = -(1..N); D = 1
+        dt = torch.exp(torch.rand(self.d_inner) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min))
+        with torch.no_grad():
+            self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))
+        self.A_log = nn.Parameter(torch.log(torch.arange(1, d_state + 1, dtype=torch.float32)).repeat(self.d_inner, 1))
+        self.D = nn.Parameter(torch.ones(self.d_inner))
+        self.out_proj = nn.Linear(self.d_inner, dim, bias=False)
+
+    def _ssm_inputs(self, x):  # x (B, L, d_inner) after conv
+        dt, B, C = self.x_proj(x).split([self.dt_rank, self.d_state, self.d_state], dim=-1)
+        return self.dt_proj.weight @ dt.transpose(1, 2), B.transpose(1, 2), C.transpose(1, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        L = x.shape[1]
+        xz = self.in_proj(x)
+        xi, z = xz.chunk(2, dim=-1)
+        xi = F.silu(self.conv(F.pad(xi.transpose(1, 2), (self.d_conv - 1, 0)))[..., :L])  # (B, d_inner, L)
+        delta, B, C = self._ssm_inputs(xi.transpose(1, 2))
+        y = selective_scan(xi, delta, -torch.exp(self.A_log.float()), B, C, self.D.float(), z.transpose(1, 2),
+                           delta_bias=self.dt_proj.bias.float(), delta_softplus=True)  # fmt: skip
+        return self.out_proj(y.transpose(1, 2))
+
+    def step(self, x_t: torch.Tensor, state=None):
+        """One token (B, dim) with state (conv inputs (B, d_conv-1, d_inner), ssm state (B, d_inner, N))."""
+        conv_state, h = state if state is not None else (None, None)
+        xi, z = self.in_proj(x_t).chunk(2, dim=-1)
+        if conv_state is None:
+            conv_state = xi.new_zeros(xi.shape[0], self.d_conv - 1, self.d_inner)
+        window = torch.cat([conv_state, xi.unsqueeze(1)], 1)
+        xi = F.silu(torch.einsum("bkd,dk->bd", window, self.conv.weight.squeeze(1)) + self.conv.bias)
+        dt, B, C = self.x_proj(xi).split([self.dt_rank, self.d_state, self.d_state], dim=-1)
+        delta = F.softplus(self.dt_proj(dt))  # (B, d_inner)
+        A = -torch.exp(self.A_log.float())
+        h_new = torch.exp(delta[..., None] * A) * (0 if h is None else h) + (delta * xi)[..., None] * B[:, None]
+        y = (h_new * C[:, None]).sum(-1) + self.D * xi
+        return self.out_proj(y * F.silu(z)), (window[:, 1:], h_new)
+
+
+def _mamba_ssm_block(dim, d_state, d_conv, expand):
+    """mamba-ssm's Mamba block when CUDA and the package are present, else None."""
+    if not torch.cuda.is_available():
+        return None
+    try:
+        from mamba_ssm import Mamba as MambaSSM
+    except Exception:
+        return None
+    return MambaSSM(d_model=dim, d_state=d_state, d_conv=d_conv, expand=expand)
+
+
+class Mamba(nn.Module):
+    """Embedding, depth x (x + Mixer(RMSNorm(x))), RMSNorm, head: the Mamba language-model layout."""
+
+    def __init__(self, *, dim: int, depth: int, dim_out: int, vocab_size: int | None = None,
+                 dim_in: int | None = None, d_state: int = 16, d_conv: int = 4, expand: int = 2,
+                 implementation: str = "auto"):  # fmt: skip
+        super().__init__()
+        if (vocab_size is None) == (dim_in is None):
+            raise ValueError("give exactly one of vocab_size (token inputs) and dim_in (vector inputs)")
+        if implementation not in ("auto", "mamba_ssm", "minrnn"):
+            raise ValueError(f"Mamba implementation must be auto, mamba_ssm or minrnn, got {implementation!r}")
+        self.vocab_size = vocab_size
+        self.embed = nn.Embedding(vocab_size, dim) if vocab_size is not None else nn.Linear(dim_in, dim)
+        fast = _mamba_ssm_block(dim, d_state, d_conv, expand) if implementation != "minrnn" else None
+        if implementation == "mamba_ssm" and fast is None:
+            raise ValueError("Mamba implementation=mamba_ssm needs CUDA and `pip install mamba-ssm`")
+        self.implementation = "mamba_ssm" if fast is not None else "minrnn scan (pure PyTorch)"
+        make = (lambda: _mamba_ssm_block(dim, d_state, d_conv, expand)) if fast is not None else (
+            lambda: MambaMixer(dim, d_state, d_conv, expand))  # fmt: skip
+        self.mixers = nn.ModuleList(make() for _ in range(depth))
+        self.norms = nn.ModuleList(nn.RMSNorm(dim) for _ in range(depth))
+        self.norm = nn.RMSNorm(dim)
+        self.head = nn.Linear(dim, dim_out, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.embed(x)
+        for norm, mixer in zip(self.norms, self.mixers, strict=True):
+            h = h + mixer(norm(h))
+        return self.head(self.norm(h))
+
+    def step(self, x_t: torch.Tensor, state: list | None = None):
+        """Sequential mode (pure-PyTorch mixers): constant-size state per layer."""
+        h = self.embed(x_t)
+        new = []
+        for i, (norm, mixer) in enumerate(zip(self.norms, self.mixers, strict=True)):
+            y, s = mixer.step(norm(h), None if state is None else state[i])
+            h = h + y
+            new.append(s)
+        return self.head(self.norm(h)), new
+
+
+__all__ = ["Mamba", "MambaMixer", "selective_scan"]

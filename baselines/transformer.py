@@ -1,0 +1,93 @@
+"""A GPT-style decoder baseline: pre-norm blocks of causal self-attention and a GELU MLP.
+
+Attention is torch's scaled_dot_product_attention (flash/memory-efficient kernels where available),
+positions are rotary (RoPE), so there is no maximum length. ``step`` decodes one token with a
+key/value cache, whose memory grows with the context (the contrast with the RNNs' constant state).
+Same constructor as minrnn.SequenceModel: dim, depth, dim_out, and vocab_size or dim_in.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def rotate(x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    """RoPE on x (B, heads, T, head_dim) at integer positions pos (T,)."""
+    half = x.shape[-1] // 2
+    freq = 10000 ** (-torch.arange(half, device=x.device, dtype=torch.float32) / half)
+    angle = pos.float()[:, None] * freq[None]  # (T, half)
+    cos, sin = angle.cos().to(x.dtype), angle.sin().to(x.dtype)
+    x1, x2 = x[..., :half], x[..., half:]
+    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, dim: int, heads: int, dropout: float):
+        super().__init__()
+        if dim % heads or (dim // heads) % 2:
+            raise ValueError(f"Transformer: dim={dim} must be divisible by heads={heads} into an even head size")
+        self.heads, self.dropout = heads, dropout
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.out = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, cache: tuple | None = None):
+        """x (B, T, D); cache (k, v) of earlier positions or None. Returns (y, new cache)."""
+        B, T, D = x.shape
+        q, k, v = self.qkv(x).view(B, T, 3, self.heads, D // self.heads).permute(2, 0, 3, 1, 4)
+        start = 0 if cache is None else cache[0].shape[2]
+        pos = torch.arange(start, start + T, device=x.device)
+        q, k = rotate(q, pos), rotate(k, pos)
+        if cache is not None:
+            k, v = torch.cat([cache[0], k], 2), torch.cat([cache[1], v], 2)
+        # causal within the new positions; every cached position is visible to all of them
+        mask = None if cache is None else torch.ones(T, k.shape[2], dtype=torch.bool, device=x.device).tril(start)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=cache is None,
+                                           dropout_p=self.dropout if self.training else 0.0)  # fmt: skip
+        return self.out(y.transpose(1, 2).reshape(B, T, D)), (k, v)
+
+
+class TransformerBlock(nn.Module):
+    def __init__(self, dim: int, heads: int, mlp_mult: float, dropout: float):
+        super().__init__()
+        self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.attn = SelfAttention(dim, heads, dropout)
+        hidden = int(dim * mlp_mult)
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim), nn.Dropout(dropout))
+
+    def forward(self, x, cache=None):
+        a, cache = self.attn(self.norm1(x), cache)
+        x = x + a
+        return x + self.mlp(self.norm2(x)), cache
+
+
+class Transformer(nn.Module):
+    implementation = "torch scaled_dot_product_attention, RoPE"
+
+    def __init__(self, *, dim: int, depth: int, dim_out: int, vocab_size: int | None = None,
+                 dim_in: int | None = None, heads: int = 4, mlp_mult: float = 4.0, dropout: float = 0.0):  # fmt: skip
+        super().__init__()
+        if (vocab_size is None) == (dim_in is None):
+            raise ValueError("give exactly one of vocab_size (token inputs) and dim_in (vector inputs)")
+        self.vocab_size = vocab_size
+        self.embed = nn.Embedding(vocab_size, dim) if vocab_size is not None else nn.Linear(dim_in, dim)
+        self.drop = nn.Dropout(dropout)
+        self.blocks = nn.ModuleList(TransformerBlock(dim, heads, mlp_mult, dropout) for _ in range(depth))
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, dim_out, bias=False)
+
+    def forward(self, x: torch.Tensor, state: list | None = None, return_state: bool = False):
+        """Parallel mode over (B, T) tokens or (B, T, dim_in) vectors; state is the KV cache."""
+        h = self.drop(self.embed(x))
+        caches = []
+        for i, block in enumerate(self.blocks):
+            h, c = block(h, None if state is None else state[i])
+            caches.append(c)
+        logits = self.head(self.norm(h))
+        return (logits, caches) if return_state else logits
+
+    def step(self, x_t: torch.Tensor, state: list | None = None):
+        """One token (B,) or vector (B, dim_in) -> (logits (B, dim_out), the grown KV cache)."""
+        logits, caches = self(x_t.unsqueeze(1), state, return_state=True)
+        return logits[:, 0], caches

@@ -1,0 +1,221 @@
+"""The training loop shared by every experiment: one function, ``fit``.
+
+Adam/AdamW with linear warm-up and a constant, cosine or linear schedule; gradient clipping and
+accumulation; evaluation every ``eval_every`` steps on a fixed validation set, keeping the best
+model (the authors' protocol); early stopping on patience or a target; bf16 autocast on CUDA.
+A checkpoint (model, optimiser, scheduler, RNG states, step, best model, history) is written
+atomically to ``run_dir/checkpoint.pt`` at every evaluation, and ``fit`` resumes from it: the task's
+batches depend only on (seed, step), so a resumed run continues exactly where it stopped.
+Metrics go to ``run_dir/metrics.jsonl`` and to the logger (W&B).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from minrnn.records import write_text_atomic
+
+
+class TrainingError(RuntimeError):
+    """A run that cannot go on (a non-finite loss, a checkpoint that does not fit); the message says why."""
+
+
+def build_optimizer(model: torch.nn.Module, cfg) -> torch.optim.Optimizer:
+    """Weight decay on matrices only (not biases, norms); Adam or AdamW."""
+    decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    kinds = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+    if cfg.optimizer not in kinds:
+        raise ValueError(f"unknown trainer.optimizer {cfg.optimizer!r}; choose one of {', '.join(kinds)}")
+    return kinds[cfg.optimizer](groups, lr=cfg.lr, betas=tuple(cfg.betas))
+
+
+def lr_factor(step: int, cfg) -> float:
+    """Multiplier of the base lr at ``step``: linear warm-up, then constant, cosine or linear decay."""
+    if step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    if cfg.schedule == "constant":
+        return 1.0
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps))
+    shape = 0.5 * (1 + math.cos(math.pi * progress)) if cfg.schedule == "cosine" else 1 - progress
+    return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * shape
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("trainer.device=cuda but no CUDA device is available; use trainer.device=cpu")
+    return torch.device(name)
+
+
+@torch.no_grad()
+def evaluate(model, task, batches, device, amp) -> dict[str, float]:
+    """Mean of the task's metrics over fixed batches."""
+    model.eval()
+    totals, n = {}, 0
+    for x, y in batches:
+        x, y = x.to(device), y.to(device)
+        with amp:
+            logits = model(x)
+        for k, v in task.metrics(logits, y).items():
+            totals[k] = totals.get(k, 0.0) + v
+        n += y.shape[0]
+    return {k: v / n for k, v in totals.items()}
+
+
+def _rng_state() -> dict:
+    state = {"torch": torch.get_rng_state(), "python": list(random.getstate()[1])}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate((3, tuple(state["python"]), None))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(path: Path, obj: dict) -> None:
+    """torch.save to a temporary file, then rename: a kill mid-write leaves the old checkpoint."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path, model, opt, sched, fingerprint: str) -> dict:
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise TrainingError(f"cannot read checkpoint {path} ({type(e).__name__}: {e}); move it away to start over")
+    if ckpt.get("fingerprint") != fingerprint:
+        raise TrainingError(f"checkpoint {path} was written by a different model or config; "
+                            "use another run directory or delete it to start over")  # fmt: skip
+    model.load_state_dict(ckpt["model"])
+    opt.load_state_dict(ckpt["optimizer"])
+    sched.load_state_dict(ckpt["scheduler"])
+    _set_rng_state(ckpt["rng"])
+    return ckpt
+
+
+def fit(model: torch.nn.Module, task, cfg, run_dir: Path, logger, fingerprint: str = "") -> dict:
+    """Train ``model`` on ``task`` with trainer settings ``cfg``; returns the summary metrics."""
+    if cfg.batch_size % cfg.grad_accum:
+        raise ValueError(f"trainer.batch_size={cfg.batch_size} is not divisible by trainer.grad_accum={cfg.grad_accum}")
+    if cfg.max_steps < 1 or cfg.eval_every < 1:
+        raise ValueError(
+            f"trainer.max_steps and trainer.eval_every must be >= 1, got {cfg.max_steps}, {cfg.eval_every}"
+        )
+    device = pick_device(cfg.device)
+    model.to(device)
+    amp_dtype = torch.bfloat16 if device.type == "cuda" and cfg.amp else None
+    amp = torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None)
+    opt = build_optimizer(model, cfg)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path, metrics_path = run_dir / "checkpoint.pt", run_dir / "metrics.jsonl"
+
+    step, best, best_step, bad_evals, history, best_state = 0, -math.inf, 0, 0, [], None
+    if ckpt_path.exists():
+        ckpt = load_checkpoint(ckpt_path, model, opt, sched, fingerprint)
+        step, best, best_step, bad_evals = ckpt["step"], ckpt["best"], ckpt["best_step"], ckpt["bad_evals"]
+        history, best_state = ckpt["history"], ckpt["best_model"]
+        print(f"resuming {run_dir} from step {step}", flush=True)
+        # keep metrics.jsonl consistent with the checkpoint: drop lines written after it
+        if metrics_path.exists():
+            lines = [ln for ln in metrics_path.read_text().splitlines() if json.loads(ln)["step"] <= step]
+            write_text_atomic(metrics_path, "".join(ln + "\n" for ln in lines))
+    val = task.eval_batches("val")
+    micro = cfg.batch_size // cfg.grad_accum
+    stop_reason = "max_steps"
+    t_start, tokens_seen = time.perf_counter(), 0
+    bar = tqdm(total=cfg.max_steps, initial=step, desc=run_dir.name, mininterval=2, dynamic_ncols=True,
+               disable=not cfg.progress)  # fmt: skip
+    with open(metrics_path, "a") as mlog:
+        while step < cfg.max_steps:
+            model.train()
+            opt.zero_grad(set_to_none=True)
+            loss_sum = 0.0
+            for m in range(cfg.grad_accum):
+                x, y = task.train_batch(micro, step * cfg.grad_accum + m)
+                x, y = x.to(device), y.to(device)
+                with amp:
+                    loss = task.loss(model(x), y) / cfg.grad_accum
+                loss.backward()
+                loss_sum += loss.item()
+                tokens_seen += x.shape[0] * x.shape[1]
+            if not math.isfinite(loss_sum):
+                if cfg.on_nonfinite == "skip":
+                    print(f"step {step}: non-finite loss {loss_sum}; batch skipped", flush=True)
+                    step += 1
+                    sched.step()
+                    continue
+                last = (
+                    f"the last good checkpoint is {ckpt_path} (step {history[-1]['step']})"
+                    if history
+                    else "no checkpoint yet"
+                )
+                raise TrainingError(f"non-finite loss {loss_sum} at step {step}; {last}. "
+                                    "Set trainer.on_nonfinite=skip to skip such batches.")  # fmt: skip
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+            sched.step()
+            step += 1
+            bar.update(1)
+            if step % cfg.log_every == 0:
+                rate = tokens_seen / (time.perf_counter() - t_start)
+                rec = {"step": step, "train_loss": loss_sum, "lr": sched.get_last_lr()[0], "tokens_per_s": rate}
+                mlog.write(json.dumps(rec) + "\n")
+                logger.log(rec, step)
+                bar.set_postfix(loss=f"{loss_sum:.3f}", tok_s=f"{rate:.0f}")
+            if step % cfg.eval_every == 0 or step == cfg.max_steps:
+                metrics = evaluate(model, task, val, device, amp)
+                rec = {"step": step, **{f"val_{k}": v for k, v in metrics.items()}}
+                history.append(rec)
+                mlog.write(json.dumps(rec) + "\n")
+                mlog.flush()
+                logger.log(rec, step)
+                score = metrics[task.metric]
+                if score > best:
+                    best, best_step, bad_evals = score, step, 0
+                    best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+                else:
+                    bad_evals += 1
+                bar.write(f"step {step}: val {task.metric} {score:.4f} (best {best:.4f} at {best_step})")
+                save_checkpoint(ckpt_path, {
+                    "fingerprint": fingerprint, "step": step, "model": model.state_dict(),
+                    "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "rng": _rng_state(),
+                    "best": best, "best_step": best_step, "bad_evals": bad_evals, "history": history,
+                    "best_model": best_state})  # fmt: skip
+                if cfg.stop_at is not None and best >= cfg.stop_at:
+                    stop_reason = f"val {task.metric} reached {cfg.stop_at}"
+                    break
+                if cfg.patience and bad_evals >= cfg.patience:
+                    stop_reason = f"early stopping: no improvement in {cfg.patience} evaluations"
+                    break
+    bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    test = evaluate(model, task, task.eval_batches("test"), device, amp)
+    logger.log({f"test_{k}": v for k, v in test.items()}, step)
+    return {
+        "steps": step,
+        "stop_reason": stop_reason,
+        "best_val": best,
+        "best_step": best_step,
+        **{f"test_{k}": v for k, v in test.items()},
+        "val_history": history,
+        "train_seconds_this_session": time.perf_counter() - t_start,
+    }

@@ -1,0 +1,8 @@
+"""Tasks: data generators or loaders plus the loss and metrics the paper reports.
+
+A task object exposes ``vocab_size`` and ``dim_out`` (token inputs) or ``dim_in``, ``max_len``,
+``train_batch(batch_size, step) -> (x, y)`` (deterministic in (seed, step), so a resumed run sees
+the same batches), ``eval_batches(split) -> list[(x, y)]`` (fixed sets), ``loss(logits, y)`` and
+``metrics(logits, y) -> dict`` of sums over the batch (averaged by the trainer), with ``metric``
+naming the one to maximise. Configs in configs/task/ point at the class with ``_target_``.
+"""
