@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from minrnn import native
 from minrnn.scan import scan
 
 
@@ -22,21 +23,28 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_sof
     """mamba-ssm's selective_scan_ref: u, delta (b, d, l); A (d, n); B, C (b, n, l); D (d,); z (b, d, l).
 
     h_t = exp(delta_t A) * h_{t-1} + delta_t B_t u_t (per channel d and state n), y_t = C_t . h_t + D u_t,
-    then y * silu(z). Returns y (b, d, l). The scan runs over l with d * n channels (minrnn.scan.scan;
-    the log backend cannot take B u's signs, so 'auto' never picks it here).
+    then y * silu(z). Returns y (b, d, l). backend "auto": on CPU the fused compiled kernel
+    (minrnn.native.SelectiveScan) when it builds; otherwise minrnn's generic scan over d * n channels
+    ("sequential" or "cpu"; the log backend cannot take B u's signs).
     """
     if delta_bias is not None:
         delta = delta + delta_bias[..., None]
     if delta_softplus:
         delta = F.softplus(delta)
-    b, d, l = u.shape
-    n = A.shape[1]
-    delta_A = torch.exp(torch.einsum("bdl,dn->bldn", delta, A))
-    delta_B_u = torch.einsum("bdl,bnl,bdl->bldn", delta, B, u)
-    if backend == "auto" and u.device.type != "cpu":
-        backend = "sequential"  # signed values: not the log scan; TODO accelerated on CUDA
-    h = scan(delta_A.reshape(b, l, d * n), delta_B_u.reshape(b, l, d * n), backend=backend).view(b, l, d, n)
-    y = torch.einsum("bldn,bnl->bdl", h, C)
+    if backend == "auto":
+        backend = "fused" if u.device.type == "cpu" and native.available() else "sequential"
+    if backend == "fused":
+        dtype = u.dtype if u.dtype in (torch.float32, torch.float64) else torch.float32
+        y = native.SelectiveScan.apply(*(t.to(dtype) for t in (u.transpose(1, 2), delta.transpose(1, 2), A,
+                                                               B.transpose(1, 2), C.transpose(1, 2))))  # fmt: skip
+        y = y.transpose(1, 2).to(u.dtype)
+    else:
+        b, d, l = u.shape  # noqa: E741
+        n = A.shape[1]
+        delta_A = torch.exp(torch.einsum("bdl,dn->bldn", delta, A))
+        delta_B_u = torch.einsum("bdl,bnl,bdl->bldn", delta, B, u)
+        h = scan(delta_A.reshape(b, l, d * n), delta_B_u.reshape(b, l, d * n), backend=backend).view(b, l, d, n)
+        y = torch.einsum("bldn,bnl->bdl", h, C)
     if D is not None:
         y = y + u * D[:, None]
     if z is not None:

@@ -27,7 +27,7 @@ import torch
 
 SOURCE = Path(__file__).with_name("csrc") / "scan.c"
 HEADERS = [SOURCE.with_name("scan_impl.h")]
-FLAGS = ["-O3", "-march=native", "-shared", "-fPIC", "-std=c99"]
+FLAGS = ["-O3", "-march=native", "-fopenmp-simd", "-shared", "-fPIC", "-std=c99"]
 MODES = {"gru": 0, "lstm": 1, "lstm_norm": 2}
 _MIN_WORK_PER_THREAD = 1 << 16  # elements (B*T*C); below this one thread is faster
 
@@ -221,3 +221,63 @@ class GateScan(torch.autograd.Function):
             _ptr(gh), _i(T * H), _i(H), _ptr(gp), _i(T * P), _i(P), _ptr(gh0), _i(H),
             _ptr(scratch[1]), _ptr(scratch[0])), p)  # fmt: skip
         return gp, gh0, None, None
+
+
+class SelectiveScan(torch.autograd.Function):
+    """Mamba's S6 scan, fused (csrc s6_fwd/s6_bwd): u, delta (B, L, D); A (D, N); Bm, Cm (B, L, N).
+
+    Returns y (B, L, D) with y_t = sum_n C_t[n] h_t[n], h_t = exp(delta_t A) h_{t-1} + delta_t B_t u_t.
+    The (B, L, D, N) states are kept for the backward pass; nothing else of that size is built.
+    """
+
+    @staticmethod
+    def forward(ctx, u, delta, A, Bm, Cm):
+        lib, suf = load(), _suffix(u.dtype)
+        u, delta, A, Bm, Cm = (t.contiguous() for t in (u, delta, A, Bm, Cm))
+        B, L, D = u.shape
+        N = A.shape[1]
+        y, hs = u.new_empty(B, L, D), u.new_empty(B, L, D, N)
+        fn = getattr(lib, f"s6_fwd_{suf}")
+        _run_rows(fn, B, L * D * N, lambda b0, b1, scratch: (
+            _i(b0), _i(b1), _i(L), _i(D), _i(N), _ptr(u), _ptr(delta), _ptr(A), _ptr(Bm), _ptr(Cm),
+            _ptr(y), _ptr(hs), _ptr(scratch)), u.new_empty(D * N))  # fmt: skip
+        ctx.save_for_backward(u, delta, A, Bm, Cm, hs)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        u, delta, A, Bm, Cm, hs = ctx.saved_tensors
+        lib, suf = load(), _suffix(u.dtype)
+        gy = gy.contiguous()
+        B, L, D = u.shape
+        N = A.shape[1]
+        gu, gdelta = torch.empty_like(u), torch.empty_like(u)
+        gB, gC = torch.zeros_like(Bm), torch.zeros_like(Cm)
+        fn = getattr(lib, f"s6_bwd_{suf}")
+        partial_gA = []
+
+        def args(b0, b1, scratch):
+            gA = torch.zeros_like(A)  # one partial sum per job: no two threads add into the same buffer
+            partial_gA.append(gA)
+            tensors = (u, delta, A, Bm, Cm, hs, gy, gu, gdelta, gA, gB, gC, scratch)
+            return (_i(b0), _i(b1), _i(L), _i(D), _i(N), *map(_ptr, tensors))
+
+        _run_rows(fn, B, L * D * N, args, u.new_empty(D * N))
+        return gu, gdelta, torch.stack(partial_gA).sum(0), gB, gC
+
+
+def _run_rows(fn, B: int, work_per_row: int, args_for, scratch_like: torch.Tensor) -> None:
+    """Split batch rows over threads; each job gets its own scratch like scratch_like."""
+    global _pool
+    n = max(1, min(torch.get_num_threads(), B, (B * work_per_row) // _MIN_WORK_PER_THREAD))
+    cuts = [B * i // n for i in range(n + 1)]
+    jobs = [(cuts[i], cuts[i + 1]) for i in range(n)]
+    scratch = [torch.empty_like(scratch_like) for _ in jobs]
+    calls = [args_for(b0, b1, s) for (b0, b1), s in zip(jobs, scratch, strict=True)]  # built here: own buffers
+    if n == 1:
+        fn(*calls[0])
+        return
+    if _pool is None or _pool._max_workers < n:
+        _pool = ThreadPoolExecutor(max_workers=max(n, torch.get_num_threads()))
+    for f in [_pool.submit(fn, *c) for c in calls]:
+        f.result()

@@ -19,8 +19,10 @@ from pathlib import Path
 
 import hydra
 import torch
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from minrnn.config import register_resolvers
 from minrnn.records import provenance, write_json_atomic
@@ -83,8 +85,8 @@ def run(cfg: DictConfig) -> dict:
 def main(cfg: DictConfig) -> None:
     try:
         run(cfg)
-    except (ValueError, TrainingError, FileNotFoundError) as e:
-        print(f"minrnn-train: error: {e}", file=sys.stderr, flush=True)
+    except (ValueError, TrainingError, FileNotFoundError, InstantiationException, OmegaConfBaseException) as e:
+        print(f"minrnn-train: error: {str(e).strip()}", file=sys.stderr, flush=True)
         sys.exit(2)
 
 

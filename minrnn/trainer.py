@@ -98,7 +98,9 @@ def load_checkpoint(path: Path, model, opt, sched, fingerprint: str) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise TrainingError(f"cannot read checkpoint {path} ({type(e).__name__}: {e}); move it away to start over")
+        raise TrainingError(
+            f"cannot read checkpoint {path} ({type(e).__name__}: {e}); move it away to start over"
+        ) from None
     if ckpt.get("fingerprint") != fingerprint:
         raise TrainingError(f"checkpoint {path} was written by a different model or config; "
                             "use another run directory or delete it to start over")  # fmt: skip

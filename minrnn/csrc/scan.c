@@ -10,6 +10,7 @@
  *   scan_fwd / scan_bwd   generic: a and b given (any sign); scan.scan_cpu.
  *   gate_fwd / gate_bwd   fused minGRU / minLSTM: a and b are computed from the Linear outputs
  *                         inside the loop (Algorithms 1, 3, 5, 7) and recomputed in the backward.
+ *   s6_fwd / s6_bwd       Mamba's selective scan over d_inner x d_state channels (baselines/mamba.py).
  * The time loop is sequential, so results match the reference loop to rounding; channels are
  * vectorised (hence the branch-free inner loops and the polynomial expf below).
  */

@@ -1,0 +1,181 @@
+"""Tables 1 and 2 (selective copying) from the run summaries in results/, beside the paper's numbers.
+
+Reads results/selective_copy/<scale>/*.json (one per run, written by minrnn-train), groups runs
+that differ only in their seed, and prints mean +- std (sample std, ddof=1) over seeds with n.
+The paper's values (results/paper_reference.json) sit in their own column; a run that is missing
+shows as "missing". Writes Markdown and LaTeX to results/tables/.
+
+    python scripts/make_tables.py --scale cpu
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from minrnn.records import write_text_atomic  # noqa: E402
+
+REQUIRED = ("config", "provenance", "seed", "scale", "metrics")
+NAMES = {"mingru": "minGRU", "minlstm": "minLSTM", "gru": "GRU", "lstm": "LSTM", "mamba": "Mamba",
+         "transformer": "Transformer"}  # fmt: skip
+IGNORED = ("seed", "paths", "logger", "run_name", "threads")  # keys that may differ between seeds of one setting
+
+
+class ResultsError(ValueError):
+    pass
+
+
+def load_runs(folder: Path, scale: str) -> list[dict]:
+    files = sorted(folder.glob("*.json"))
+    runs = []
+    for f in files:
+        try:
+            rec = json.loads(f.read_text())
+        except json.JSONDecodeError as e:
+            raise ResultsError(f"{f} is not valid JSON ({e}); rerun that run or remove the file") from None
+        missing = [k for k in REQUIRED if k not in rec]
+        if missing or "git_commit" not in rec.get("provenance", {}):
+            raise ResultsError(f"{f} lacks {', '.join(missing) or 'provenance.git_commit'}: not a minrnn-train "
+                               "summary; remove it or rerun the run that wrote it")  # fmt: skip
+        if rec["scale"] != scale:
+            raise ResultsError(f"{f} is a scale={rec['scale']} run inside the scale={scale} folder")
+        rec["_file"] = str(f)
+        runs.append(rec)
+    return runs
+
+
+def setting(rec: dict) -> tuple[str, int, str]:
+    """(model, depth, hash of the config except the seed): runs with equal keys are averaged."""
+    cfg = rec["config"]
+    shared = {k: v for k, v in cfg.items() if k not in IGNORED}
+    shared["trainer"] = {k: v for k, v in cfg["trainer"].items() if k not in ("progress",)}
+    shared["task"] = {k: v for k, v in cfg["task"].items() if k != "seed"}
+    digest = hashlib.sha256(json.dumps(shared, sort_keys=True).encode()).hexdigest()[:8]
+    return cfg["model"]["name"], cfg["task"]["arch"]["depth"], digest
+
+
+def aggregate(runs: list[dict]) -> dict[tuple[str, int], dict]:
+    groups: dict[tuple[str, int, str], list[dict]] = {}
+    for r in runs:
+        groups.setdefault(setting(r), []).append(r)
+    out: dict[tuple[str, int], dict] = {}
+    for (model, depth, _digest), rs in groups.items():
+        if (model, depth) in out:
+            raise ResultsError(f"{model} with {depth} layers has runs of different configs "
+                               f"({out[model, depth]['files'][0]} vs {rs[0]['_file']}); they are never averaged "
+                               "together: move one set out of the folder")  # fmt: skip
+        accs = [100 * r["metrics"]["test_acc"] for r in rs]
+        out[model, depth] = {
+            "mean": statistics.fmean(accs),
+            "std": statistics.stdev(accs) if len(accs) > 1 else float("nan"),
+            "n": len(accs),
+            "seeds": sorted(r["seed"] for r in rs),
+            "files": [r["_file"] for r in rs],
+            "config": rs[0]["config"],
+            "implementation": rs[0].get("implementation", ""),
+            "wall_seconds": sum(r["wall_seconds"] for r in rs),
+        }
+    return out
+
+
+def fmt(cell: dict | None) -> str:
+    if cell is None:
+        return "missing"
+    std = "" if cell["n"] < 2 else f" ± {cell['std']:.1f}"
+    return f"{cell['mean']:.1f}{std} (n={cell['n']})"
+
+
+def paper_fmt(v) -> str:
+    return f"{v[0]:.1f} ± {v[1]:.1f}" if isinstance(v, list) else f"{v:.1f}"
+
+
+def describe(agg: dict, scale: str) -> str:
+    """The setting the numbers come from, read from the runs' own configs."""
+    if not agg:
+        return f"scale={scale}: no runs found."
+    cfg = next(iter(agg.values()))["config"]
+    t, tr = cfg["task"], cfg["trainer"]
+    hours = sum(c["wall_seconds"] for c in agg.values()) / 3600
+    return (f"scale={scale}: {t['seq_len']} noise tokens + {t['num_tokens']} data tokens to copy "
+            f"(input length {t['seq_len'] + t['num_tokens']}), vocabulary {t['vocab_size']}, width {t['arch']['dim']}, "
+            f"{tr['max_steps']} steps, batch {tr['batch_size']}, {tr['optimizer']} lr {tr['lr']}; "
+            f"test accuracy (%) of the best validation checkpoint, mean ± std over seeds (n runs). "
+            f"Total training time of these runs: {hours:.2f} h.")  # fmt: skip
+
+
+def table1(agg: dict, paper: dict) -> list[list[str]]:
+    rows = []
+    for model in ("minlstm", "mingru"):
+        for depth in (1, 2, 3):
+            rows.append([NAMES[model], str(depth), fmt(agg.get((model, depth))),
+                         paper_fmt(paper["table1_selective_copy_layers"][NAMES[model]][str(depth)])])  # fmt: skip
+    return rows
+
+
+def table2(agg: dict, paper: dict) -> list[list[str]]:
+    rows = []
+    paper_rows = paper["table2_selective_copy"]["rows"]
+    for r in paper_rows:
+        if r["model"] in ("minGRU", "minLSTM"):
+            continue
+        rows.append([r["model"], r["layer"], "not run (quoted by the paper from the Mamba paper)",
+                     paper_fmt(r["accuracy"])])  # fmt: skip
+    for model in ("mingru", "minlstm", "mamba", "gru", "lstm", "transformer"):
+        cell = agg.get((model, 3))
+        quoted = {"mingru": [99.5, 0.2], "minlstm": [96.0, 2.8], "mamba": 99.8}.get(model)
+        layer = {"mamba": "S6 (ours: " + (cell["implementation"] if cell else "?") + ")"}.get(model, NAMES[model])
+        rows.append([f"{NAMES[model]} (ours)", layer, fmt(cell), paper_fmt(quoted) if quoted else "not in the paper"])
+    return rows
+
+
+def markdown(title: str, note: str, header: list[str], rows: list[list[str]]) -> str:
+    lines = [f"## {title}", "", note, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def latex(header: list[str], rows: list[list[str]]) -> str:
+    esc = lambda s: s.replace("±", r"$\pm$").replace("_", r"\_").replace("%", r"\%")  # noqa: E731
+    lines = [r"\begin{tabular}{" + "l" * len(header) + "}", r"\toprule", " & ".join(header) + r" \\", r"\midrule"]
+    lines += [" & ".join(esc(c) for c in r) + r" \\" for r in rows]
+    return "\n".join([*lines, r"\bottomrule", r"\end{tabular}"]) + "\n"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scale", choices=["cpu", "paper"], default="cpu")
+    ap.add_argument("--results", type=Path, default=ROOT / "results")
+    args = ap.parse_args(argv)
+    folder = args.results / "selective_copy" / args.scale
+    paper = json.loads((ROOT / "results/paper_reference.json").read_text())
+    try:
+        if not folder.is_dir() or not any(folder.glob("*.json")):
+            raise ResultsError(f"no run summaries in {folder}; run `make reproduce-table1 SCALE={args.scale}` first")
+        agg = aggregate(load_runs(folder, args.scale))
+    except ResultsError as e:
+        print(f"make_tables: error: {e}", file=sys.stderr)
+        return 2
+    note = describe(agg, args.scale)
+    h1 = ["Model", "# Layers", f"Accuracy, ours ({args.scale})", "Accuracy, paper (Table 1)"]
+    h2 = ["Model", "Layer", f"Accuracy, ours ({args.scale})", "Accuracy, paper (Table 2)"]
+    out = args.results / "tables"
+    specs = [
+        ("table1", "Table 1: selective copying by number of layers", h1, table1(agg, paper)),
+        ("table2", "Table 2: selective copying", h2, table2(agg, paper)),
+    ]
+    for name, title, header, rows in specs:
+        md = markdown(title, note, header, rows)
+        print(md)
+        write_text_atomic(out / f"{name}_{args.scale}.md", md)
+        write_text_atomic(out / f"{name}_{args.scale}.tex", latex(header, rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Every config in configs/ composes, resolves and instantiates, so none can rot."""
+
+from pathlib import Path
+
+import pytest
+from harness import compose_cfg
+from omegaconf import OmegaConf
+
+from minrnn.train import CONFIGS, build
+
+MODELS = sorted(p.stem for p in Path(CONFIGS, "model").glob("*.yaml"))
+TASKS = sorted(p.stem for p in Path(CONFIGS, "task").glob("*.yaml"))
+EXPERIMENTS = sorted(str(p.relative_to(Path(CONFIGS, "experiment")).with_suffix(""))
+                     for p in Path(CONFIGS, "experiment").rglob("*.yaml"))  # fmt: skip
+
+
+def test_the_config_groups_hold_every_model():
+    assert {"mingru", "minlstm", "gru", "lstm", "mamba", "transformer"} <= set(MODELS)
+    assert "table2/mamba" in EXPERIMENTS and "table1/minlstm" in EXPERIMENTS
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("scale", ["cpu", "paper"])
+def test_model_task_scale_composes_and_builds(model, task, scale):
+    cfg = compose_cfg([f"model={model}", f"task={task}", f"scale={scale}"])
+    OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    if scale == "cpu":
+        t, m = build(cfg)
+        assert sum(p.numel() for p in m.parameters()) > 0 and t.vocab_size
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+@pytest.mark.parametrize("scale", ["cpu", "paper"])
+def test_experiment_presets_compose(experiment, scale):
+    cfg = compose_cfg([f"experiment={experiment}", f"scale={scale}"])
+    OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    assert cfg.model.name == experiment.split("/")[1]
+
+
+def test_scale_switches_the_paper_and_cpu_settings():
+    paper = compose_cfg(["scale=paper"])
+    cpu = compose_cfg(["scale=cpu"])
+    assert (paper.task.seq_len, paper.task.num_tokens, paper.trainer.max_steps) == (4096, 16, 400000)
+    assert (paper.trainer.lr, paper.trainer.grad_accum) == (3e-4, 2)  # Appendix C: Adam 3e-4, 2 x 32
+    assert cpu.task.seq_len < paper.task.seq_len and cpu.trainer.max_steps < paper.trainer.max_steps
+    # an explicit override beats the scale's value
+    assert compose_cfg(["scale=paper", "task.seq_len=100"]).task.seq_len == 100
+
+
+def test_unknown_scale_is_named():
+    with pytest.raises(Exception, match="scale must be one of paper, cpu, got 'gpu'"):
+        OmegaConf.to_container(compose_cfg(["scale=gpu"]), resolve=True)
+
+
+@pytest.mark.parametrize("launcher", ["local", "slurm"])
+def test_launchers_compose(launcher):
+    cfg = compose_cfg([f"hydra/launcher={launcher}"], hydra_cfg=True)
+    assert "joblib" in cfg.hydra.launcher._target_.lower() or "submitit" in cfg.hydra.launcher._target_.lower()

@@ -1,0 +1,58 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write_run(folder: Path, model: str, depth: int, seed: int, acc: float, lr=1e-3, **drop):
+    rec = {
+        "config": {"model": {"name": model}, "seed": seed, "scale": "cpu", "run_name": f"{model}-{seed}",
+                   "task": {"seq_len": 64, "num_tokens": 8, "vocab_size": 16, "seed": seed,
+                            "arch": {"depth": depth, "dim": 64}},
+                   "trainer": {"max_steps": 10, "batch_size": 64, "optimizer": "adam", "lr": lr}},
+        "provenance": {"git_commit": "abc"}, "seed": seed, "scale": "cpu", "implementation": "x",
+        "wall_seconds": 60.0, "metrics": {"test_acc": acc},
+    }  # fmt: skip
+    for k in drop:
+        rec.pop(k)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{model}-L{depth}-s{seed}.json").write_text(json.dumps(rec))
+
+
+def tables(results: Path):
+    return subprocess.run([sys.executable, "scripts/make_tables.py", "--results", str(results)], cwd=ROOT,
+                          capture_output=True, text=True)  # fmt: skip
+
+
+def test_tables_show_mean_std_n_beside_the_paper_and_missing_runs(tmp_path):
+    folder = tmp_path / "selective_copy/cpu"
+    for seed, acc in enumerate([0.9, 1.0, 0.95]):
+        write_run(folder, "mingru", 3, seed, acc)
+    write_run(folder, "minlstm", 1, 0, 0.4)
+    out = tables(tmp_path)
+    assert out.returncode == 0, out.stderr
+    t1 = (tmp_path / "tables/table1_cpu.md").read_text()
+    assert "| minGRU | 3 | 95.0 ± 5.0 (n=3) | 99.5 ± 0.2 |" in t1
+    assert "| minLSTM | 1 | 40.0 (n=1) | 37.6 ± 2.0 |" in t1
+    assert "| minGRU | 1 | missing | 37.0 ± 2.3 |" in t1
+    t2 = (tmp_path / "tables/table2_cpu.md").read_text()
+    assert "| GRU (ours) | GRU | missing | not in the paper |" in t2 and "| S4 | S4 |" in t2
+    assert r"$\pm$" in (tmp_path / "tables/table1_cpu.tex").read_text()
+
+
+def test_runs_of_different_configs_are_never_averaged(tmp_path):
+    folder = tmp_path / "selective_copy/cpu"
+    write_run(folder, "mingru", 3, 0, 0.9)
+    write_run(folder, "mingru", 3, 1, 0.8, lr=3e-4)
+    out = tables(tmp_path)
+    assert out.returncode == 2 and "different configs" in out.stderr
+
+
+def test_a_file_without_provenance_is_refused_and_an_empty_folder_is_named(tmp_path):
+    write_run(tmp_path / "selective_copy/cpu", "mingru", 3, 0, 0.9, provenance=True)
+    out = tables(tmp_path)
+    assert out.returncode == 2 and "lacks provenance" in out.stderr and "Traceback" not in out.stderr
+    out = tables(tmp_path / "nothing")
+    assert out.returncode == 2 and "no run summaries" in out.stderr

@@ -1,0 +1,53 @@
+import pytest
+import torch
+from causality import assert_causal
+
+from baselines.mamba import Mamba, MambaMixer, selective_scan
+
+
+def test_selective_scan_hand_computed_case():
+    """L=2, one channel, one state: h1 = 0.5, y1 = 2*0.5 + 0.1*1; h2 = e^-1*0.5 + 1*0.5*2, y2 = 3*h2 + 0.1*2."""
+    u, delta = torch.tensor([[[1.0, 2.0]]]), torch.tensor([[[0.5, 1.0]]])
+    A, B, C, D = torch.tensor([[-1.0]]), torch.tensor([[[1.0, 0.5]]]), torch.tensor([[[2.0, 3.0]]]), torch.tensor([0.1])
+    h2 = torch.exp(torch.tensor(-1.0)) * 0.5 + 1.0
+    expect = torch.tensor([[[1.1, 3 * h2 + 0.2]]])
+    for backend in ["fused", "sequential", "cpu"]:
+        torch.testing.assert_close(selective_scan(u, delta, A, B, C, D, backend=backend), expect)
+    z = torch.tensor([[[0.3, -1.2]]])
+    silu = z * torch.sigmoid(z)
+    torch.testing.assert_close(selective_scan(u, delta, A, B, C, D, z=z, backend="fused"), expect * silu)
+
+
+def test_fused_selective_scan_matches_reference_and_gradcheck():
+    b, d, l, n = 2, 4, 9, 3  # noqa: E741
+    g = lambda *s: torch.randn(*s, dtype=torch.float64, requires_grad=True)  # noqa: E731
+    u, B, C = g(b, d, l), g(b, n, l), g(b, n, l)
+    delta = torch.rand(b, d, l, dtype=torch.float64, requires_grad=True)
+    A = (-torch.rand(d, n, dtype=torch.float64) - 0.1).requires_grad_()
+    ref = selective_scan(u, delta, A, B, C, backend="sequential")
+    torch.testing.assert_close(selective_scan(u, delta, A, B, C, backend="fused"), ref, rtol=0, atol=1e-12)
+    assert torch.autograd.gradcheck(lambda *a: selective_scan(*a, backend="fused"), (u, delta, A, B, C))
+
+
+def test_mamba_step_equals_parallel_and_is_causal():
+    model = Mamba(dim=16, depth=2, dim_out=7, vocab_size=7).double().eval()
+    assert model.implementation == "minrnn scan (pure PyTorch)"
+    x = torch.randint(0, 7, (2, 12))
+    state, outs = None, []
+    for x_t in x.unbind(1):
+        o, state = model.step(x_t, state)
+        outs.append(o)
+    torch.testing.assert_close(torch.stack(outs, 1), model(x), rtol=0, atol=1e-12)
+    assert_causal(model, x, 5)
+
+
+def test_mixer_uses_mambas_initialisation():
+    m = MambaMixer(32, d_state=16)
+    torch.testing.assert_close(-torch.exp(m.A_log[0]), -torch.arange(1.0, 17.0))
+    dt = torch.nn.functional.softplus(m.dt_proj.bias)
+    assert dt.min() >= 1e-3 - 1e-6 and dt.max() <= 0.1 + 1e-6
+
+
+def test_asking_for_mamba_ssm_without_cuda_is_a_clear_error():
+    with pytest.raises(ValueError, match="needs CUDA and `pip install mamba-ssm`"):
+        Mamba(dim=8, depth=1, dim_out=2, vocab_size=2, implementation="mamba_ssm")

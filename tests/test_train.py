@@ -1,0 +1,78 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from harness import compose_cfg, tiny
+
+from minrnn.train import RESULT_KEYS, run
+from minrnn.trainer import TrainingError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_a_run_writes_its_summary_with_provenance(tmp_path):
+    summary = run(compose_cfg(tiny(tmp_path)))
+    path = tmp_path / "results/selective_copy/cpu/mingru-L2-s0.json"
+    saved = json.loads(path.read_text())
+    assert set(RESULT_KEYS) <= saved.keys() and saved == json.loads(json.dumps(summary))
+    assert saved["metrics"]["steps"] == 6 and [h["step"] for h in saved["metrics"]["val_history"]] == [3, 6]
+    assert saved["provenance"]["torch"] == torch.__version__ and saved["config"]["task"]["seq_len"] == 8
+    lines = [json.loads(x) for x in (tmp_path / "runs/selective_copy/cpu/mingru-L2-s0/metrics.jsonl").open()]
+    assert [x["step"] for x in lines if "train_loss" in x] == [2, 4, 6]
+
+
+def test_rerunning_resumes_and_matches_an_uninterrupted_run(tmp_path):
+    straight = run(compose_cfg(tiny(tmp_path / "a")))["metrics"]
+    run(compose_cfg(tiny(tmp_path / "b", "trainer.max_steps=3")))  # "crashes" after its step-3 checkpoint
+    resumed = run(compose_cfg(tiny(tmp_path / "b")))["metrics"]
+    for key in ("val_history", "best_val", "best_step", "test_acc", "test_loss"):
+        assert resumed[key] == straight[key], key
+
+
+def test_a_checkpoint_from_another_config_is_refused(tmp_path):
+    run(compose_cfg(tiny(tmp_path, "trainer.max_steps=3")))
+    with pytest.raises(TrainingError, match="different model or config"):
+        run(compose_cfg(tiny(tmp_path, "task.arch.expansion=3", "run_name=selective_copy/cpu/mingru-L2-s0")))
+    ckpt = tmp_path / "runs/selective_copy/cpu/mingru-L2-s0/checkpoint.pt"
+    ckpt.write_bytes(ckpt.read_bytes()[:100])
+    with pytest.raises(TrainingError, match="cannot read checkpoint"):
+        run(compose_cfg(tiny(tmp_path)))
+
+
+def test_a_tiny_model_learns_selective_copying(tmp_path):
+    extra = ("task.arch.dim=32", "trainer.batch_size=16", "trainer.max_steps=400", "trainer.eval_every=200",
+             "trainer.lr=3e-3", "task.eval_batches=4")  # fmt: skip
+    m = run(compose_cfg(tiny(tmp_path, *extra)))
+    assert m["metrics"]["test_acc"] > 0.9, m["metrics"]["test_acc"]  # chance is 1/14
+
+
+def test_non_divisible_accumulation_is_named(tmp_path):
+    with pytest.raises(ValueError, match="batch_size=8 is not divisible by trainer.grad_accum=3"):
+        run(compose_cfg(tiny(tmp_path, "trainer.grad_accum=3")))
+
+
+def cli(*args, tmp):
+    return subprocess.run([sys.executable, "-m", "minrnn.train", *args, *tiny(tmp)], cwd=ROOT,
+                          capture_output=True, text=True)  # fmt: skip
+
+
+def test_cli_unknown_model_lists_the_valid_names(tmp_path):
+    out = cli("model=rwkv", tmp=tmp_path)
+    assert out.returncode != 0 and "Could not find 'model/rwkv'" in out.stderr
+    assert "mingru" in out.stderr and "transformer" in out.stderr
+
+
+def test_cli_clashing_values_are_named(tmp_path):
+    out = cli("model=transformer", "task.arch.heads=5", tmp=tmp_path)
+    assert out.returncode == 2, out.stderr
+    assert "dim=16 must be divisible by heads=5" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_cli_multirun_with_the_local_launcher(tmp_path):
+    out = cli("-m", "seed=0,1", "model=mingru,transformer", "hydra/launcher=local", "threads=1", tmp=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    got = sorted(p.name for p in (tmp_path / "results/selective_copy/cpu").glob("*.json"))
+    assert got == ["mingru-L2-s0.json", "mingru-L2-s1.json", "transformer-L2-s0.json", "transformer-L2-s1.json"]
