@@ -150,7 +150,8 @@ def latex(header: list[str], rows: list[list[str]]) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scale", choices=["cpu", "paper"], default="cpu")
-    ap.add_argument("--results", type=Path, default=ROOT / "results")
+    ap.add_argument("--results", type=Path, default=ROOT / "results", help="where the run summaries are")
+    ap.add_argument("--out", type=Path, default=None, help="where to write the tables (default: RESULTS/tables)")
     args = ap.parse_args(argv)
     folder = args.results / "selective_copy" / args.scale
     paper = json.loads((ROOT / "results/paper_reference.json").read_text())
@@ -164,7 +165,7 @@ def main(argv=None) -> int:
     note = describe(agg, args.scale)
     h1 = ["Model", "# Layers", f"Accuracy, ours ({args.scale})", "Accuracy, paper (Table 1)"]
     h2 = ["Model", "Layer", f"Accuracy, ours ({args.scale})", "Accuracy, paper (Table 2)"]
-    out = args.results / "tables"
+    out = args.out or args.results / "tables"
     specs = [
         ("table1", "Table 1: selective copying by number of layers", h1, table1(agg, paper)),
         ("table2", "Table 2: selective copying", h2, table2(agg, paper)),

@@ -76,3 +76,16 @@ def test_cli_multirun_with_the_local_launcher(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     got = sorted(p.name for p in (tmp_path / "results/selective_copy/cpu").glob("*.json"))
     assert got == ["mingru-L2-s0.json", "mingru-L2-s1.json", "transformer-L2-s0.json", "transformer-L2-s1.json"]
+
+
+def test_wandb_offline_run_lands_in_the_run_directory(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path / "wandb-home"))
+    monkeypatch.setenv("WANDB_CACHE_DIR", str(tmp_path / "wandb-cache"))
+    run(compose_cfg([*tiny(tmp_path, "trainer.max_steps=3"), "logger.mode=offline"]))
+    runs = list((tmp_path / "runs/selective_copy/cpu/mingru-L2-s0/wandb").glob("offline-run-*/run-*.wandb"))
+    assert len(runs) == 1 and runs[0].stat().st_size > 0
+
+
+def test_unknown_logger_mode_is_named(tmp_path):
+    with pytest.raises(ValueError, match="logger.mode must be online, offline or disabled"):
+        run(compose_cfg([*tiny(tmp_path), "logger.mode=cloud"]))
