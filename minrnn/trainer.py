@@ -138,7 +138,6 @@ def fit(model: torch.nn.Module, task, cfg, run_dir: Path, logger, fingerprint: s
         if metrics_path.exists():
             lines = [ln for ln in metrics_path.read_text().splitlines() if json.loads(ln)["step"] <= step]
             write_text_atomic(metrics_path, "".join(ln + "\n" for ln in lines))
-    val = task.eval_batches("val")
     micro = cfg.batch_size // cfg.grad_accum
     stop_reason = "max_steps"
     t_start, tokens_seen = time.perf_counter(), 0
@@ -183,7 +182,7 @@ def fit(model: torch.nn.Module, task, cfg, run_dir: Path, logger, fingerprint: s
                 logger.log(rec, step)
                 bar.set_postfix(loss=f"{loss_sum:.3f}", tok_s=f"{rate:.0f}")
             if step % cfg.eval_every == 0 or step == cfg.max_steps:
-                metrics = evaluate(model, task, val, device, amp)
+                metrics = evaluate(model, task, task.eval_batches("val"), device, amp)
                 rec = {"step": step, **{f"val_{k}": v for k, v in metrics.items()}}
                 history.append(rec)
                 mlog.write(json.dumps(rec) + "\n")

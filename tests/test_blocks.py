@@ -1,7 +1,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from causality import assert_causal
+from checks import assert_block_steps_and_chunks, assert_causal
 
 from minrnn import Block, CausalConv1d
 
@@ -25,16 +25,7 @@ def test_block_is_causal(cfg):
 @pytest.mark.parametrize("cfg", CONFIGS, ids=IDS)
 def test_block_step_equals_parallel_and_state_continues(cfg):
     block = Block(8, **cfg).double().eval()
-    x = torch.randn(3, 15, 8, dtype=torch.float64)
-    full, _ = block(x)
-    state, steps = None, []
-    for x_t in x.unbind(1):
-        y, state = block.step(x_t, state)
-        steps.append(y)
-    torch.testing.assert_close(torch.stack(steps, 1), full, rtol=0, atol=1e-12)
-    first, s = block(x[:, :6])
-    rest, _ = block(x[:, 6:], s)
-    torch.testing.assert_close(torch.cat([first, rest], 1), full, rtol=0, atol=1e-12)
+    assert_block_steps_and_chunks(block, torch.randn(3, 15, 8, dtype=torch.float64), cut=6)
 
 
 def test_conv_is_causal_and_a_centred_conv_would_fail():

@@ -1,6 +1,6 @@
 import pytest
 import torch
-from causality import assert_causal
+from checks import assert_causal
 
 from minrnn import SequenceModel
 

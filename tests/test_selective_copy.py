@@ -25,9 +25,10 @@ def test_batches_are_a_function_of_seed_and_step():
 
 def test_eval_sets_are_fixed_and_distinct():
     t = SelectiveCopy(seq_len=40, eval_batches=2, eval_batch_size=4, seed=9)
-    val, test = t.eval_batches("val"), t.eval_batches("test")
+    val, test = list(t.eval_batches("val")), list(t.eval_batches("test"))
+    assert len(val) == 2 and torch.equal(val[1][1], list(t.eval_batches("val"))[1][1])  # same set every call
     assert torch.equal(
-        val[0][0], SelectiveCopy(seq_len=40, eval_batches=2, eval_batch_size=4).eval_batches("val")[0][0]
+        val[0][0], list(SelectiveCopy(seq_len=40, eval_batches=2, eval_batch_size=4).eval_batches("val"))[0][0]
     )
     assert not torch.equal(val[0][0], test[0][0])
 
