@@ -98,14 +98,17 @@ class _MinRNN(nn.Module):
         return (scan_sequential if backend == "sequential" else scan_accelerated)(a, b, h0)
 
     def _forward_log(self, x: torch.Tensor, h0: torch.Tensor | None) -> torch.Tensor:
-        """Algorithm 6/8: the log-space parallel scan (Listing 5) on log-coefficients and log-values."""
-        log_coeffs, log_values = self.log_coefficients(x)
+        """Algorithm 6/8: the log-space parallel scan (Listing 5) on log-coefficients and log-values.
+
+        Computed in float32 at least: under bf16/fp16 autocast, logcumsumexp in half precision loses
+        the state (Appendix B's point is numerical stability)."""
+        log_coeffs, log_values = (t.float() if t.element_size() < 4 else t for t in self.log_coefficients(x))
         if h0 is not None:
             if not self.log_space or bool((h0 <= 0).any()):
                 raise ValueError("scan='log' needs a positive h0 (its log is taken); the states of a "
                                  "log-space layer are always positive")  # fmt: skip
-            log_values = torch.cat([h0.log().unsqueeze(1), log_values], dim=1)
-        return parallel_scan_log(log_coeffs, log_values)
+            log_values = torch.cat([h0.log().to(log_values.dtype).unsqueeze(1), log_values], dim=1)
+        return parallel_scan_log(log_coeffs, log_values).to(x.dtype)
 
     def _forward_fused(self, x: torch.Tensor, h0: torch.Tensor | None) -> torch.Tensor:
         """The compiled kernel on all projections at once: one matmul, then the fused recurrence."""

@@ -155,13 +155,19 @@ def test_forget_bias_initialisation():
         MinLSTM(4, 6, bias=False, forget_bias=1.0)
 
 
-def test_half_precision_runs_in_float32_on_cpu():
-    layer = MinGRU(8, 16)
+@pytest.mark.parametrize("backend", ["cpu", "log"])
+def test_half_precision_scans_in_float32(backend):
+    layer = MinGRU(8, 16, scan=backend)
     x = torch.randn(2, 50, 8)
     ref = layer(x)
     out = layer.to(torch.bfloat16)(x.to(torch.bfloat16))
     assert out.dtype == torch.bfloat16
     torch.testing.assert_close(out.float(), ref, rtol=0.05, atol=0.05)
+    # under autocast the activations are bf16 while the weights stay float32
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        auto = MinGRU(8, 16, scan=backend)
+        auto.load_state_dict(layer.float().state_dict())
+        torch.testing.assert_close(auto(x).float(), ref, rtol=0.05, atol=0.05)
 
 
 @pytest.mark.parametrize("cls", [MinGRU, MinLSTM])
