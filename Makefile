@@ -12,11 +12,12 @@ TORCH_SPEC ?= torch==2.13.0
 OUT ?= outputs/reproduce
 SCALE ?= cpu
 SEEDS ?= 0,1,2
+FIG2_SEEDS ?= 0
 # How sweeps run: two runs at a time with one thread each here; a cluster: LAUNCH=hydra/launcher=slurm
 LAUNCH ?= hydra/launcher=local threads=1
 TRAIN := $(VENV)/bin/minrnn-train
 
-.PHONY: help install test lint format bench reproduce reproduce-table1 reproduce-table2 tables clean
+.PHONY: help install test lint format bench reproduce reproduce-table1 reproduce-table2 reproduce-figure2 tables clean
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -58,6 +59,11 @@ reproduce-table2: install  ## Table 2: every model, 3 layers, x seeds on selecti
 	$(TRAIN) -m experiment=table2/mingru,table2/minlstm,table2/gru,table2/lstm,table2/mamba,table2/transformer \
 		seed=$(SEEDS) scale=$(SCALE) $(LAUNCH)
 	$(PY) scripts/make_tables.py --scale $(SCALE)
+
+reproduce-figure2: install  ## Figure 2: character-level Shakespeare, every model (set MINRNN_SHAKESPEARE offline)
+	$(TRAIN) -m experiment=figure2/mingru,figure2/minlstm,figure2/mamba,figure2/transformer,figure2/gru,figure2/lstm \
+		seed=$(FIG2_SEEDS) scale=$(SCALE) $(LAUNCH)
+	$(PY) scripts/make_figure2.py --scale $(SCALE)
 
 tables: install  ## regenerate Tables 1 and 2 from results/ alone
 	$(PY) scripts/make_tables.py --scale $(SCALE)

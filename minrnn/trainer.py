@@ -139,6 +139,7 @@ def fit(model: torch.nn.Module, task, cfg, run_dir: Path, logger, fingerprint: s
             lines = [ln for ln in metrics_path.read_text().splitlines() if json.loads(ln)["step"] <= step]
             write_text_atomic(metrics_path, "".join(ln + "\n" for ln in lines))
     micro = cfg.batch_size // cfg.grad_accum
+    sign = 1 if getattr(task, "higher_is_better", True) else -1  # `best` holds sign * metric: larger is better
     stop_reason = "max_steps"
     t_start, tokens_seen = time.perf_counter(), 0
     bar = tqdm(total=cfg.max_steps, initial=step, desc=run_dir.name, mininterval=2, dynamic_ncols=True,
@@ -188,19 +189,20 @@ def fit(model: torch.nn.Module, task, cfg, run_dir: Path, logger, fingerprint: s
                 mlog.write(json.dumps(rec) + "\n")
                 mlog.flush()
                 logger.log(rec, step)
-                score = metrics[task.metric]
+                score = sign * metrics[task.metric]
                 if score > best:
                     best, best_step, bad_evals = score, step, 0
                     best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
                 else:
                     bad_evals += 1
-                bar.write(f"step {step}: val {task.metric} {score:.4f} (best {best:.4f} at {best_step})")
+                bar.write(f"step {step}: val {task.metric} {metrics[task.metric]:.4f} "
+                          f"(best {sign * best:.4f} at {best_step})")  # fmt: skip
                 save_checkpoint(ckpt_path, {
                     "fingerprint": fingerprint, "step": step, "model": model.state_dict(),
                     "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "rng": _rng_state(),
                     "best": best, "best_step": best_step, "bad_evals": bad_evals, "history": history,
                     "best_model": best_state})  # fmt: skip
-                if cfg.stop_at is not None and best >= cfg.stop_at:
+                if cfg.stop_at is not None and best >= sign * cfg.stop_at:
                     stop_reason = f"val {task.metric} reached {cfg.stop_at}"
                     break
                 if cfg.patience and bad_evals >= cfg.patience:
@@ -214,7 +216,7 @@ def fit(model: torch.nn.Module, task, cfg, run_dir: Path, logger, fingerprint: s
     return {
         "steps": step,
         "stop_reason": stop_reason,
-        "best_val": best,
+        "best_val": sign * best,
         "best_step": best_step,
         **{f"test_{k}": v for k, v in test.items()},
         "val_history": history,

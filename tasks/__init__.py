@@ -4,6 +4,7 @@ A task object exposes ``vocab_size`` and ``dim_out`` (token inputs) or ``dim_in`
 ``train_batch(batch_size, step) -> (x, y)`` (deterministic in (seed, step), so a resumed run sees
 the same batches), ``eval_batches(split)`` (an iterable of (x, y): the same fixed set every call),
 ``loss(logits, y)`` and ``metrics(logits, y) -> dict`` of sums over the batch (averaged by the
-trainer), with ``metric`` naming the one to maximise. Configs in configs/task/ point at the class
+trainer), with ``metric`` naming the one that picks the best checkpoint (``higher_is_better``,
+default True). Configs in configs/task/ point at the class
 with ``_target_``.
 """

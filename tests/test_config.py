@@ -19,11 +19,19 @@ def test_the_config_groups_hold_every_model():
     assert "table2/mamba" in EXPERIMENTS and "table1/minlstm" in EXPERIMENTS
 
 
+@pytest.fixture(scope="module")
+def data_overrides(tmp_path_factory) -> dict[str, list[str]]:
+    """Small stand-ins for the tasks that read a data file (no downloads in tests)."""
+    corpus = tmp_path_factory.mktemp("data") / "corpus.txt"
+    corpus.write_text("To be, or not to be, that is the question.\n" * 300)
+    return {"shakespeare": [f"task.path={corpus}", "task.md5=null"]}
+
+
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("task", TASKS)
 @pytest.mark.parametrize("scale", ["cpu", "paper"])
-def test_model_task_scale_composes_and_builds(model, task, scale):
-    cfg = compose_cfg([f"model={model}", f"task={task}", f"scale={scale}"])
+def test_model_task_scale_composes_and_builds(model, task, scale, data_overrides):
+    cfg = compose_cfg([f"model={model}", f"task={task}", f"scale={scale}", *data_overrides.get(task, [])])
     OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     if scale == "cpu":
         t, m = build(cfg)
@@ -36,6 +44,10 @@ def test_experiment_presets_compose(experiment, scale):
     cfg = compose_cfg([f"experiment={experiment}", f"scale={scale}"])
     OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     assert cfg.model.name == experiment.split("/")[1]
+    assert (
+        cfg.task.name
+        == {"table1": "selective_copy", "table2": "selective_copy", "figure2": "shakespeare"}[experiment.split("/")[0]]
+    )
 
 
 def test_scale_switches_the_paper_and_cpu_settings():

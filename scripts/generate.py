@@ -1,0 +1,64 @@
+"""Sample text from a trained character model, in recurrent (step) mode: constant memory per token.
+
+    python scripts/generate.py runs/shakespeare/cpu/mingru-L3-s0 --prompt "ROMEO:" --tokens 500 \
+        --temperature 0.8 --top-k 10
+
+Rebuilds the model from the run's summary.json, loads the best weights from its checkpoint
+(weights_only), prefills the prompt in parallel mode and continues with model.step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tasks.shakespeare import DataError  # noqa: E402
+
+
+def load_run(run_dir: Path):
+    summary_path, ckpt_path = run_dir / "summary.json", run_dir / "checkpoint.pt"
+    for p in (summary_path, ckpt_path):
+        if not p.is_file():
+            raise FileNotFoundError(f"{p} not found: give the directory of a finished minrnn-train run")
+    cfg = OmegaConf.create(json.loads(summary_path.read_text())["config"])
+    task = instantiate(cfg.task, _convert_="all")
+    model = instantiate(cfg.model.net, vocab_size=task.vocab_size, dim_out=task.dim_out, _convert_="all")
+    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    model.load_state_dict(ckpt["best_model"] or ckpt["model"])
+    return task, model.eval()
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("run_dir", type=Path)
+    ap.add_argument("--prompt", default="\n")
+    ap.add_argument("--tokens", type=int, default=500)
+    ap.add_argument("--temperature", type=float, default=0.8)
+    ap.add_argument("--top-k", type=int, default=None)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    try:
+        if args.tokens < 0 or args.temperature < 0 or (args.top_k is not None and args.top_k < 1):
+            raise ValueError("need --tokens >= 0, --temperature >= 0 and --top-k >= 1")
+        task, model = load_run(args.run_dir)
+        if not hasattr(task, "decode"):
+            raise ValueError(f"{args.run_dir} is not a character-level run")
+        prompt = task.encode(args.prompt).unsqueeze(0)
+        g = torch.Generator().manual_seed(args.seed)
+        out = model.generate(prompt, args.tokens, args.temperature, args.top_k, generator=g)
+    except (ValueError, FileNotFoundError, DataError) as e:
+        print(f"generate: error: {e}", file=sys.stderr)
+        return 2
+    print(task.decode(out[0].tolist()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from harness import compose_cfg
+
+from minrnn.train import run
+from tasks import shakespeare as S
+
+ROOT = Path(__file__).resolve().parent.parent
+TEXT = "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n" * 40
+
+
+@pytest.fixture
+def corpus(tmp_path) -> Path:
+    p = tmp_path / "corpus.txt"
+    p.write_text(TEXT)
+    return p
+
+
+def test_vocabulary_splits_and_windows(corpus):
+    task = S.Shakespeare(path=str(corpus), md5=None, context=16, seed=1)
+    assert task.chars == sorted(set(TEXT)) and task.vocab_size == len(set(TEXT))
+    assert len(task.train) == int(0.9 * len(TEXT)) and len(task.train) + len(task.test) == len(TEXT)
+    x, y = task.train_batch(4, step=3)
+    assert x.shape == y.shape == (4, 16) and torch.equal(x[:, 1:], y[:, :-1])  # next-character targets
+    assert torch.equal(x, task.train_batch(4, step=3)[0]) and not torch.equal(x, task.train_batch(4, step=4)[0])
+    assert task.decode(task.encode("speak")) == "speak"
+
+
+def test_local_file_with_the_wrong_checksum_is_named(corpus):
+    with pytest.raises(S.DataError, match=r"corpus.txt has md5 .* expected 6fb458f1.*raw.githubusercontent.com"):
+        S.Shakespeare(path=str(corpus))
+
+
+def test_missing_file_names_the_path_the_url_and_the_config_key(tmp_path):
+    with pytest.raises(S.DataError, match=r"not found at .*nope.txt.*task.path.*MINRNN_SHAKESPEARE"):
+        S.Shakespeare(path=str(tmp_path / "nope.txt"))
+
+
+def test_download_into_the_cache_verifies_the_checksum(corpus, tmp_path):
+    md5 = hashlib.md5(TEXT.encode()).hexdigest()
+    cache = tmp_path / "cache"
+    got = S.locate(None, str(cache), md5=md5, url=corpus.as_uri())  # the real download path, from a local URL
+    assert got == cache / S.FILENAME and got.read_text() == TEXT
+    assert [p.name for p in cache.iterdir()] == [S.FILENAME]  # no partial file left
+    with pytest.raises(S.DataError, match="could not download file:///nonexistent"):
+        S.locate(None, str(tmp_path / "other"), url="file:///nonexistent/input.txt")
+
+
+def tiny_lm(tmp: Path, corpus: Path, *extra: str) -> list[str]:
+    return [
+        "task=shakespeare", f"task.path={corpus}", "task.md5=null", "task.context=16", "task.eval_batches=2",
+        "task.eval_batch_size=8", "task.arch.dim=32", "task.arch.depth=2", "task.arch.heads=2",
+        "trainer.batch_size=8", "trainer.max_steps=200", "trainer.eval_every=100", "trainer.warmup_steps=5",
+        "logger.mode=disabled", "trainer.progress=false", f"paths.runs={tmp}/runs", f"paths.results={tmp}/results",
+        *extra,
+    ]  # fmt: skip
+
+
+def test_training_lowers_the_loss_and_generation_samples_text(tmp_path, corpus):
+    summary = run(compose_cfg(tiny_lm(tmp_path, corpus)))
+    m = summary["metrics"]
+    assert m["best_val"] == min(h["val_loss"] for h in m["val_history"])  # lower is better for a loss
+    assert m["test_loss"] < 0.6 * torch.log(torch.tensor(float(len(set(TEXT))))).item()  # well below uniform
+    run_dir = tmp_path / "runs/shakespeare/cpu/mingru-L2-s0"
+    gen = [sys.executable, "scripts/generate.py", str(run_dir), "--prompt", "All:", "--tokens", "30", "--top-k", "5"]
+    out = subprocess.run(gen, cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("All:") and len(out.stdout.rstrip("\n")) >= 4 + 1
+    bad = subprocess.run([*gen[:3], "--prompt", "Ω"], cwd=ROOT, capture_output=True, text=True)
+    assert bad.returncode == 2 and "not in the corpus vocabulary" in bad.stderr
+    missing = subprocess.run([*gen[:2], str(tmp_path / "none")], cwd=ROOT, capture_output=True, text=True)
+    assert missing.returncode == 2 and "summary.json not found" in missing.stderr
