@@ -84,6 +84,38 @@ def aggregate(runs: list[dict]) -> dict[tuple[str, int], dict]:
     return out
 
 
+def plot_curves(runs: list[dict], path: Path, title: str) -> None:
+    """Validation accuracy against step, one line per (model, depth): mean over seeds, min-max band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curves: dict[tuple[str, int], list[list[dict]]] = {}
+    for r in runs:
+        key = (r["config"]["model"]["name"], r["config"]["task"]["arch"]["depth"])
+        curves.setdefault(key, []).append(r["metrics"]["val_history"])
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for i, ((model, depth), hists) in enumerate(sorted(curves.items())):
+        n = min(len(h) for h in hists)
+        steps = [h["step"] for h in hists[0][:n]]
+        accs = [[100 * h["val_acc"] for h in hist[:n]] for hist in hists]
+        mean = [statistics.fmean(col) for col in zip(*accs, strict=True)]
+        style = {"color": f"C{i % 10}", "linestyle": ["-", "--", ":"][(depth - 1) % 3] if depth <= 3 else "-"}
+        ax.plot(steps, mean, label=f"{NAMES.get(model, model)}, {depth} layer{'s' * (depth > 1)} (n={len(hists)})",
+                **style)  # fmt: skip
+        ax.fill_between(steps, [min(c) for c in zip(*accs, strict=True)], [max(c) for c in zip(*accs, strict=True)],
+                        color=style["color"], alpha=0.12)  # fmt: skip
+    ax.set(xlabel="training step", ylabel="validation accuracy (%)", ylim=(0, 100))
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for ext in ("png", "pdf"):
+        fig.savefig(path.with_suffix(f".{ext}"), bbox_inches="tight", dpi=150)
+    plt.close(fig)
+
+
 def fmt(cell: dict | None) -> str:
     if cell is None:
         return "missing"
@@ -158,7 +190,8 @@ def main(argv=None) -> int:
     try:
         if not folder.is_dir() or not any(folder.glob("*.json")):
             raise ResultsError(f"no run summaries in {folder}; run `make reproduce-table1 SCALE={args.scale}` first")
-        agg = aggregate(load_runs(folder, args.scale))
+        runs = load_runs(folder, args.scale)
+        agg = aggregate(runs)
     except ResultsError as e:
         print(f"make_tables: error: {e}", file=sys.stderr)
         return 2
@@ -170,6 +203,8 @@ def main(argv=None) -> int:
         ("table1", "Table 1: selective copying by number of layers", h1, table1(agg, paper)),
         ("table2", "Table 2: selective copying", h2, table2(agg, paper)),
     ]
+    dev = runs[0]["provenance"].get("device_name", "device not recorded")
+    plot_curves(runs, out / f"selective_copy_curves_{args.scale}", f"Selective copying, scale={args.scale} ({dev})")
     for name, title, header, rows in specs:
         md = markdown(title, note, header, rows)
         print(md)

@@ -12,8 +12,9 @@ def write_run(folder: Path, model: str, depth: int, seed: int, acc: float, lr=1e
                    "task": {"seq_len": 64, "num_tokens": 8, "vocab_size": 16, "seed": seed,
                             "arch": {"depth": depth, "dim": 64}},
                    "trainer": {"max_steps": 10, "batch_size": 64, "optimizer": "adam", "lr": lr}},
-        "provenance": {"git_commit": "abc"}, "seed": seed, "scale": "cpu", "implementation": "x",
-        "wall_seconds": 60.0, "metrics": {"test_acc": acc},
+        "provenance": {"git_commit": "abc", "device_name": "cpu"}, "seed": seed, "scale": "cpu", "implementation": "x",
+        "wall_seconds": 60.0, "metrics": {"test_acc": acc, "val_history": [{"step": 5, "val_acc": acc / 2},
+                                                                           {"step": 10, "val_acc": acc}]},
     }  # fmt: skip
     for k in drop:
         rec.pop(k)
@@ -40,6 +41,7 @@ def test_tables_show_mean_std_n_beside_the_paper_and_missing_runs(tmp_path):
     t2 = (tmp_path / "tables/table2_cpu.md").read_text()
     assert "| GRU (ours) | GRU | missing | not in the paper |" in t2 and "| S4 | S4 |" in t2
     assert r"$\pm$" in (tmp_path / "tables/table1_cpu.tex").read_text()
+    assert (tmp_path / "tables/selective_copy_curves_cpu.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_runs_of_different_configs_are_never_averaged(tmp_path):
