@@ -96,12 +96,13 @@ def plot_curves(runs: list[dict], path: Path, title: str) -> None:
         key = (r["config"]["model"]["name"], r["config"]["task"]["arch"]["depth"])
         curves.setdefault(key, []).append(r["metrics"]["val_history"])
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    for i, ((model, depth), hists) in enumerate(sorted(curves.items())):
+    models = sorted({m for m, _ in curves})
+    for (model, depth), hists in sorted(curves.items()):
         n = min(len(h) for h in hists)
         steps = [h["step"] for h in hists[0][:n]]
         accs = [[100 * h["val_acc"] for h in hist[:n]] for hist in hists]
         mean = [statistics.fmean(col) for col in zip(*accs, strict=True)]
-        style = {"color": f"C{i % 10}", "linestyle": ["-", "--", ":"][(depth - 1) % 3] if depth <= 3 else "-"}
+        style = {"color": f"C{models.index(model) % 10}", "linestyle": {1: ":", 2: "--"}.get(depth, "-")}
         ax.plot(steps, mean, label=f"{NAMES.get(model, model)}, {depth} layer{'s' * (depth > 1)} (n={len(hists)})",
                 **style)  # fmt: skip
         ax.fill_between(steps, [min(c) for c in zip(*accs, strict=True)], [max(c) for c in zip(*accs, strict=True)],
