@@ -162,7 +162,7 @@ def table2(agg: dict, paper: dict) -> list[list[str]]:
     for model in ("mingru", "minlstm", "mamba", "gru", "lstm", "transformer"):
         cell = agg.get((model, 3))
         quoted = {"mingru": [99.5, 0.2], "minlstm": [96.0, 2.8], "mamba": 99.8}.get(model)
-        layer = {"mamba": "S6 (ours: " + (cell["implementation"] if cell else "?") + ")"}.get(model, NAMES[model])
+        layer = NAMES[model] if model != "mamba" else "S6" + (f" ({cell['implementation']})" if cell else "")
         rows.append([f"{NAMES[model]} (ours)", layer, fmt(cell), paper_fmt(quoted) if quoted else "not in the paper"])
     return rows
 
