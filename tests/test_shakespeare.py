@@ -75,3 +75,24 @@ def test_training_lowers_the_loss_and_generation_samples_text(tmp_path, corpus):
     assert bad.returncode == 2 and "not in the corpus vocabulary" in bad.stderr
     missing = subprocess.run([*gen[:2], str(tmp_path / "none")], cwd=ROOT, capture_output=True, text=True)
     assert missing.returncode == 2 and "summary.json not found" in missing.stderr
+
+
+@pytest.mark.parametrize("rnn", ["mingru", "minlstm"])
+def test_step_mode_sampling_distribution_equals_parallel_logits(rnn):
+    """The LM block (Conv4 + minRNN + MLP): softmax of step-mode logits equals parallel mode's at every
+    position, so generate() samples from exactly the distribution the trained model defines."""
+    from minrnn import SequenceModel
+    from minrnn.model import sample
+
+    torch.manual_seed(0)
+    block = dict(rnn=rnn, expansion=2, conv=True, mlp=True, mlp_mult=4)
+    model = SequenceModel(dim=32, depth=3, dim_out=20, vocab_size=20, block=block).double().eval()
+    x = torch.randint(0, 20, (3, 40))
+    parallel = torch.softmax(model(x), -1)
+    state, step = None, []
+    for x_t in x.unbind(1):
+        logits, state = model.step(x_t, state)
+        step.append(torch.softmax(logits, -1))
+    torch.testing.assert_close(torch.stack(step, 1), parallel, rtol=0, atol=1e-12)
+    draws = [sample(torch.log(p), 1.0, 5, torch.Generator().manual_seed(7)) for p in (parallel[:, -1], step[-1])]
+    assert torch.equal(*draws)  # same generator, same distribution: same tokens
