@@ -112,23 +112,28 @@ def _run(fn, B: int, T: int, C: int, args_for, scratch_like: torch.Tensor) -> No
     Each job gets its own scratch of 2 x C elements (a zero row and the backward's carry), kept
     alive here until the call returns.
     """
-    global _pool
     n = max(1, min(torch.get_num_threads(), (B * T * C) // _MIN_WORK_PER_THREAD))
     if n == 1:
-        scratch = scratch_like.new_empty(2, C)
-        fn(*args_for(0, B, 0, C, scratch))
-        return
-    if B >= n:  # batch rows
+        jobs = [(0, B, 0, C)]
+    elif B >= n:  # batch rows
         cuts = [B * i // n for i in range(n + 1)]
         jobs = [(cuts[i], cuts[i + 1], 0, C) for i in range(n)]
     else:  # channel blocks, kept multiples of 16 for vectorisation
         step = -(-C // (n * 16)) * 16
         jobs = [(0, B, c, min(C, c + step)) for c in range(0, C, step)]
-    if _pool is None or _pool._max_workers < len(jobs):
-        _pool = ThreadPoolExecutor(max_workers=max(len(jobs), torch.get_num_threads()))
     scratch = [scratch_like.new_empty(2, C) for _ in jobs]
-    futures = [_pool.submit(fn, *args_for(*job, s)) for job, s in zip(jobs, scratch, strict=True)]
-    for f in futures:
+    _call_all(fn, [args_for(*job, s) for job, s in zip(jobs, scratch, strict=True)])
+
+
+def _call_all(fn, calls: list[tuple]) -> None:
+    """fn(*args) for each args in calls: directly if one, else on the thread pool (ctypes drops the GIL)."""
+    global _pool
+    if len(calls) == 1:
+        fn(*calls[0])
+        return
+    if _pool is None or _pool._max_workers < len(calls):
+        _pool = ThreadPoolExecutor(max_workers=max(len(calls), torch.get_num_threads()))
+    for f in [_pool.submit(fn, *c) for c in calls]:
         f.result()
 
 
@@ -268,16 +273,8 @@ class SelectiveScan(torch.autograd.Function):
 
 def _run_rows(fn, B: int, work_per_row: int, args_for, scratch_like: torch.Tensor) -> None:
     """Split batch rows over threads; each job gets its own scratch like scratch_like."""
-    global _pool
     n = max(1, min(torch.get_num_threads(), B, (B * work_per_row) // _MIN_WORK_PER_THREAD))
     cuts = [B * i // n for i in range(n + 1)]
     jobs = [(cuts[i], cuts[i + 1]) for i in range(n)]
     scratch = [torch.empty_like(scratch_like) for _ in jobs]
-    calls = [args_for(b0, b1, s) for (b0, b1), s in zip(jobs, scratch, strict=True)]  # built here: own buffers
-    if n == 1:
-        fn(*calls[0])
-        return
-    if _pool is None or _pool._max_workers < n:
-        _pool = ThreadPoolExecutor(max_workers=max(n, torch.get_num_threads()))
-    for f in [_pool.submit(fn, *c) for c in calls]:
-        f.result()
+    _call_all(fn, [args_for(b0, b1, s) for (b0, b1), s in zip(jobs, scratch, strict=True)])

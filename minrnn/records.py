@@ -17,6 +17,8 @@ from pathlib import Path
 import torch
 
 REPO = Path(__file__).resolve().parent.parent
+# What every run summary under results/ carries (written by minrnn-train, required by the table scripts).
+RESULT_KEYS = ("config", "provenance", "seed", "scale", "metrics")
 
 
 def git_commit() -> str:

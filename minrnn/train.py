@@ -31,7 +31,6 @@ from minrnn.wandb_logger import WandbLogger
 
 register_resolvers()
 CONFIGS = str(Path(__file__).resolve().parent.parent / "configs")
-RESULT_KEYS = ("config", "provenance", "seed", "scale", "metrics")
 
 
 def build(cfg: DictConfig):

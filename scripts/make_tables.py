@@ -19,9 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from minrnn.records import write_text_atomic  # noqa: E402
+from minrnn.records import RESULT_KEYS, write_text_atomic  # noqa: E402
 
-REQUIRED = ("config", "provenance", "seed", "scale", "metrics")
 NAMES = {"mingru": "minGRU", "minlstm": "minLSTM", "gru": "GRU", "lstm": "LSTM", "mamba": "Mamba",
          "transformer": "Transformer"}  # fmt: skip
 IGNORED = ("seed", "paths", "logger", "run_name", "threads")  # keys that may differ between seeds of one setting
@@ -39,7 +38,7 @@ def load_runs(folder: Path, scale: str) -> list[dict]:
             rec = json.loads(f.read_text())
         except json.JSONDecodeError as e:
             raise ResultsError(f"{f} is not valid JSON ({e}); rerun that run or remove the file") from None
-        missing = [k for k in REQUIRED if k not in rec]
+        missing = [k for k in RESULT_KEYS if k not in rec]
         if missing or "git_commit" not in rec.get("provenance", {}):
             raise ResultsError(f"{f} lacks {', '.join(missing) or 'provenance.git_commit'}: not a minrnn-train "
                                "summary; remove it or rerun the run that wrote it")  # fmt: skip

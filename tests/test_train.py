@@ -7,7 +7,8 @@ import pytest
 import torch
 from harness import compose_cfg, tiny
 
-from minrnn.train import RESULT_KEYS, run
+from minrnn.records import RESULT_KEYS
+from minrnn.train import run
 from minrnn.trainer import TrainingError
 
 ROOT = Path(__file__).resolve().parent.parent
