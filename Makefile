@@ -17,7 +17,8 @@ FIG2_SEEDS ?= 0
 LAUNCH ?= hydra/launcher=local threads=1
 TRAIN := $(VENV)/bin/minrnn-train
 
-.PHONY: help install test lint format bench reproduce reproduce-table1 reproduce-table2 reproduce-figure2 tables clean
+.PHONY: help install test lint format bench reproduce reproduce-table1 reproduce-table2 reproduce-figure2 \
+	reproduce-figure1 reproduce-inference figures-efficiency tables clean
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -65,6 +66,17 @@ reproduce-figure2: install  ## Figure 2: character-level Shakespeare, every mode
 	$(TRAIN) -m experiment=figure2/mingru,figure2/minlstm,figure2/mamba,figure2/transformer,figure2/gru,figure2/lstm \
 		seed=$(FIG2_SEEDS) scale=$(SCALE) $(LAUNCH)
 	$(PY) scripts/make_figure2.py --scale $(SCALE)
+
+reproduce-figure1: install  ## Figure 1: training step time and memory vs length, every model (resumable)
+	$(PY) scripts/bench_training.py --scale $(SCALE)
+	$(PY) scripts/plot_efficiency.py --scale $(SCALE)
+
+reproduce-inference: install  ## Figures 3-4: inference time and memory vs context and batch (resumable)
+	$(PY) scripts/bench_inference.py --scale $(SCALE)
+	$(PY) scripts/plot_efficiency.py --scale $(SCALE)
+
+figures-efficiency: install  ## redraw Figures 1, 3-4 and the report from results/efficiency/*.csv alone
+	$(PY) scripts/plot_efficiency.py --scale $(SCALE)
 
 tables: install  ## regenerate Tables 1 and 2 from results/ alone
 	$(PY) scripts/make_tables.py --scale $(SCALE)

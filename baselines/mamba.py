@@ -77,15 +77,35 @@ class MambaMixer(nn.Module):
         dt, B, C = self.x_proj(x).split([self.dt_rank, self.d_state, self.d_state], dim=-1)
         return self.dt_proj.weight @ dt.transpose(1, 2), B.transpose(1, 2), C.transpose(1, 2)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, state=None, return_state: bool = False):
+        """Parallel mode over (B, L, dim); with return_state, also the state after x for ``step``."""
+        if state is not None:
+            raise ValueError("MambaMixer's parallel mode starts from an empty state (prefill); use step to continue")
         L = x.shape[1]
         xz = self.in_proj(x)
-        xi, z = xz.chunk(2, dim=-1)
-        xi = F.silu(self.conv(F.pad(xi.transpose(1, 2), (self.d_conv - 1, 0)))[..., :L])  # (B, d_inner, L)
+        xi_raw, z = xz.chunk(2, dim=-1)
+        xi = F.silu(self.conv(F.pad(xi_raw.transpose(1, 2), (self.d_conv - 1, 0)))[..., :L])  # (B, d_inner, L)
         delta, B, C = self._ssm_inputs(xi.transpose(1, 2))
-        y = selective_scan(xi, delta, -torch.exp(self.A_log.float()), B, C, self.D.float(), z.transpose(1, 2),
+        A = -torch.exp(self.A_log.float())
+        y = selective_scan(xi, delta, A, B, C, self.D.float(), z.transpose(1, 2),
                            delta_bias=self.dt_proj.bias.float(), delta_softplus=True)  # fmt: skip
-        return self.out_proj(y.transpose(1, 2))
+        out = self.out_proj(y.transpose(1, 2))
+        if not return_state:
+            return out
+        conv_state = F.pad(xi_raw, (0, 0, max(self.d_conv - 1 - L, 0), 0))[:, -(self.d_conv - 1):]
+        return out, (conv_state, self._last_state(xi, F.softplus(delta + self.dt_proj.bias[:, None]), A, B))
+
+    @staticmethod
+    def _last_state(u, delta, A, B, chunk: int = 256):
+        """h_L = sum_t exp(A * sum_{s>t} delta_s) * delta_t u_t B_t (S6 unrolled), in chunks of time."""
+        after = F.pad(delta[..., 1:].flip(-1).cumsum(-1).flip(-1), (0, 1))  # (b, d, l): sum of delta over s > t
+        dt = torch.promote_types(u.dtype, torch.float32)  # float32 at least, as the scan kernel
+        h = u.new_zeros(u.shape[0], u.shape[1], A.shape[1], dtype=dt)
+        for t0 in range(0, u.shape[-1], chunk):
+            sl = slice(t0, t0 + chunk)
+            decay = torch.exp(after[..., sl, None].to(dt) * A[:, None])  # (b, d, c, n)
+            h = h + torch.einsum("bdcn,bdc,bnc->bdn", decay, (delta[..., sl] * u[..., sl]).to(dt), B[..., sl].to(dt))
+        return h
 
     def step(self, x_t: torch.Tensor, state=None):
         """One token (B, dim) with state (conv inputs (B, d_conv-1, d_inner), ssm state (B, d_inner, N))."""
@@ -138,11 +158,22 @@ class Mamba(nn.Module):
         self.norm = nn.RMSNorm(dim)
         self.head = nn.Linear(dim, dim_out, bias=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, state: list | None = None, return_state: bool = False):
+        """Parallel mode; with return_state (pure-PyTorch mixers), also the per-layer state for ``step``."""
+        if state is not None:
+            raise ValueError("Mamba's parallel mode starts from an empty state; continue with step")
+        if return_state and self.implementation == "mamba_ssm":
+            raise ValueError("return_state/step need the pure-PyTorch mixers (Mamba implementation=minrnn)")
         h = self.embed(x)
+        states = []
         for norm, mixer in zip(self.norms, self.mixers, strict=True):
-            h = h + mixer(norm(h))
-        return self.head(self.norm(h))
+            y = mixer(norm(h), return_state=True) if return_state else mixer(norm(h))
+            if return_state:
+                y, s = y
+                states.append(s)
+            h = h + y
+        logits = self.head(self.norm(h))
+        return (logits, states) if return_state else logits
 
     def step(self, x_t: torch.Tensor, state: list | None = None):
         """Sequential mode (pure-PyTorch mixers): constant-size state per layer."""

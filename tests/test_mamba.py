@@ -51,3 +51,18 @@ def test_mixer_uses_mambas_initialisation():
 def test_asking_for_mamba_ssm_without_cuda_is_a_clear_error():
     with pytest.raises(ValueError, match="needs CUDA and `pip install mamba-ssm`"):
         Mamba(dim=8, depth=1, dim_out=2, vocab_size=2, implementation="mamba_ssm")
+
+
+@pytest.mark.parametrize("prefix", [1, 2, 300])  # shorter than the conv window, and over one chunk of _last_state
+def test_parallel_prefill_state_continues_in_step_mode(prefix):
+    """forward(return_state=True) over a prefix, then step, equals the parallel pass over the whole input."""
+    model = Mamba(dim=16, depth=2, dim_out=7, vocab_size=7).double().eval()
+    x = torch.randint(0, 7, (2, prefix + 4))
+    full = model(x)
+    logits, state = model(x[:, :prefix], return_state=True)
+    torch.testing.assert_close(logits, full[:, :prefix], rtol=0, atol=1e-12)
+    for t in range(prefix, x.shape[1]):
+        o, state = model.step(x[:, t], state)
+        torch.testing.assert_close(o, full[:, t], rtol=0, atol=1e-10)
+    with pytest.raises(ValueError, match="empty state"):
+        model(x, state=state)

@@ -1,0 +1,240 @@
+"""A resumable benchmark grid: one fresh subprocess per configuration, each row saved as it arrives.
+
+Used by bench_training.py (Figure 1) and bench_inference.py (Figures 3-4). A fresh process per
+configuration is what makes CPU peak memory measurable (``ru_maxrss`` is a lifetime high-water
+mark; tracemalloc does not see torch's allocations), and it isolates a configuration that runs
+out of memory or time. Rows go to a CSV rewritten atomically after every configuration, beside a
+JSON file with the settings and provenance; rerunning the same command skips what is already
+measured, and refuses to mix rows measured with different settings.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from minrnn.records import provenance, write_json_atomic, write_text_atomic
+
+MARK = "BENCH_RESULT "  # the worker's last stdout line: MARK + JSON
+
+
+class SettingsMismatch(RuntimeError):
+    pass
+
+
+def current_rss() -> int:
+    """Resident set size now, in bytes (Linux /proc; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
+def peak_rss() -> int:
+    """The process's lifetime peak resident set size, in bytes (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+class MemoryProbe:
+    """Peak memory of what runs inside ``with``: CUDA max_memory_allocated above the start, or on CPU
+    the process's peak RSS above its RSS at the start (valid in a fresh process per configuration)."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
+
+    def __enter__(self):
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self.start = torch.cuda.memory_allocated(self.device)
+        else:
+            self.start = current_rss()
+        return self
+
+    def __exit__(self, *exc):
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            self.peak = torch.cuda.max_memory_allocated(self.device) - self.start
+        else:
+            self.peak = max(peak_rss() - self.start, 0)
+        self.mib = self.peak / 2**20
+
+
+def memory_method(device: str, isolate: bool) -> str:
+    """How MemoryProbe measures, as recorded beside the results."""
+    if not isolate:
+        return "none (in-process)"
+    return "cuda max_memory_allocated" if device.startswith("cuda") else "peak RSS above start, fresh process"
+
+
+def repeat_timed(fn, device: torch.device, repeats: int, budget: float) -> list[float]:
+    """One warm-up call, then up to ``repeats`` timed calls (at least one) within ``budget`` seconds."""
+    sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
+    fn()
+    sync()
+    times, started = [], time.perf_counter()
+    while len(times) < repeats and (not times or time.perf_counter() - started < budget):
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def state_bytes(state) -> int:
+    """Bytes held by the tensors of a (nested) recurrent state or KV cache."""
+    if isinstance(state, torch.Tensor):
+        return state.numel() * state.element_size()
+    if isinstance(state, (list, tuple)):
+        return sum(state_bytes(s) for s in state)
+    if isinstance(state, dict):
+        return sum(state_bytes(s) for s in state.values())
+    return 0
+
+
+def worker_main(measure, argv: list[str]) -> int:
+    """Entry of the subprocess: measure one configuration and print MARK + JSON."""
+    job = json.loads(argv[0])
+    try:
+        row = measure(job)
+    except torch.OutOfMemoryError:
+        row = {"status": "oom"}
+    except RuntimeError as e:
+        if "out of memory" not in str(e).lower() and "can't allocate" not in str(e).lower():
+            raise
+        row = {"status": "oom"}
+    print(MARK + json.dumps(row), flush=True)
+    return 0
+
+
+class Grid:
+    """Rows of one benchmark in ``csv_path`` (+ ``.json`` sidecar), keyed by ``key`` columns."""
+
+    def __init__(self, csv_path: Path, key: tuple[str, ...], settings: dict, device: str, fresh: bool = False):
+        self.csv_path, self.key, self.settings = Path(csv_path), key, settings
+        self.meta_path = self.csv_path.with_suffix(".json")
+        self.rows: list[dict] = []
+        if not fresh and self.csv_path.exists():
+            meta = json.loads(self.meta_path.read_text()) if self.meta_path.exists() else {}
+            if meta.get("settings") != settings:
+                raise SettingsMismatch(
+                    f"{self.csv_path} holds rows measured with other settings ({meta.get('settings')}); "
+                    "rerun with --fresh to replace them, or choose another --out"
+                )
+            with open(self.csv_path, newline="") as f:
+                self.rows = list(csv.DictReader(f))
+        self.sessions = json.loads(self.meta_path.read_text()).get("sessions", []) if self.rows else []
+        self.sessions.append(provenance(device))
+
+    def _k(self, row: dict) -> tuple[str, ...]:
+        return tuple(str(row[k]) for k in self.key)
+
+    def done(self, job: dict) -> bool:
+        return any(self._k(r) == self._k(job) and r["status"] != "error" for r in self.rows)
+
+    def add(self, row: dict) -> None:
+        self.rows = [r for r in self.rows if self._k(r) != self._k(row)] + [row]
+        fields = list(dict.fromkeys(k for r in self.rows for k in r))
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.rows)
+        write_text_atomic(self.csv_path, buf.getvalue())
+        write_json_atomic(self.meta_path, {"settings": self.settings, "key": list(self.key),
+                                           "sessions": self.sessions})  # fmt: skip
+
+
+def run_job(script: Path, job: dict, timeout: float) -> dict:
+    """Run ``script --worker JOB`` in a fresh interpreter; status ok/oom/timeout/error."""
+    cmd = [sys.executable, str(script), "--worker", json.dumps(job)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"status": "timeout"}
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(MARK)]
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"status": "error", "error": tail[:300]}
+    return json.loads(lines[-1][len(MARK) :])
+
+
+def run_grid(grid: Grid, jobs: list[dict], script: Path, timeout: float, isolate: bool, measure, grows: str,
+             log=print) -> None:  # fmt: skip
+    """Measure every job not yet in the grid. Once a configuration times out or runs out of memory at
+    some value of ``grows`` (sequence or context length), its larger values are recorded as skipped."""
+    from tqdm import tqdm
+
+    def group(row):  # the configuration without its length
+        return tuple(str(row[k]) for k in grid.key if k != grows)
+
+    failed: dict[tuple, float] = {}
+    for r in grid.rows:
+        if r["status"] in ("timeout", "oom"):
+            failed[group(r)] = min(failed.get(group(r), float("inf")), float(r[grows]))
+    bar = tqdm(jobs, desc=grid.csv_path.stem, unit="config", disable=not sys.stderr.isatty())
+    for job in bar:
+        if grid.done(job):
+            continue
+        if job[grows] > failed.get(group(job), float("inf")):
+            row = {"status": "skipped"}
+        else:
+            load = os.getloadavg()[0]  # CPU load before the configuration: a busy machine shows here
+            row = run_job(script, job, timeout) if isolate else measure(job)
+            row["load_before"] = round(load, 2)
+        row = {**{k: job[k] for k in grid.key}, **row, "date": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())}
+        if row["status"] in ("timeout", "oom"):
+            failed[group(job)] = min(failed.get(group(job), float("inf")), job[grows])
+        grid.add(row)
+        shown = {k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in row.items() if k not in grid.key}
+        log(" ".join(f"{k}={job[k]}" for k in grid.key) + ": " + " ".join(f"{k}={v}" for k, v in shown.items()))
+
+
+# The models both benchmarks compare: the Table 2 configurations (selective copying's 3-layer, width-64
+# architecture; minGRU/minLSTM with expansion 6), each a Hydra model config plus overrides.
+MODELS = {
+    "minGRU": ["model=mingru"],
+    "minLSTM": ["model=minlstm"],
+    "minGRU (log-space scan)": ["model=mingru", "model.net.block.rnn_kwargs.scan=log"],
+    "minLSTM (log-space scan)": ["model=minlstm", "model.net.block.rnn_kwargs.scan=log"],
+    "Mamba": ["model=mamba"],
+    "Transformer": ["model=transformer"],
+    "GRU (torch.nn)": ["model=gru"],
+    "LSTM (torch.nn)": ["model=lstm"],
+    "GRU (plain loop)": ["model=gru", "model.net.block.rnn_kwargs.impl=loop"],
+    "LSTM (plain loop)": ["model=lstm", "model.net.block.rnn_kwargs.impl=loop"],
+}
+
+
+def describe(model, device: torch.device) -> str:
+    """What actually runs: the recurrent layer and its scan backend or torch.nn/loop implementation."""
+    from minrnn.scan import resolve_backend
+
+    if not hasattr(model, "blocks") or not hasattr(model.blocks[0], "rnn"):
+        return getattr(model, "implementation", type(model).__name__)
+    rnn = model.blocks[0].rnn
+    how = f"scan={resolve_backend(rnn.scan, device)}" if hasattr(rnn, "scan") else f"impl={getattr(rnn, 'impl', '?')}"
+    return f"{type(rnn).__name__} {how}"
+
+
+def build_model(name: str, scale: str, overrides: list[str], device: torch.device):
+    """The named model of MODELS, composed like ``minrnn-train`` does, with its vocabulary size."""
+    from hydra import compose, initialize_config_dir
+
+    from minrnn.train import CONFIGS, build
+
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
+    with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
+        cfg = compose("train", overrides=[*MODELS[name], "task=selective_copy", f"scale={scale}", *overrides])
+    task, model = build(cfg)
+    return model.to(device), task.vocab_size

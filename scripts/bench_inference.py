@@ -1,0 +1,130 @@
+"""Figures 3-4: inference cost against context length and batch size, for every model.
+
+Inference = process a context of random tokens, then generate ``new_tokens`` greedily one at a time
+with each model's recurrent or cached path (Appendix D.2): minGRU/minLSTM prefill in parallel mode
+and continue in sequential mode (Algorithms 5/7) with a state of constant size, GRU/LSTM run their
+recurrence over the context, Mamba prefills in parallel and steps with its SSM state, the
+Transformer keeps a KV cache that grows with the context. Per configuration (fresh subprocess):
+total time, prefill time, time per generated token, the bytes of the state carried between tokens,
+and peak memory. Rerunning the same command resumes; ``scripts/plot_efficiency.py`` draws the figures.
+
+    python scripts/bench_inference.py                    # scale cpu: results/efficiency/inference_cpu.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from scripts.bench_grid import (  # noqa: E402,E501
+    Grid,
+    MemoryProbe,
+    SettingsMismatch,
+    build_model,
+    describe,
+    memory_method,
+    repeat_timed,
+    run_grid,
+    state_bytes,
+    worker_main,
+)
+
+# the models with a step mode (the plain loops and the log-space scan differ only in training)
+MODELS = ["minGRU", "minLSTM", "Mamba", "Transformer", "GRU (torch.nn)", "LSTM (torch.nn)"]
+SCALES = {
+    "paper": {"contexts": [64, 256, 1024, 4096, 16384], "batches": [8, 16, 32, 64], "new_tokens": 256,
+              "repeats": 100, "budget": 600.0, "timeout": 3600.0},
+    "cpu": {"contexts": [64, 256, 1024, 4096], "batches": [8, 16, 32, 64], "new_tokens": 64,
+            "repeats": 3, "budget": 15.0, "timeout": 300.0},
+}  # fmt: skip
+
+
+@torch.no_grad()
+def generate(model, context: torch.Tensor, new_tokens: int) -> tuple[float, float, int, int]:
+    """Prefill then greedy steps; returns (prefill s, decode s, state bytes after prefill, after decode)."""
+    t0 = time.perf_counter()
+    logits, state = model(context, return_state=True)
+    tok = logits[:, -1].argmax(-1)
+    t1 = time.perf_counter()
+    after_prefill = state_bytes(state)
+    for _ in range(new_tokens):
+        logits, state = model.step(tok, state)
+        tok = logits.argmax(-1)
+    return t1 - t0, time.perf_counter() - t1, after_prefill, state_bytes(state)
+
+
+def measure(job: dict) -> dict:
+    """Time prefill + generation of job["model"] at (batch, context) (runs inside the worker)."""
+    device = torch.device(job["device"])
+    torch.manual_seed(0)
+    if job["threads"]:
+        torch.set_num_threads(job["threads"])
+    model, vocab = build_model(job["model"], job["scale"], job["overrides"], device)
+    model.eval()
+    context = torch.randint(0, vocab, (job["batch"], job["context"]), device=device)
+    parts = []
+    with MemoryProbe(device) as mem:
+        times = repeat_timed(lambda: parts.append(generate(model, context, job["new_tokens"])), device,
+                             job["repeats"], job["budget"])  # fmt: skip
+    timed = parts[1:]  # parts[0] is the warm-up
+    prefill = statistics.median(p[0] for p in timed)
+    decode = statistics.median(p[1] for p in timed)
+    return {"status": "ok", "total_ms": 1000 * statistics.median(times), "prefill_ms": 1000 * prefill,
+            "ms_per_token": 1000 * decode / max(job["new_tokens"], 1), "runs": len(times),
+            "state_kib_prefill": timed[0][2] / 1024, "state_kib_end": timed[0][3] / 1024,
+            "peak_mib": round(mem.mib, 1), "implementation": describe(model, device)}  # fmt: skip
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--worker"]:
+        return worker_main(measure, argv[1:])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scale", choices=SCALES, default="cpu")
+    ap.add_argument("--models", nargs="+", default=MODELS, metavar="MODEL", help=", ".join(MODELS))
+    ap.add_argument("--contexts", type=int, nargs="+", help="context lengths (default: the scale's)")
+    ap.add_argument("--batches", type=int, nargs="+", help="batch sizes (default: 8 16 32 64)")
+    ap.add_argument("--new-tokens", type=int, help="tokens generated after the context (default: the scale's)")
+    ap.add_argument("--repeats", type=int, help="timed runs per configuration (default: the scale's)")
+    ap.add_argument("--budget", type=float, help="seconds of timed runs per configuration before stopping early")
+    ap.add_argument("--timeout", type=float, help="seconds before a configuration is abandoned as too slow")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--set", dest="overrides", nargs="*", default=[], help="Hydra overrides, e.g. task.arch.dim=32")
+    ap.add_argument("--out", type=Path, default=ROOT / "results/efficiency")
+    ap.add_argument("--fresh", action="store_true", help="discard rows already measured with these settings")
+    ap.add_argument("--in-process", action="store_true", help="no subprocess per configuration (no memory)")
+    args = ap.parse_args(argv)
+    sc = SCALES[args.scale]
+    contexts, batches = args.contexts or sc["contexts"], args.batches or sc["batches"]
+    new_tokens = sc["new_tokens"] if args.new_tokens is None else args.new_tokens
+    repeats, budget, timeout = args.repeats or sc["repeats"], args.budget or sc["budget"], args.timeout or sc["timeout"]
+    unknown = [m for m in args.models if m not in MODELS]
+    if unknown or min(contexts) < 1 or min(batches) < 1 or new_tokens < 1 or repeats < 1:
+        ap.error(f"unknown models {unknown}" if unknown else "contexts, batches, new tokens, repeats must be positive")
+    settings = {"scale": args.scale, "new_tokens": new_tokens, "repeats": repeats, "budget": budget,
+                "device": args.device, "threads": args.threads or torch.get_num_threads(), "overrides": args.overrides,
+                "memory": memory_method(args.device, not args.in_process)}  # fmt: skip
+    try:
+        grid = Grid(args.out / f"inference_{args.scale}.csv", ("model", "batch", "context"), settings, args.device,
+                    args.fresh)  # fmt: skip
+    except SettingsMismatch as e:
+        print(f"bench_inference: error: {e}", file=sys.stderr)
+        return 2
+    jobs = [{"model": m, "batch": b, "context": c, "new_tokens": new_tokens, "scale": args.scale,
+             "device": args.device, "threads": settings["threads"], "repeats": repeats, "budget": budget,
+             "overrides": args.overrides} for b in batches for c in contexts for m in args.models]  # fmt: skip
+    run_grid(grid, jobs, Path(__file__), timeout, not args.in_process, measure, grows="context")
+    print(f"wrote {grid.csv_path}; plot with: python scripts/plot_efficiency.py --scale {args.scale}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
