@@ -70,6 +70,35 @@ class MemoryProbe:
         self.mib = self.peak / 2**20
 
 
+def add_grid_arguments(ap, scales: dict, models: list[str], default_out: Path) -> None:
+    """The options both benchmarks share: scale, models, repetitions, device, output, resumption."""
+    ap.add_argument("--scale", choices=scales, default="cpu")
+    ap.add_argument("--models", nargs="+", default=list(models), metavar="MODEL", help=", ".join(models))
+    ap.add_argument("--repeats", type=int, help="timed runs per configuration (default: the scale's)")
+    ap.add_argument("--budget", type=float, help="seconds of timed runs per configuration before stopping early")
+    ap.add_argument("--timeout", type=float, help="seconds before a configuration is abandoned as too slow")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--set", dest="overrides", nargs="*", default=[], help="Hydra overrides, e.g. task.arch.dim=32")
+    ap.add_argument("--out", type=Path, default=default_out)
+    ap.add_argument("--fresh", action="store_true", help="discard rows already measured with these settings")
+    ap.add_argument("--in-process", action="store_true", help="no subprocess per configuration (no memory)")
+
+
+def grid_settings(ap, args, scales: dict, models: list[str]) -> dict:
+    """The shared settings with the scale's defaults filled in; bad values end in ap.error."""
+    sc = scales[args.scale]
+    repeats, budget = args.repeats or sc["repeats"], args.budget or sc["budget"]
+    unknown = [m for m in args.models if m not in models]
+    if unknown:
+        ap.error(f"unknown models {unknown}; choose from {', '.join(models)}")
+    if repeats < 1 or budget <= 0 or (args.timeout is not None and args.timeout <= 0):
+        ap.error("repeats, budget and timeout must be positive")
+    return {"scale": args.scale, "repeats": repeats, "budget": budget, "timeout": args.timeout or sc["timeout"],
+            "device": args.device, "threads": args.threads or torch.get_num_threads(), "overrides": args.overrides,
+            "memory": memory_method(args.device, not args.in_process)}  # fmt: skip
+
+
 def memory_method(device: str, isolate: bool) -> str:
     """How MemoryProbe measures, as recorded beside the results."""
     if not isolate:

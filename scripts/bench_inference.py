@@ -27,9 +27,10 @@ from scripts.bench_grid import (  # noqa: E402,E501
     Grid,
     MemoryProbe,
     SettingsMismatch,
+    add_grid_arguments,
     build_model,
     describe,
-    memory_method,
+    grid_settings,
     repeat_timed,
     run_grid,
     state_bytes,
@@ -87,41 +88,25 @@ def main(argv=None) -> int:
     if argv[:1] == ["--worker"]:
         return worker_main(measure, argv[1:])
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--scale", choices=SCALES, default="cpu")
-    ap.add_argument("--models", nargs="+", default=MODELS, metavar="MODEL", help=", ".join(MODELS))
     ap.add_argument("--contexts", type=int, nargs="+", help="context lengths (default: the scale's)")
     ap.add_argument("--batches", type=int, nargs="+", help="batch sizes (default: 8 16 32 64)")
     ap.add_argument("--new-tokens", type=int, help="tokens generated after the context (default: the scale's)")
-    ap.add_argument("--repeats", type=int, help="timed runs per configuration (default: the scale's)")
-    ap.add_argument("--budget", type=float, help="seconds of timed runs per configuration before stopping early")
-    ap.add_argument("--timeout", type=float, help="seconds before a configuration is abandoned as too slow")
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    ap.add_argument("--set", dest="overrides", nargs="*", default=[], help="Hydra overrides, e.g. task.arch.dim=32")
-    ap.add_argument("--out", type=Path, default=ROOT / "results/efficiency")
-    ap.add_argument("--fresh", action="store_true", help="discard rows already measured with these settings")
-    ap.add_argument("--in-process", action="store_true", help="no subprocess per configuration (no memory)")
+    add_grid_arguments(ap, SCALES, MODELS, ROOT / "results/efficiency")
     args = ap.parse_args(argv)
     sc = SCALES[args.scale]
+    settings = grid_settings(ap, args, SCALES, MODELS)
+    settings["new_tokens"] = sc["new_tokens"] if args.new_tokens is None else args.new_tokens
     contexts, batches = args.contexts or sc["contexts"], args.batches or sc["batches"]
-    new_tokens = sc["new_tokens"] if args.new_tokens is None else args.new_tokens
-    repeats, budget, timeout = args.repeats or sc["repeats"], args.budget or sc["budget"], args.timeout or sc["timeout"]
-    unknown = [m for m in args.models if m not in MODELS]
-    if unknown or min(contexts) < 1 or min(batches) < 1 or new_tokens < 1 or repeats < 1:
-        ap.error(f"unknown models {unknown}" if unknown else "contexts, batches, new tokens, repeats must be positive")
-    settings = {"scale": args.scale, "new_tokens": new_tokens, "repeats": repeats, "budget": budget,
-                "device": args.device, "threads": args.threads or torch.get_num_threads(), "overrides": args.overrides,
-                "memory": memory_method(args.device, not args.in_process)}  # fmt: skip
+    if min(contexts) < 1 or min(batches) < 1 or settings["new_tokens"] < 1:
+        ap.error("contexts, batches and new tokens must be positive")
     try:
         grid = Grid(args.out / f"inference_{args.scale}.csv", ("model", "batch", "context"), settings, args.device,
                     args.fresh)  # fmt: skip
     except SettingsMismatch as e:
         print(f"bench_inference: error: {e}", file=sys.stderr)
         return 2
-    jobs = [{"model": m, "batch": b, "context": c, "new_tokens": new_tokens, "scale": args.scale,
-             "device": args.device, "threads": settings["threads"], "repeats": repeats, "budget": budget,
-             "overrides": args.overrides} for b in batches for c in contexts for m in args.models]  # fmt: skip
-    run_grid(grid, jobs, Path(__file__), timeout, not args.in_process, measure, grows="context")
+    jobs = [{"model": m, "batch": b, "context": c, **settings} for b in batches for c in contexts for m in args.models]
+    run_grid(grid, jobs, Path(__file__), settings["timeout"], not args.in_process, measure, grows="context")
     print(f"wrote {grid.csv_path}; plot with: python scripts/plot_efficiency.py --scale {args.scale}")
     return 0
 

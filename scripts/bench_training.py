@@ -27,9 +27,10 @@ from scripts.bench_grid import (  # noqa: E402,E501
     Grid,
     MemoryProbe,
     SettingsMismatch,
+    add_grid_arguments,
     build_model,
     describe,
-    memory_method,
+    grid_settings,
     repeat_timed,
     run_grid,
     worker_main,
@@ -70,38 +71,21 @@ def main(argv=None) -> int:
     if argv[:1] == ["--worker"]:
         return worker_main(measure, argv[1:])
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--scale", choices=SCALES, default="cpu")
-    ap.add_argument("--models", nargs="+", default=list(MODELS), metavar="MODEL", help=", ".join(MODELS))
     ap.add_argument("--lengths", type=int, nargs="+", help="sequence lengths (default: the scale's)")
     ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--repeats", type=int, help="timed steps per configuration (default: the scale's)")
-    ap.add_argument("--budget", type=float, help="seconds of timed steps per configuration before stopping early")
-    ap.add_argument("--timeout", type=float, help="seconds before a configuration is abandoned as too slow")
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    ap.add_argument("--set", dest="overrides", nargs="*", default=[], help="Hydra overrides, e.g. task.arch.dim=32")
-    ap.add_argument("--out", type=Path, default=ROOT / "results/efficiency")
-    ap.add_argument("--fresh", action="store_true", help="discard rows already measured with these settings")
-    ap.add_argument("--in-process", action="store_true", help="no subprocess per configuration (no memory)")
+    add_grid_arguments(ap, SCALES, list(MODELS), ROOT / "results/efficiency")
     args = ap.parse_args(argv)
-    sc = SCALES[args.scale]
-    lengths, repeats = args.lengths or sc["lengths"], args.repeats or sc["repeats"]
-    budget, timeout = args.budget or sc["budget"], args.timeout or sc["timeout"]
-    unknown = [m for m in args.models if m not in MODELS]
-    if unknown or min(lengths) < 1 or args.batch < 1 or repeats < 1:
-        ap.error(f"unknown models {unknown}" if unknown else "lengths, batch and repeats must be positive")
-    settings = {"scale": args.scale, "batch": args.batch, "repeats": repeats, "budget": budget, "device": args.device,
-                "threads": args.threads or torch.get_num_threads(), "overrides": args.overrides,
-                "memory": memory_method(args.device, not args.in_process)}  # fmt: skip
+    settings = grid_settings(ap, args, SCALES, list(MODELS)) | {"batch": args.batch}
+    lengths = args.lengths or SCALES[args.scale]["lengths"]
+    if min(lengths) < 1 or args.batch < 1:
+        ap.error("lengths and batch must be positive")
     try:
         grid = Grid(args.out / f"training_{args.scale}.csv", ("model", "T"), settings, args.device, args.fresh)
     except SettingsMismatch as e:
         print(f"bench_training: error: {e}", file=sys.stderr)
         return 2
-    jobs = [{"model": m, "T": T, "batch": args.batch, "scale": args.scale, "device": args.device,
-             "threads": settings["threads"], "repeats": repeats, "budget": budget, "overrides": args.overrides}
-            for T in lengths for m in args.models]  # fmt: skip
-    run_grid(grid, jobs, Path(__file__), timeout, not args.in_process, measure, grows="T")
+    jobs = [{"model": m, "T": T, **settings} for T in lengths for m in args.models]
+    run_grid(grid, jobs, Path(__file__), settings["timeout"], not args.in_process, measure, grows="T")
     print(f"wrote {grid.csv_path}; plot with: python scripts/plot_efficiency.py --scale {args.scale}")
     return 0
 
