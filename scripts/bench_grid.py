@@ -96,7 +96,7 @@ def grid_settings(ap, args, scales: dict, models: list[str]) -> dict:
         ap.error("repeats, budget and timeout must be positive")
     return {"scale": args.scale, "repeats": repeats, "budget": budget, "timeout": args.timeout or sc["timeout"],
             "device": args.device, "threads": args.threads or torch.get_num_threads(), "overrides": args.overrides,
-            "memory": memory_method(args.device, not args.in_process)}  # fmt: skip
+            "memory": memory_method(args.device, not args.in_process), "fixed_overrides": BENCH_OVERRIDES}  # fmt: skip
 
 
 def memory_method(device: str, isolate: bool) -> str:
@@ -191,6 +191,8 @@ def run_job(script: Path, job: dict, timeout: float) -> dict:
     except subprocess.TimeoutExpired:
         return {"status": "timeout"}
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(MARK)]
+    if proc.returncode < 0 and not lines:  # killed by a signal: on Linux, SIGKILL here is the OOM killer
+        return {"status": "oom", "error": f"worker killed by signal {-proc.returncode}"}
     if proc.returncode != 0 or not lines:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         return {"status": "error", "error": tail[:300]}
@@ -255,6 +257,11 @@ def describe(model, device: torch.device) -> str:
     return f"{type(rnn).__name__} {how}"
 
 
+# Dropout off while timing: it changes no cost that matters here, and with dropout torch's CPU
+# attention falls back from the fused (flash) kernel to materialising the T x T matrix.
+BENCH_OVERRIDES = ["task.arch.dropout=0", "task.arch.rnn_dropout=0"]
+
+
 def build_model(name: str, scale: str, overrides: list[str], device: torch.device):
     """The named model of MODELS, composed like ``minrnn-train`` does, with its vocabulary size."""
     from hydra import compose, initialize_config_dir
@@ -264,6 +271,7 @@ def build_model(name: str, scale: str, overrides: list[str], device: torch.devic
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
     with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
-        cfg = compose("train", overrides=[*MODELS[name], "task=selective_copy", f"scale={scale}", *overrides])
+        cfg = compose("train", overrides=[*MODELS[name], "task=selective_copy", f"scale={scale}", *BENCH_OVERRIDES,
+                                               *overrides])  # fmt: skip
     task, model = build(cfg)
     return model.to(device), task.vocab_size
