@@ -18,7 +18,7 @@ LAUNCH ?= hydra/launcher=local threads=1
 TRAIN := $(VENV)/bin/minrnn-train
 
 .PHONY: help install test lint format bench reproduce reproduce-table1 reproduce-table2 reproduce-figure2 \
-	reproduce-figure1 reproduce-inference figures-efficiency tables clean
+	reproduce-figure1 reproduce-inference figures-efficiency faults tables clean
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -77,6 +77,9 @@ reproduce-inference: install  ## Figures 3-4: inference time and memory vs conte
 
 figures-efficiency: install  ## redraw Figures 1, 3-4 and the report from results/efficiency/*.csv alone
 	$(PY) scripts/plot_efficiency.py --scale $(SCALE)
+
+faults: install  ## fault injection: kill/resume runs at random steps, bad inputs -> results/reliability/
+	$(PY) scripts/fault_injection.py --kills 10 --terms 5
 
 tables: install  ## regenerate Tables 1 and 2 from results/ alone
 	$(PY) scripts/make_tables.py --scale $(SCALE)

@@ -13,9 +13,11 @@ whose state is g(h_0). To reproduce that, pass ``g(h_0)``. With ``init_hidden_st
 omitted h0 is a learned state g(w) (log space) or w (vanilla), as in the authors' code.
 
 ``scan`` picks the backend that computes parallel mode (minrnn.scan): ``log`` runs the paper's
-Listing 8/10 line for line; ``cpu`` runs the same recurrence in the fused compiled kernel, which
-reads the Linear outputs directly; ``sequential`` and ``accelerated`` run the generic scans on
-a_t, b_t. ``auto`` takes ``cpu`` on CPU and ``accelerated`` or ``log`` on CUDA.
+Listing 8/10 line for line, with Listing 5 applied in chunks of ``log_chunk`` steps, which keeps
+float32 accurate at any length (``log_chunk=0``: the listing over the whole sequence); ``cpu``
+runs the same recurrence in the fused compiled kernel, which reads the Linear outputs directly;
+``sequential`` and ``accelerated`` run the generic scans on a_t, b_t. ``auto`` takes ``cpu`` on
+CPU and ``accelerated`` or ``log`` on CUDA.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from minrnn import native
-from minrnn.scan import parallel_scan_log, resolve_backend, scan_accelerated, scan_sequential
+from minrnn.scan import LOG_CHUNK, parallel_scan_log_chunked, resolve_backend, scan_accelerated, scan_sequential
 
 
 def g(x: torch.Tensor) -> torch.Tensor:
@@ -48,14 +50,18 @@ class _MinRNN(nn.Module):
 
     _mode: str
 
-    def __init__(self, dim_in: int, dim_hidden: int, log_space: bool, init_hidden_state: bool, scan: str):
+    def __init__(self, dim_in: int, dim_hidden: int, log_space: bool, init_hidden_state: bool, scan: str,
+                 log_chunk: int):  # fmt: skip
         super().__init__()
+        if log_chunk < 0:
+            raise ValueError(f"log_chunk must be >= 0 (0: Listing 5 over the whole sequence), got {log_chunk}")
         if dim_in < 1 or dim_hidden < 1:
             raise ValueError(f"dim_in and dim_hidden must be positive, got {dim_in} and {dim_hidden}")
         resolve_backend(scan, torch.device("cpu"))  # reject unknown names now, not at first call
         if scan == "log" and not log_space:
             raise ValueError("scan='log' needs log_space=True: the vanilla h~ = Linear(x) can be negative")
         self.dim_in, self.dim_hidden, self.log_space, self.scan = dim_in, dim_hidden, log_space, scan
+        self.log_chunk = log_chunk
         self.init_hidden_state = nn.Parameter(torch.randn(dim_hidden)) if init_hidden_state else None
 
     def candidate(self, pre: torch.Tensor) -> torch.Tensor:
@@ -98,7 +104,8 @@ class _MinRNN(nn.Module):
         return (scan_sequential if backend == "sequential" else scan_accelerated)(a, b, h0)
 
     def _forward_log(self, x: torch.Tensor, h0: torch.Tensor | None) -> torch.Tensor:
-        """Algorithm 6/8: the log-space parallel scan (Listing 5) on log-coefficients and log-values.
+        """Algorithm 6/8: the log-space parallel scan (Listing 5) on log-coefficients and log-values,
+        in chunks of ``log_chunk`` steps chained across chunks (minrnn.scan; 0: unchunked, as printed).
 
         Computed in float32 at least: under bf16/fp16 autocast, logcumsumexp in half precision loses
         the state (Appendix B's point is numerical stability)."""
@@ -108,7 +115,7 @@ class _MinRNN(nn.Module):
                 raise ValueError("scan='log' needs a positive h0 (its log is taken); the states of a "
                                  "log-space layer are always positive")  # fmt: skip
             log_values = torch.cat([h0.log().to(log_values.dtype).unsqueeze(1), log_values], dim=1)
-        return parallel_scan_log(log_coeffs, log_values).to(x.dtype)
+        return parallel_scan_log_chunked(log_coeffs, log_values, self.log_chunk).to(x.dtype)
 
     def _forward_fused(self, x: torch.Tensor, h0: torch.Tensor | None) -> torch.Tensor:
         """The compiled kernel on all projections at once: one matmul, then the fused recurrence."""
@@ -139,8 +146,8 @@ class MinGRU(_MinRNN):
     _mode = "gru"
 
     def __init__(self, dim_in: int, dim_hidden: int, *, log_space: bool = True, bias: bool = True,
-                 init_hidden_state: bool = False, scan: str = "auto"):  # fmt: skip
-        super().__init__(dim_in, dim_hidden, log_space, init_hidden_state, scan)
+                 init_hidden_state: bool = False, scan: str = "auto", log_chunk: int = LOG_CHUNK):  # fmt: skip
+        super().__init__(dim_in, dim_hidden, log_space, init_hidden_state, scan, log_chunk)
         self.linear_z = nn.Linear(dim_in, dim_hidden, bias=bias)
         self.linear_h = nn.Linear(dim_in, dim_hidden, bias=bias)
         self._projections = [self.linear_z, self.linear_h]
@@ -172,8 +179,8 @@ class MinLSTM(_MinRNN):
 
     def __init__(self, dim_in: int, dim_hidden: int, *, log_space: bool = True, bias: bool = True,
                  normalize_gates: bool = False, forget_bias: float = 3.0, init_hidden_state: bool = False,
-                 scan: str = "auto"):  # fmt: skip
-        super().__init__(dim_in, dim_hidden, log_space, init_hidden_state, scan)
+                 scan: str = "auto", log_chunk: int = LOG_CHUNK):  # fmt: skip
+        super().__init__(dim_in, dim_hidden, log_space, init_hidden_state, scan, log_chunk)
         self.linear_f = nn.Linear(dim_in, dim_hidden, bias=bias)
         self.linear_i = nn.Linear(dim_in, dim_hidden, bias=bias)
         self.linear_h = nn.Linear(dim_in, dim_hidden, bias=bias)

@@ -26,11 +26,14 @@ from omegaconf.errors import OmegaConfBaseException
 
 from minrnn.config import register_resolvers
 from minrnn.records import provenance, write_json_atomic
-from minrnn.trainer import TrainingError, fit, pick_device
+from minrnn.trainer import Preempted, TrainingError, fit, pick_device
 from minrnn.wandb_logger import WandbLogger
 
 register_resolvers()
 CONFIGS = str(Path(__file__).resolve().parent.parent / "configs")
+# trainer settings a run may be resumed with changed values of (a longer run, another device)
+RESUMABLE = ("max_steps", "eval_every", "log_every", "checkpoint_every", "patience", "stop_at", "device",
+             "progress", "handle_signals")  # fmt: skip
 
 
 def build(cfg: DictConfig):
@@ -50,8 +53,9 @@ def run(cfg: DictConfig) -> dict:
     config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     run_dir = Path(cfg.paths.runs) / cfg.run_name
     task, model = build(cfg)
-    # the checkpoint's fingerprint: everything that shapes the run except the length of training
-    fp_cfg = {k: v for k, v in config.items() if k not in ("trainer", "logger", "paths", "experiment")}
+    # the checkpoint's fingerprint: everything that shapes the run, except what may change on resume
+    fp_cfg = {k: v for k, v in config.items() if k not in ("trainer", "logger", "paths", "experiment", "threads")}
+    fp_cfg["trainer"] = {k: v for k, v in config["trainer"].items() if k not in RESUMABLE}
     fingerprint = hashlib.sha256(json.dumps(fp_cfg, sort_keys=True).encode()).hexdigest()[:16]
     logger = WandbLogger(cfg.logger.mode, cfg.logger.project, run_dir, name=cfg.run_name.replace("/", "-"),
                          group=f"{cfg.task.name}-{cfg.model.name}-{cfg.scale}", config=config,
@@ -84,6 +88,9 @@ def run(cfg: DictConfig) -> dict:
 def main(cfg: DictConfig) -> None:
     try:
         run(cfg)
+    except Preempted as e:
+        print(f"minrnn-train: {e}", file=sys.stderr, flush=True)
+        sys.exit(128 + e.signum)
     except (ValueError, TrainingError, FileNotFoundError, InstantiationException, OmegaConfBaseException) as e:
         print(f"minrnn-train: error: {str(e).strip()}", file=sys.stderr, flush=True)
         sys.exit(2)

@@ -3,9 +3,12 @@
 Adam/AdamW with linear warm-up and a constant, cosine or linear schedule; gradient clipping and
 accumulation; evaluation every ``eval_every`` steps on a fixed validation set, keeping the best
 model (the authors' protocol); early stopping on patience or a target; bf16 autocast on CUDA.
-A checkpoint (model, optimiser, scheduler, RNG states, step, best model, history) is written
-atomically to ``run_dir/checkpoint.pt`` at every evaluation, and ``fit`` resumes from it: the task's
-batches depend only on (seed, step), so a resumed run continues exactly where it stopped.
+A checkpoint (model, optimiser, scheduler, RNG states, step, data position, best model, history)
+is written atomically to ``run_dir/checkpoint.pt`` at every evaluation and every
+``checkpoint_every`` steps, and ``fit`` resumes from it: the task's batches depend only on
+(seed, step), so a resumed run continues exactly where it stopped, bit for bit on CPU.
+SIGTERM (how Slurm preempts), SIGUSR2 (submitit's signal before a time limit) and SIGINT finish the
+current step, save a checkpoint and stop, or hand the signal on to submitit, which requeues the job.
 Metrics go to ``run_dir/metrics.jsonl`` and to the logger (W&B).
 """
 
@@ -15,6 +18,8 @@ import json
 import math
 import os
 import random
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -26,6 +31,60 @@ from minrnn.records import write_text_atomic
 
 class TrainingError(RuntimeError):
     """A run that cannot go on (a non-finite loss, a checkpoint that does not fit); the message says why."""
+
+
+class Preempted(RuntimeError):
+    """A stop signal arrived; the checkpoint was saved at ``step``. Rerunning the command resumes."""
+
+    def __init__(self, signum: int, step: int, path: Path):
+        self.signum, self.step, self.path = signum, step, path
+        super().__init__(f"stopped by {signal.Signals(signum).name} at step {step}; checkpoint saved to {path}. "
+                         "Rerun the same command to resume.")  # fmt: skip
+
+
+class StopSignals:
+    """Catches SIGTERM, SIGUSR2 and SIGINT while training, so the loop can checkpoint before acting.
+
+    After saving, ``hand_on`` passes the signal to the handler installed before ours: submitit's
+    (under hydra-submitit-launcher) requeues the job on SIGUSR2 and ignores SIGTERM, so training goes
+    on until it does. With no such handler the run stops (exit 128 + signal in minrnn-train).
+    Signals can only be caught in the main thread; elsewhere this does nothing.
+    """
+
+    NAMES = ("SIGTERM", "SIGUSR2", "SIGINT")
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled and threading.current_thread() is threading.main_thread()
+        self.previous: dict[int, object] = {}
+        self.pending: list[int] = []
+
+    def __enter__(self):
+        for name in self.NAMES if self.enabled else ():
+            sig = getattr(signal, name, None)
+            if sig is not None:
+                self.previous[sig] = signal.signal(sig, self._note)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+    def _note(self, signum, frame):
+        self.pending.append(signum)
+
+    def take(self) -> list[int]:
+        out, self.pending = self.pending, []
+        return out
+
+    def hand_on(self, signum: int) -> bool:
+        """Give the signal to the previous handler; True if the run should stop now."""
+        prev = self.previous.get(signum)
+        if prev is signal.SIG_IGN:
+            return False
+        if callable(prev) and prev is not signal.default_int_handler:
+            prev(signum, None)  # submitit: requeue and exit on SIGUSR2; log and carry on for SIGTERM
+            return False
+        return True
 
 
 def build_optimizer(model: torch.nn.Module, cfg) -> torch.optim.Optimizer:
@@ -94,7 +153,7 @@ def save_checkpoint(path: Path, obj: dict) -> None:
     os.replace(tmp, path)
 
 
-def load_checkpoint(path: Path, model, opt, sched, fingerprint: str) -> dict:
+def load_checkpoint(path: Path, model, opt, sched, fingerprint: str, grad_accum: int = 1) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
@@ -104,6 +163,10 @@ def load_checkpoint(path: Path, model, opt, sched, fingerprint: str) -> dict:
     if ckpt.get("fingerprint") != fingerprint:
         raise TrainingError(f"checkpoint {path} was written by a different model or config; "
                             "use another run directory or delete it to start over")  # fmt: skip
+    if "data_position" in ckpt and ckpt["data_position"] != ckpt["step"] * grad_accum:
+        raise TrainingError(f"checkpoint {path} is at micro-batch {ckpt['data_position']}, but step {ckpt['step']} "
+                            f"with trainer.grad_accum={grad_accum} would be {ckpt['step'] * grad_accum}: "
+                            "grad_accum changed; use the original value or another run directory")  # fmt: skip
     model.load_state_dict(ckpt["model"])
     opt.load_state_dict(ckpt["optimizer"])
     sched.load_state_dict(ckpt["scheduler"])
@@ -128,23 +191,34 @@ def fit(model: torch.nn.Module, task, cfg, run_dir: Path, logger, fingerprint: s
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path, metrics_path = run_dir / "checkpoint.pt", run_dir / "metrics.jsonl"
 
-    step, best, best_step, bad_evals, history, best_state = 0, -math.inf, 0, 0, [], None
+    step, best, best_step, bad_evals, history, best_state, saved_step = 0, -math.inf, 0, 0, [], None, None
     if ckpt_path.exists():
-        ckpt = load_checkpoint(ckpt_path, model, opt, sched, fingerprint)
+        ckpt = load_checkpoint(ckpt_path, model, opt, sched, fingerprint, cfg.grad_accum)
         step, best, best_step, bad_evals = ckpt["step"], ckpt["best"], ckpt["best_step"], ckpt["bad_evals"]
-        history, best_state = ckpt["history"], ckpt["best_model"]
+        history, best_state, saved_step = ckpt["history"], ckpt["best_model"], step
         print(f"resuming {run_dir} from step {step}", flush=True)
         # keep metrics.jsonl consistent with the checkpoint: drop lines written after it
         if metrics_path.exists():
             lines = [ln for ln in metrics_path.read_text().splitlines() if json.loads(ln)["step"] <= step]
             write_text_atomic(metrics_path, "".join(ln + "\n" for ln in lines))
+
+    def save() -> None:
+        nonlocal saved_step
+        save_checkpoint(ckpt_path, {
+            "fingerprint": fingerprint, "step": step, "data_position": step * cfg.grad_accum,
+            "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+            "rng": _rng_state(), "best": best, "best_step": best_step, "bad_evals": bad_evals,
+            "history": history, "best_model": best_state})  # fmt: skip
+        saved_step = step
+
     micro = cfg.batch_size // cfg.grad_accum
     sign = 1 if getattr(task, "higher_is_better", True) else -1  # `best` holds sign * metric: larger is better
     stop_reason = "max_steps"
     t_start, tokens_seen = time.perf_counter(), 0
     bar = tqdm(total=cfg.max_steps, initial=step, desc=run_dir.name, mininterval=2, dynamic_ncols=True,
                disable=not cfg.progress)  # fmt: skip
-    with open(metrics_path, "a") as mlog:
+    every = cfg.checkpoint_every
+    with open(metrics_path, "a") as mlog, StopSignals(cfg.handle_signals) as signals:
         while step < cfg.max_steps:
             model.train()
             opt.zero_grad(set_to_none=True)
@@ -164,8 +238,8 @@ def fit(model: torch.nn.Module, task, cfg, run_dir: Path, logger, fingerprint: s
                     sched.step()
                     continue
                 last = (
-                    f"the last good checkpoint is {ckpt_path} (step {history[-1]['step']})"
-                    if history
+                    f"the last good checkpoint is {ckpt_path} (step {saved_step})"
+                    if saved_step
                     else "no checkpoint yet"
                 )
                 raise TrainingError(f"non-finite loss {loss_sum} at step {step}; {last}. "
@@ -197,17 +271,23 @@ def fit(model: torch.nn.Module, task, cfg, run_dir: Path, logger, fingerprint: s
                     bad_evals += 1
                 bar.write(f"step {step}: val {task.metric} {metrics[task.metric]:.4f} "
                           f"(best {sign * best:.4f} at {best_step})")  # fmt: skip
-                save_checkpoint(ckpt_path, {
-                    "fingerprint": fingerprint, "step": step, "model": model.state_dict(),
-                    "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "rng": _rng_state(),
-                    "best": best, "best_step": best_step, "bad_evals": bad_evals, "history": history,
-                    "best_model": best_state})  # fmt: skip
+                save()
                 if cfg.stop_at is not None and best >= sign * cfg.stop_at:
                     stop_reason = f"val {task.metric} reached {cfg.stop_at}"
                     break
                 if cfg.patience and bad_evals >= cfg.patience:
                     stop_reason = f"early stopping: no improvement in {cfg.patience} evaluations"
                     break
+            elif every and step % every == 0:
+                save()
+            for signum in signals.take():
+                if saved_step != step:
+                    save()
+                bar.write(f"{signal.Signals(signum).name} at step {step}: checkpoint saved to {ckpt_path}")
+                if signals.hand_on(signum):
+                    mlog.flush()
+                    bar.close()
+                    raise Preempted(signum, step, ckpt_path)
     bar.close()
     if best_state is not None:
         model.load_state_dict(best_state)

@@ -3,7 +3,9 @@
 Reads results/selective_copy/<scale>/*.json (one per run, written by minrnn-train), groups runs
 that differ only in their seed, and prints mean +- std (sample std, ddof=1) over seeds with n.
 The paper's values (results/paper_reference.json) sit in their own column; a run that is missing
-shows as "missing". Writes Markdown and LaTeX to results/tables/.
+shows as "missing", and run directories without a summary (failed or unfinished) are listed.
+Refuses summaries without provenance, of another scale, or of different configs under one cell.
+Writes Markdown and LaTeX to results/tables/.
 
     python scripts/make_tables.py --scale cpu
 """
@@ -47,6 +49,14 @@ def load_runs(folder: Path, scale: str) -> list[dict]:
         rec["_file"] = str(f)
         runs.append(rec)
     return runs
+
+
+def unfinished_runs(runs_dir: Path, results_folder: Path) -> list[str]:
+    """Run directories (checkpoint or metrics log) with no summary in results: failed or still running."""
+    if not runs_dir.is_dir():
+        return []
+    found = {p.parent for pattern in ("checkpoint.pt", "metrics.jsonl") for p in runs_dir.glob(f"*/{pattern}")}
+    return sorted(d.name for d in found if not (results_folder / f"{d.name}.json").exists())
 
 
 def setting(rec: dict) -> tuple[str, int, str]:
@@ -184,6 +194,7 @@ def main(argv=None) -> int:
     ap.add_argument("--scale", choices=["cpu", "paper"], default="cpu")
     ap.add_argument("--results", type=Path, default=ROOT / "results", help="where the run summaries are")
     ap.add_argument("--out", type=Path, default=None, help="where to write the tables (default: RESULTS/tables)")
+    ap.add_argument("--runs", type=Path, help="run directories, to report unfinished runs (default: RESULTS/../runs)")
     args = ap.parse_args(argv)
     folder = args.results / "selective_copy" / args.scale
     paper = json.loads((ROOT / "results/paper_reference.json").read_text())
@@ -196,6 +207,10 @@ def main(argv=None) -> int:
         print(f"make_tables: error: {e}", file=sys.stderr)
         return 2
     note = describe(agg, args.scale)
+    pending = unfinished_runs((args.runs or args.results.parent / "runs") / "selective_copy" / args.scale, folder)
+    if pending:
+        note += f" Runs with a checkpoint but no summary (failed, stopped or still running): {', '.join(pending)}."
+        print(f"make_tables: note: {len(pending)} unfinished or failed runs: {', '.join(pending)}", file=sys.stderr)
     h1 = ["Model", "# Layers", f"Accuracy, ours ({args.scale})", "Accuracy, paper (Table 1)"]
     h2 = ["Model", "Layer", f"Accuracy, ours ({args.scale})", "Accuracy, paper (Table 2)"]
     out = args.out or args.results / "tables"

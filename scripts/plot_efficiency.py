@@ -55,6 +55,13 @@ def load(out: Path, kind: str, scale: str) -> tuple[pd.DataFrame, dict]:
     return df, json.loads(meta.read_text())
 
 
+def models_line(meta: dict) -> str:
+    s = meta["settings"]
+    sets = [*s.get("fixed_overrides", []), *s.get("overrides", [])]
+    return ("Models: the Table 2 configurations (`configs/model/*.yaml` with `task=selective_copy`: 3 layers, "
+            f"width 64) with {', '.join(f'`{o}`' for o in sets) or 'no overrides'}.")  # fmt: skip
+
+
 def label(meta: dict) -> str:
     s, p = meta["settings"], meta["sessions"][-1]
     dev = p["device_name"] + (f", {s['threads']} threads" if p["device"] == "cpu" else "")
@@ -156,7 +163,7 @@ def training_report(df: pd.DataFrame, meta: dict, paper: dict) -> list[str]:
     order = [m for m in STYLE if m in t]
     s = meta["settings"]
     lines = ["## Training step (Figure 1)", "", f"Measured on {label(meta)}; batch {s['batch']}; median of up to "
-             f"{s['repeats']} steps after a warm-up; memory: {s['memory']}.",
+             f"{s['repeats']} steps after a warm-up; memory: {s['memory']}.", "", models_line(meta),
              "", "Time per training step (ms):", ""]  # fmt: skip
     lines += md_table(t[order].T, "{:.1f}", "T")
     lines += ["", "Peak memory (MiB):", ""] + md_table(mem[[m for m in order if m in mem]].T, "{:.0f}", "T")
@@ -207,6 +214,7 @@ def inference_report(df: pd.DataFrame, meta: dict) -> list[str]:
     order = [m for m in STYLE if m in total]
     lines = ["## Inference (Figures 3-4)", "", f"Measured on {label(meta)}; context of random tokens, then "
              f"{meta['settings']['new_tokens']} greedy tokens; median of up to {meta['settings']['repeats']} runs.",
+             "", models_line(meta),
              "", f"Prefill + generation at batch {b} (ms):", ""]  # fmt: skip
     lines += md_table(total[order].T, "{:.1f}", "context")
     lines += ["", f"Time per generated token at batch {b} (ms):", ""] + md_table(tok[order].T, "{:.2f}", "context")

@@ -3,6 +3,7 @@
 minGRU-like coefficients (a = 1 - sigmoid(k), b = sigmoid(k) * g(x), k and x ~ N(0, 1)) and a
 random h0 > 0; the reference is the float64 compiled loop (itself tested against the Python loop).
 Reports the max absolute error of h and the relative error of d(sum(w * h))/d(log-space inputs).
+"log" is the chunked log-space scan (the default log backend); the unchunked row is Listing 5 as printed.
 
     python scripts/scan_accuracy.py --out results/core
 """
@@ -18,14 +19,19 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from minrnn import g  # noqa: E402
 from minrnn.records import provenance, write_json_atomic, write_text_atomic  # noqa: E402
-from minrnn.scan import scan  # noqa: E402
+from minrnn.scan import scan, scan_log  # noqa: E402
+
+UNCHUNKED = "log, unchunked (Listing 5 as printed)"
 
 
 def run(backend: str, dtype: torch.dtype, k, x, h0, w) -> tuple[torch.Tensor, torch.Tensor]:
     """h and the gradient w.r.t. the gate and candidate pre-activations, computed in dtype."""
     kk, xx = (t.detach().to(dtype).clone().requires_grad_() for t in (k, x))
     z = torch.sigmoid(kk)
-    h = scan(1 - z, z * g(xx), h0.to(dtype), backend=backend)
+    if backend == UNCHUNKED:
+        h = scan_log(1 - z, z * g(xx), h0.to(dtype), chunk=0)
+    else:
+        h = scan(1 - z, z * g(xx), h0.to(dtype), backend=backend)
     (h * w.to(dtype)).sum().backward()
     return h.detach().double(), torch.cat([kk.grad.flatten(), xx.grad.flatten()]).double()
 
@@ -48,7 +54,7 @@ def main(argv=None) -> int:
 
         inputs = (k, x, h0, w)
         ref_h, ref_g = run("cpu", torch.float64, *inputs)
-        for backend in ("sequential", "log", "cpu"):
+        for backend in ("sequential", UNCHUNKED, "log", "cpu"):
             if backend == "sequential" and T > 4096:
                 continue  # the Python loop is slow there; cpu is the same loop compiled
             h, gr = run(backend, torch.float32, *inputs)

@@ -58,3 +58,17 @@ def test_a_file_without_provenance_is_refused_and_an_empty_folder_is_named(tmp_p
     assert out.returncode == 2 and "lacks provenance" in out.stderr and "Traceback" not in out.stderr
     out = tables(tmp_path / "nothing")
     assert out.returncode == 2 and "no run summaries" in out.stderr
+
+
+def test_runs_without_a_summary_are_reported_as_unfinished(tmp_path):
+    write_run(tmp_path / "results/selective_copy/cpu", "mingru", 3, 0, 0.9)
+    (tmp_path / "runs/selective_copy/cpu/mingru-L3-s0").mkdir(parents=True)
+    (tmp_path / "runs/selective_copy/cpu/mingru-L3-s0/checkpoint.pt").write_bytes(b"x")  # has its summary
+    (tmp_path / "runs/selective_copy/cpu/mingru-L3-s1").mkdir(parents=True)
+    (tmp_path / "runs/selective_copy/cpu/mingru-L3-s1/checkpoint.pt").write_bytes(b"x")  # crashed or running
+    out = tables(tmp_path / "results")
+    assert out.returncode == 0, out.stderr
+    assert "1 unfinished or failed runs: mingru-L3-s1" in out.stderr
+    assert (
+        "(failed, stopped or still running): mingru-L3-s1." in (tmp_path / "results/tables/table1_cpu.md").read_text()
+    )
