@@ -92,7 +92,7 @@ class MambaMixer(nn.Module):
         out = self.out_proj(y.transpose(1, 2))
         if not return_state:
             return out
-        conv_state = F.pad(xi_raw, (0, 0, max(self.d_conv - 1 - L, 0), 0))[:, -(self.d_conv - 1):]
+        conv_state = F.pad(xi_raw, (0, 0, max(self.d_conv - 1 - L, 0), 0))[:, -(self.d_conv - 1) :]
         return out, (conv_state, self._last_state(xi, F.softplus(delta + self.dt_proj.bias[:, None]), A, B))
 
     @staticmethod

@@ -22,11 +22,12 @@ RESULT_KEYS = ("config", "provenance", "seed", "scale", "metrics")
 
 
 def git_commit() -> str:
-    """The checkout's commit, with ``-dirty`` if tracked files differ from it; 'unknown' outside git."""
+    """The checkout's commit, with ``-dirty`` if tracked files outside results/ differ from it (outputs
+    written by earlier scripts are not code); 'unknown' outside git."""
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
-                               capture_output=True, text=True, check=True)  # fmt: skip
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!results"],
+                               cwd=REPO, capture_output=True, text=True, check=True)  # fmt: skip
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return sha.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")

@@ -92,6 +92,8 @@ def main(cfg: DictConfig) -> None:
         print(f"minrnn-train: {e}", file=sys.stderr, flush=True)
         sys.exit(128 + e.signum)
     except (ValueError, TrainingError, FileNotFoundError, InstantiationException, OmegaConfBaseException) as e:
+        if isinstance(e, InstantiationException) and isinstance(e.__cause__, (ValueError, FileNotFoundError)):
+            e = e.__cause__  # our own message, not Hydra's wrapper around it
         print(f"minrnn-train: error: {str(e).strip()}", file=sys.stderr, flush=True)
         sys.exit(2)
 

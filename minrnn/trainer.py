@@ -254,6 +254,7 @@ def fit(model: torch.nn.Module, task, cfg, run_dir: Path, logger, fingerprint: s
                 rate = tokens_seen / (time.perf_counter() - t_start)
                 rec = {"step": step, "train_loss": loss_sum, "lr": sched.get_last_lr()[0], "tokens_per_s": rate}
                 mlog.write(json.dumps(rec) + "\n")
+                mlog.flush()  # so progress is visible (tail -f, schedulers, the fault-injection suite)
                 logger.log(rec, step)
                 bar.set_postfix(loss=f"{loss_sum:.3f}", tok_s=f"{rate:.0f}")
             if step % cfg.eval_every == 0 or step == cfg.max_steps:
@@ -288,10 +289,12 @@ def fit(model: torch.nn.Module, task, cfg, run_dir: Path, logger, fingerprint: s
                     mlog.flush()
                     bar.close()
                     raise Preempted(signum, step, ckpt_path)
-    bar.close()
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    test = evaluate(model, task, task.eval_batches("test"), device, amp)
+        bar.close()
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        # a signal from here on is noted and dropped: training is over and its last step is saved
+        # (the loop ends on an evaluation), so finishing the test evaluation is the quickest way to stop
+        test = evaluate(model, task, task.eval_batches("test"), device, amp)
     logger.log({f"test_{k}": v for k, v in test.items()}, step)
     return {
         "steps": step,

@@ -195,3 +195,23 @@ def test_bad_shapes_and_dtypes_raise_value_error(cls):
         cls(0, 7)
     with pytest.raises(ValueError, match="positive h0"):
         cls(5, 7, scan="log")(torch.randn(2, 3, 5), -torch.rand(2, 7))
+
+
+@pytest.mark.parametrize("cls", [MinGRU, MinLSTM])
+@pytest.mark.parametrize("scale", [80.0, 1e4])
+@pytest.mark.parametrize("backend", ["cpu", "log", "sequential"])
+def test_extreme_gate_logits_stay_finite_and_accurate_in_float32(cls, scale, backend):
+    """Gate pre-activations of order +-scale (saturated gates, a = 0 in float32) over T = 3000."""
+    torch.manual_seed(0)
+    ref = cls(4, 8, scan="sequential").double()
+    with torch.no_grad():
+        for lin in ref._projections[:-1]:  # the gates, not the candidate
+            lin.weight.mul_(scale)
+            lin.bias.mul_(scale)
+    x = torch.randn(2, 3000, 4, dtype=torch.float64)
+    layer = cls(4, 8, scan=backend)
+    layer.load_state_dict(ref.state_dict())
+    h = layer(x.float()).double()
+    assert torch.isfinite(h).all()
+    rel = ((h - ref(x)).abs() / ref(x).abs()).max().item()
+    assert rel < 1e-3, f"{backend}: max relative error {rel:.1e}"
