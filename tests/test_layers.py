@@ -213,5 +213,5 @@ def test_extreme_gate_logits_stay_finite_and_accurate_in_float32(cls, scale, bac
     layer.load_state_dict(ref.state_dict())
     h = layer(x.float()).double()
     assert torch.isfinite(h).all()
-    rel = ((h - ref(x)).abs() / ref(x).abs()).max().item()
-    assert rel < 1e-3, f"{backend}: max relative error {rel:.1e}"
+    # relative 1e-3; states that underflow (a closed gate from h0 = 0) are compared absolutely
+    torch.testing.assert_close(h, ref(x), rtol=1e-3, atol=1e-6)
