@@ -18,7 +18,7 @@ LAUNCH ?= hydra/launcher=local threads=1
 TRAIN := $(VENV)/bin/minrnn-train
 
 .PHONY: help install test lint format bench reproduce reproduce-table1 reproduce-table2 reproduce-figure2 \
-	reproduce-figure1 reproduce-inference figures-efficiency faults tables clean
+	reproduce-figure1 reproduce-inference figures-efficiency faults reproduce-table4 tables clean
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -77,6 +77,12 @@ reproduce-inference: install  ## Figures 3-4: inference time and memory vs conte
 
 figures-efficiency: install  ## redraw Figures 1, 3-4 and the report from results/efficiency/*.csv alone
 	$(PY) scripts/plot_efficiency.py --scale $(SCALE)
+
+reproduce-table4: install  ## Table 4 (Chomsky part): minGRU/minLSTM/GRU/LSTM x 7 problems x seeds, then the table
+	$(TRAIN) -m experiment=table4/mingru,table4/minlstm,table4/gru,table4/lstm \
+		task.problem=bucket_sort,missing_duplicate,cycle_nav,even_pairs,majority,majority_count,parity_check \
+		seed=$(SEEDS) scale=$(SCALE) $(LAUNCH)
+	$(PY) scripts/make_table4.py --scale $(SCALE)
 
 faults: install  ## fault injection: kill/resume runs at random steps, bad inputs -> results/reliability/
 	$(PY) scripts/fault_injection.py --kills 10 --terms 5

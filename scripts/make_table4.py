@@ -1,0 +1,108 @@
+"""Table 4 (Appendix D): Chomsky-hierarchy and counting tasks, from the run summaries in results/.
+
+Reads results/chomsky/<problem>/<scale>/*.json (written by minrnn-train), averages each (model,
+problem) over seeds (mean +- std, n), and prints our rows beside the paper's (its minLSTM row and the
+baselines it quotes from the xLSTM paper), each labelled. Accuracy is the authors' raw accuracy on
+evaluation lengths 40..256 after training on lengths up to 40. The LRA columns stay empty until those
+runs exist. Writes results/tables/table4_<scale>.{md,tex}.
+
+    python scripts/make_table4.py --scale cpu
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from minrnn.records import write_text_atomic  # noqa: E402
+from scripts.make_tables import NAMES, ResultsError, latex, load_runs, setting, unfinished_runs  # noqa: E402
+
+COLUMNS = {"bucket_sort": "Bucket Sort", "missing_duplicate": "Missing Dup.", "cycle_nav": "Cycle Nav.",
+           "even_pairs": "Even Pairs", "majority": "Majority", "majority_count": "Majority Count",
+           "parity_check": "Parity (not in Table 4)"}  # fmt: skip
+MODELS = ["minlstm", "mingru", "lstm", "gru", "mamba", "transformer"]
+
+
+def collect(results: Path, runs_dir: Path, scale: str) -> tuple[dict, list[str], list[dict]]:
+    """{(model, problem): cell}, unfinished run names, and every run loaded."""
+    cells, pending, everything = {}, [], []
+    for problem in COLUMNS:
+        folder = results / "chomsky" / problem / scale
+        if not folder.is_dir():
+            continue
+        runs = load_runs(folder, scale)
+        everything += runs
+        pending += [f"{problem}/{n}" for n in unfinished_runs(runs_dir / "chomsky" / problem / scale, folder)]
+        groups: dict[tuple, list[dict]] = {}
+        for r in runs:
+            groups.setdefault(setting(r), []).append(r)
+        for (model, _depth, _digest), rs in groups.items():
+            if (model, problem) in cells:
+                other = cells[model, problem]["files"][0]
+                raise ResultsError(f"{model} on {problem} has runs of different configs ({rs[0]['_file']} vs "
+                                   f"{other}); they are never averaged together")  # fmt: skip
+            accs = [r["metrics"]["test_acc"] for r in rs]
+            cells[model, problem] = {"mean": statistics.fmean(accs), "n": len(accs),
+                                     "std": statistics.stdev(accs) if len(accs) > 1 else float("nan"),
+                                     "files": [r["_file"] for r in rs]}  # fmt: skip
+    return cells, pending, everything
+
+
+def fmt(cell: dict | None) -> str:
+    if cell is None:
+        return "-"
+    std = "" if cell["n"] < 2 else f" ± {cell['std']:.2f}"
+    return f"{cell['mean']:.2f}{std} (n={cell['n']})"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scale", choices=["cpu", "paper"], default="cpu")
+    ap.add_argument("--results", type=Path, default=ROOT / "results", help="where the run summaries are")
+    ap.add_argument("--runs", type=Path, help="run directories, to report unfinished runs (default: RESULTS/../runs)")
+    ap.add_argument("--out", type=Path, help="where to write the table (default: RESULTS/tables)")
+    args = ap.parse_args(argv)
+    paper = json.loads((ROOT / "results/paper_reference.json").read_text())["table4_chomsky_lra"]
+    try:
+        cells, pending, runs = collect(args.results, args.runs or args.results.parent / "runs", args.scale)
+        if not cells:
+            raise ResultsError(f"no run summaries in {args.results}/chomsky/*/{args.scale}; run "
+                               f"`make reproduce-table4 SCALE={args.scale}` first")  # fmt: skip
+    except ResultsError as e:
+        print(f"make_table4: error: {e}", file=sys.stderr)
+        return 2
+    cfg = runs[0]["config"]
+    t, tr = cfg["task"], cfg["trainer"]
+    note = (f"scale={args.scale}: trained on lengths {t['train_lengths'][0]}-{t['train_lengths'][1]}, tested on "
+            f"{t['eval_lengths'][0]}-{t['eval_lengths'][1]} ({t['eval_batches']} x {t['eval_batch_size']} sequences), "
+            f"{t['arch']['depth']} layers, width {t['arch']['dim']}, conv {t['arch']['conv']}, {tr['max_steps']} steps "
+            f"of {tr['optimizer']} lr {tr['lr']}, batch {tr['batch_size']}; raw test accuracy of the best validation "
+            f"checkpoint, mean ± std over seeds (n). Paper rows are the paper's (minLSTM) and, as the paper does, "
+            f"the xLSTM paper's baselines.")  # fmt: skip
+    if pending:
+        note += f" Runs with a checkpoint but no summary (failed, stopped or still running): {', '.join(pending)}."
+    header = ["Model", "source", *COLUMNS.values()]
+    rows = []
+    for m in MODELS:
+        if any((m, p) in cells for p in COLUMNS):
+            rows.append([NAMES[m], f"ours ({args.scale})", *(fmt(cells.get((m, p))) for p in COLUMNS)])
+    for name, vals in paper["chomsky"].items():
+        source = "paper" if name == "minLSTM" else "paper (from xLSTM)"
+        rows.append([name, source, *(f"{vals[p]:.2f}" if p in vals else "-" for p in COLUMNS)])
+    md = "\n".join(["## Table 4: Chomsky hierarchy and counting tasks", "", note, "",
+                    "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+                   + ["| " + " | ".join(r) + " |" for r in rows]) + "\n"  # fmt: skip
+    out = args.out or args.results / "tables"
+    write_text_atomic(out / f"table4_{args.scale}.md", md)
+    write_text_atomic(out / f"table4_{args.scale}.tex", latex(header, rows))
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
