@@ -46,7 +46,12 @@ def test_experiment_presets_compose(experiment, scale):
     assert cfg.model.name == experiment.split("/")[1]
     assert (
         cfg.task.name
-        == {"table1": "selective_copy", "table2": "selective_copy", "figure2": "shakespeare"}[experiment.split("/")[0]]
+        == {
+            "table1": "selective_copy",
+            "table2": "selective_copy",
+            "figure2": "shakespeare",
+            "table4": "chomsky/parity_check",
+        }[experiment.split("/")[0]]
     )
 
 
