@@ -219,7 +219,7 @@ def run_grid(grid: Grid, jobs: list[dict], script: Path, timeout: float, isolate
         if job[grows] > failed.get(group(job), float("inf")):
             row = {"status": "skipped"}
         else:
-            load = os.getloadavg()[0]  # CPU load before the configuration: a busy machine shows here
+            load = os.getloadavg()[0]  # 1-min load average; includes this benchmark's previous config
             row = run_job(script, job, timeout) if isolate else measure(job)
             row["load_before"] = round(load, 2)
         row = {**{k: job[k] for k in grid.key}, **row, "date": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())}

@@ -25,7 +25,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,7 +122,6 @@ class BadInput:
     argv: list[str]  # {tmp} is replaced by the trial's folder
     expect: str  # a regex the error message must match
     setup: str = ""  # a name in SETUPS, run before (its files must survive unchanged)
-    extra_files: dict = field(default_factory=dict)
 
 
 def _setup_run(tmp: Path) -> None:
