@@ -18,7 +18,8 @@ LAUNCH ?= hydra/launcher=local threads=1
 TRAIN := $(VENV)/bin/minrnn-train
 
 .PHONY: help install test lint format bench reproduce reproduce-table1 reproduce-table2 reproduce-figure2 \
-	reproduce-figure1 reproduce-inference figures-efficiency faults reproduce-table4 tables clean
+	reproduce-figure1 reproduce-inference figures-efficiency faults reproduce-table4 tables clean \
+	reproduce-table3 reproduce-table3-demo
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -77,6 +78,22 @@ reproduce-inference: install  ## Figures 3-4: inference time and memory vs conte
 
 figures-efficiency: install  ## redraw Figures 1, 3-4 and the report from results/efficiency/*.csv alone
 	$(PY) scripts/plot_efficiency.py --scale $(SCALE)
+
+# Table 3 needs D4RL's nine HDF5 files: downloaded into ~/.cache/minrnn/data when online, or MINRNN_D4RL=<folder>.
+T3_SEEDS ?= 0,1,2,3,4
+T3_MODELS ?= table3/minlstm,table3/mingru
+reproduce-table3: install  ## Table 3: decision minLSTM/minGRU x 9 D4RL datasets x 5 seeds (needs the data), then the table
+	$(TRAIN) -m experiment=$(T3_MODELS) task.env=halfcheetah,hopper,walker2d \
+		task.dataset=medium,medium_replay,medium_expert seed=$(T3_SEEDS) scale=$(SCALE) $(LAUNCH)
+	$(PY) scripts/make_table3.py --scale $(SCALE)
+
+DEMO_DATA ?= data/d4rl-demo
+DEMO_MODELS ?= table3/minlstm,table3/mingru,table3/gru,table3/transformer
+reproduce-table3-demo: install  ## Table 3's pipeline on locally generated HalfCheetah data (NOT D4RL: not comparable)
+	$(PY) scripts/make_d4rl_demo_data.py --env halfcheetah --episodes 30 --out $(DEMO_DATA)
+	$(TRAIN) -m experiment=$(DEMO_MODELS) task.env=halfcheetah task.path=$(DEMO_DATA)/halfcheetah_demo.hdf5 \
+		task.name=d4rl-demo/halfcheetah "task.target_returns=[-300,-700]" seed=0 scale=cpu $(LAUNCH)
+	$(PY) scripts/make_table3.py --demo --scale cpu
 
 reproduce-table4: install  ## Table 4 (Chomsky part): minGRU/minLSTM/GRU/LSTM x 7 problems x seeds, then the table
 	$(TRAIN) -m experiment=table4/mingru,table4/minlstm,table4/gru,table4/lstm \

@@ -37,11 +37,12 @@ RESUMABLE = ("max_steps", "eval_every", "log_every", "checkpoint_every", "patien
 
 
 def build(cfg: DictConfig):
-    """The task and the model it needs (vocabulary and output size come from the task)."""
+    """The task and the model it needs (vocabulary and output size come from the task; a task with
+    ``wrap`` puts its own input/output layers around the model, e.g. the decision model of Table 3)."""
     task = instantiate(cfg.task, _convert_="all")
     io = {"vocab_size": task.vocab_size} if getattr(task, "vocab_size", None) else {"dim_in": task.dim_in}
     model = instantiate(cfg.model.net, dim_out=task.dim_out, **io, _convert_="all")
-    return task, model
+    return task, (task.wrap(model) if hasattr(task, "wrap") else model)
 
 
 def run(cfg: DictConfig) -> dict:
@@ -63,9 +64,13 @@ def run(cfg: DictConfig) -> dict:
     started = time.time()
     try:
         metrics = fit(model, task, cfg.trainer, run_dir, logger, fingerprint)
+        device = pick_device(cfg.trainer.device)
+        if hasattr(task, "final_evaluation"):  # e.g. Table 3's rollouts in the environment
+            metrics["final"] = task.final_evaluation(model, device)
+            logger.log({f"final/{k}": v for k, v in metrics["final"].items() if isinstance(v, float)},
+                       metrics["steps"])  # fmt: skip
     finally:
         logger.finish()
-    device = pick_device(cfg.trainer.device)
     summary = {
         "config": config,
         "provenance": provenance(device),
@@ -79,7 +84,8 @@ def run(cfg: DictConfig) -> dict:
     }
     write_json_atomic(run_dir / "summary.json", summary)
     write_json_atomic(Path(cfg.paths.results) / f"{cfg.run_name}.json", summary)
-    print(f"{cfg.run_name}: test {task.metric} {metrics['test_' + task.metric]:.4f} "
+    final = f", score {metrics['final']['score']:.1f}" if "score" in metrics.get("final", {}) else ""
+    print(f"{cfg.run_name}: test {task.metric} {metrics['test_' + task.metric]:.4f}{final} "
           f"({metrics['steps']} steps, {metrics['stop_reason']})", flush=True)  # fmt: skip
     return summary
 

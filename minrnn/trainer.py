@@ -182,6 +182,8 @@ def fit(model: torch.nn.Module, task, cfg, run_dir: Path, logger, fingerprint: s
         raise ValueError(
             f"trainer.max_steps and trainer.eval_every must be >= 1, got {cfg.max_steps}, {cfg.eval_every}"
         )
+    if cfg.get("keep", "best") not in ("best", "last"):
+        raise ValueError(f"trainer.keep must be best or last, got {cfg.keep!r}")
     device = pick_device(cfg.device)
     model.to(device)
     amp_dtype = torch.bfloat16 if device.type == "cuda" and cfg.amp else None
@@ -290,7 +292,7 @@ def fit(model: torch.nn.Module, task, cfg, run_dir: Path, logger, fingerprint: s
                     bar.close()
                     raise Preempted(signum, step, ckpt_path)
         bar.close()
-        if best_state is not None:
+        if best_state is not None and cfg.get("keep", "best") == "best":
             model.load_state_dict(best_state)
         # a signal from here on is noted and dropped: training is over and its last step is saved
         # (the loop ends on an evaluation), so finishing the test evaluation is the quickest way to stop

@@ -13,14 +13,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from minrnn.records import write_text_atomic  # noqa: E402
-from scripts.make_tables import NAMES, ResultsError, latex, load_runs, setting, unfinished_runs  # noqa: E402
+from scripts.make_tables import (  # noqa: E402
+    NAMES,  # fmt: skip
+    ResultsError,
+    by_setting,
+    cell,
+    fmt_cell,
+    latex,
+    load_runs,
+    unfinished_runs,
+)
 
 COLUMNS = {"bucket_sort": "Bucket Sort", "missing_duplicate": "Missing Dup.", "cycle_nav": "Cycle Nav.",
            "even_pairs": "Even Pairs", "majority": "Majority", "majority_count": "Majority Count",
@@ -38,26 +46,13 @@ def collect(results: Path, runs_dir: Path, scale: str) -> tuple[dict, list[str],
         runs = load_runs(folder, scale)
         everything += runs
         pending += [f"{problem}/{n}" for n in unfinished_runs(runs_dir / "chomsky" / problem / scale, folder)]
-        groups: dict[tuple, list[dict]] = {}
-        for r in runs:
-            groups.setdefault(setting(r), []).append(r)
-        for (model, _depth, _digest), rs in groups.items():
+        for (model, _depth, _digest), rs in by_setting(runs).items():
             if (model, problem) in cells:
                 other = cells[model, problem]["files"][0]
                 raise ResultsError(f"{model} on {problem} has runs of different configs ({rs[0]['_file']} vs "
                                    f"{other}); they are never averaged together")  # fmt: skip
-            accs = [r["metrics"]["test_acc"] for r in rs]
-            cells[model, problem] = {"mean": statistics.fmean(accs), "n": len(accs),
-                                     "std": statistics.stdev(accs) if len(accs) > 1 else float("nan"),
-                                     "files": [r["_file"] for r in rs]}  # fmt: skip
+            cells[model, problem] = cell([r["metrics"]["test_acc"] for r in rs], rs)
     return cells, pending, everything
-
-
-def fmt(cell: dict | None) -> str:
-    if cell is None:
-        return "-"
-    std = "" if cell["n"] < 2 else f" ± {cell['std']:.2f}"
-    return f"{cell['mean']:.2f}{std} (n={cell['n']})"
 
 
 def main(argv=None) -> int:
@@ -90,7 +85,7 @@ def main(argv=None) -> int:
     rows = []
     for m in MODELS:
         if any((m, p) in cells for p in COLUMNS):
-            rows.append([NAMES[m], f"ours ({args.scale})", *(fmt(cells.get((m, p))) for p in COLUMNS)])
+            rows.append([NAMES[m], f"ours ({args.scale})", *(fmt_cell(cells.get((m, p))) for p in COLUMNS)])
     for name, vals in paper["chomsky"].items():
         source = "paper" if name == "minLSTM" else "paper (from xLSTM)"
         rows.append([name, source, *(f"{vals[p]:.2f}" if p in vals else "-" for p in COLUMNS)])

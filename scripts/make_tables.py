@@ -69,6 +69,28 @@ def setting(rec: dict) -> tuple[str, int, str]:
     return cfg["model"]["name"], cfg["task"]["arch"]["depth"], digest
 
 
+def by_setting(runs: list[dict]) -> dict[tuple[str, int, str], list[dict]]:
+    """Runs grouped by ``setting``: the seeds of one configuration."""
+    groups: dict[tuple[str, int, str], list[dict]] = {}
+    for r in runs:
+        groups.setdefault(setting(r), []).append(r)
+    return groups
+
+
+def cell(values: list[float], runs: list[dict]) -> dict:
+    """Mean, sample std (nan for one run) and n of one table cell, with the files it came from."""
+    return {"mean": statistics.fmean(values), "n": len(values), "files": [r["_file"] for r in runs],
+            "std": statistics.stdev(values) if len(values) > 1 else float("nan")}  # fmt: skip
+
+
+def fmt_cell(c: dict | None, digits: int = 2) -> str:
+    """ "mean ± std (n=k)", or "-" for a missing cell."""
+    if c is None:
+        return "-"
+    std = "" if c["n"] < 2 else f" ± {c['std']:.{digits}f}"
+    return f"{c['mean']:.{digits}f}{std} (n={c['n']})"
+
+
 def aggregate(runs: list[dict]) -> dict[tuple[str, int], dict]:
     groups: dict[tuple[str, int, str], list[dict]] = {}
     for r in runs:

@@ -11,43 +11,18 @@ public home into ``cache_dir`` and checked against its md5.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from tasks.download import DataError, download, md5sum
+
 URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
 MD5 = "6fb458f1232090904fb40fe944165e91"
 FILENAME = "tinyshakespeare.txt"
 HOW = f"Download {URL} and point task.path (or $MINRNN_SHAKESPEARE) at it"
-
-
-class DataError(FileNotFoundError):
-    """A data file that is missing, unreadable or not what it should be; the message says where to get it."""
-
-
-def md5sum(path: Path) -> str:
-    return hashlib.md5(path.read_bytes()).hexdigest()
-
-
-def download(url: str, target: Path) -> None:
-    """Fetch url to target through a temporary file and a rename (never a half-written target)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        urllib.request.urlretrieve(url, tmp)
-        os.replace(tmp, target)
-    except OSError as e:
-        raise DataError(f"could not download {url} to {target} ({e}). {HOW}.") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def locate(path: str | None, cache_dir: str, md5: str | None = MD5, url: str = URL) -> Path:
@@ -59,7 +34,7 @@ def locate(path: str | None, cache_dir: str, md5: str | None = MD5, url: str = U
     else:
         p = Path(cache_dir).expanduser() / FILENAME
         if not p.is_file():
-            download(url, p)
+            download(url, p, HOW)
     if md5 and (got := md5sum(p)) != md5:
         raise DataError(f"{p} has md5 {got}, expected {md5} (truncated or a different file). {HOW}, or set "
                         "task.md5=null to use another corpus.")  # fmt: skip

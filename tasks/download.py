@@ -1,0 +1,38 @@
+"""Fetching public data files into a cache: atomic (a temporary file, then a rename), checksummed when
+a checksum is known, and failing with one message that names the file and where to get it."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import urllib.request
+from pathlib import Path
+
+
+class DataError(FileNotFoundError):
+    """A data file that is missing, unreadable or not what it should be; the message says where to get it."""
+
+
+def md5sum(path: Path) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def download(url: str, target: Path, how: str) -> None:
+    """Fetch url to target through a temporary file and a rename (never a half-written target);
+    ``how`` (where to get the file by hand, which setting to point at it) ends the error message."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        urllib.request.urlretrieve(url, tmp)
+        os.replace(tmp, target)
+    except OSError as e:
+        raise DataError(f"could not download {url} to {target} ({e}). {how}.") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
