@@ -8,7 +8,7 @@ when min_length < tokens < max_length, without duplicates. Tokens are the operat
 closing bracket (LRA's pipeline drops the parentheses of its tree printout). The train/val/test sets
 are generated once from the seed (LRA: 96k / 2k / 2k, lengths 500-2000), or read from LRA's released
 TSV files (`path`: the folder holding basic_{train,val,test}.tsv). Sequences are left-padded; the
-model's outputs are mean-pooled over the real tokens ("classification by pooling").
+model's outputs are mean-pooled over the real tokens (tasks/pooling.py).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from minrnn.records import write_text_atomic
+from tasks.pooling import PooledClassification
 
 OPERATORS = ["[MIN", "[MAX", "[MED", "[SM"]
 END = "]"
@@ -112,8 +112,7 @@ def generated_splits(params: list[int], cache_dir: Path | None) -> dict[str, lis
     return splits
 
 
-class ListOps:
-    metric = "acc"
+class ListOps(PooledClassification):
     vocab_size = len(VOCAB)
     dim_out = 10
 
@@ -158,18 +157,3 @@ class ListOps:
     def eval_batches(self, split: str) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         data, bs = self.splits[split], self.eval_batch_size
         return (self.encode(data[i : i + bs]) for i in range(0, len(data), bs))
-
-    @staticmethod
-    def pooled(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Mean of the outputs over each sequence's real (last y[:, 1]) positions: (B, 10)."""
-        T = logits.shape[1]
-        mask = (torch.arange(T, device=logits.device) >= T - y[:, 1:2]).unsqueeze(-1).to(logits.dtype)
-        return (logits * mask).sum(1) / mask.sum(1)
-
-    def loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(self.pooled(logits, y).float(), y[:, 0])
-
-    def metrics(self, logits: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-        pooled = self.pooled(logits, y).float()
-        return {"acc": (pooled.argmax(-1) == y[:, 0]).float().sum().item(),
-                "loss": F.cross_entropy(pooled, y[:, 0]).item() * y.shape[0]}  # fmt: skip

@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from harness import compose_cfg
+from lra_files import write_aan, write_cifar
 from omegaconf import OmegaConf
 
 from minrnn.train import CONFIGS, build
@@ -34,6 +35,8 @@ def data_overrides(tmp_path_factory) -> dict[str, list[str]]:
         "shakespeare": [f"task.path={corpus}", "task.md5=null"],
         "d4rl": [f"task.path={d4rl}"],
         "listops": ["task.n_train=50", "task.n_eval=10", "task.cache_dir=null"],
+        "retrieval": [f"task.path={write_aan(corpus.parent / 'aan')}"],
+        "gimage": [f"task.path={write_cifar(corpus.parent / 'cifar')}"],
     }
 
 
@@ -58,7 +61,7 @@ def test_experiment_presets_compose(experiment, scale):
     tasks = {"table1": "selective_copy", "table2": "selective_copy", "figure2": "shakespeare",
              "table4": "chomsky/parity_check", "table6": "lra/listops", "figure5": "lra/listops",
              "table3": "d4rl/hopper-medium"}  # fmt: skip
-    assert cfg.task.name == ("lra/listops" if name.startswith("listops_") else tasks[group])
+    assert cfg.task.name == ("lra/listops" if name.startswith("lra_") else tasks[group])
 
 
 def test_scale_switches_the_paper_and_cpu_settings():

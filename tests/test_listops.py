@@ -101,7 +101,7 @@ def test_generated_sets_are_cached(tmp_path, monkeypatch):
 
 def test_a_tiny_model_learns_one_level_expressions(tmp_path):
     """Depth-1 MAX/MIN/MED/SM over a few digits: a small conv + minLSTM + MLP model beats chance well."""
-    over = ["experiment=table4/listops_minlstm", "logger.mode=disabled", "trainer.progress=false",
+    over = ["experiment=table4/lra_minlstm", "logger.mode=disabled", "trainer.progress=false",
             f"paths.runs={tmp_path}/runs", f"paths.results={tmp_path}/results", "task.cache_dir=null",
             "task.n_train=2000", "task.n_eval=200", "task.min_length=3", "task.max_length=8", "task.max_depth=2",
             "task.max_args=4", "task.arch.dim=32", "task.arch.depth=2", "trainer.max_steps=400",
