@@ -19,7 +19,8 @@ TRAIN := $(VENV)/bin/minrnn-train
 
 .PHONY: help install test lint format bench reproduce reproduce-table1 reproduce-table2 reproduce-figure2 \
 	reproduce-figure1 reproduce-inference figures-efficiency faults reproduce-table4 tables clean \
-	reproduce-table3 reproduce-table3-demo
+	reproduce-table3 reproduce-table3-demo reproduce-table4-lra \
+	reproduce-table6 reproduce-figure5
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -95,17 +96,41 @@ reproduce-table3-demo: install  ## Table 3's pipeline on locally generated HalfC
 		task.name=d4rl-demo/halfcheetah "task.target_returns=[-300,-700]" seed=0 scale=cpu $(LAUNCH)
 	$(PY) scripts/make_table3.py --demo --scale cpu
 
-reproduce-table4: install  ## Table 4 (Chomsky part): minGRU/minLSTM/GRU/LSTM x 7 problems x seeds, then the table
+reproduce-table4: install  ## Table 4: Chomsky (4 models x 7 problems) and LRA ListOps (minLSTM, minGRU) x seeds, then the table
 	$(TRAIN) -m experiment=table4/mingru,table4/minlstm,table4/gru,table4/lstm \
 		task.problem=bucket_sort,missing_duplicate,cycle_nav,even_pairs,majority,majority_count,parity_check \
 		seed=$(SEEDS) scale=$(SCALE) $(LAUNCH)
+	$(TRAIN) -m experiment=table4/lra_minlstm,table4/lra_mingru seed=$(SEEDS) scale=$(SCALE) $(LAUNCH)
 	$(PY) scripts/make_table4.py --scale $(SCALE)
+
+# Retrieval and G-Image need LRA's AAN files (MINRNN_AAN=<folder>) and CIFAR-10 (MINRNN_CIFAR10 or a download).
+reproduce-table4-lra: install  ## Table 4's Retrieval and G-Image columns (minLSTM, minGRU; needs their data)
+	$(TRAIN) -m experiment=table4/lra_minlstm,table4/lra_mingru task=retrieval,gimage seed=$(SEEDS) \
+		scale=$(SCALE) $(LAUNCH)
+	$(PY) scripts/make_table4.py --scale $(SCALE)
+
+T6_SEEDS ?= $(SEEDS)
+reproduce-table6: install  ## Table 6: the ListOps ablation of minLSTM (alone, +Conv, +MLP, +Conv+MLP), then the table
+	$(TRAIN) -m experiment=table6/minlstm_plain,table6/minlstm_conv,table6/minlstm_mlp,table6/minlstm_conv_mlp \
+		seed=$(T6_SEEDS) scale=$(SCALE) $(LAUNCH)
+	$(PY) scripts/make_table6.py --scale $(SCALE)
+
+FORGET_BIASES ?= 0.0,5.0
+reproduce-figure5: install  ## Figure 5: minLSTM forget-gate biases on ListOps (bias 3 = the Table 4 runs), then the plot
+	$(TRAIN) -m experiment=figure5/minlstm model.net.block.rnn_kwargs.forget_bias=$(FORGET_BIASES) seed=0 \
+		scale=$(SCALE) $(LAUNCH)
+	$(TRAIN) -m experiment=table4/lra_minlstm seed=$(SEEDS) scale=$(SCALE) $(LAUNCH)
+	$(PY) scripts/make_figure5.py --scale $(SCALE)
 
 faults: install  ## fault injection: kill/resume runs at random steps, bad inputs -> results/reliability/
 	$(PY) scripts/fault_injection.py --kills 10 --terms 5
 
-tables: install  ## regenerate Tables 1 and 2 from results/ alone
+tables: install  ## regenerate Tables 1, 2, 4, 6, Figure 5 and the Table 3 demo from results/ alone
 	$(PY) scripts/make_tables.py --scale $(SCALE)
+	$(PY) scripts/make_table4.py --scale $(SCALE)
+	$(PY) scripts/make_table6.py --scale $(SCALE)
+	$(PY) scripts/make_figure5.py --scale $(SCALE)
+	$(PY) scripts/make_table3.py --demo --scale $(SCALE)
 
 clean:  ## remove the virtual environment and local outputs
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache

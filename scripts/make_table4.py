@@ -3,8 +3,8 @@
 Reads results/chomsky/<problem>/<scale>/*.json (written by minrnn-train), averages each (model,
 problem) over seeds (mean +- std, n), and prints our rows beside the paper's (its minLSTM row and the
 baselines it quotes from the xLSTM paper), each labelled. Accuracy is the authors' raw accuracy on
-evaluation lengths 40..256 after training on lengths up to 40. The LRA columns stay empty until those
-runs exist. Writes results/tables/table4_<scale>.{md,tex}.
+evaluation lengths 40..256 after training on lengths up to 40; the LRA columns read results/lra/<task>/
+(untagged runs only: the default architecture). Writes results/tables/table4_<scale>.{md,tex}.
 
     python scripts/make_table4.py --scale cpu
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -32,20 +33,31 @@ from scripts.make_tables import (  # noqa: E402
 
 COLUMNS = {"bucket_sort": "Bucket Sort", "missing_duplicate": "Missing Dup.", "cycle_nav": "Cycle Nav.",
            "even_pairs": "Even Pairs", "majority": "Majority", "majority_count": "Majority Count",
-           "parity_check": "Parity (not in Table 4)"}  # fmt: skip
+           "retrieval": "Retrieval", "listops": "ListOps", "gimage": "G-Image"}  # fmt: skip
+EXTRA = {"parity_check": "Parity (not in Table 4)"}
+LRA = ("retrieval", "listops", "gimage")
+PAPER_LRA_KEYS = {"retrieval": "retrieval", "listops": "listops", "gimage": "g_image"}
+
+
+def folder_of(column: str) -> str:
+    return f"lra/{column}" if column in LRA else f"chomsky/{column}"
+
+
 MODELS = ["minlstm", "mingru", "lstm", "gru", "mamba", "transformer"]
 
 
 def collect(results: Path, runs_dir: Path, scale: str) -> tuple[dict, list[str], list[dict]]:
     """{(model, problem): cell}, unfinished run names, and every run loaded."""
     cells, pending, everything = {}, [], []
-    for problem in COLUMNS:
-        folder = results / "chomsky" / problem / scale
+    for problem in [*COLUMNS, *EXTRA]:
+        folder = results / folder_of(problem) / scale
         if not folder.is_dir():
             continue
-        runs = load_runs(folder, scale)
+        # Table 4 is the default architecture: tagged runs (Table 6's ablations, Figure 5's biases) stay out
+        runs = [r for r in load_runs(folder, scale) if not r["config"].get("tag")]
         everything += runs
-        pending += [f"{problem}/{n}" for n in unfinished_runs(runs_dir / "chomsky" / problem / scale, folder)]
+        pending += [f"{problem}/{n}" for n in unfinished_runs(runs_dir / folder_of(problem) / scale, folder)
+                    if not any(n == r["config"]["run_name"].rsplit("/", 1)[-1] for r in runs)]  # fmt: skip
         for (model, _depth, _digest), rs in by_setting(runs).items():
             if (model, problem) in cells:
                 other = cells[model, problem]["files"][0]
@@ -66,30 +78,49 @@ def main(argv=None) -> int:
     try:
         cells, pending, runs = collect(args.results, args.runs or args.results.parent / "runs", args.scale)
         if not cells:
-            raise ResultsError(f"no run summaries in {args.results}/chomsky/*/{args.scale}; run "
+            raise ResultsError(f"no run summaries in {args.results}/{{chomsky,lra}}/*/{args.scale}; run "
                                f"`make reproduce-table4 SCALE={args.scale}` first")  # fmt: skip
     except ResultsError as e:
         print(f"make_table4: error: {e}", file=sys.stderr)
         return 2
-    cfg = runs[0]["config"]
-    t, tr = cfg["task"], cfg["trainer"]
-    note = (f"scale={args.scale}: trained on lengths {t['train_lengths'][0]}-{t['train_lengths'][1]}, tested on "
-            f"{t['eval_lengths'][0]}-{t['eval_lengths'][1]} ({t['eval_batches']} x {t['eval_batch_size']} sequences), "
-            f"{t['arch']['depth']} layers, width {t['arch']['dim']}, conv {t['arch']['conv']}, {tr['max_steps']} steps "
-            f"of {tr['optimizer']} lr {tr['lr']}, batch {tr['batch_size']}; raw test accuracy of the best validation "
-            f"checkpoint, mean ± std over seeds (n). Paper rows are the paper's (minLSTM) and, as the paper does, "
-            f"the xLSTM paper's baselines.")  # fmt: skip
+    notes = [f"scale={args.scale}; test accuracy of the best validation checkpoint, mean ± std over seeds (n). "
+             "Paper rows are the paper's (minLSTM) and, as the paper does, the xLSTM paper's baselines; the "
+             "average is over the nine columns, ours only where all nine exist."]  # fmt: skip
+    chomsky = next((r["config"] for r in runs if r["config"]["task"]["name"].startswith("chomsky")), None)
+    if chomsky:
+        t, tr = chomsky["task"], chomsky["trainer"]
+        notes.append(f"Chomsky: trained on lengths {t['train_lengths'][0]}-{t['train_lengths'][1]}, tested on "
+                     f"{t['eval_lengths'][0]}-{t['eval_lengths'][1]} ({t['eval_batches']} x {t['eval_batch_size']} "
+                     f"sequences), {t['arch']['depth']} layers, width {t['arch']['dim']}, conv {t['arch']['conv']}, "
+                     f"{tr['max_steps']} steps of {tr['optimizer']} lr {tr['lr']}, "
+                     f"batch {tr['batch_size']}.")  # fmt: skip
+    for r in {r["config"]["task"]["name"]: r for r in runs if r["config"]["task"]["name"].startswith("lra")}.values():
+        t, tr = r["config"]["task"], r["config"]["trainer"]
+        lengths = f", expression lengths {t['min_length']}-{t['max_length']}" if "min_length" in t else ""
+        notes.append(f"{t['name']}: {t['arch']['depth']} blocks of Conv4 + RNN + MLP, width {t['arch']['dim']}"
+                     f"{lengths}, {tr['max_steps']} steps of {tr['optimizer']} lr {tr['lr']}, batch "
+                     f"{tr['batch_size']}.")  # fmt: skip
+    note = " ".join(notes)
     if pending:
         note += f" Runs with a checkpoint but no summary (failed, stopped or still running): {', '.join(pending)}."
-    header = ["Model", "source", *COLUMNS.values()]
+    extra = [p for p in EXTRA if any(k[1] == p for k in cells)]
+    header = ["Model", "source", *COLUMNS.values(), "Average", *(EXTRA[p] for p in extra)]
     rows = []
     for m in MODELS:
-        if any((m, p) in cells for p in COLUMNS):
-            rows.append([NAMES[m], f"ours ({args.scale})", *(fmt_cell(cells.get((m, p))) for p in COLUMNS)])
+        if any((m, p) in cells for p in [*COLUMNS, *extra]):
+            full = all((m, p) in cells for p in COLUMNS)
+            avg = f"{statistics.fmean(cells[m, p]['mean'] for p in COLUMNS):.2f}" if full else "-"
+            rows.append([NAMES[m], f"ours ({args.scale})", *(fmt_cell(cells.get((m, p))) for p in COLUMNS), avg,
+                         *(fmt_cell(cells.get((m, p))) for p in extra)])  # fmt: skip
     for name, vals in paper["chomsky"].items():
         source = "paper" if name == "minLSTM" else "paper (from xLSTM)"
-        rows.append([name, source, *(f"{vals[p]:.2f}" if p in vals else "-" for p in COLUMNS)])
-    md = "\n".join(["## Table 4: Chomsky hierarchy and counting tasks", "", note, "",
+        lra = paper["lra"].get(name, {})
+        vals = {**vals, **{c: lra[k] for c, k in PAPER_LRA_KEYS.items() if k in lra}}
+        avg = f"{lra['average_of_nine']:.2f}" if "average_of_nine" in lra else "-"
+        rows.append(
+            [name, source, *(f"{vals[p]:.2f}" if p in vals else "-" for p in COLUMNS), avg, *("-" for _ in extra)]
+        )
+    md = "\n".join(["## Table 4: Chomsky hierarchy, counting tasks and Long Range Arena", "", note, "",
                     "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
                    + ["| " + " | ".join(r) + " |" for r in rows]) + "\n"  # fmt: skip
     out = args.out or args.results / "tables"
