@@ -21,17 +21,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from minrnn.records import write_text_atomic  # noqa: E402
 from scripts.make_tables import (  # noqa: E402
-    NAMES,  # fmt: skip
-    ResultsError,
-    by_setting,
-    cell,
-    fmt_cell,
-    latex,
-    load_runs,
-    unfinished_runs,
-)
+    NAMES, ResultsError, by_setting, cell, fmt_cell, load_runs, unfinished_runs, write_table)  # fmt: skip
 
 ENV_NAMES = {"halfcheetah": "HalfCheetah", "hopper": "Hopper", "walker2d": "Walker"}
 DATASET_NAMES = {"medium": "M", "medium_replay": "M-R", "medium_expert": "M-E"}
@@ -107,12 +98,7 @@ def main(argv=None) -> int:
         rows.append(["Average", *(f"{paper['average'][c]:.1f}" for c in PAPER_COLUMNS), *avg])
     name = f"table3_demo_{args.scale}" if args.demo else f"table3_{args.scale}"
     title = "## Table 3 (demo data, not D4RL)" if args.demo else "## Table 3: offline RL on D4RL"
-    md = "\n".join([title, "", note, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-                   + ["| " + " | ".join(r) + " |" for r in rows]) + "\n"  # fmt: skip
-    out = args.out or args.results / "tables"
-    write_text_atomic(out / f"{name}.md", md)
-    write_text_atomic(out / f"{name}.tex", latex(header, rows))
-    print(md)
+    write_table(args.out or args.results / "tables", name, title, note, header, rows)
     return 0
 
 

@@ -19,17 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from minrnn.records import write_text_atomic  # noqa: E402
 from scripts.make_tables import (  # noqa: E402
-    NAMES,  # fmt: skip
-    ResultsError,
-    by_setting,
-    cell,
-    fmt_cell,
-    latex,
-    load_runs,
-    unfinished_runs,
-)
+    NAMES, ResultsError, by_setting, cell, fmt_cell, load_runs, unfinished_runs, write_table)  # fmt: skip
 
 COLUMNS = {"bucket_sort": "Bucket Sort", "missing_duplicate": "Missing Dup.", "cycle_nav": "Cycle Nav.",
            "even_pairs": "Even Pairs", "majority": "Majority", "majority_count": "Majority Count",
@@ -120,13 +111,14 @@ def main(argv=None) -> int:
         rows.append(
             [name, source, *(f"{vals[p]:.2f}" if p in vals else "-" for p in COLUMNS), avg, *("-" for _ in extra)]
         )
-    md = "\n".join(["## Table 4: Chomsky hierarchy, counting tasks and Long Range Arena", "", note, "",
-                    "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-                   + ["| " + " | ".join(r) + " |" for r in rows]) + "\n"  # fmt: skip
-    out = args.out or args.results / "tables"
-    write_text_atomic(out / f"table4_{args.scale}.md", md)
-    write_text_atomic(out / f"table4_{args.scale}.tex", latex(header, rows))
-    print(md)
+    write_table(
+        args.out or args.results / "tables",
+        f"table4_{args.scale}",
+        "## Table 4: Chomsky hierarchy, counting tasks and Long Range Arena",
+        note,
+        header,
+        rows,
+    )
     return 0
 
 

@@ -16,8 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from minrnn.records import write_text_atomic  # noqa: E402
-from scripts.make_tables import ResultsError, cell, fmt_cell, latex, load_runs  # noqa: E402
+from scripts.make_tables import ResultsError, cell, fmt_cell, load_runs, write_table  # noqa: E402
 
 ROWS = {(False, False): "minLSTM", (True, False): "minLSTM + Conv", (False, True): "minLSTM + MLP",
         (True, True): "minLSTM + Conv + MLP"}  # fmt: skip
@@ -57,13 +56,14 @@ def main(argv=None) -> int:
     header = ["Model", "ListOps accuracy"]
     rows = [[name, fmt_cell(cell([r["metrics"]["test_acc"] for r in groups[k]], groups[k]) if k in groups else None)]
             for k, name in ROWS.items()]  # fmt: skip
-    md = "\n".join(["## Table 6: ListOps architecture ablation (minLSTM)", "", note, "",
-                    "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-                   + ["| " + " | ".join(r) + " |" for r in rows]) + "\n"  # fmt: skip
-    out = args.out or args.results / "tables"
-    write_text_atomic(out / f"table6_{args.scale}.md", md)
-    write_text_atomic(out / f"table6_{args.scale}.tex", latex(header, rows))
-    print(md)
+    write_table(
+        args.out or args.results / "tables",
+        f"table6_{args.scale}",
+        "## Table 6: ListOps architecture ablation (minLSTM)",
+        note,
+        header,
+        rows,
+    )
     return 0
 
 

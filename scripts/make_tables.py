@@ -204,6 +204,15 @@ def markdown(title: str, note: str, header: list[str], rows: list[list[str]]) ->
     return "\n".join(lines) + "\n"
 
 
+def write_table(out: Path, name: str, title: str, note: str, header: list[str], rows: list[list[str]]) -> None:
+    """A titled Markdown table with its note as out/name.md, the same rows as out/name.tex; printed."""
+    md = "\n".join([title, "", note, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+                   + ["| " + " | ".join(r) + " |" for r in rows]) + "\n"  # fmt: skip
+    write_text_atomic(out / f"{name}.md", md)
+    write_text_atomic(out / f"{name}.tex", latex(header, rows))
+    print(md)
+
+
 def latex(header: list[str], rows: list[list[str]]) -> str:
     esc = lambda s: s.replace("±", r"$\pm$").replace("_", r"\_").replace("%", r"\%")  # noqa: E731
     lines = [r"\begin{tabular}{" + "l" * len(header) + "}", r"\toprule", " & ".join(header) + r" \\", r"\midrule"]
