@@ -21,8 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from scripts.make_tables import (  # noqa: E402
-    NAMES, ResultsError, by_setting, cell, fmt_cell, load_runs, unfinished_runs, write_table)  # fmt: skip
+from scripts.make_tables import NAMES, ResultsError, by_setting, cell, fmt_cell, load_runs, unfinished_runs, write_table  # noqa: E402
 
 ENV_NAMES = {"halfcheetah": "HalfCheetah", "hopper": "Hopper", "walker2d": "Walker"}
 DATASET_NAMES = {"medium": "M", "medium_replay": "M-R", "medium_expert": "M-E"}

@@ -19,8 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from scripts.make_tables import (  # noqa: E402
-    NAMES, ResultsError, by_setting, cell, fmt_cell, load_runs, unfinished_runs, write_table)  # fmt: skip
+from scripts.make_tables import NAMES, ResultsError, by_setting, cell, fmt_cell, load_runs, unfinished_runs, write_table  # noqa: E402
 
 COLUMNS = {"bucket_sort": "Bucket Sort", "missing_duplicate": "Missing Dup.", "cycle_nav": "Cycle Nav.",
            "even_pairs": "Even Pairs", "majority": "Majority", "majority_count": "Majority Count",
