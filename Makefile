@@ -48,12 +48,15 @@ format: install  ## apply ruff fixes and formatting
 bench: install  ## layer benchmark (T = 64 .. 4096), written to results/bench/ for committing
 	$(PY) scripts/bench_layers.py --out results/bench
 
-reproduce: install  ## CPU-scale core reproduction (Section 3, 4.1) + Tables 1-2 and Figure 2 from results/
+reproduce: install  ## CPU-scale core reproduction (Section 3, 4.1) + Tables 1-4, 6 and Figure 2 from results/
 	$(PY) scripts/param_counts.py --out $(OUT)
 	$(PY) scripts/bench_layers.py --lengths 512 4096 --out $(OUT)
 	@echo "Measured tables written to $(OUT)/. Tables 1-2 below are regenerated from the committed runs in results/:"
 	$(PY) scripts/make_tables.py --scale $(SCALE) --out $(OUT)
 	$(PY) scripts/make_figure2.py --scale $(SCALE) --out $(OUT)
+	$(PY) scripts/make_table4.py --scale $(SCALE) --out $(OUT)
+	$(PY) scripts/make_table6.py --scale $(SCALE) --out $(OUT)
+	$(PY) scripts/make_table3.py --demo --scale $(SCALE) --out $(OUT)
 
 reproduce-table1: install  ## Table 1: minGRU/minLSTM x 1-3 layers x seeds on selective copying, then the table
 	$(TRAIN) -m experiment=table1/mingru,table1/minlstm task.arch.depth=1,2,3 seed=$(SEEDS) scale=$(SCALE) $(LAUNCH)
