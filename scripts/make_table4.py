@@ -46,8 +46,7 @@ def collect(results: Path, runs_dir: Path, scale: str) -> tuple[dict, list[str],
         # Table 4 is the default architecture: tagged runs (Table 6's ablations, Figure 5's biases) stay out
         runs = [r for r in load_runs(folder, scale) if not r["config"].get("tag")]
         everything += runs
-        pending += [f"{problem}/{n}" for n in unfinished_runs(runs_dir / folder_of(problem) / scale, folder)
-                    if not any(n == r["config"]["run_name"].rsplit("/", 1)[-1] for r in runs)]  # fmt: skip
+        pending += [f"{problem}/{n}" for n in unfinished_runs(runs_dir / folder_of(problem) / scale, folder)]
         for (model, _depth, _digest), rs in by_setting(runs).items():
             if (model, problem) in cells:
                 other = cells[model, problem]["files"][0]

@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from tasks.d4rl_data import ENVS, Episode, locate, normalized_score, read_d4rl, read_minari
 from tasks.decision_model import DecisionModel, StepPolicy, WindowPolicy
+from tasks.download import DataError
 
 GYM_IDS = {"halfcheetah": "HalfCheetah", "hopper": "Hopper", "walker2d": "Walker2d"}
 
@@ -68,7 +70,6 @@ class D4RL:
         lengths = np.array([len(e) for e in episodes], dtype=np.float64)
         self.p_episode = torch.tensor(lengths / lengths.sum())
         self.dim_in, self.dim_out, self.embed_dim = embed_dim, self.act_dim, embed_dim
-        self.returns = np.array([e.rewards.sum() for e in episodes])
 
     # --- the model ----------------------------------------------------------------------------------
     def wrap(self, backbone: torch.nn.Module) -> DecisionModel:
@@ -180,11 +181,8 @@ def has_constant_state(backbone: torch.nn.Module) -> bool:
         getattr(backbone, "implementation", "") != "mamba_ssm")  # fmt: skip
 
 
-def locate_minari(path: str):
-    from pathlib import Path
-
-    from tasks.download import DataError
-
+def locate_minari(path: str) -> Path:
+    """A Minari dataset's main_data.hdf5: the file itself, or the dataset folder holding data/."""
     p = Path(path).expanduser()
     p = p / "data" / "main_data.hdf5" if p.is_dir() else p
     if not p.is_file():
