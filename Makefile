@@ -17,7 +17,7 @@ FIG2_SEEDS ?= 0
 LAUNCH ?= hydra/launcher=local threads=1
 TRAIN := $(VENV)/bin/minrnn-train
 
-.PHONY: help install test lint format bench reproduce reproduce-table1 reproduce-table2 reproduce-figure2 \
+.PHONY: help install install-dev test lint format bench reproduce reproduce-table1 reproduce-table2 reproduce-figure2 \
 	reproduce-figure1 reproduce-inference figures-efficiency faults reproduce-table4 tables clean \
 	reproduce-table3 reproduce-table3-demo reproduce-table4-lra \
 	reproduce-table6 reproduce-figure5
@@ -25,23 +25,29 @@ TRAIN := $(VENV)/bin/minrnn-train
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
 
-install: $(VENV)/.installed  ## create .venv with the CPU torch wheel and minrnn (editable)
+install: $(VENV)/.installed  ## create .venv with the CPU torch wheel and minrnn[repro] (editable)
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[repro]"
 	$(PY) -c "from minrnn import native; native.load()"  # build the CPU scan kernel once
 	touch $@
 
-test: install  ## run the test suite
+install-dev: $(VENV)/.installed-dev  ## add the test, lint, RL and launcher dependencies (minrnn[dev])
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+test: install-dev  ## run the test suite
 	$(PY) -m pytest -q
 
-lint: install  ## ruff lint and format check
+lint: install-dev  ## ruff lint and format check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-format: install  ## apply ruff fixes and formatting
+format: install-dev  ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
@@ -86,14 +92,14 @@ figures-efficiency: install  ## redraw Figures 1, 3-4 and the report from result
 # Table 3 needs D4RL's nine HDF5 files: downloaded into ~/.cache/minrnn/data when online, or MINRNN_D4RL=<folder>.
 T3_SEEDS ?= 0,1,2,3,4
 T3_MODELS ?= table3/minlstm,table3/mingru
-reproduce-table3: install  ## Table 3: decision minLSTM/minGRU x 9 D4RL datasets x 5 seeds (needs the data), then the table
+reproduce-table3: install-dev  ## Table 3: decision minLSTM/minGRU x 9 D4RL datasets x 5 seeds (needs the data), then the table
 	$(TRAIN) -m experiment=$(T3_MODELS) task.env=halfcheetah,hopper,walker2d \
 		task.dataset=medium,medium_replay,medium_expert seed=$(T3_SEEDS) scale=$(SCALE) $(LAUNCH)
 	$(PY) scripts/make_table3.py --scale $(SCALE)
 
 DEMO_DATA ?= data/d4rl-demo
 DEMO_MODELS ?= table3/minlstm,table3/mingru,table3/gru,table3/transformer
-reproduce-table3-demo: install  ## Table 3's pipeline on locally generated HalfCheetah data (NOT D4RL: not comparable)
+reproduce-table3-demo: install-dev  ## Table 3's pipeline on locally generated HalfCheetah data (NOT D4RL: not comparable)
 	$(PY) scripts/make_d4rl_demo_data.py --env halfcheetah --episodes 30 --out $(DEMO_DATA)
 	$(TRAIN) -m experiment=$(DEMO_MODELS) task.env=halfcheetah task.path=$(DEMO_DATA)/halfcheetah_demo.hdf5 \
 		task.name=d4rl-demo/halfcheetah "task.target_returns=[-300,-700]" seed=0 scale=cpu $(LAUNCH)
@@ -119,11 +125,12 @@ reproduce-table6: install  ## Table 6: the ListOps ablation of minLSTM (alone, +
 	$(PY) scripts/make_table6.py --scale $(SCALE)
 
 FORGET_BIASES ?= 0.0,5.0
+COMMA := ,
 reproduce-figure5: install  ## Figure 5: minLSTM forget-gate biases on ListOps (bias 3 = the Table 4 runs), then the plot
 	$(TRAIN) -m experiment=figure5/minlstm model.net.block.rnn_kwargs.forget_bias=$(FORGET_BIASES) seed=0 \
 		scale=$(SCALE) $(LAUNCH)
 	$(TRAIN) -m experiment=table4/lra_minlstm seed=$(SEEDS) scale=$(SCALE) $(LAUNCH)
-	$(PY) scripts/make_figure5.py --scale $(SCALE)
+	$(PY) scripts/make_figure5.py --scale $(SCALE) --biases $(subst $(COMMA), ,$(FORGET_BIASES))
 
 faults: install  ## fault injection: kill/resume runs at random steps, bad inputs -> results/reliability/
 	$(PY) scripts/fault_injection.py --kills 10 --terms 5
@@ -132,7 +139,7 @@ tables: install  ## regenerate Tables 1, 2, 4, 6, Figure 5 and the Table 3 demo 
 	$(PY) scripts/make_tables.py --scale $(SCALE)
 	$(PY) scripts/make_table4.py --scale $(SCALE)
 	$(PY) scripts/make_table6.py --scale $(SCALE)
-	$(PY) scripts/make_figure5.py --scale $(SCALE)
+	$(PY) scripts/make_figure5.py --scale $(SCALE) --biases $(subst $(COMMA), ,$(FORGET_BIASES))
 	$(PY) scripts/make_table3.py --demo --scale $(SCALE)
 
 clean:  ## remove the virtual environment and local outputs

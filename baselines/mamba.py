@@ -35,8 +35,9 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_sof
         backend = "fused" if u.device.type == "cpu" and native.available() else "sequential"
     if backend == "fused":
         dtype = u.dtype if u.dtype in (torch.float32, torch.float64) else torch.float32
-        y = native.SelectiveScan.apply(*(t.to(dtype) for t in (u.transpose(1, 2), delta.transpose(1, 2), A,
-                                                               B.transpose(1, 2), C.transpose(1, 2))))  # fmt: skip
+        y = native.SelectiveScan.apply(
+            *(t.to(dtype) for t in (u.transpose(1, 2), delta.transpose(1, 2), A, B.transpose(1, 2), C.transpose(1, 2)))
+        )
         y = y.transpose(1, 2).to(u.dtype)
     else:
         b, d, l = u.shape  # noqa: E741
@@ -55,8 +56,9 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_sof
 class MambaMixer(nn.Module):
     """The Mamba block's mixer: in_proj -> causal conv (k=4) + SiLU -> S6 -> gate by SiLU(z) -> out_proj."""
 
-    def __init__(self, dim: int, d_state: int = 16, d_conv: int = 4, expand: int = 2,
-                 dt_min: float = 1e-3, dt_max: float = 0.1):  # fmt: skip
+    def __init__(
+        self, dim: int, d_state: int = 16, d_conv: int = 4, expand: int = 2, dt_min: float = 1e-3, dt_max: float = 0.1
+    ):
         super().__init__()
         self.d_inner, self.d_state = expand * dim, d_state
         self.dt_rank = math.ceil(dim / 16)
@@ -87,8 +89,17 @@ class MambaMixer(nn.Module):
         xi = F.silu(self.conv(F.pad(xi_raw.transpose(1, 2), (self.d_conv - 1, 0)))[..., :L])  # (B, d_inner, L)
         delta, B, C = self._ssm_inputs(xi.transpose(1, 2))
         A = -torch.exp(self.A_log.float())
-        y = selective_scan(xi, delta, A, B, C, self.D.float(), z.transpose(1, 2),
-                           delta_bias=self.dt_proj.bias.float(), delta_softplus=True)  # fmt: skip
+        y = selective_scan(
+            xi,
+            delta,
+            A,
+            B,
+            C,
+            self.D.float(),
+            z.transpose(1, 2),
+            delta_bias=self.dt_proj.bias.float(),
+            delta_softplus=True,
+        )
         out = self.out_proj(y.transpose(1, 2))
         if not return_state:
             return out
@@ -137,9 +148,19 @@ def _mamba_ssm_block(dim, d_state, d_conv, expand):
 class Mamba(nn.Module):
     """Embedding, depth x (x + Mixer(RMSNorm(x))), RMSNorm, head: the Mamba language-model layout."""
 
-    def __init__(self, *, dim: int, depth: int, dim_out: int, vocab_size: int | None = None,
-                 dim_in: int | None = None, d_state: int = 16, d_conv: int = 4, expand: int = 2,
-                 implementation: str = "auto"):  # fmt: skip
+    def __init__(
+        self,
+        *,
+        dim: int,
+        depth: int,
+        dim_out: int,
+        vocab_size: int | None = None,
+        dim_in: int | None = None,
+        d_state: int = 16,
+        d_conv: int = 4,
+        expand: int = 2,
+        implementation: str = "auto",
+    ):
         super().__init__()
         if (vocab_size is None) == (dim_in is None):
             raise ValueError("give exactly one of vocab_size (token inputs) and dim_in (vector inputs)")
@@ -151,12 +172,20 @@ class Mamba(nn.Module):
         if implementation == "mamba_ssm" and fast is None:
             raise ValueError("Mamba implementation=mamba_ssm needs CUDA and `pip install mamba-ssm`")
         self.implementation = "mamba_ssm" if fast is not None else "minrnn scan (pure PyTorch)"
-        make = (lambda: _mamba_ssm_block(dim, d_state, d_conv, expand)) if fast is not None else (
-            lambda: MambaMixer(dim, d_state, d_conv, expand))  # fmt: skip
+        make = (
+            (lambda: _mamba_ssm_block(dim, d_state, d_conv, expand))
+            if fast is not None
+            else (lambda: MambaMixer(dim, d_state, d_conv, expand))
+        )
         self.mixers = nn.ModuleList(make() for _ in range(depth))
         self.norms = nn.ModuleList(nn.RMSNorm(dim) for _ in range(depth))
         self.norm = nn.RMSNorm(dim)
         self.head = nn.Linear(dim, dim_out, bias=False)
+
+    @property
+    def constant_state(self) -> bool:
+        """Whether ``step`` runs with a state of constant size (the pure-PyTorch mixers; not mamba-ssm's)."""
+        return self.implementation != "mamba_ssm"
 
     def forward(self, x: torch.Tensor, state: list | None = None, return_state: bool = False):
         """Parallel mode; with return_state (pure-PyTorch mixers), also the per-layer state for ``step``."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from baselines.loop_rnn import LoopGRU, LoopLSTM
+from minrnn.baselines.loop_rnn import LoopGRU, LoopLSTM
 
 IMPLS = ("fused", "loop")
 

@@ -43,8 +43,9 @@ class SelfAttention(nn.Module):
             k, v = torch.cat([cache[0], k], 2), torch.cat([cache[1], v], 2)
         # causal within the new positions; every cached position is visible to all of them
         mask = None if cache is None else torch.ones(T, k.shape[2], dtype=torch.bool, device=x.device).tril(start)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=cache is None,
-                                           dropout_p=self.dropout if self.training else 0.0)  # fmt: skip
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, is_causal=cache is None, dropout_p=self.dropout if self.training else 0.0
+        )
         return self.out(y.transpose(1, 2).reshape(B, T, D)), (k, v)
 
 
@@ -64,9 +65,20 @@ class TransformerBlock(nn.Module):
 
 class Transformer(nn.Module):
     implementation = "torch scaled_dot_product_attention, RoPE"
+    constant_state = False  # the KV cache grows with every token
 
-    def __init__(self, *, dim: int, depth: int, dim_out: int, vocab_size: int | None = None,
-                 dim_in: int | None = None, heads: int = 4, mlp_mult: float = 4.0, dropout: float = 0.0):  # fmt: skip
+    def __init__(
+        self,
+        *,
+        dim: int,
+        depth: int,
+        dim_out: int,
+        vocab_size: int | None = None,
+        dim_in: int | None = None,
+        heads: int = 4,
+        mlp_mult: float = 4.0,
+        dropout: float = 0.0,
+    ):
         super().__init__()
         if (vocab_size is None) == (dim_in is None):
             raise ValueError("give exactly one of vocab_size (token inputs) and dim_in (vector inputs)")

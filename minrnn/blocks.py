@@ -27,7 +27,7 @@ RNNS = {"mingru": MinGRU, "minlstm": MinLSTM}
 
 
 def rnn_class(name: str) -> type[nn.Module]:
-    """A layer class by short name (mingru, minlstm) or dotted path (baselines.torch_rnn.GRULayer).
+    """A layer class by short name (mingru, minlstm) or dotted path (minrnn.baselines.torch_rnn.GRULayer).
 
     The class is built as cls(dim_in, dim_hidden, **rnn_kwargs) and follows MinGRU's interface:
     forward(x, h0) -> h and step(x_t, h) -> h_t. A layer whose state is not its output (an LSTM's
@@ -95,9 +95,21 @@ class MLP(nn.Module):
 class Block(nn.Module):
     """One residual layer; see the module docstring. ``rnn_kwargs`` go to MinGRU/MinLSTM."""
 
-    def __init__(self, dim: int, *, rnn: str = "mingru", expansion: float = 1.0, conv: bool = False,
-                 conv_kernel: int = 4, mlp: bool = False, mlp_mult: float = 2.0, dropout: float = 0.0,
-                 rnn_dropout: float = 0.0, norm: str = "rms", rnn_kwargs: dict | None = None):  # fmt: skip
+    def __init__(
+        self,
+        dim: int,
+        *,
+        rnn: str = "mingru",
+        expansion: float = 1.0,
+        conv: bool = False,
+        conv_kernel: int = 4,
+        mlp: bool = False,
+        mlp_mult: float = 2.0,
+        dropout: float = 0.0,
+        rnn_dropout: float = 0.0,
+        norm: str = "rms",
+        rnn_kwargs: dict | None = None,
+    ):
         super().__init__()
         if norm not in NORMS:
             raise ValueError(f"unknown norm {norm!r}; choose one of {', '.join(NORMS)}")

@@ -50,8 +50,9 @@ class _MinRNN(nn.Module):
 
     _mode: str
 
-    def __init__(self, dim_in: int, dim_hidden: int, log_space: bool, init_hidden_state: bool, scan: str,
-                 log_chunk: int):  # fmt: skip
+    def __init__(
+        self, dim_in: int, dim_hidden: int, log_space: bool, init_hidden_state: bool, scan: str, log_chunk: int
+    ):
         super().__init__()
         if log_chunk < 0:
             raise ValueError(f"log_chunk must be >= 0 (0: Listing 5 over the whole sequence), got {log_chunk}")
@@ -78,17 +79,24 @@ class _MinRNN(nn.Module):
         what = "x_t" if step else "x"
         shape = "(B, dim_in)" if step else "(B, T, dim_in)"
         if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-            raise ValueError(f"{type(self).__name__}: {what} must be a floating-point tensor, got "
-                             f"{getattr(x, 'dtype', type(x))}")  # fmt: skip
+            raise ValueError(
+                f"{type(self).__name__}: {what} must be a floating-point tensor, got {getattr(x, 'dtype', type(x))}"
+            )
         if x.dim() != (2 if step else 3) or x.shape[-1] != self.dim_in or (not step and x.shape[1] == 0):
-            raise ValueError(f"{type(self).__name__}: {what} must have shape {shape} with dim_in = "
-                             f"{self.dim_in}, got {tuple(x.shape)}")  # fmt: skip
+            raise ValueError(
+                f"{type(self).__name__}: {what} must have shape {shape} with dim_in = "
+                f"{self.dim_in}, got {tuple(x.shape)}"
+            )
         if x.dtype != self._projections[0].weight.dtype and not torch.is_autocast_enabled(x.device.type):
-            raise ValueError(f"{type(self).__name__}: {what} has dtype {x.dtype} but the layer's weights "
-                             f"are {self._projections[0].weight.dtype}")  # fmt: skip
+            raise ValueError(
+                f"{type(self).__name__}: {what} has dtype {x.dtype} but the layer's weights "
+                f"are {self._projections[0].weight.dtype}"
+            )
         if h is not None and (h.dim() != 2 or tuple(h.shape) != (x.shape[0], self.dim_hidden)):
-            raise ValueError(f"{type(self).__name__}: the state must have shape (B, dim_hidden) = "
-                             f"{(x.shape[0], self.dim_hidden)}, got {tuple(h.shape)}")  # fmt: skip
+            raise ValueError(
+                f"{type(self).__name__}: the state must have shape (B, dim_hidden) = "
+                f"{(x.shape[0], self.dim_hidden)}, got {tuple(h.shape)}"
+            )
 
     def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
         """Parallel mode: x (B, T, dim_in), h0 (B, dim_hidden) or None -> h (B, T, dim_hidden)."""
@@ -112,8 +120,10 @@ class _MinRNN(nn.Module):
         log_coeffs, log_values = (t.float() if t.element_size() < 4 else t for t in self.log_coefficients(x))
         if h0 is not None:
             if not self.log_space or bool((h0 <= 0).any()):
-                raise ValueError("scan='log' needs a positive h0 (its log is taken); the states of a "
-                                 "log-space layer are always positive")  # fmt: skip
+                raise ValueError(
+                    "scan='log' needs a positive h0 (its log is taken); the states of a "
+                    "log-space layer are always positive"
+                )
             log_values = torch.cat([h0.log().to(log_values.dtype).unsqueeze(1), log_values], dim=1)
         return parallel_scan_log_chunked(log_coeffs, log_values, self.log_chunk).to(x.dtype)
 
@@ -145,8 +155,17 @@ class MinGRU(_MinRNN):
 
     _mode = "gru"
 
-    def __init__(self, dim_in: int, dim_hidden: int, *, log_space: bool = True, bias: bool = True,
-                 init_hidden_state: bool = False, scan: str = "auto", log_chunk: int = LOG_CHUNK):  # fmt: skip
+    def __init__(
+        self,
+        dim_in: int,
+        dim_hidden: int,
+        *,
+        log_space: bool = True,
+        bias: bool = True,
+        init_hidden_state: bool = False,
+        scan: str = "auto",
+        log_chunk: int = LOG_CHUNK,
+    ):
         super().__init__(dim_in, dim_hidden, log_space, init_hidden_state, scan, log_chunk)
         self.linear_z = nn.Linear(dim_in, dim_hidden, bias=bias)
         self.linear_h = nn.Linear(dim_in, dim_hidden, bias=bias)
@@ -177,9 +196,19 @@ class MinLSTM(_MinRNN):
     Parameters as in Listings 3-4 and 9-10: ``linear_f``, ``linear_i``, ``linear_h``.
     """
 
-    def __init__(self, dim_in: int, dim_hidden: int, *, log_space: bool = True, bias: bool = True,
-                 normalize_gates: bool = False, forget_bias: float = 3.0, init_hidden_state: bool = False,
-                 scan: str = "auto", log_chunk: int = LOG_CHUNK):  # fmt: skip
+    def __init__(
+        self,
+        dim_in: int,
+        dim_hidden: int,
+        *,
+        log_space: bool = True,
+        bias: bool = True,
+        normalize_gates: bool = False,
+        forget_bias: float = 3.0,
+        init_hidden_state: bool = False,
+        scan: str = "auto",
+        log_chunk: int = LOG_CHUNK,
+    ):
         super().__init__(dim_in, dim_hidden, log_space, init_hidden_state, scan, log_chunk)
         self.linear_f = nn.Linear(dim_in, dim_hidden, bias=bias)
         self.linear_i = nn.Linear(dim_in, dim_hidden, bias=bias)

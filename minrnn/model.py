@@ -19,8 +19,19 @@ class SequenceModel(nn.Module):
     outputs (B, T, dim_out). ``block`` holds the Block settings (rnn, expansion, conv, mlp, ...).
     """
 
-    def __init__(self, *, dim: int, depth: int, dim_out: int, vocab_size: int | None = None,
-                 dim_in: int | None = None, block: dict | None = None, norm: str = "rms"):  # fmt: skip
+    constant_state = True  # step() carries a state of fixed size (tasks pick step-mode rollouts by it)
+
+    def __init__(
+        self,
+        *,
+        dim: int,
+        depth: int,
+        dim_out: int,
+        vocab_size: int | None = None,
+        dim_in: int | None = None,
+        block: dict | None = None,
+        norm: str = "rms",
+    ):
         super().__init__()
         if (vocab_size is None) == (dim_in is None):
             raise ValueError("give exactly one of vocab_size (token inputs) and dim_in (vector inputs)")
@@ -64,8 +75,14 @@ class SequenceModel(nn.Module):
         return self.head(self.norm(h)), new_state
 
     @torch.no_grad()
-    def generate(self, prompt: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
-                 top_k: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:  # fmt: skip
+    def generate(
+        self,
+        prompt: torch.Tensor,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
         """Sample max_new_tokens after prompt (B, T0); returns (B, T0 + max_new_tokens).
 
         Memory per token is constant: the prompt is prefilled in parallel mode, then only the
@@ -85,8 +102,9 @@ class SequenceModel(nn.Module):
         return torch.cat(out, dim=1)
 
 
-def sample(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
-           generator: torch.Generator | None = None) -> torch.Tensor:  # fmt: skip
+def sample(
+    logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """One token per row from logits (B, V): greedy at temperature 0, else softmax(logits / T) over the top k."""
     if temperature == 0:
         return logits.argmax(-1)

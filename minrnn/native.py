@@ -158,10 +158,32 @@ class LinearScan(torch.autograd.Function):
         B, T, C = a.shape
         h = torch.empty_like(a)
         fn = getattr(lib, f"scan_fwd_{suf}")
-        _run(fn, B, T, C, lambda b0, b1, c0, c1, scratch: (
-            _i(b0), _i(b1), _i(c0), _i(c1), _i(T),
-            _ptr(a), _i(T * C), _i(C), _ptr(b), _i(T * C), _i(C),
-            _ptr(h0), _i(C), _ptr(h), _i(T * C), _i(C), _ptr(scratch[0])), a)  # fmt: skip
+        _run(
+            fn,
+            B,
+            T,
+            C,
+            lambda b0, b1, c0, c1, scratch: (
+                _i(b0),
+                _i(b1),
+                _i(c0),
+                _i(c1),
+                _i(T),
+                _ptr(a),
+                _i(T * C),
+                _i(C),
+                _ptr(b),
+                _i(T * C),
+                _i(C),
+                _ptr(h0),
+                _i(C),
+                _ptr(h),
+                _i(T * C),
+                _i(C),
+                _ptr(scratch[0]),
+            ),
+            a,
+        )
         ctx.save_for_backward(a, h0, h)
         return h
 
@@ -174,11 +196,39 @@ class LinearScan(torch.autograd.Function):
         ga, gb = torch.empty_like(a), torch.empty_like(a)
         gh0 = torch.empty_like(h0) if h0 is not None and ctx.needs_input_grad[2] else None
         fn = getattr(lib, f"scan_bwd_{suf}")
-        _run(fn, B, T, C, lambda b0, b1, c0, c1, scratch: (
-            _i(b0), _i(b1), _i(c0), _i(c1), _i(T),
-            _ptr(a), _i(T * C), _i(C), _ptr(h0), _i(C), _ptr(h), _i(T * C), _i(C),
-            _ptr(gh), _i(T * C), _i(C), _ptr(ga), _ptr(gb), _i(T * C), _i(C),
-            _ptr(gh0), _i(C), _ptr(scratch[1]), _ptr(scratch[0])), a)  # fmt: skip
+        _run(
+            fn,
+            B,
+            T,
+            C,
+            lambda b0, b1, c0, c1, scratch: (
+                _i(b0),
+                _i(b1),
+                _i(c0),
+                _i(c1),
+                _i(T),
+                _ptr(a),
+                _i(T * C),
+                _i(C),
+                _ptr(h0),
+                _i(C),
+                _ptr(h),
+                _i(T * C),
+                _i(C),
+                _ptr(gh),
+                _i(T * C),
+                _i(C),
+                _ptr(ga),
+                _ptr(gb),
+                _i(T * C),
+                _i(C),
+                _ptr(gh0),
+                _i(C),
+                _ptr(scratch[1]),
+                _ptr(scratch[0]),
+            ),
+            a,
+        )
         return ga, gb, gh0
 
 
@@ -200,10 +250,33 @@ class GateScan(torch.autograd.Function):
         h = p.new_empty(B, T, H)
         fn = getattr(lib, f"gate_fwd_{suf}")
         sb, st = p.stride(0), p.stride(1)
-        _run(fn, B, T, H, lambda b0, b1, c0, c1, scratch: (
-            _i(b0), _i(b1), _i(c0), _i(c1), _i(T), ctypes.c_int(MODES[mode]), ctypes.c_int(use_g),
-            _i(off_i), _i(off_h), _ptr(p), _i(sb), _i(st), _ptr(h0), _i(H),
-            _ptr(h), _i(T * H), _i(H), _ptr(scratch[0])), p)  # fmt: skip
+        _run(
+            fn,
+            B,
+            T,
+            H,
+            lambda b0, b1, c0, c1, scratch: (
+                _i(b0),
+                _i(b1),
+                _i(c0),
+                _i(c1),
+                _i(T),
+                ctypes.c_int(MODES[mode]),
+                ctypes.c_int(use_g),
+                _i(off_i),
+                _i(off_h),
+                _ptr(p),
+                _i(sb),
+                _i(st),
+                _ptr(h0),
+                _i(H),
+                _ptr(h),
+                _i(T * H),
+                _i(H),
+                _ptr(scratch[0]),
+            ),
+            p,
+        )
         ctx.save_for_backward(p, h0, h)
         ctx.mode, ctx.use_g, ctx.offsets = mode, use_g, (off_i, off_h)
         return h
@@ -219,12 +292,42 @@ class GateScan(torch.autograd.Function):
         gp = p.new_empty(B, T, P)
         gh0 = torch.empty_like(h0) if h0 is not None and ctx.needs_input_grad[1] else None
         fn = getattr(lib, f"gate_bwd_{suf}")
-        _run(fn, B, T, H, lambda b0, b1, c0, c1, scratch: (
-            _i(b0), _i(b1), _i(c0), _i(c1), _i(T), ctypes.c_int(MODES[ctx.mode]),
-            ctypes.c_int(ctx.use_g), _i(off_i), _i(off_h),
-            _ptr(p), _i(p.stride(0)), _i(p.stride(1)), _ptr(h0), _i(H), _ptr(h), _i(T * H), _i(H),
-            _ptr(gh), _i(T * H), _i(H), _ptr(gp), _i(T * P), _i(P), _ptr(gh0), _i(H),
-            _ptr(scratch[1]), _ptr(scratch[0])), p)  # fmt: skip
+        _run(
+            fn,
+            B,
+            T,
+            H,
+            lambda b0, b1, c0, c1, scratch: (
+                _i(b0),
+                _i(b1),
+                _i(c0),
+                _i(c1),
+                _i(T),
+                ctypes.c_int(MODES[ctx.mode]),
+                ctypes.c_int(ctx.use_g),
+                _i(off_i),
+                _i(off_h),
+                _ptr(p),
+                _i(p.stride(0)),
+                _i(p.stride(1)),
+                _ptr(h0),
+                _i(H),
+                _ptr(h),
+                _i(T * H),
+                _i(H),
+                _ptr(gh),
+                _i(T * H),
+                _i(H),
+                _ptr(gp),
+                _i(T * P),
+                _i(P),
+                _ptr(gh0),
+                _i(H),
+                _ptr(scratch[1]),
+                _ptr(scratch[0]),
+            ),
+            p,
+        )
         return gp, gh0, None, None
 
 
@@ -243,9 +346,27 @@ class SelectiveScan(torch.autograd.Function):
         N = A.shape[1]
         y, hs = u.new_empty(B, L, D), u.new_empty(B, L, D, N)
         fn = getattr(lib, f"s6_fwd_{suf}")
-        _run_rows(fn, B, L * D * N, lambda b0, b1, scratch: (
-            _i(b0), _i(b1), _i(L), _i(D), _i(N), _ptr(u), _ptr(delta), _ptr(A), _ptr(Bm), _ptr(Cm),
-            _ptr(y), _ptr(hs), _ptr(scratch)), u.new_empty(D * N))  # fmt: skip
+        _run_rows(
+            fn,
+            B,
+            L * D * N,
+            lambda b0, b1, scratch: (
+                _i(b0),
+                _i(b1),
+                _i(L),
+                _i(D),
+                _i(N),
+                _ptr(u),
+                _ptr(delta),
+                _ptr(A),
+                _ptr(Bm),
+                _ptr(Cm),
+                _ptr(y),
+                _ptr(hs),
+                _ptr(scratch),
+            ),
+            u.new_empty(D * N),
+        )
         ctx.save_for_backward(u, delta, A, Bm, Cm, hs)
         return y
 

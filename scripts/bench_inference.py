@@ -21,9 +21,7 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from scripts.bench_grid import (  # noqa: E402,E501
+from minrnn.harness.bench_grid import (
     Grid,
     MemoryProbe,
     SettingsMismatch,
@@ -37,14 +35,28 @@ from scripts.bench_grid import (  # noqa: E402,E501
     worker_main,
 )
 
+ROOT = Path(__file__).resolve().parent.parent
+
 # the models with a step mode (the plain loops and the log-space scan differ only in training)
 MODELS = ["minGRU", "minLSTM", "Mamba", "Transformer", "GRU (torch.nn)", "LSTM (torch.nn)"]
 SCALES = {
-    "paper": {"contexts": [64, 256, 1024, 4096, 16384], "batches": [8, 16, 32, 64], "new_tokens": 256,
-              "repeats": 100, "budget": 600.0, "timeout": 3600.0},
-    "cpu": {"contexts": [64, 256, 1024, 4096], "batches": [8, 16, 32, 64], "new_tokens": 64,
-            "repeats": 3, "budget": 15.0, "timeout": 300.0},
-}  # fmt: skip
+    "paper": {
+        "contexts": [64, 256, 1024, 4096, 16384],
+        "batches": [8, 16, 32, 64],
+        "new_tokens": 256,
+        "repeats": 100,
+        "budget": 600.0,
+        "timeout": 3600.0,
+    },
+    "cpu": {
+        "contexts": [64, 256, 1024, 4096],
+        "batches": [8, 16, 32, 64],
+        "new_tokens": 64,
+        "repeats": 3,
+        "budget": 15.0,
+        "timeout": 300.0,
+    },
+}
 
 
 @torch.no_grad()
@@ -72,15 +84,23 @@ def measure(job: dict) -> dict:
     context = torch.randint(0, vocab, (job["batch"], job["context"]), device=device)
     parts = []
     with MemoryProbe(device) as mem:
-        times = repeat_timed(lambda: parts.append(generate(model, context, job["new_tokens"])), device,
-                             job["repeats"], job["budget"])  # fmt: skip
+        times = repeat_timed(
+            lambda: parts.append(generate(model, context, job["new_tokens"])), device, job["repeats"], job["budget"]
+        )
     timed = parts[1:]  # parts[0] is the warm-up
     prefill = statistics.median(p[0] for p in timed)
     decode = statistics.median(p[1] for p in timed)
-    return {"status": "ok", "total_ms": 1000 * statistics.median(times), "prefill_ms": 1000 * prefill,
-            "ms_per_token": 1000 * decode / max(job["new_tokens"], 1), "runs": len(times),
-            "state_kib_prefill": timed[0][2] / 1024, "state_kib_end": timed[0][3] / 1024,
-            "peak_mib": round(mem.mib, 1), "implementation": describe(model, device)}  # fmt: skip
+    return {
+        "status": "ok",
+        "total_ms": 1000 * statistics.median(times),
+        "prefill_ms": 1000 * prefill,
+        "ms_per_token": 1000 * decode / max(job["new_tokens"], 1),
+        "runs": len(times),
+        "state_kib_prefill": timed[0][2] / 1024,
+        "state_kib_end": timed[0][3] / 1024,
+        "peak_mib": round(mem.mib, 1),
+        "implementation": describe(model, device),
+    }
 
 
 def main(argv=None) -> int:
@@ -100,8 +120,9 @@ def main(argv=None) -> int:
     if min(contexts) < 1 or min(batches) < 1 or settings["new_tokens"] < 1:
         ap.error("contexts, batches and new tokens must be positive")
     try:
-        grid = Grid(args.out / f"inference_{args.scale}.csv", ("model", "batch", "context"), settings, args.device,
-                    args.fresh)  # fmt: skip
+        grid = Grid(
+            args.out / f"inference_{args.scale}.csv", ("model", "batch", "context"), settings, args.device, args.fresh
+        )
     except SettingsMismatch as e:
         print(f"bench_inference: error: {e}", file=sys.stderr)
         return 2

@@ -11,7 +11,6 @@ Times are medians over --repeats runs after one warm-up run; the loss is the mea
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -21,11 +20,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from minrnn import MinGRU, MinLSTM
+from minrnn.baselines.loop_rnn import LoopGRU, LoopLSTM
+from minrnn.harness.records import provenance, write_json_atomic, write_text_atomic
+from minrnn.harness.reporting import paper_reference
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from baselines.loop_rnn import LoopGRU, LoopLSTM  # noqa: E402
-from minrnn import MinGRU, MinLSTM  # noqa: E402
-from minrnn.records import provenance, write_json_atomic, write_text_atomic  # noqa: E402
 
 
 class Projections(nn.Module):
@@ -70,15 +70,20 @@ def time_fwd_bwd(fn, params, x, repeats: int) -> float:
 
 def paper_comparison(t: dict, lengths: list[int]) -> list[str]:
     """Our speedups beside Section 4.1's (T4 GPU, parallel scan vs traditional RNN) where T matches."""
-    paper = json.loads((ROOT / "results/paper_reference.json").read_text())["figure1_training"]
+    paper = paper_reference(ROOT / "results", "figure1_training")
     shared = [T for T in lengths if str(T) in paper["speedup_over_traditional"]]
     if not shared:
         return []
-    out = ["", "Beside the paper (Section 4.1). The paper's figures are a T4 GPU, where the parallel scan",
-           "beats a sequential RNN by orders of magnitude; ours are this CPU, where every model loops",
-           "over time and the gain comes from removing h_{t-1} from the gates (no matmul per step).", "",
-           "| T | minGRU vs GRU: paper (T4) | ours vs GRU loop | ours vs nn.GRU | minLSTM vs LSTM: paper (T4) "
-           "| ours vs LSTM loop | ours vs nn.LSTM |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    out = [
+        "",
+        "Beside the paper (Section 4.1). The paper's figures are a T4 GPU, where the parallel scan",
+        "beats a sequential RNN by orders of magnitude; ours are this CPU, where every model loops",
+        "over time and the gain comes from removing h_{t-1} from the gates (no matmul per step).",
+        "",
+        "| T | minGRU vs GRU: paper (T4) | ours vs GRU loop | ours vs nn.GRU | minLSTM vs LSTM: paper (T4) "
+        "| ours vs LSTM loop | ours vs nn.LSTM |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for T in shared:
         p = paper["speedup_over_traditional"][str(T)]
         out.append(
@@ -134,8 +139,11 @@ def main(argv=None) -> int:
         ("log-space MinLSTM / MinLSTM", "MinLSTM (log-space scan)", "MinLSTM", "speedup"),
         ("MinGRU / its projections", "MinGRU", "MinGRU projections only", "overhead, target <= 2 at T=4096"),
     ]
-    lines += ["", "| ratio | " + " | ".join(f"T={T}" for T in args.lengths) + " | meaning |",
-              "|---|" + "---|" * (len(args.lengths) + 1)]  # fmt: skip
+    lines += [
+        "",
+        "| ratio | " + " | ".join(f"T={T}" for T in args.lengths) + " | meaning |",
+        "|---|" + "---|" * (len(args.lengths) + 1),
+    ]
     summary = {}
     for label, num, den, meaning in ratios:
         vals = [t[num, T] / t[den, T] for T in args.lengths]
@@ -144,8 +152,13 @@ def main(argv=None) -> int:
     lines += paper_comparison(t, args.lengths)
     table = "\n".join(lines) + "\n"
     print("\n" + table)
-    record = {"benchmark": "layers", "config": vars(args) | {"out": str(args.out)}, "provenance": provenance(),
-              "rows": rows, "ratios": summary}  # fmt: skip
+    record = {
+        "benchmark": "layers",
+        "config": vars(args) | {"out": str(args.out)},
+        "provenance": provenance(),
+        "rows": rows,
+        "ratios": summary,
+    }
     write_json_atomic(args.out / "layers.json", record)
     write_text_atomic(args.out / "layers.md", table)
     return 0

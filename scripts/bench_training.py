@@ -20,9 +20,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from scripts.bench_grid import (  # noqa: E402,E501
+from minrnn.harness.bench_grid import (
     MODELS,
     Grid,
     MemoryProbe,
@@ -35,6 +33,8 @@ from scripts.bench_grid import (  # noqa: E402,E501
     run_grid,
     worker_main,
 )
+
+ROOT = Path(__file__).resolve().parent.parent
 
 SCALES = {  # the paper averaged 100 runs; here a few, within a time budget per configuration
     "paper": {"lengths": [64, 128, 256, 512, 1024, 2048, 4096], "repeats": 100, "budget": 600.0, "timeout": 3600.0},
@@ -61,9 +61,15 @@ def measure(job: dict) -> dict:
 
     with MemoryProbe(device) as mem:
         times = repeat_timed(step, device, job["repeats"], job["budget"])
-    return {"status": "ok", "ms_median": 1000 * statistics.median(times), "ms_min": 1000 * min(times),
-            "runs": len(times), "peak_mib": round(mem.mib, 1), "params": sum(p.numel() for p in params),
-            "implementation": describe(model, device)}  # fmt: skip
+    return {
+        "status": "ok",
+        "ms_median": 1000 * statistics.median(times),
+        "ms_min": 1000 * min(times),
+        "runs": len(times),
+        "peak_mib": round(mem.mib, 1),
+        "params": sum(p.numel() for p in params),
+        "implementation": describe(model, device),
+    }
 
 
 def main(argv=None) -> int:

@@ -28,9 +28,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from minrnn.harness.records import provenance, write_json_atomic, write_text_atomic
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from minrnn.records import provenance, write_json_atomic, write_text_atomic  # noqa: E402
 
 RUN = "selective_copy/cpu/mingru-L2-s0"
 STEPS = 300
@@ -38,12 +38,31 @@ STEPS = 300
 
 def train_argv(tmp: Path, *extra: str) -> list[str]:
     """A tiny deterministic run, checkpointed every step, slow enough (~2 s) to be hit mid-way."""
-    return [sys.executable, "-m", "minrnn.train", "logger.mode=disabled", "trainer.progress=false",
-            f"paths.runs={tmp}/runs", f"paths.results={tmp}/results", "threads=1", "trainer.deterministic=true",
-            "task.seq_len=16", "task.num_tokens=2", "task.eval_batches=2", "task.eval_batch_size=8",
-            "task.arch.dim=16", "task.arch.expansion=2", "task.arch.depth=2", "trainer.batch_size=16",
-            f"trainer.max_steps={STEPS}", "trainer.eval_every=50", "trainer.log_every=1",
-            "trainer.checkpoint_every=1", *extra]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "minrnn.harness.train",
+        "logger.mode=disabled",
+        "trainer.progress=false",
+        f"paths.runs={tmp}/runs",
+        f"paths.results={tmp}/results",
+        f"run_name={RUN}",
+        "threads=1",
+        "trainer.deterministic=true",
+        "task.seq_len=16",
+        "task.num_tokens=2",
+        "task.eval_batches=2",
+        "task.eval_batch_size=8",
+        "task.arch.dim=16",
+        "task.arch.expansion=2",
+        "task.arch.depth=2",
+        "trainer.batch_size=16",
+        f"trainer.max_steps={STEPS}",
+        "trainer.eval_every=50",
+        "trainer.log_every=1",
+        "trainer.checkpoint_every=1",
+        *extra,
+    ]
 
 
 def outcome(tmp: Path) -> dict:
@@ -150,13 +169,36 @@ def _wrong_corpus(tmp: Path) -> None:
     (tmp / "shakespeare.txt").write_text("not the corpus\n" * 100)
 
 
-SETUPS = {"run": _setup_run, "truncated_checkpoint": _truncate_checkpoint, "corrupt_results": _corrupt_results,
-          "results_without_provenance": _results_without_provenance, "wrong_corpus": _wrong_corpus}  # fmt: skip
-TRAIN = [sys.executable, "-m", "minrnn.train", "logger.mode=disabled", "trainer.progress=false",
-         "paths.runs={tmp}/runs",
-         "paths.results={tmp}/results", "trainer.max_steps=4", "trainer.eval_every=2"]  # fmt: skip
-TINY = [*TRAIN, "task.seq_len=16", "task.num_tokens=2", "task.eval_batches=2", "task.eval_batch_size=8",
-        "task.arch.dim=16", "task.arch.expansion=2", "task.arch.depth=2", "trainer.batch_size=16"]  # fmt: skip
+SETUPS = {
+    "run": _setup_run,
+    "truncated_checkpoint": _truncate_checkpoint,
+    "corrupt_results": _corrupt_results,
+    "results_without_provenance": _results_without_provenance,
+    "wrong_corpus": _wrong_corpus,
+}
+TRAIN = [
+    sys.executable,
+    "-m",
+    "minrnn.harness.train",
+    "logger.mode=disabled",
+    "trainer.progress=false",
+    "paths.runs={tmp}/runs",
+    "paths.results={tmp}/results",
+    "trainer.max_steps=4",
+    "trainer.eval_every=2",
+]
+TINY = [
+    *TRAIN,
+    "task.seq_len=16",
+    "task.num_tokens=2",
+    "task.eval_batches=2",
+    "task.eval_batch_size=8",
+    "task.arch.dim=16",
+    "task.arch.expansion=2",
+    "task.arch.depth=2",
+    "trainer.batch_size=16",
+    f"run_name={RUN}",
+]
 SCRIPT = [sys.executable]
 TABLES = [*SCRIPT, "scripts/make_tables.py", "--results", "{tmp}/results", "--out", "{tmp}/tables"]
 BAD_INPUTS = [
@@ -168,7 +210,7 @@ BAD_INPUTS = [
         "log scan without log space",
         [*TINY, "model.net.block.rnn_kwargs.scan=log", "model.net.block.rnn_kwargs.log_space=false"],
         r"scan='log' needs log_space=True",
-    ),  # fmt: skip
+    ),
     BadInput("batch not divisible by accumulation", [*TINY, "trainer.grad_accum=3"], r"not divisible"),
     BadInput("unknown scan backend", [*TINY, "model.net.block.rnn_kwargs.scan=gpu"], r"unknown scan backend"),
     BadInput("CUDA on a CPU machine", [*TINY, "trainer.device=cuda"], r"no CUDA device"),
@@ -176,30 +218,27 @@ BAD_INPUTS = [
         "missing data file",
         [*TRAIN, "task=shakespeare", "task.path={tmp}/nowhere.txt"],
         r"nowhere\.txt.*(https://|task\.path)",
-    ),  # fmt: skip
+    ),
     BadInput(
         "corpus with the wrong checksum",
         [*TRAIN, "task=shakespeare", "task.path={tmp}/shakespeare.txt"],
         r"md5",
         setup="wrong_corpus",
-    ),  # fmt: skip
+    ),
     BadInput(
-        "checkpoint from another config",
-        [*TINY, "task.arch.expansion=3", f"run_name={RUN}"],
-        r"different model or config",
-        setup="run",
-    ),  # fmt: skip
+        "checkpoint from another config", [*TINY, "task.arch.expansion=3"], r"different model or config", setup="run"
+    ),
     BadInput(
         "truncated checkpoint", [*TINY, "trainer.max_steps=8"], r"cannot read checkpoint", setup="truncated_checkpoint"
-    ),  # fmt: skip
+    ),
     BadInput("empty results folder (tables)", TABLES, r"no run summaries"),
-    BadInput("corrupt results file", TABLES, r"not valid JSON", setup="corrupt_results"),
-    BadInput("results file without provenance", TABLES, r"lacks provenance", setup="results_without_provenance"),
+    BadInput("corrupt results file", TABLES, r"broken\.json: not a run summary", setup="corrupt_results"),
+    BadInput("results file without provenance", TABLES, r"typed\.json: lacks", setup="results_without_provenance"),
     BadInput(
         "empty results folder (efficiency plots)",
         [*SCRIPT, "scripts/plot_efficiency.py", "--results", "{tmp}/results"],
         r"no training_cpu\.csv",
-    ),  # fmt: skip
+    ),
 ]
 
 
@@ -207,8 +246,11 @@ def digest(folder: Path) -> dict[str, str]:
     """Every file under folder with the sha256 of its bytes."""
     if not folder.exists():
         return {}
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}  # fmt: skip
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def bad_input_trial(tmp: Path, case: BadInput) -> dict:
@@ -227,9 +269,14 @@ def bad_input_trial(tmp: Path, case: BadInput) -> dict:
         "message names the problem": re.search(case.expect, message, re.S) is not None,
         "nothing saved was changed": not damaged,
     }
-    return {"case": case.name, "exit_code": proc.returncode, "ok": all(checks.values()),
-            "failed_checks": [k for k, v in checks.items() if not v], "message": message[-400:],
-            "damaged": damaged}  # fmt: skip
+    return {
+        "case": case.name,
+        "exit_code": proc.returncode,
+        "ok": all(checks.values()),
+        "failed_checks": [k for k, v in checks.items() if not v],
+        "message": message[-400:],
+        "damaged": damaged,
+    }
 
 
 def main(argv=None) -> int:
@@ -257,17 +304,32 @@ def main(argv=None) -> int:
         print({k: b[k] for k in ("case", "ok", "exit_code", "failed_checks")}, flush=True)
         bad.append(b)
     n_ok = sum(t["ok"] for t in trials)
-    lines = ["# Fault injection", "", f"Generated by `python scripts/fault_injection.py --kills {args.kills} "
-             f"--terms {args.terms} --seed {args.seed}` on {provenance()['device_name']}.", "",
-             f"Training runs interrupted: {len(trials)} ({args.kills} SIGKILL, {args.terms} SIGTERM) at random steps "
-             f"of {STEPS}; resumed identically (final metrics and every logged loss equal an uninterrupted run): "
-             f"{n_ok}/{len(trials)}.", "",
-             "| signal | at step | resumed from | exit code | identical |", "|---|---|---|---|---|"]  # fmt: skip
-    lines += [f"| {t['signal']} | {t['interrupted_at']} | {t.get('resumed_from', '-')} | {t['exit_code']} | "
-              f"{'yes' if t['ok'] else 'NO: ' + t.get('why', '')} |" for t in trials]  # fmt: skip
-    lines += ["", f"Bad inputs tried: {len(bad)}; handled (non-zero exit, one message, no traceback, nothing "
-              f"saved changed): {sum(b['ok'] for b in bad)}/{len(bad)}.", "",
-              "| input | exit code | handled | message (last line) |", "|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "# Fault injection",
+        "",
+        f"Generated by `python scripts/fault_injection.py --kills {args.kills} "
+        f"--terms {args.terms} --seed {args.seed}` on {provenance()['device_name']}.",
+        "",
+        f"Training runs interrupted: {len(trials)} ({args.kills} SIGKILL, {args.terms} SIGTERM) at random steps "
+        f"of {STEPS}; resumed identically (final metrics and every logged loss equal an uninterrupted run): "
+        f"{n_ok}/{len(trials)}.",
+        "",
+        "| signal | at step | resumed from | exit code | identical |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {t['signal']} | {t['interrupted_at']} | {t.get('resumed_from', '-')} | {t['exit_code']} | "
+        f"{'yes' if t['ok'] else 'NO: ' + t.get('why', '')} |"
+        for t in trials
+    ]
+    lines += [
+        "",
+        f"Bad inputs tried: {len(bad)}; handled (non-zero exit, one message, no traceback, nothing "
+        f"saved changed): {sum(b['ok'] for b in bad)}/{len(bad)}.",
+        "",
+        "| input | exit code | handled | message (last line) |",
+        "|---|---|---|---|",
+    ]
     for b in bad:
         last = (b["message"].strip().splitlines() or [""])[0][:110].replace("|", "/")
         ok = "yes" if b["ok"] else "NO: " + ", ".join(b["failed_checks"])

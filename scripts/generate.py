@@ -1,6 +1,6 @@
 """Sample text from a trained character model, in recurrent (step) mode: constant memory per token.
 
-    python scripts/generate.py runs/shakespeare/cpu/mingru-L3-s0 --prompt "ROMEO:" --tokens 500 \
+    python scripts/generate.py runs/shakespeare/cpu/mingru-L3-s0-2eb3b8d2 --prompt "ROMEO:" --tokens 500 \
         --temperature 0.8 --top-k 10
 
 Rebuilds the model from the run's summary.json, loads the best weights from its checkpoint
@@ -15,11 +15,10 @@ import sys
 from pathlib import Path
 
 import torch
-from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tasks.shakespeare import DataError  # noqa: E402
+from minrnn.harness.train import build
+from minrnn.tasks.shakespeare import DataError
 
 
 def load_run(run_dir: Path):
@@ -28,8 +27,7 @@ def load_run(run_dir: Path):
         if not p.is_file():
             raise FileNotFoundError(f"{p} not found: give the directory of a finished minrnn-train run")
     cfg = OmegaConf.create(json.loads(summary_path.read_text())["config"])
-    task = instantiate(cfg.task, _convert_="all")
-    model = instantiate(cfg.model.net, vocab_size=task.vocab_size, dim_out=task.dim_out, _convert_="all")
+    task, model = build(cfg)
     ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     model.load_state_dict(ckpt["best_model"] or ckpt["model"])
     return task, model.eval()

@@ -1,7 +1,7 @@
 """Write a small offline-RL dataset in D4RL's HDF5 format for the CPU demo of Table 3's pipeline.
 
 The episodes come from a fixed random linear policy plus Gaussian noise at three levels, rolled out
-in Gymnasium's MuJoCo environment (tasks.d4rl.collect). It is NOT a D4RL dataset: scores trained on it
+in Gymnasium's MuJoCo environment (minrnn.tasks.d4rl.collect). It is NOT a D4RL dataset: scores trained on it
 are not comparable to the paper's. Rewriting an existing file needs --force.
 
     python scripts/make_d4rl_demo_data.py --env halfcheetah --episodes 30 --out data/d4rl-demo
@@ -13,10 +13,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from minrnn.tasks.d4rl import GYM_IDS, collect
+from minrnn.tasks.d4rl_data import write_d4rl
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from tasks.d4rl import GYM_IDS, collect  # noqa: E402
-from tasks.d4rl_data import write_d4rl  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -1,10 +1,11 @@
 """Table 3 (Section 4.2): D4RL-normalised scores of the decision models, from the run summaries in results/.
 
-Reads results/d4rl/<env>-<dataset>/<scale>/*.json (written by minrnn-train with task=d4rl), averages
-each (model, dataset) over seeds (mean ± std, n) and prints our columns beside the paper's (its
-minLSTM/minGRU and the DT, DS4, DAaren, DMamba numbers it quotes). The average row needs all nine
-datasets. ``--demo`` reads results/d4rl-demo/ instead: runs on locally generated data (make
-reproduce-table3-demo), whose scores are NOT comparable to Table 3 and are printed without the paper.
+Cells are the presets experiment=table3/<model> task.env=<env> task.dataset=<dataset> in
+results/d4rl/<env>-<dataset>/<scale>/, matched by config identity; mean ± std over seeds (n) beside
+the paper's columns (its minLSTM/minGRU and the DT, DS4, DAaren, DMamba numbers it quotes).
+The average row needs all nine datasets. ``--demo`` reads results/d4rl-demo/ instead: runs on
+locally generated data (make reproduce-table3-demo, DEMO below), whose scores are NOT comparable
+to Table 3 and are printed without the paper; they feed no claim.
 Writes results/tables/table3_<scale>.{md,tex} (or table3_demo_<scale>).
 
     python scripts/make_table3.py --scale paper
@@ -13,20 +14,31 @@ Writes results/tables/table3_<scale>.{md,tex} (or table3_demo_<scale>).
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from scripts.make_tables import NAMES, ResultsError, by_setting, cell, fmt_cell, load_runs, unfinished_runs, write_table  # noqa: E402
+from minrnn.harness.reporting import (
+    MODELS,
+    NAMES,
+    ResultsError,
+    caveats,
+    cell,
+    fmt_cell,
+    load_runs,
+    match,
+    paper_reference,
+    run_script,
+    script_args,
+    unfinished_runs,
+    write_table,
+)
 
 ENV_NAMES = {"halfcheetah": "HalfCheetah", "hopper": "Hopper", "walker2d": "Walker"}
 DATASET_NAMES = {"medium": "M", "medium_replay": "M-R", "medium_expert": "M-E"}
-MODELS = ["minlstm", "mingru", "lstm", "gru", "mamba", "transformer"]
+ORDER = ["minlstm", "mingru", "lstm", "gru", "mamba", "transformer"]
 PAPER_COLUMNS = ["DT", "DS4", "DAaren", "DMamba", "minLSTM", "minGRU"]
+# make reproduce-table3-demo's settings (task.path is a location, not part of a run's identity)
+DEMO = ["task.env=halfcheetah", "task.name=d4rl-demo/halfcheetah", "task.target_returns=[-300,-700]"]
 
 
 def label(key: str) -> str:
@@ -34,71 +46,76 @@ def label(key: str) -> str:
     return f"{ENV_NAMES.get(env, env)}-{DATASET_NAMES.get(dataset, dataset)}" if dataset else ENV_NAMES.get(env, env)
 
 
-def collect(root: Path, runs_dir: Path, scale: str) -> tuple[dict, list[str], list[dict]]:
-    """{(model, dataset key): cell}, unfinished runs, every run loaded; root = results/d4rl[-demo]."""
-    cells, pending, everything = {}, [], []
-    for folder in sorted(p / scale for p in root.iterdir() if (p / scale).is_dir()) if root.is_dir() else []:
-        key = folder.parent.name
-        runs = [r for r in load_runs(folder, scale) if "score" in r["metrics"].get("final", {})]
-        everything += runs
-        pending += [f"{key}/{n}" for n in unfinished_runs(runs_dir / root.name / key / scale, folder)]
-        for (model, _depth, _digest), rs in by_setting(runs).items():
-            if (model, key) in cells:
-                raise ResultsError(f"{model} on {key} has runs of different configs ({rs[0]['_file']} vs "
-                                   f"{cells[model, key]['files'][0]}); they are never averaged together")  # fmt: skip
-            cells[model, key] = cell([r["metrics"]["final"]["score"] for r in rs], rs)
-            cells[model, key]["rollout"] = sorted({r["metrics"]["final"].get("rollout", "?") for r in rs})
-    return cells, pending, everything
-
-
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--scale", choices=["cpu", "paper"], default="cpu")
-    ap.add_argument("--demo", action="store_true", help="the runs on locally generated data (results/d4rl-demo)")
-    ap.add_argument("--results", type=Path, default=ROOT / "results", help="where the run summaries are")
-    ap.add_argument("--runs", type=Path, help="run directories, to report unfinished runs (default: RESULTS/../runs)")
-    ap.add_argument("--out", type=Path, help="where to write the table (default: RESULTS/tables)")
-    args = ap.parse_args(argv)
-    paper = json.loads((ROOT / "results/paper_reference.json").read_text())["table3_d4rl"]
+def collect(args, keys: list[str]) -> tuple[dict, str]:
+    """{(model, dataset key): runs} of the presets, and the note on files left out."""
     root = args.results / ("d4rl-demo" if args.demo else "d4rl")
-    try:
-        cells, pending, runs = collect(root, args.runs or args.results.parent / "runs", args.scale)
-        if not cells:
-            target = "reproduce-table3-demo" if args.demo else "reproduce-table3"
-            raise ResultsError(f"no finished run summaries in {root}/*/{args.scale}; run "
-                               f"`make {target} SCALE={args.scale}` first")  # fmt: skip
-    except ResultsError as e:
-        print(f"make_table3: error: {e}", file=sys.stderr)
-        return 2
-    models = [m for m in MODELS if any(k[0] == m for k in cells)]
-    final = runs[0]["metrics"]["final"]
-    rollouts = sorted({f"{NAMES[m]}: {'/'.join(c['rollout'])}" for (m, _), c in cells.items()})
-    note = (f"scale={args.scale}; D4RL-normalised return (100 = expert) of {final['eval_episodes']} episodes in "
-            f"Gymnasium {final['gym_id'].split('-')[-1]} environments at DT's first target return, mean ± std over "
-            f"seeds (n). Rollouts: {', '.join(rollouts)}.")  # fmt: skip
+    cells, bad, ignored, pending = {}, [], [], []
+    for key in keys:
+        env, _, dataset = key.partition("-")
+        extra = DEMO if args.demo else [f"task.env={env}", f"task.dataset={dataset}"]
+        runs, b = load_runs(root / key / args.scale, args.scale, "final.score")
+        found, ign = match(runs, {(m, key): [f"experiment=table3/{m}", *extra] for m in MODELS}, args.scale)
+        cells.update(found)
+        bad, ignored = bad + b, ignored + ign
+        pending += [
+            f"{key}/{n}" for n in unfinished_runs(args.runs / root.name / key / args.scale, root / key / args.scale)
+        ]
+    return cells, caveats("make_table3", bad, ignored, pending)
+
+
+def table3(args) -> None:
+    paper = paper_reference(args.results, "table3_d4rl")
+    keys = ["halfcheetah"] if args.demo else paper["datasets"]
+    runs, caveat = collect(args, keys)
+    if not runs:
+        target = "reproduce-table3-demo" if args.demo else "reproduce-table3"
+        raise ResultsError(
+            f"no finished run summaries of the presets in {args.results}/d4rl*/*/{args.scale}; run "
+            f"`make {target} SCALE={args.scale}` first"
+        )
+    cells = {k: cell(rs, "final.score") for k, rs in runs.items()}
+    models = [m for m in ORDER if any(k[0] == m for k in cells)]
+    final = next(iter(runs.values()))[0]["metrics"]["final"]
+    rollouts = sorted(
+        {
+            f"{NAMES[m]}: {'/'.join(sorted({r['metrics']['final'].get('rollout', '?') for r in rs}))}"
+            for (m, _), rs in runs.items()
+        }
+    )
+    note = (
+        f"scale={args.scale}; D4RL-normalised return (100 = expert) of {final['eval_episodes']} episodes in "
+        f"Gymnasium {final['gym_id'].split('-')[-1]} environments at DT's first target return, mean ± std over "
+        f"seeds (n). Rollouts: {', '.join(rollouts)}."
+    )
     if args.demo:
-        note = ("**Demo on locally generated data (a noisy random linear policy in Gymnasium), not D4RL: these "
-                "scores are NOT comparable to the paper's Table 3.** " + note)  # fmt: skip
-        keys = sorted({k for _, k in cells})
+        note = (
+            "**Demo on locally generated data (a noisy random linear policy in Gymnasium), not D4RL: these "
+            "scores are NOT comparable to the paper's Table 3.** " + note
+        )
         header = ["Dataset", *(f"{NAMES[m]} (ours)" for m in models)]
     else:
-        keys = paper["datasets"]
         header = ["Dataset", *(f"{c} (paper)" for c in PAPER_COLUMNS), *(f"{NAMES[m]} (ours)" for m in models)]
-    if pending:
-        note += f" Runs with a checkpoint but no summary (failed, stopped or still running): {', '.join(pending)}."
     rows = []
     for key in keys:
-        ours = [fmt_cell(cells.get((m, key)), 1) for m in models]
         theirs = [] if args.demo else [f"{paper['mean'][c][key]:.1f}" for c in PAPER_COLUMNS]
-        rows.append([label(key), *theirs, *ours])
+        rows.append([label(key), *theirs, *(fmt_cell(cells.get((m, key)), 1) for m in models)])
     if not args.demo:
-        avg = [f"{statistics.fmean(c['mean'] for (mm, _), c in cells.items() if mm == m):.1f}"
-               if all((m, k) in cells for k in keys) else "- (needs all 9)" for m in models]  # fmt: skip
+        avg = [
+            f"{statistics.fmean(cells[m, k]['mean'] for k in keys):.1f}"
+            if all((m, k) in cells for k in keys)
+            else "- (needs all 9)"
+            for m in models
+        ]
         rows.append(["Average", *(f"{paper['average'][c]:.1f}" for c in PAPER_COLUMNS), *avg])
     name = f"table3_demo_{args.scale}" if args.demo else f"table3_{args.scale}"
     title = "## Table 3 (demo data, not D4RL)" if args.demo else "## Table 3: offline RL on D4RL"
-    write_table(args.out or args.results / "tables", name, title, note, header, rows)
-    return 0
+    write_table(args.out, name, title, note + caveat, header, rows)
+
+
+def main(argv=None) -> int:
+    ap = script_args(__doc__)
+    ap.add_argument("--demo", action="store_true", help="the runs on locally generated data (results/d4rl-demo)")
+    return run_script("make_table3", table3, ap, argv)
 
 
 if __name__ == "__main__":

@@ -9,16 +9,16 @@ Weights only (bias=False), d_h = alpha * d_x, printed beside the paper's percent
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from torch import nn
 
+from minrnn import MinGRU, MinLSTM
+from minrnn.harness.records import provenance, write_json_atomic, write_text_atomic
+from minrnn.harness.reporting import paper_reference
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from minrnn import MinGRU, MinLSTM  # noqa: E402
-from minrnn.records import provenance, write_json_atomic, write_text_atomic  # noqa: E402
 
 
 def count(m: nn.Module) -> int:
@@ -32,7 +32,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.dim < 1:
         ap.error("--dim must be positive")
-    paper = json.loads((ROOT / "results/paper_reference.json").read_text())["section3_parameter_percent"]
+    paper = paper_reference(ROOT / "results", "section3_parameter_percent")
     d, rows = args.dim, []
     for alpha in (1, 2, 3, 4):
         h = alpha * d
@@ -47,8 +47,10 @@ def main(argv=None) -> int:
     ]
     for r in rows:
         a = str(r["alpha"])
-        lines.append(f"| {a} | {100 * r['minGRU_vs_GRU']:.1f}% | {paper['minGRU_vs_GRU'][a]}% "
-                     f"| {100 * r['minLSTM_vs_LSTM']:.1f}% | {paper['minLSTM_vs_LSTM'][a]}% |")  # fmt: skip
+        lines.append(
+            f"| {a} | {100 * r['minGRU_vs_GRU']:.1f}% | {paper['minGRU_vs_GRU'][a]}% "
+            f"| {100 * r['minLSTM_vs_LSTM']:.1f}% | {paper['minLSTM_vs_LSTM'][a]}% |"
+        )
     table = "\n".join(lines) + "\n"
     print(table)
     write_json_atomic(args.out / "param_counts.json", {"rows": rows, "config": {"dim": d}, "provenance": provenance()})

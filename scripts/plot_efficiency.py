@@ -22,17 +22,22 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import ScalarFormatter  # noqa: E402
 
+from minrnn.harness.records import write_text_atomic
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from minrnn.records import write_text_atomic  # noqa: E402
 
 STYLE = {  # one colour per model family; dashed = the paper's plain-PyTorch variants
-    "minGRU": ("tab:blue", "-"), "minLSTM": ("tab:orange", "-"),
-    "minGRU (log-space scan)": ("tab:blue", "--"), "minLSTM (log-space scan)": ("tab:orange", "--"),
-    "Mamba": ("tab:green", "-"), "Transformer": ("tab:purple", "-"),
-    "GRU (torch.nn)": ("tab:red", "-"), "LSTM (torch.nn)": ("tab:brown", "-"),
-    "GRU (plain loop)": ("tab:red", "--"), "LSTM (plain loop)": ("tab:brown", "--"),
-}  # fmt: skip
+    "minGRU": ("tab:blue", "-"),
+    "minLSTM": ("tab:orange", "-"),
+    "minGRU (log-space scan)": ("tab:blue", "--"),
+    "minLSTM (log-space scan)": ("tab:orange", "--"),
+    "Mamba": ("tab:green", "-"),
+    "Transformer": ("tab:purple", "-"),
+    "GRU (torch.nn)": ("tab:red", "-"),
+    "LSTM (torch.nn)": ("tab:brown", "-"),
+    "GRU (plain loop)": ("tab:red", "--"),
+    "LSTM (plain loop)": ("tab:brown", "--"),
+}
 MARKERS = dict(zip(STYLE, "osovD^x+PX", strict=True))  # distinct, so lines that coincide stay visible
 SPEEDUPS = [  # (label, slower model, minimal model)
     ("minGRU vs GRU (plain loop)", "GRU (plain loop)", "minGRU"),
@@ -59,8 +64,10 @@ def load(out: Path, kind: str, scale: str) -> tuple[pd.DataFrame, dict]:
 def models_line(meta: dict) -> str:
     s = meta["settings"]
     sets = [*s.get("fixed_overrides", []), *s.get("overrides", [])]
-    return ("Models: the Table 2 configurations (`configs/model/*.yaml` with `task=selective_copy`: 3 layers, "
-            f"width 64) with {', '.join(f'`{o}`' for o in sets) or 'no overrides'}.")  # fmt: skip
+    return (
+        "Models: the Table 2 configurations (`configs/model/*.yaml` with `task=selective_copy`: 3 layers, "
+        f"width 64) with {', '.join(f'`{o}`' for o in sets) or 'no overrides'}."
+    )
 
 
 def label(meta: dict) -> str:
@@ -108,8 +115,9 @@ def training_figure(df: pd.DataFrame, meta: dict, out: Path, scale: str) -> list
     for lab, slow, fast in SPEEDUPS:
         if slow in t and fast in t:
             c, _ = STYLE[slow]
-            axes[1].plot(t.index, t[slow] / t[fast], "--" if "loop" in slow else "-", color=c, marker="o", ms=3,
-                         label=lab)  # fmt: skip
+            axes[1].plot(
+                t.index, t[slow] / t[fast], "--" if "loop" in slow else "-", color=c, marker="o", ms=3, label=lab
+            )
     axes[1].axhline(1, color="grey", lw=0.8)
     log_axes(axes[0], "sequence length", "training step (ms)")
     log_axes(axes[1], "sequence length", "speedup (x)", ylog=False)
@@ -119,8 +127,9 @@ def training_figure(df: pd.DataFrame, meta: dict, out: Path, scale: str) -> list
     axes[2].set_title(f"memory ({meta['settings']['memory']})", fontsize=9)
     for ax in axes:
         ax.legend(fontsize=7)
-    fig.suptitle(f"Training step (forward, loss, backward), batch {meta['settings']['batch']} - {label(meta)}",
-                 fontsize=10)  # fmt: skip
+    fig.suptitle(
+        f"Training step (forward, loss, backward), batch {meta['settings']['batch']} - {label(meta)}", fontsize=10
+    )
     return save(fig, out, f"training_{scale}")
 
 
@@ -140,8 +149,10 @@ def inference_figures(df: pd.DataFrame, meta: dict, out: Path, scale: str) -> li
 
     b = max(batches)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    for ax, value, ylab in [(axes[0], "state_kib_end", "state carried between tokens (KiB)"),
-                            (axes[1], "ms_per_token", "time per generated token (ms)")]:  # fmt: skip
+    for ax, value, ylab in [
+        (axes[0], "state_kib_end", "state carried between tokens (KiB)"),
+        (axes[1], "ms_per_token", "time per generated token (ms)"),
+    ]:
         t = pivot(df, "context", value, batch=b)
         for m in [m for m in STYLE if m in t]:
             ax.plot(t.index, t[m], STYLE[m][1], color=STYLE[m][0], marker=MARKERS[m], ms=5, mfc="none", label=m)
@@ -163,24 +174,41 @@ def training_report(df: pd.DataFrame, meta: dict, paper: dict) -> list[str]:
     t, mem = pivot(df, "T", "ms_median"), pivot(df, "T", "peak_mib")
     order = [m for m in STYLE if m in t]
     s = meta["settings"]
-    lines = ["## Training step (Figure 1)", "", f"Measured on {label(meta)}; batch {s['batch']}; median of up to "
-             f"{s['repeats']} steps after a warm-up; memory: {s['memory']}.", "", models_line(meta),
-             "", "Time per training step (ms):", ""]  # fmt: skip
+    lines = [
+        "## Training step (Figure 1)",
+        "",
+        f"Measured on {label(meta)}; batch {s['batch']}; median of up to "
+        f"{s['repeats']} steps after a warm-up; memory: {s['memory']}.",
+        "",
+        models_line(meta),
+        "",
+        "Time per training step (ms):",
+        "",
+    ]
     lines += md_table(t[order].T, "{:.1f}", "T")
     lines += ["", "Peak memory (MiB):", ""] + md_table(mem[[m for m in order if m in mem]].T, "{:.0f}", "T")
     bad = df[df["status"] != "ok"]
     if len(bad):
         lines += ["", "Not measured: " + "; ".join(f"{r.model} at T={r.T} ({r.status})" for r in bad.itertuples())]
     ref = paper["figure1_training"]
-    lines += ["", "### Beside the paper (T4 GPU; the paper's numbers, not ours)", "",
-              "| T | comparison | paper (T4) | ours |", "|---|---|---|---|"]  # fmt: skip
+    lines += [
+        "",
+        "### Beside the paper (T4 GPU; the paper's numbers, not ours)",
+        "",
+        "| T | comparison | paper (T4) | ours |",
+        "|---|---|---|---|",
+    ]
     for T, p in ref["speedup_over_traditional"].items():
         for (lab, slow, fast), key in zip(SPEEDUPS[:2], ("minGRU_vs_GRU", "minLSTM_vs_LSTM"), strict=True):
             ours = t[slow].get(int(T)) / t[fast].get(int(T)) if int(T) in t.index and slow in t and fast in t else None
             nn_slow = slow.replace("plain loop", "torch.nn")
             fused = t[nn_slow].get(int(T)) / t[fast].get(int(T)) if int(T) in t.index and nn_slow in t else None
-            lines.append(f"| {T} | {lab} speedup | {p[key]}x | " + (f"{ours:.2f}x" if ours else "-") +
-                         (f" (vs torch.nn: {fused:.2f}x)" if fused else "") + " |")  # fmt: skip
+            lines.append(
+                f"| {T} | {lab} speedup | {p[key]}x | "
+                + (f"{ours:.2f}x" if ours else "-")
+                + (f" (vs torch.nn: {fused:.2f}x)" if fused else "")
+                + " |"
+            )
     for T, p in ref["runtime_ms"].items():
         for m, v in p.items():
             ours = t[m].get(int(T)) if m in t and int(T) in t.index else None
@@ -194,10 +222,13 @@ def training_report(df: pd.DataFrame, meta: dict, paper: dict) -> list[str]:
             log = 100 * (mem.loc[T, "minGRU (log-space scan)"] / mem.loc[T, "GRU (plain loop)"] - 1)
             lines.append(f"| {T} | minGRU with the paper's log-space scan, memory vs GRU | ~+88% | {log:+.0f}% |")
         lines.append(f"| {T} | Mamba memory vs minGRU | +56% | {mamba:+.0f}% |")
-    lines += ["", "How to read this: the paper's speedups compare a parallel scan on a GPU, where thousands of",
-              "threads evaluate all time steps at once, with a sequential GRU/LSTM in plain PyTorch. On a CPU",
-              "every model walks through time; what remains of the minimal models' advantage is that their",
-              "gates do not depend on h_{t-1}, so the per-step matrix product is gone."]  # fmt: skip
+    lines += [
+        "",
+        "How to read this: the paper's speedups compare a parallel scan on a GPU, where thousands of",
+        "threads evaluate all time steps at once, with a sequential GRU/LSTM in plain PyTorch. On a CPU",
+        "every model walks through time; what remains of the minimal models' advantage is that their",
+        "gates do not depend on h_{t-1}, so the per-step matrix product is gone.",
+    ]
     T = max(t.index)
     for lab, slow, fast in SPEEDUPS:
         if slow in t and fast in t and T in t.index:
@@ -206,8 +237,10 @@ def training_report(df: pd.DataFrame, meta: dict, paper: dict) -> list[str]:
         log = f"{m} (log-space scan)"
         if log in t and m in t:
             r = t.loc[T, log] / t.loc[T, m]
-            lines.append(f"- The paper's log-space scan (Listings 5, 8, 10) is {r:.2f}x the time of {m}'s default "
-                         f"backend ({df[df.model == m].implementation.iloc[0]}) at T={T}.")  # fmt: skip
+            lines.append(
+                f"- The paper's log-space scan (Listings 5, 8, 10) is {r:.2f}x the time of {m}'s default "
+                f"backend ({df[df.model == m].implementation.iloc[0]}) at T={T}."
+            )
     return lines
 
 
@@ -216,19 +249,32 @@ def inference_report(df: pd.DataFrame, meta: dict) -> list[str]:
     total, tok = pivot(df, "context", "total_ms", batch=b), pivot(df, "context", "ms_per_token", batch=b)
     state = pivot(df, "context", "state_kib_end", batch=b)
     order = [m for m in STYLE if m in total]
-    lines = ["## Inference (Figures 3-4)", "", f"Measured on {label(meta)}; context of random tokens, then "
-             f"{meta['settings']['new_tokens']} greedy tokens; median of up to {meta['settings']['repeats']} runs.",
-             "", models_line(meta),
-             "", f"Prefill + generation at batch {b} (ms):", ""]  # fmt: skip
+    lines = [
+        "## Inference (Figures 3-4)",
+        "",
+        f"Measured on {label(meta)}; context of random tokens, then "
+        f"{meta['settings']['new_tokens']} greedy tokens; median of up to {meta['settings']['repeats']} runs.",
+        "",
+        models_line(meta),
+        "",
+        f"Prefill + generation at batch {b} (ms):",
+        "",
+    ]
     lines += md_table(total[order].T, "{:.1f}", "context")
     lines += ["", f"Time per generated token at batch {b} (ms):", ""] + md_table(tok[order].T, "{:.2f}", "context")
-    lines += ["", f"State carried between generated tokens at batch {b} (KiB; the KV cache for the Transformer):",
-              ""] + md_table(state[order].T, "{:.1f}", "context")  # fmt: skip
+    lines += [
+        "",
+        f"State carried between generated tokens at batch {b} (KiB; the KV cache for the Transformer):",
+        "",
+    ] + md_table(state[order].T, "{:.1f}", "context")
     flat = [m for m in ("minGRU", "minLSTM") if m in state and state[m].nunique() == 1]
     if flat:
         sizes = ", ".join(f"{state[m].iloc[0]:.1f} KiB" for m in flat)
-        lines += ["", f"{' and '.join(flat)}: the state is the same size at every context length "
-                  f"({sizes}): constant memory in the context."]  # fmt: skip
+        lines += [
+            "",
+            f"{' and '.join(flat)}: the state is the same size at every context length "
+            f"({sizes}): constant memory in the context.",
+        ]
     ratio = []
     for bb in sorted(df["batch"].unique()):
         t = pivot(df, "context", "total_ms", batch=bb)
@@ -241,8 +287,11 @@ def inference_report(df: pd.DataFrame, meta: dict) -> list[str]:
         lines += ["", "Ratios of total inference time (above 1: minGRU is faster): " + "; ".join(ratio) + "."]
     bad = df[df["status"] != "ok"]
     if len(bad):
-        lines += ["", "Not measured: " + "; ".join(f"{r.model} batch {r.batch} context {r.context} ({r.status})"
-                                                   for r in bad.itertuples())]  # fmt: skip
+        lines += [
+            "",
+            "Not measured: "
+            + "; ".join(f"{r.model} batch {r.batch} context {r.context} ({r.status})" for r in bad.itertuples()),
+        ]
     return lines
 
 
@@ -257,8 +306,10 @@ def main(argv=None) -> int:
     paper = json.loads((ROOT / "results/paper_reference.json").read_text())
     lines = [f"# Efficiency at scale={args.scale}", "", "Generated by `scripts/plot_efficiency.py` from the CSVs."]
     written, missing = [], []
-    for kind, fig, rep in [("training", training_figure, lambda d, m: training_report(d, m, paper)),
-                           ("inference", inference_figures, inference_report)]:  # fmt: skip
+    for kind, fig, rep in [
+        ("training", training_figure, lambda d, m: training_report(d, m, paper)),
+        ("inference", inference_figures, inference_report),
+    ]:
         try:
             df, meta = load(args.results, kind, args.scale)
         except MissingResults as e:

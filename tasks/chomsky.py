@@ -63,9 +63,15 @@ def answer(problem: str, tokens: torch.Tensor, k: int = 0) -> torch.Tensor:
 class Chomsky:
     metric = "acc"
 
-    def __init__(self, problem: str = "parity_check", train_lengths: tuple[int, int] = (1, 40),
-                 eval_lengths: tuple[int, int] = (40, 256), seed: int = 0, eval_batches: int = 200,
-                 eval_batch_size: int = 256, **_):  # fmt: skip
+    def __init__(
+        self,
+        problem: str = "parity_check",
+        train_lengths: tuple[int, int] = (1, 40),
+        eval_lengths: tuple[int, int] = (40, 256),
+        seed: int = 0,
+        eval_batches: int = 200,
+        eval_batch_size: int = 256,
+    ):
         if problem not in PROBLEMS:
             raise ValueError(f"unknown Chomsky problem {problem!r}; choose one of {', '.join(PROBLEMS)}")
         for name, (lo, hi) in (("train_lengths", train_lengths), ("eval_lengths", eval_lengths)):

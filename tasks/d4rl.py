@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tasks.d4rl_data import ENVS, Episode, locate, normalized_score, read_d4rl, read_minari
-from tasks.decision_model import DecisionModel, StepPolicy, WindowPolicy
-from tasks.download import DataError
+from minrnn.tasks.d4rl_data import ENVS, Episode, locate, normalized_score, read_d4rl, read_minari
+from minrnn.tasks.decision_model import DecisionModel, StepPolicy, WindowPolicy
+from minrnn.tasks.download import DataError
 
 GYM_IDS = {"halfcheetah": "HalfCheetah", "hopper": "Hopper", "walker2d": "Walker2d"}
 
@@ -36,11 +36,26 @@ class D4RL:
     metric = "action_mse"
     higher_is_better = False
 
-    def __init__(self, env: str = "hopper", dataset: str = "medium", source: str = "d4rl", path: str | None = None,
-                 cache_dir: str = "~/.cache/minrnn/data", download: bool = True, context: int = 20,
-                 max_ep_len: int = 1000, return_scale: float = 1000.0, target_returns: list | None = None,
-                 eval_episodes: int = 100, gym_version: str = "v4", rollout: str = "auto", embed_dim: int = 128,
-                 seed: int = 0, eval_windows: int = 512, eval_batch_size: int = 64, **_):  # fmt: skip
+    def __init__(
+        self,
+        env: str = "hopper",
+        dataset: str = "medium",
+        source: str = "d4rl",
+        path: str | None = None,
+        cache_dir: str = "~/.cache/minrnn/data",
+        download: bool = True,
+        context: int = 20,
+        max_ep_len: int = 1000,
+        return_scale: float = 1000.0,
+        target_returns: list | None = None,
+        eval_episodes: int = 100,
+        gym_version: str = "v4",
+        rollout: str = "auto",
+        embed_dim: int = 128,
+        seed: int = 0,
+        eval_windows: int = 512,
+        eval_batch_size: int = 64,
+    ):
         if env not in ENVS:
             raise ValueError(f"unknown D4RL environment {env!r}; choose one of {', '.join(ENVS)}")
         if rollout not in ("auto", "step", "window"):
@@ -73,8 +88,9 @@ class D4RL:
 
     # --- the model ----------------------------------------------------------------------------------
     def wrap(self, backbone: torch.nn.Module) -> DecisionModel:
-        return DecisionModel(backbone, dim=self.embed_dim, state_dim=self.state_dim, act_dim=self.act_dim,
-                             max_ep_len=self.max_ep_len)  # fmt: skip
+        return DecisionModel(
+            backbone, dim=self.embed_dim, state_dim=self.state_dim, act_dim=self.act_dim, max_ep_len=self.max_ep_len
+        )
 
     # --- training windows ---------------------------------------------------------------------------
     def window(self, i: int, start: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -118,12 +134,13 @@ class D4RL:
 
     # --- evaluation in the environment --------------------------------------------------------------
     def policy(self, model: DecisionModel):
-        window = self.rollout == "window" or (self.rollout == "auto" and not has_constant_state(model.backbone))
+        window = self.rollout == "window" or (self.rollout == "auto" and not model.backbone.constant_state)
         return (WindowPolicy(model, self.context), "window") if window else (StepPolicy(model), "step")
 
     @torch.no_grad()
-    def rollout_returns(self, model: DecisionModel, target: float, episodes: int, seed: int,
-                        device: torch.device | str = "cpu") -> tuple[np.ndarray, np.ndarray, str]:  # fmt: skip
+    def rollout_returns(
+        self, model: DecisionModel, target: float, episodes: int, seed: int, device: torch.device | str = "cpu"
+    ) -> tuple[np.ndarray, np.ndarray, str]:
         """Returns and lengths of ``episodes`` episodes run side by side (one batched model call per step)."""
         import gymnasium as gym
 
@@ -161,24 +178,23 @@ class D4RL:
         """Per target return: mean raw return, mean and std of the normalised score over the episodes."""
         out = {"gym_id": self.gym_id, "eval_episodes": self.eval_episodes}
         for target in self.target_returns if self.eval_episodes else []:
-            returns, lengths, mode = self.rollout_returns(model, float(target), self.eval_episodes,
-                                                          seed=1_000 * (self.seed + 1), device=device)  # fmt: skip
+            returns, lengths, mode = self.rollout_returns(
+                model, float(target), self.eval_episodes, seed=1_000 * (self.seed + 1), device=device
+            )
             scores = normalized_score(self.env, returns)
             key = f"target{int(target)}"
-            out.update({f"return_{key}": float(returns.mean()), f"score_{key}": float(scores.mean()),
-                        f"score_std_{key}": float(scores.std()), f"length_{key}": float(lengths.mean()),
-                        "rollout": mode})  # fmt: skip
+            out.update(
+                {
+                    f"return_{key}": float(returns.mean()),
+                    f"score_{key}": float(scores.mean()),
+                    f"score_std_{key}": float(scores.std()),
+                    f"length_{key}": float(lengths.mean()),
+                    "rollout": mode,
+                }
+            )
         if self.target_returns and self.eval_episodes:
             out["score"] = out[f"score_target{int(self.target_returns[0])}"]  # DT reports its first target
         return out
-
-
-def has_constant_state(backbone: torch.nn.Module) -> bool:
-    """Recurrent backbones (a state of fixed size per step); the Transformer's KV cache grows."""
-    from baselines.transformer import Transformer
-
-    return hasattr(backbone, "step") and not isinstance(backbone, Transformer) and (
-        getattr(backbone, "implementation", "") != "mamba_ssm")  # fmt: skip
 
 
 def locate_minari(path: str) -> Path:
@@ -186,14 +202,17 @@ def locate_minari(path: str) -> Path:
     p = Path(path).expanduser()
     p = p / "data" / "main_data.hdf5" if p.is_dir() else p
     if not p.is_file():
-        raise DataError(f"Minari dataset file not found at {p} (task.path). Fetch it with `minari download "
-                        "mujoco/<env>/<dataset>-v0` (into ~/.minari/datasets/) and point task.path at its "
-                        "folder")  # fmt: skip
+        raise DataError(
+            f"Minari dataset file not found at {p} (task.path). Fetch it with `minari download "
+            "mujoco/<env>/<dataset>-v0` (into ~/.minari/datasets/) and point task.path at its "
+            "folder"
+        )
     return p
 
 
-def collect(env: str, episodes: int, seed: int = 0, max_steps: int = 1000, gym_version: str = "v4",
-            noise_levels=(0.1, 0.4, 1.0)) -> list[Episode]:  # fmt: skip
+def collect(
+    env: str, episodes: int, seed: int = 0, max_steps: int = 1000, gym_version: str = "v4", noise_levels=(0.1, 0.4, 1.0)
+) -> list[Episode]:
     """Locally generated data for tests and the CPU demo (NOT D4RL's): a fixed random linear policy
     tanh(W s) plus Gaussian noise at several levels, so the returns vary."""
     import gymnasium as gym

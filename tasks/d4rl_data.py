@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tasks.download import DataError, download
+from minrnn.tasks.download import DataError, download
 
 URL = "http://rail.eecs.berkeley.edu/datasets/offline_rl/gym_mujoco_v2/{env}_{dataset}-v2.hdf5"
 ENVS = ("halfcheetah", "hopper", "walker2d")
@@ -56,16 +56,18 @@ def filename(env: str, dataset: str) -> str:
 
 
 def how_to_get(env: str, dataset: str) -> str:
-    return (f"Download {URL.format(env=env, dataset=dataset)} and set task.path to the file (or to the "
-            "folder holding it)")  # fmt: skip
+    return (
+        f"Download {URL.format(env=env, dataset=dataset)} and set task.path to the file (or to the folder holding it)"
+    )
 
 
 def locate(env: str, dataset: str, path: str | None, cache_dir: str, download_missing: bool = True) -> Path:
     """The HDF5 file: ``path`` (a file, or a folder holding D4RL's file name), else the cached
     download, fetched when missing and ``download_missing``."""
     if env not in ENVS or dataset not in DATASETS:
-        raise ValueError(f"unknown D4RL dataset {env}-{dataset}; environments {', '.join(ENVS)}, "
-                         f"datasets {', '.join(DATASETS)}")  # fmt: skip
+        raise ValueError(
+            f"unknown D4RL dataset {env}-{dataset}; environments {', '.join(ENVS)}, datasets {', '.join(DATASETS)}"
+        )
     name, how = filename(env, dataset), how_to_get(env, dataset)
     if path:
         p = Path(path).expanduser()
@@ -96,13 +98,17 @@ def read_d4rl(path: Path) -> list[Episode]:
         raise DataError(f"{path} is not a readable HDF5 file ({e}); delete it to download it again") from None
     n = len(rew)
     if not all(len(a) == n for a in (obs, act, term, tout)):
-        raise DataError(f"{path}: {', '.join(KEYS)} have different lengths "
-                        f"{[len(a) for a in (obs, act, rew, term, tout)]}")  # fmt: skip
+        raise DataError(
+            f"{path}: {', '.join(KEYS)} have different lengths {[len(a) for a in (obs, act, rew, term, tout)]}"
+        )
     ends = np.flatnonzero(term.astype(bool) | tout.astype(bool)) + 1
     bounds = [0, *ends.tolist()] + ([n] if not len(ends) or ends[-1] != n else [])
     f32 = lambda a: a.astype(np.float32)  # noqa: E731
-    return [Episode(f32(obs[a:b]), f32(act[a:b]), f32(rew[a:b]), bool(term[b - 1]))
-            for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]  # fmt: skip
+    return [
+        Episode(f32(obs[a:b]), f32(act[a:b]), f32(rew[a:b]), bool(term[b - 1]))
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+        if b > a
+    ]
 
 
 def read_minari(path: Path) -> list[Episode]:

@@ -39,8 +39,9 @@ class DecisionModel(nn.Module):
         """x (B, K, 1 + state_dim + act_dim + 1) -> (B, 3K, dim), interleaved R_1, s_1, a_1, R_2, ..."""
         rtg, s, a, t = split_inputs(x, self.state_dim, self.act_dim)
         time = self.embed_timestep(t.clamp(0, self.max_ep_len - 1))
-        stacked = torch.stack([self.embed_return(rtg) + time, self.embed_state(s) + time,
-                               self.embed_action(a) + time], dim=2)  # fmt: skip
+        stacked = torch.stack(
+            [self.embed_return(rtg) + time, self.embed_state(s) + time, self.embed_action(a) + time], dim=2
+        )
         return self.embed_ln(stacked.flatten(1, 2))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -84,8 +85,9 @@ class WindowPolicy:
     @torch.no_grad()
     def act(self, rtg: torch.Tensor, obs: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         m = self.model
-        self.history.append(torch.cat([rtg[:, None], obs, obs.new_zeros(len(obs), m.act_dim),
-                                       t[:, None].to(obs.dtype)], -1))  # fmt: skip
+        self.history.append(
+            torch.cat([rtg[:, None], obs, obs.new_zeros(len(obs), m.act_dim), t[:, None].to(obs.dtype)], -1)
+        )
         self.history = self.history[-self.context :]
         return m(torch.stack(self.history, 1))[:, -1]
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tasks.download import DataError, download, md5sum
-from tasks.pooling import PooledClassification
+from minrnn.tasks.download import DataError, download, md5sum
+from minrnn.tasks.pooling import PooledClassification
 
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 MD5 = "c58f30108f718f92721af3b95e74349a"
@@ -71,8 +71,15 @@ class GImage(PooledClassification):
     vocab_size = 256
     dim_out = 10
 
-    def __init__(self, path: str | None = None, cache_dir: str = "~/.cache/minrnn/data", download: bool = True,
-                 seed: int = 0, eval_batch_size: int = 64, max_eval: int | None = None, **_):  # fmt: skip
+    def __init__(
+        self,
+        path: str | None = None,
+        cache_dir: str = "~/.cache/minrnn/data",
+        download: bool = True,
+        seed: int = 0,
+        eval_batch_size: int = 64,
+        max_eval: int | None = None,
+    ):
         root = Path(path or cache_dir).expanduser()
         if not (root / FOLDER).is_dir():
             if path or not download:
@@ -83,8 +90,11 @@ class GImage(PooledClassification):
         train_y = np.concatenate([b[1] for b in batches])
         test_x, test_y = read_batch(root / FOLDER / "test_batch")
         cut = len(train_x) * 9 // 10  # LRA: train[:90%], validation train[90%:]
-        self.splits = {"train": (train_x[:cut], train_y[:cut]), "val": (train_x[cut:], train_y[cut:]),
-                       "test": (grayscale(test_x), test_y)}  # fmt: skip
+        self.splits = {
+            "train": (train_x[:cut], train_y[:cut]),
+            "val": (train_x[cut:], train_y[cut:]),
+            "test": (grayscale(test_x), test_y),
+        }
         if max_eval:  # a fixed prefix of the evaluation sets (CPU scale)
             self.splits.update({s: (x[:max_eval], y[:max_eval]) for s, (x, y) in self.splits.items() if s != "train"})
         self.seed, self.eval_batch_size = seed, eval_batch_size

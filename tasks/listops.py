@@ -20,8 +20,8 @@ from pathlib import Path
 
 import torch
 
-from minrnn.records import write_text_atomic
-from tasks.pooling import PooledClassification
+from minrnn.harness.records import write_text_atomic
+from minrnn.tasks.pooling import PooledClassification
 
 OPERATORS = ["[MIN", "[MAX", "[MED", "[SM"]
 END = "]"
@@ -67,8 +67,15 @@ def generate(rng: random.Random, depth: int, max_depth: int, max_args: int, budg
     return tokens + [END], apply(op, values)
 
 
-def make_split(n: int, seed: int, min_length: int, max_length: int, max_depth: int = 10, max_args: int = 10,
-               exclude: set | None = None) -> list[tuple[str, int]]:  # fmt: skip
+def make_split(
+    n: int,
+    seed: int,
+    min_length: int,
+    max_length: int,
+    max_depth: int = 10,
+    max_args: int = 10,
+    exclude: set | None = None,
+) -> list[tuple[str, int]]:
     """n distinct (expression, value) pairs with min_length < tokens < max_length (LRA's filter)."""
     rng, seen, out = random.Random(seed), set(exclude or ()), []
     while len(out) < n:
@@ -116,9 +123,20 @@ class ListOps(PooledClassification):
     vocab_size = len(VOCAB)
     dim_out = 10
 
-    def __init__(self, path: str | None = None, n_train: int = 96_000, n_eval: int = 2_000, min_length: int = 500,
-                 max_length: int = 2000, max_depth: int = 10, max_args: int = 10, seed: int = 0,
-                 data_seed: int = 0, eval_batch_size: int = 64, cache_dir: str | None = None, **_):  # fmt: skip
+    def __init__(
+        self,
+        path: str | None = None,
+        n_train: int = 96_000,
+        n_eval: int = 2_000,
+        min_length: int = 500,
+        max_length: int = 2000,
+        max_depth: int = 10,
+        max_args: int = 10,
+        seed: int = 0,
+        data_seed: int = 0,
+        eval_batch_size: int = 64,
+        cache_dir: str | None = None,
+    ):
         if not 1 <= min_length < max_length - 1:
             raise ValueError(f"need 1 <= min_length < max_length - 1, got {min_length}, {max_length}")
         self.seed, self.eval_batch_size = seed, eval_batch_size

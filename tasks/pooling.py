@@ -26,5 +26,7 @@ class PooledClassification:
 
     def metrics(self, logits: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
         pooled = self.pooled(logits, y).float()
-        return {"acc": (pooled.argmax(-1) == y[:, 0]).float().sum().item(),
-                "loss": F.cross_entropy(pooled, y[:, 0]).item() * y.shape[0]}  # fmt: skip
+        return {
+            "acc": (pooled.argmax(-1) == y[:, 0]).float().sum().item(),
+            "loss": F.cross_entropy(pooled, y[:, 0]).item() * y.shape[0],
+        }

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tasks.download import DataError
+from minrnn.tasks.download import DataError
 
 RELEASE = "https://storage.googleapis.com/long-range-arena/lra_release.gz"
 FILES = {"train": "new_aan_pairs.train.tsv", "val": "new_aan_pairs.eval.tsv", "test": "new_aan_pairs.test.tsv"}
@@ -30,8 +30,9 @@ def read_tsv(path: Path) -> list[tuple[int, str, str]]:
         for n, line in enumerate(f, 1):
             fields = line.rstrip("\n").split("\t")
             if len(fields) != 5:
-                raise DataError(f"{path}:{n}: expected 5 tab-separated fields (label, id1, id2, text1, text2), "
-                                f"got {len(fields)}")  # fmt: skip
+                raise DataError(
+                    f"{path}:{n}: expected 5 tab-separated fields (label, id1, id2, text1, text2), got {len(fields)}"
+                )
             try:
                 label = int(float(fields[0]))
             except ValueError:
@@ -68,15 +69,25 @@ class Retrieval:
     metric = "acc"
     vocab_size = 257
 
-    def __init__(self, path: str | None = None, max_length: int = 4000, embed_dim: int = 128, mlp_dim: int = 512,
-                 seed: int = 0, eval_batch_size: int = 32, max_eval: int | None = None, **_):  # fmt: skip
+    def __init__(
+        self,
+        path: str | None = None,
+        max_length: int = 4000,
+        embed_dim: int = 128,
+        mlp_dim: int = 512,
+        seed: int = 0,
+        eval_batch_size: int = 32,
+        max_eval: int | None = None,
+    ):
         folder = Path(path).expanduser() if path else None
         files = {s: folder / f for s, f in FILES.items()} if folder else {}
         missing = [str(f) for f in files.values() if not f.is_file()] if folder else list(FILES.values())
         if missing:
-            raise DataError(f"AAN retrieval files not found: {', '.join(missing)}. They are in LRA's release "
-                            f"({RELEASE}, lra_release/tsv_data/); point task.path (or $MINRNN_AAN) at that "
-                            "folder")  # fmt: skip
+            raise DataError(
+                f"AAN retrieval files not found: {', '.join(missing)}. They are in LRA's release "
+                f"({RELEASE}, lra_release/tsv_data/); point task.path (or $MINRNN_AAN) at that "
+                "folder"
+            )
         if max_length < 1:
             raise ValueError(f"task.max_length must be >= 1, got {max_length}")
         self.splits = {s: read_tsv(f) for s, f in files.items()}
@@ -112,5 +123,7 @@ class Retrieval:
         return F.cross_entropy(logits.float(), y)
 
     def metrics(self, logits: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-        return {"acc": (logits.argmax(-1) == y).float().sum().item(),
-                "loss": F.cross_entropy(logits.float(), y).item() * len(y)}  # fmt: skip
+        return {
+            "acc": (logits.argmax(-1) == y).float().sum().item(),
+            "loss": F.cross_entropy(logits.float(), y).item() * len(y),
+        }

@@ -18,8 +18,15 @@ import torch.nn.functional as F
 class SelectiveCopy:
     metric = "acc"
 
-    def __init__(self, seq_len: int = 4096, num_tokens: int = 16, vocab_size: int = 16, seed: int = 0,
-                 eval_batches: int = 200, eval_batch_size: int = 64, **_):  # fmt: skip
+    def __init__(
+        self,
+        seq_len: int = 4096,
+        num_tokens: int = 16,
+        vocab_size: int = 16,
+        seed: int = 0,
+        eval_batches: int = 200,
+        eval_batch_size: int = 64,
+    ):
         if vocab_size < 3:
             raise ValueError(f"selective copy needs vocab_size >= 3 (noise, marker, data), got {vocab_size}")
         if not 1 <= num_tokens <= seq_len:

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from tasks.download import DataError, download, md5sum
+from minrnn.tasks.download import DataError, download, md5sum
 
 URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
 MD5 = "6fb458f1232090904fb40fe944165e91"
@@ -36,8 +36,10 @@ def locate(path: str | None, cache_dir: str, md5: str | None = MD5, url: str = U
         if not p.is_file():
             download(url, p, HOW)
     if md5 and (got := md5sum(p)) != md5:
-        raise DataError(f"{p} has md5 {got}, expected {md5} (truncated or a different file). {HOW}, or set "
-                        "task.md5=null to use another corpus.")  # fmt: skip
+        raise DataError(
+            f"{p} has md5 {got}, expected {md5} (truncated or a different file). {HOW}, or set "
+            "task.md5=null to use another corpus."
+        )
     return p
 
 
@@ -45,9 +47,17 @@ class Shakespeare:
     metric = "loss"
     higher_is_better = False
 
-    def __init__(self, path: str | None = None, cache_dir: str = "~/.cache/minrnn/data", md5: str | None = MD5,
-                 context: int = 256, seed: int = 0, eval_batches: int = 50, eval_batch_size: int = 64,
-                 train_fraction: float = 0.9, **_):  # fmt: skip
+    def __init__(
+        self,
+        path: str | None = None,
+        cache_dir: str = "~/.cache/minrnn/data",
+        md5: str | None = MD5,
+        context: int = 256,
+        seed: int = 0,
+        eval_batches: int = 50,
+        eval_batch_size: int = 64,
+        train_fraction: float = 0.9,
+    ):
         text = locate(path, cache_dir, md5).read_text(encoding="utf-8")
         self.chars = sorted(set(text))
         self.vocab_size = self.dim_out = len(self.chars)

@@ -1,10 +1,13 @@
 """Helpers for tests of the training harness: compose configs and tiny, fast overrides."""
 
+import json
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
-from minrnn.train import CONFIGS
+from minrnn.harness.config import CONFIGS, identity
+from minrnn.harness.train import run  # noqa: F401  (registers the resolvers)
 
 
 def compose_cfg(overrides=(), hydra_cfg=False):
@@ -15,8 +18,43 @@ def compose_cfg(overrides=(), hydra_cfg=False):
 def tiny(tmp: Path, *extra: str) -> list[str]:
     """Selective copy shrunk to seconds: 8 noise tokens, 2 to copy, width 16."""
     return [
-        "logger.mode=disabled", "trainer.progress=false", f"paths.runs={tmp}/runs", f"paths.results={tmp}/results",
-        "task.seq_len=8", "task.num_tokens=2", "task.eval_batches=2", "task.eval_batch_size=8",
-        "task.arch.dim=16", "task.arch.expansion=2", "task.arch.depth=2", "trainer.batch_size=8",
-        "trainer.max_steps=6", "trainer.eval_every=3", "trainer.log_every=2", *extra,
-    ]  # fmt: skip
+        "logger.mode=disabled",
+        "trainer.progress=false",
+        f"paths.runs={tmp}/runs",
+        f"paths.results={tmp}/results",
+        "task.seq_len=8",
+        "task.num_tokens=2",
+        "task.eval_batches=2",
+        "task.eval_batch_size=8",
+        "task.arch.dim=16",
+        "task.arch.expansion=2",
+        "task.arch.depth=2",
+        "trainer.batch_size=8",
+        "trainer.max_steps=6",
+        "trainer.eval_every=3",
+        "trainer.log_every=2",
+        *extra,
+    ]
+
+
+def write_summary(results: Path, overrides=(), metrics=None, seed: int = 0, scale: str = "cpu", **fields) -> Path:
+    """A run summary as minrnn-train writes it for this preset (its real config, name and identity),
+    with the given metrics, under results/; returns its path."""
+    cfg = compose_cfg([*overrides, f"seed={seed}", f"scale={scale}"])
+    config = OmegaConf.to_container(cfg, resolve=True)
+    rec = {
+        "config": config,
+        "identity": identity(config),
+        "seed": seed,
+        "scale": scale,
+        "provenance": {"git_commit": "test", "device_name": "test cpu"},
+        "run_name": cfg.run_name,
+        "implementation": "test",
+        "wall_seconds": 60.0,
+        "metrics": metrics or {},
+        **fields,
+    }
+    path = Path(results) / f"{cfg.run_name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(rec))
+    return path

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tasks.gimage import FOLDER, TRAIN_FILES
-from tasks.retrieval import FILES
+from minrnn.tasks.gimage import FOLDER, TRAIN_FILES
+from minrnn.tasks.retrieval import FILES
 
 
 def write_cifar(root: Path, per_batch: int = 20, seed: int = 0) -> Path:
@@ -15,8 +15,11 @@ def write_cifar(root: Path, per_batch: int = 20, seed: int = 0) -> Path:
     folder = root / FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     for name in [*TRAIN_FILES, "test_batch"]:
-        batch = {b"data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
-                 b"labels": rng.integers(0, 10, per_batch).tolist(), b"batch_label": name.encode()}  # fmt: skip
+        batch = {
+            b"data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
+            b"labels": rng.integers(0, 10, per_batch).tolist(),
+            b"batch_label": name.encode(),
+        }
         (folder / name).write_bytes(pickle.dumps(batch))
     return root
 

@@ -4,7 +4,7 @@ import sys
 import pytest
 import torch
 
-from scripts.bench_grid import Grid, SettingsMismatch, run_grid, state_bytes
+from minrnn.harness.bench_grid import Grid, SettingsMismatch, run_grid, state_bytes
 
 SETTINGS = {"scale": "cpu", "repeats": 1}
 
@@ -35,8 +35,16 @@ def test_run_grid_measures_each_config_once_and_skips_longer_after_a_timeout(tmp
     status = {(r["model"], r["T"]): r["status"] for r in grid.rows}
     assert status["slow", 32] == "skipped" and status["fast", 32] == "ok"
     calls.clear()
-    run_grid(Grid(tmp_path / "t.csv", ("model", "T"), SETTINGS, "cpu"), jobs, None, 10, False, measure, grows="T",
-             log=lambda *_: None)  # fmt: skip
+    run_grid(
+        Grid(tmp_path / "t.csv", ("model", "T"), SETTINGS, "cpu"),
+        jobs,
+        None,
+        10,
+        False,
+        measure,
+        grows="T",
+        log=lambda *_: None,
+    )
     assert calls == []  # resumed: nothing measured twice
 
 
@@ -46,8 +54,10 @@ def test_state_bytes_counts_nested_tensors():
 
 
 def test_memory_probe_sees_torch_allocations_in_a_fresh_process():
-    code = ("import torch; from scripts.bench_grid import MemoryProbe\n"
-            "with MemoryProbe(torch.device('cpu')) as m:\n    x = torch.ones(64 * 2**20 // 4 * 4)\n"
-            "print(m.mib)")  # fmt: skip
+    code = (
+        "import torch; from minrnn.harness.bench_grid import MemoryProbe\n"
+        "with MemoryProbe(torch.device('cpu')) as m:\n    x = torch.ones(64 * 2**20 // 4 * 4)\n"
+        "print(m.mib)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert 255 <= float(out.stdout) <= 300  # a 256 MiB tensor

@@ -5,9 +5,27 @@ from scripts import bench_inference
 
 def test_recurrent_state_is_constant_and_the_kv_cache_grows(tmp_path):
     """Exact bytes: minGRU keeps depth x B x hidden floats; the KV cache 2 x depth x B x tokens x dim."""
-    argv = ["--contexts", "4", "32", "--batches", "2", "--new-tokens", "3", "--repeats", "1",
-            "--models", "minGRU", "Transformer", "GRU (torch.nn)", "--set", "task.arch.dim=8", "task.arch.heads=2",
-            "--out", str(tmp_path), "--in-process"]  # fmt: skip
+    argv = [
+        "--contexts",
+        "4",
+        "32",
+        "--batches",
+        "2",
+        "--new-tokens",
+        "3",
+        "--repeats",
+        "1",
+        "--models",
+        "minGRU",
+        "Transformer",
+        "GRU (torch.nn)",
+        "--set",
+        "task.arch.dim=8",
+        "task.arch.heads=2",
+        "--out",
+        str(tmp_path),
+        "--in-process",
+    ]
     assert bench_inference.main(argv) == 0
     with open(tmp_path / "inference_cpu.csv", newline="") as f:
         got = {(r["model"], int(r["context"])): r for r in csv.DictReader(f)}

@@ -7,9 +7,26 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_bench_layers_writes_times_ratios_and_provenance(tmp_path):
-    out = subprocess.run([sys.executable, "scripts/bench_layers.py", "--lengths", "8", "16", "--batch", "2",
-                          "--dim", "4", "--repeats", "1", "--out", str(tmp_path)],
-                         cwd=ROOT, capture_output=True, text=True)  # fmt: skip
+    out = subprocess.run(
+        [
+            sys.executable,
+            "scripts/bench_layers.py",
+            "--lengths",
+            "8",
+            "16",
+            "--batch",
+            "2",
+            "--dim",
+            "4",
+            "--repeats",
+            "1",
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stderr
     rec = json.loads((tmp_path / "layers.json").read_text())
     assert {r["T"] for r in rec["rows"]} == {8, 16} and all(r["seconds"] > 0 for r in rec["rows"])
@@ -20,6 +37,10 @@ def test_bench_layers_writes_times_ratios_and_provenance(tmp_path):
 
 
 def test_bench_layers_rejects_bad_arguments(tmp_path):
-    out = subprocess.run([sys.executable, "scripts/bench_layers.py", "--lengths", "0", "--out", str(tmp_path)],
-                         cwd=ROOT, capture_output=True, text=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "scripts/bench_layers.py", "--lengths", "0", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 2 and "must be positive" in out.stderr and "Traceback" not in out.stderr

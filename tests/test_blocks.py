@@ -53,8 +53,8 @@ def test_conv_step_keeps_only_the_last_kernel_minus_one_inputs():
 def test_bad_block_settings_raise_value_error():
     with pytest.raises(ValueError, match="unknown rnn 'gru'; choose one of mingru, minlstm"):
         Block(8, rnn="gru")
-    with pytest.raises(ValueError, match="unknown rnn 'baselines.nothing.GRU'"):
-        Block(8, rnn="baselines.nothing.GRU")
+    with pytest.raises(ValueError, match="unknown rnn 'minrnn.baselines.nothing.GRU'"):
+        Block(8, rnn="minrnn.baselines.nothing.GRU")
     with pytest.raises(ValueError, match="unknown norm"):
         Block(8, norm="batch")
     with pytest.raises(ValueError, match="no hidden units"):

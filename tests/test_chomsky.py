@@ -4,8 +4,8 @@ import pytest
 import torch
 from harness import compose_cfg
 
-from minrnn.train import run
-from tasks.chomsky import PROBLEMS, Chomsky
+from minrnn.harness.train import run
+from minrnn.tasks.chomsky import PROBLEMS, Chomsky
 
 
 def batches(problem, n=30, lengths=(1, 40), bs=16):
@@ -93,10 +93,21 @@ def test_unknown_problem_and_bad_lengths_are_clear_errors():
 
 
 def test_config_runs_a_problem_and_files_it_under_its_name(tmp_path):
-    over = ["task=chomsky", "task.problem=cycle_nav", "logger.mode=disabled", "trainer.progress=false",
-            f"paths.runs={tmp_path}/runs", f"paths.results={tmp_path}/results", "task.arch.dim=16",
-            "trainer.max_steps=4", "trainer.eval_every=2", "task.eval_batches=2", "task.eval_batch_size=8",
-            "task.eval_lengths=[40,48]"]  # fmt: skip
+    over = [
+        "task=chomsky",
+        "task.problem=cycle_nav",
+        "logger.mode=disabled",
+        "trainer.progress=false",
+        f"paths.runs={tmp_path}/runs",
+        f"paths.results={tmp_path}/results",
+        "task.arch.dim=16",
+        "trainer.max_steps=4",
+        "trainer.eval_every=2",
+        "task.eval_batches=2",
+        "task.eval_batch_size=8",
+        "task.eval_lengths=[40,48]",
+    ]
     summary = run(compose_cfg(over))
-    assert (tmp_path / "results/chomsky/cycle_nav/cpu/mingru-L2-s0.json").exists()
+    assert summary["run_name"] == f"chomsky/cycle_nav/cpu/mingru-L2-s0-{summary['identity']}"
+    assert (tmp_path / f"results/{summary['run_name']}.json").exists()
     assert summary["config"]["task"]["arch"]["conv"] is False and 0 <= summary["metrics"]["test_acc"] <= 1

@@ -8,13 +8,14 @@ from harness import compose_cfg
 from lra_files import write_aan, write_cifar
 from omegaconf import OmegaConf
 
-from minrnn.train import CONFIGS, build
-from tasks.d4rl_data import Episode, write_d4rl
+from minrnn.harness.train import CONFIGS, build
+from minrnn.tasks.d4rl_data import Episode, write_d4rl
 
 MODELS = sorted(p.stem for p in Path(CONFIGS, "model").glob("*.yaml"))
 TASKS = sorted(p.stem for p in Path(CONFIGS, "task").glob("*.yaml"))
-EXPERIMENTS = sorted(str(p.relative_to(Path(CONFIGS, "experiment")).with_suffix(""))
-                     for p in Path(CONFIGS, "experiment").rglob("*.yaml"))  # fmt: skip
+EXPERIMENTS = sorted(
+    str(p.relative_to(Path(CONFIGS, "experiment")).with_suffix("")) for p in Path(CONFIGS, "experiment").rglob("*.yaml")
+)
 
 
 def test_the_config_groups_hold_every_model():
@@ -58,9 +59,15 @@ def test_experiment_presets_compose(experiment, scale):
     OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     group, name = experiment.split("/")
     assert cfg.model.name in name.split("_")
-    tasks = {"table1": "selective_copy", "table2": "selective_copy", "figure2": "shakespeare",
-             "table4": "chomsky/parity_check", "table6": "lra/listops", "figure5": "lra/listops",
-             "table3": "d4rl/hopper-medium"}  # fmt: skip
+    tasks = {
+        "table1": "selective_copy",
+        "table2": "selective_copy",
+        "figure2": "shakespeare",
+        "table4": "chomsky/parity_check",
+        "table6": "lra/listops",
+        "figure5": "lra/listops",
+        "table3": "d4rl/hopper-medium",
+    }
     assert cfg.task.name == ("lra/listops" if name.startswith("lra_") else tasks[group])
 
 

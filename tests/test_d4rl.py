@@ -3,9 +3,9 @@ import pytest
 import torch
 from harness import compose_cfg
 
-from minrnn.train import run
-from tasks.d4rl import D4RL, collect
-from tasks.d4rl_data import Episode, normalized_score, write_d4rl
+from minrnn.harness.train import run
+from minrnn.tasks.d4rl import D4RL, collect
+from minrnn.tasks.d4rl_data import Episode, normalized_score, write_d4rl
 
 
 @pytest.fixture(scope="module")
@@ -17,9 +17,15 @@ def data_dir(tmp_path_factory):
 
 
 def toy_task(tmp_path, lengths=(5, 3), K=4):
-    eps = [Episode(np.random.default_rng(i).normal(size=(n, 2)).astype(np.float32),
-                   np.full((n, 1), 0.1 * (i + 1), np.float32), np.arange(1, n + 1, dtype=np.float32), True)
-           for i, n in enumerate(lengths)]  # fmt: skip
+    eps = [
+        Episode(
+            np.random.default_rng(i).normal(size=(n, 2)).astype(np.float32),
+            np.full((n, 1), 0.1 * (i + 1), np.float32),
+            np.arange(1, n + 1, dtype=np.float32),
+            True,
+        )
+        for i, n in enumerate(lengths)
+    ]
     write_d4rl(tmp_path / "hopper_medium-v2.hdf5", eps)
     return D4RL(path=str(tmp_path), context=K, return_scale=10.0, embed_dim=8), eps
 
@@ -54,13 +60,24 @@ def test_batches_are_deterministic_and_sample_episodes_by_length(tmp_path):
 
 
 def test_trains_and_scores_rollouts_end_to_end(data_dir, tmp_path):
-    over = ["task=d4rl", f"task.path={data_dir}", "task.eval_episodes=2", "task.max_ep_len=40",
-            "task.arch.dim=16", "trainer.max_steps=6", "trainer.eval_every=3", "task.eval_windows=64",
-            "logger.mode=disabled", "trainer.progress=false", f"paths.runs={tmp_path}/runs",
-            f"paths.results={tmp_path}/results"]  # fmt: skip
+    over = [
+        "task=d4rl",
+        f"task.path={data_dir}",
+        "task.eval_episodes=2",
+        "task.max_ep_len=40",
+        "task.arch.dim=16",
+        "trainer.max_steps=6",
+        "trainer.eval_every=3",
+        "task.eval_windows=64",
+        "logger.mode=disabled",
+        "trainer.progress=false",
+        f"paths.runs={tmp_path}/runs",
+        f"paths.results={tmp_path}/results",
+    ]
     summary = run(compose_cfg(over))
     final = summary["metrics"]["final"]
-    assert (tmp_path / "results/d4rl/hopper-medium/cpu/mingru-L3-s0.json").exists()
+    assert summary["run_name"] == f"d4rl/hopper-medium/cpu/mingru-L3-s0-{summary['identity']}"
+    assert (tmp_path / f"results/{summary['run_name']}.json").exists()
     assert final["gym_id"] == "Hopper-v4" and final["rollout"] == "step" and final["eval_episodes"] == 2
     assert 1 <= final["length_target3600"] <= 40
     # the score is D4RL's normalisation of the mean return (linear, so of each episode's too)
@@ -70,7 +87,7 @@ def test_trains_and_scores_rollouts_end_to_end(data_dir, tmp_path):
 
 def test_transformer_rolls_out_over_its_window(data_dir, tmp_path):
     task = D4RL(path=str(data_dir), eval_episodes=1, max_ep_len=10, context=4, embed_dim=16)
-    from baselines.transformer import Transformer
+    from minrnn.baselines.transformer import Transformer
 
     model = task.wrap(Transformer(dim=16, depth=1, dim_out=task.dim_out, dim_in=16, heads=2))
     returns, lengths, mode = task.rollout_returns(model, 3600.0, 2, seed=0)
@@ -80,10 +97,22 @@ def test_transformer_rolls_out_over_its_window(data_dir, tmp_path):
 def test_a_small_model_learns_to_imitate_the_data(data_dir, tmp_path):
     """Behaviour cloning on the generated data (which DT also evaluates offline on: it keeps no held-out
     set): the action error on the dataset's windows falls far below the actions' variance."""
-    over = ["task=d4rl", f"task.path={data_dir}", "task.eval_episodes=0", "task.arch.dim=32",
-            "task.arch.dropout=0", "task.arch.rnn_dropout=0", "trainer.max_steps=200", "trainer.eval_every=200",
-            "trainer.warmup_steps=10", "task.eval_windows=128", "logger.mode=disabled", "trainer.progress=false",
-            f"paths.runs={tmp_path}/runs", f"paths.results={tmp_path}/results"]  # fmt: skip
+    over = [
+        "task=d4rl",
+        f"task.path={data_dir}",
+        "task.eval_episodes=0",
+        "task.arch.dim=32",
+        "task.arch.dropout=0",
+        "task.arch.rnn_dropout=0",
+        "trainer.max_steps=200",
+        "trainer.eval_every=200",
+        "trainer.warmup_steps=10",
+        "task.eval_windows=128",
+        "logger.mode=disabled",
+        "trainer.progress=false",
+        f"paths.runs={tmp_path}/runs",
+        f"paths.results={tmp_path}/results",
+    ]
     summary = run(compose_cfg(over))
     task = D4RL(path=str(data_dir))
     actions = np.concatenate([e.actions for e in task.episodes])

@@ -2,9 +2,9 @@ import h5py
 import numpy as np
 import pytest
 
+from minrnn.tasks.d4rl import collect
+from minrnn.tasks.download import DataError
 from tasks import d4rl_data as D
-from tasks.d4rl import collect
-from tasks.download import DataError
 
 
 def test_normalized_scores_use_d4rls_reference_returns():
@@ -57,8 +57,11 @@ def test_roundtrip_of_real_gymnasium_rollouts(tmp_path):
 def test_missing_files_name_the_file_url_and_setting(tmp_path):
     with pytest.raises(DataError, match=r"hopper_medium-v2.hdf5 not found .*rail.eecs.berkeley.edu.*task.path"):
         D.locate("hopper", "medium", str(tmp_path / "nope.hdf5"), str(tmp_path))
-    with pytest.raises(DataError, match=r"walker2d_medium_replay-v2.hdf5 is not in .*task.download=false.*"
-                                        r"gym_mujoco_v2/walker2d_medium_replay-v2.hdf5"):  # fmt: skip
+    with pytest.raises(
+        DataError,
+        match=r"walker2d_medium_replay-v2.hdf5 is not in .*task.download=false.*"
+        r"gym_mujoco_v2/walker2d_medium_replay-v2.hdf5",
+    ):
         D.locate("walker2d", "medium_replay", None, str(tmp_path), download_missing=False)
     with pytest.raises(ValueError, match="unknown D4RL dataset hopper-expert"):
         D.locate("hopper", "expert", None, str(tmp_path))

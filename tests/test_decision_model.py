@@ -1,10 +1,10 @@
 import pytest
 import torch
 
-from baselines.mamba import Mamba
-from baselines.transformer import Transformer
+from minrnn.baselines.mamba import Mamba
+from minrnn.baselines.transformer import Transformer
 from minrnn.model import SequenceModel
-from tasks.decision_model import DecisionModel, StepPolicy, WindowPolicy
+from minrnn.tasks.decision_model import DecisionModel, StepPolicy, WindowPolicy
 
 SD, AD, D = 5, 3, 16
 
@@ -14,7 +14,7 @@ def backbone(kind):
         return Transformer(dim=D, depth=2, dim_out=AD, dim_in=D, heads=2)
     if kind == "mamba":
         return Mamba(dim=D, depth=2, dim_out=AD, dim_in=D, implementation="minrnn")
-    rnn = {"mingru": "mingru", "minlstm": "minlstm", "gru": "baselines.torch_rnn.GRULayer"}[kind]
+    rnn = {"mingru": "mingru", "minlstm": "minlstm", "gru": "minrnn.baselines.torch_rnn.GRULayer"}[kind]
     return SequenceModel(dim=D, depth=2, dim_out=AD, dim_in=D, block={"rnn": rnn, "expansion": 2, "mlp": True})
 
 

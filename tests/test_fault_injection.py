@@ -8,8 +8,8 @@ import pytest
 import torch
 from harness import compose_cfg, tiny
 
-from minrnn.train import run
-from minrnn.trainer import Preempted
+from minrnn.harness.train import run
+from minrnn.harness.trainer import Preempted
 from scripts import fault_injection as F
 
 
@@ -54,7 +54,7 @@ class KillAtStep:
 
 
 def run_with_signal(tmp_path, sig, step, monkeypatch):
-    import minrnn.train as T
+    import minrnn.harness.train as T
 
     build = T.build
     monkeypatch.setattr(T, "build", lambda cfg: (lambda tm: (KillAtStep(tm[0], step, sig), tm[1]))(build(cfg)))
@@ -74,8 +74,8 @@ def test_a_previous_handler_gets_the_signal_after_the_checkpoint(tmp_path, monke
     seen = []
 
     def submitit_like(signum, frame):
-        seen.append((signum, torch.load(tmp_path / "runs/selective_copy/cpu/mingru-L2-s0/checkpoint.pt",
-                                        weights_only=True)["step"]))  # fmt: skip
+        (ckpt,) = (tmp_path / "runs").glob("selective_copy/cpu/*/checkpoint.pt")
+        seen.append((signum, torch.load(ckpt, weights_only=True)["step"]))
         raise SystemExit(-1)  # submitit exits after requeueing
 
     old = signal.signal(signal.SIGUSR2, submitit_like)

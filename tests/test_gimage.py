@@ -7,8 +7,8 @@ import pytest
 import torch
 from lra_files import write_cifar
 
+from minrnn.tasks.download import DataError
 from tasks import gimage as G
-from tasks.download import DataError
 
 
 def test_splits_follow_lra_and_tokens_are_grayscale_pixels_row_by_row(tmp_path):

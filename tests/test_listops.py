@@ -4,8 +4,8 @@ import pytest
 import torch
 from harness import compose_cfg
 
-from minrnn.train import run
-from tasks.listops import IDS, VOCAB, ListOps, make_split, read_tsv
+from minrnn.harness.train import run
+from minrnn.tasks.listops import IDS, VOCAB, ListOps, make_split, read_tsv
 
 SMALL = dict(n_train=300, n_eval=40, min_length=10, max_length=60)
 
@@ -95,34 +95,55 @@ def test_generated_sets_are_cached(tmp_path, monkeypatch):
     def no_generation(*args, **kwargs):
         raise AssertionError("regenerated instead of reading the cache")
 
-    monkeypatch.setattr("tasks.listops.make_split", no_generation)
+    monkeypatch.setattr("minrnn.tasks.listops.make_split", no_generation)
     assert ListOps(**SMALL, cache_dir=str(tmp_path)).splits == a.splits
 
 
 def test_a_tiny_model_learns_one_level_expressions(tmp_path):
     """Depth-1 MAX/MIN/MED/SM over a few digits: a small conv + minLSTM + MLP model beats chance well."""
-    over = ["experiment=table4/lra_minlstm", "logger.mode=disabled", "trainer.progress=false",
-            f"paths.runs={tmp_path}/runs", f"paths.results={tmp_path}/results", "task.cache_dir=null",
-            "task.n_train=2000", "task.n_eval=200", "task.min_length=3", "task.max_length=8", "task.max_depth=2",
-            "task.max_args=4", "task.arch.dim=32", "task.arch.depth=2", "trainer.max_steps=400",
-            "trainer.warmup_steps=20", "trainer.lr=3e-3", "trainer.eval_every=400",
-            "trainer.batch_size=32"]  # fmt: skip
+    over = [
+        "experiment=table4/lra_minlstm",
+        "logger.mode=disabled",
+        "trainer.progress=false",
+        f"paths.runs={tmp_path}/runs",
+        f"paths.results={tmp_path}/results",
+        "task.cache_dir=null",
+        "task.n_train=2000",
+        "task.n_eval=200",
+        "task.min_length=3",
+        "task.max_length=8",
+        "task.max_depth=2",
+        "task.max_args=4",
+        "task.arch.dim=32",
+        "task.arch.depth=2",
+        "trainer.max_steps=400",
+        "trainer.warmup_steps=20",
+        "trainer.lr=3e-3",
+        "trainer.eval_every=400",
+        "trainer.batch_size=32",
+    ]
     summary = run(compose_cfg(over))
-    assert (tmp_path / "results/lra/listops/cpu/minlstm-L2-s0.json").exists()
+    assert summary["run_name"] == f"lra/listops/cpu/minlstm-L2-s0-{summary['identity']}"
+    assert (tmp_path / f"results/{summary['run_name']}.json").exists()
     assert summary["metrics"]["test_acc"] > 0.45  # chance is about 0.15 (the most frequent class)
 
 
-@pytest.mark.parametrize("preset,tag,conv,mlp", [("table6/minlstm_plain", "-plain", False, False),
-                                                 ("table6/minlstm_conv", "-conv", True, False),
-                                                 ("table6/minlstm_mlp", "-mlp", False, True),
-                                                 ("table6/minlstm_conv_mlp", "", True, True)])  # fmt: skip
+@pytest.mark.parametrize(
+    "preset,tag,conv,mlp",
+    [
+        ("table6/minlstm_plain", "-plain", False, False),
+        ("table6/minlstm_conv", "-conv", True, False),
+        ("table6/minlstm_mlp", "-mlp", False, True),
+        ("table6/minlstm_conv_mlp", "", True, True),
+    ],
+)
 def test_table6_presets_pick_the_blocks_and_name_the_runs(preset, tag, conv, mlp):
     cfg = compose_cfg([f"experiment={preset}"])
     assert (cfg.task.arch.conv, cfg.task.arch.mlp) == (conv, mlp)
-    assert cfg.run_name == f"lra/listops/cpu/minlstm{tag}-L4-s0"
+    assert cfg.run_name.startswith(f"lra/listops/cpu/minlstm{tag}-L4-s0-")
 
 
 def test_figure5_preset_names_runs_by_forget_bias():
     cfg = compose_cfg(["experiment=figure5/minlstm", "model.net.block.rnn_kwargs.forget_bias=1.0"])
-    assert cfg.run_name == "lra/listops/cpu/minlstm-fb1.0-L4-s0"
+    assert cfg.run_name.startswith("lra/listops/cpu/minlstm-fb1.0-L4-s0-")
     assert cfg.task.arch.conv and cfg.task.arch.mlp

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from baselines.loop_rnn import LoopGRU, LoopLSTM
+from minrnn.baselines.loop_rnn import LoopGRU, LoopLSTM
 
 
 @pytest.mark.parametrize(("loop", "fused"), [(LoopGRU, nn.GRU), (LoopLSTM, nn.LSTM)])

@@ -1,29 +1,31 @@
-import json
 import subprocess
 import sys
 from pathlib import Path
+
+from harness import write_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = [f"{e}-{d}" for d in ("medium", "medium_replay", "medium_expert") for e in ("halfcheetah", "hopper", "walker2d")]
 
 
 def write_run(results: Path, key: str, model: str, seed: int, score: float, root="d4rl", rollout="step"):
-    rec = {
-        "config": {"model": {"name": model}, "seed": seed, "scale": "cpu", "run_name": f"{model}-{seed}",
-                   "task": {"name": f"{root}/{key}", "seed": seed, "arch": {"depth": 3, "dim": 64}},
-                   "trainer": {"max_steps": 10, "lr": 1e-3}},
-        "provenance": {"git_commit": "abc"}, "seed": seed, "scale": "cpu", "implementation": "x",
-        "wall_seconds": 1.0, "metrics": {"test_action_mse": 0.1, "final": {
-            "score": score, "gym_id": "Hopper-v4", "eval_episodes": 10, "rollout": rollout}},
-    }  # fmt: skip
-    folder = results / root / key / "cpu"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{model}-L3-s{seed}.json").write_text(json.dumps(rec))
+    env, _, dataset = key.partition("-")
+    where = (
+        ["task.env=halfcheetah", "task.name=d4rl-demo/halfcheetah", "task.target_returns=[-300,-700]"]
+        if (root == "d4rl-demo")
+        else [f"task.env={env}", f"task.dataset={dataset}"]
+    )
+    final = {"score": score, "gym_id": "Hopper-v4", "eval_episodes": 10, "rollout": rollout}
+    write_summary(results, [f"experiment=table3/{model}", *where], {"test_action_mse": 0.1, "final": final}, seed)
 
 
 def table3(results: Path, *extra: str):
-    return subprocess.run([sys.executable, "scripts/make_table3.py", "--results", str(results), *extra], cwd=ROOT,
-                          capture_output=True, text=True)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "scripts/make_table3.py", "--results", str(results), *extra],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
 
 
 def test_scores_sit_beside_the_papers_and_the_average_needs_all_nine(tmp_path):

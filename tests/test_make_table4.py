@@ -1,44 +1,33 @@
-import json
 import subprocess
 import sys
 from pathlib import Path
+
+from harness import write_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 CHOMSKY = ["bucket_sort", "missing_duplicate", "cycle_nav", "even_pairs", "majority", "majority_count"]
 LRA = ["retrieval", "listops", "gimage"]
 
 
-def write_run(results: Path, column: str, model: str, seed: int, acc: float, tag: str = ""):
-    group = "lra" if column in LRA else "chomsky"
-    task = {
-        "name": f"{group}/{column}",
-        "seed": seed,
-        "arch": {"depth": 2, "dim": 64, "conv": True},
-        "train_lengths": [1, 40],
-        "eval_lengths": [40, 256],
-        "eval_batches": 8,
-        "eval_batch_size": 64,
-    }
-    rec = {"config": {"model": {"name": model}, "seed": seed, "scale": "cpu", "tag": tag, "task": task,
-                      "run_name": f"{group}/{column}/cpu/{model}{tag}-L2-s{seed}",
-                      "trainer": {"max_steps": 10, "lr": 1e-3, "optimizer": "adamw", "batch_size": 32}},
-           "provenance": {"git_commit": "abc"}, "seed": seed, "scale": "cpu", "implementation": "x",
-           "wall_seconds": 1.0, "metrics": {"test_acc": acc}}  # fmt: skip
-    folder = results / group / column / "cpu"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{model}{tag}-L2-s{seed}.json").write_text(json.dumps(rec))
+def write_run(results: Path, column: str, model: str, seed: int, acc: float, *extra: str):
+    if column in LRA:
+        preset = [f"experiment=table4/lra_{model}"] + ([f"task={column}"] if column != "listops" else [])
+    else:
+        preset = [f"experiment=table4/{model}", f"task.problem={column}"]
+    write_summary(results, [*preset, *extra], {"test_acc": acc}, seed)
 
 
 def table4(results: Path):
-    return subprocess.run([sys.executable, "scripts/make_table4.py", "--results", str(results)], cwd=ROOT,
-                          capture_output=True, text=True)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "scripts/make_table4.py", "--results", str(results)], cwd=ROOT, capture_output=True, text=True
+    )
 
 
 def test_nine_columns_average_and_tagged_runs_left_out(tmp_path):
     for i, col in enumerate(CHOMSKY + LRA):
         write_run(tmp_path, col, "minlstm", 0, 0.1 * (i % 10))
         write_run(tmp_path, col, "minlstm", 1, 0.1 * (i % 10) + 0.02)
-    write_run(tmp_path, "listops", "minlstm", 0, 0.99, tag="-plain")  # Table 6's ablation: not Table 4
+    write_run(tmp_path, "listops", "minlstm", 0, 0.99, "task.arch.mlp=false")  # another config: not Table 4
     write_run(tmp_path, "listops", "mingru", 0, 0.3)
     out = table4(tmp_path)
     assert out.returncode == 0, out.stderr

@@ -1,42 +1,39 @@
-import json
 import subprocess
 import sys
 from pathlib import Path
 
+from harness import write_summary
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def write_run(results: Path, name: str, seed: int, acc: float, conv=True, mlp=True, bias=3.0, model="minlstm"):
+PRESETS = {
+    "full": ["experiment=table4/lra_minlstm"],
+    "plain": ["experiment=table6/minlstm_plain"],
+    "mlp": ["experiment=table6/minlstm_mlp"],
+    "fb0": ["experiment=figure5/minlstm", "model.net.block.rnn_kwargs.forget_bias=0.0"],
+    "mingru": ["experiment=table4/lra_mingru"],
+}
+
+
+def write_run(results: Path, preset: str, seed: int, acc: float):
     hist = [{"step": s, "val_acc": acc * s / 300, "val_loss": 2.3 - s / 300} for s in (100, 200, 300)]
-    task = {
-        "name": "lra/listops",
-        "seed": seed,
-        "min_length": 100,
-        "max_length": 300,
-        "arch": {"depth": 4, "dim": 64, "conv": conv, "mlp": mlp},
-    }
-    rec = {"config": {"model": {"name": model, "net": {"block": {"rnn_kwargs": {"forget_bias": bias}}}},
-                      "seed": seed, "scale": "cpu", "task": task, "run_name": name,
-                      "trainer": {"max_steps": 300, "lr": 1e-3, "optimizer": "adamw", "batch_size": 32}},
-           "provenance": {"git_commit": "abc", "device_name": "cpu"}, "seed": seed, "scale": "cpu",
-           "implementation": "x", "wall_seconds": 1.0, "metrics": {"test_acc": acc, "val_history": hist}}  # fmt: skip
-    folder = results / "lra/listops/cpu"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{name}.json").write_text(json.dumps(rec))
+    write_summary(results, PRESETS[preset], {"test_acc": acc, "val_history": hist}, seed)
 
 
 def script(name: str, results: Path):
-    return subprocess.run([sys.executable, f"scripts/{name}.py", "--results", str(results)], cwd=ROOT,
-                          capture_output=True, text=True)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, f"scripts/{name}.py", "--results", str(results)], cwd=ROOT, capture_output=True, text=True
+    )
 
 
 def test_table6_groups_runs_by_block(tmp_path):
-    write_run(tmp_path, "minlstm-L4-s0", 0, 0.40)
-    write_run(tmp_path, "minlstm-L4-s1", 1, 0.44)
-    write_run(tmp_path, "minlstm-plain-L4-s0", 0, 0.20, conv=False, mlp=False)
-    write_run(tmp_path, "minlstm-mlp-L4-s0", 0, 0.25, conv=False)
-    write_run(tmp_path, "minlstm-fb0.0-L4-s0", 0, 0.90, bias=0.0)  # Figure 5's: another bias, left out
-    write_run(tmp_path, "mingru-L4-s0", 0, 0.95, model="mingru")  # not minLSTM: left out
+    write_run(tmp_path, "full", 0, 0.40)
+    write_run(tmp_path, "full", 1, 0.44)
+    write_run(tmp_path, "plain", 0, 0.20)
+    write_run(tmp_path, "mlp", 0, 0.25)
+    write_run(tmp_path, "fb0", 0, 0.90)  # Figure 5's: another bias, left out
+    write_run(tmp_path, "mingru", 0, 0.95)  # not minLSTM: left out
     out = script("make_table6", tmp_path)
     assert out.returncode == 0, out.stderr
     md = (tmp_path / "tables/table6_cpu.md").read_text()
@@ -45,9 +42,9 @@ def test_table6_groups_runs_by_block(tmp_path):
 
 
 def test_figure5_groups_runs_by_forget_bias(tmp_path):
-    write_run(tmp_path, "minlstm-L4-s0", 0, 0.40)
-    write_run(tmp_path, "minlstm-fb0.0-L4-s0", 0, 0.30, bias=0.0)
-    write_run(tmp_path, "minlstm-plain-L4-s0", 0, 0.90, conv=False, mlp=False)  # Table 6's: left out
+    write_run(tmp_path, "full", 0, 0.40)
+    write_run(tmp_path, "fb0", 0, 0.30)
+    write_run(tmp_path, "plain", 0, 0.90)  # Table 6's: left out
     out = script("make_figure5", tmp_path)
     assert out.returncode == 0, out.stderr
     md = (tmp_path / "figures/figure5_cpu.md").read_text()

@@ -2,7 +2,7 @@ import pytest
 import torch
 from checks import assert_causal
 
-from baselines.mamba import Mamba, MambaMixer, selective_scan
+from minrnn.baselines.mamba import Mamba, MambaMixer, selective_scan
 
 
 def test_selective_scan_hand_computed_case():

@@ -64,8 +64,9 @@ def test_build_is_cached_and_atomic(tmp_path):
     """Two processes building into an empty cache at once both load a whole library."""
     code = "from minrnn import native; native.load(); print('ok')"
     env = dict(os.environ, MINRNN_CACHE=str(tmp_path))
-    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
-             for _ in range(2)]  # fmt: skip
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)
+    ]
     assert all(p.communicate()[0].strip() == "ok" and p.returncode == 0 for p in procs)
     libs = list(tmp_path.glob("scan-*.so"))
     assert len(libs) == 1 and not list(tmp_path.glob("*.tmp*")) and not list(tmp_path.glob("tmp*"))

@@ -13,15 +13,43 @@ def write(folder, kind, rows, settings):
 
 
 def test_figures_and_report_from_the_csvs_alone(tmp_path):
-    times = {"minGRU": 10.0, "minLSTM": 20.0, "GRU (plain loop)": 100.0, "LSTM (plain loop)": 300.0,
-             "GRU (torch.nn)": 50.0, "LSTM (torch.nn)": 40.0, "Mamba": 12.0}  # fmt: skip
-    rows = [{"model": m, "T": T, "status": "ok", "ms_median": t * T / 512, "peak_mib": 100 + (m == "minGRU") * 88,
-             "implementation": "x"} for T in (512, 4096) for m, t in times.items()]  # fmt: skip
+    times = {
+        "minGRU": 10.0,
+        "minLSTM": 20.0,
+        "GRU (plain loop)": 100.0,
+        "LSTM (plain loop)": 300.0,
+        "GRU (torch.nn)": 50.0,
+        "LSTM (torch.nn)": 40.0,
+        "Mamba": 12.0,
+    }
+    rows = [
+        {
+            "model": m,
+            "T": T,
+            "status": "ok",
+            "ms_median": t * T / 512,
+            "peak_mib": 100 + (m == "minGRU") * 88,
+            "implementation": "x",
+        }
+        for T in (512, 4096)
+        for m, t in times.items()
+    ]
     rows.append({"model": "Transformer", "T": 4096, "status": "oom"})
     write(tmp_path, "training", rows, {"scale": "cpu", "batch": 64, "repeats": 3, "memory": "peak RSS", "threads": 2})
-    inf = [{"model": m, "batch": b, "context": c, "status": "ok", "total_ms": c / 10, "ms_per_token": 1.0,
-            "state_kib_end": 36.0 if m == "minGRU" else c / 8} for m in ("minGRU", "Transformer")
-           for b in (8, 64) for c in (64, 1024)]  # fmt: skip
+    inf = [
+        {
+            "model": m,
+            "batch": b,
+            "context": c,
+            "status": "ok",
+            "total_ms": c / 10,
+            "ms_per_token": 1.0,
+            "state_kib_end": 36.0 if m == "minGRU" else c / 8,
+        }
+        for m in ("minGRU", "Transformer")
+        for b in (8, 64)
+        for c in (64, 1024)
+    ]
     write(tmp_path, "inference", inf, {"scale": "cpu", "new_tokens": 64, "repeats": 3, "threads": 2})
     assert plot_efficiency.main(["--results", str(tmp_path)]) == 0
     for name in ("training_cpu", "inference_cpu", "inference_memory_cpu"):

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from minrnn import records
+from minrnn.harness import records
 
 
 def test_provenance_names_commit_versions_device_and_date():

@@ -3,10 +3,10 @@ import torch
 from harness import compose_cfg
 from lra_files import write_aan
 
+from minrnn.harness.train import run
 from minrnn.model import SequenceModel
-from minrnn.train import run
+from minrnn.tasks.download import DataError
 from tasks import retrieval as R
-from tasks.download import DataError
 
 
 def test_reads_lras_tsvs_and_encodes_bytes_right_padded(tmp_path):
@@ -47,9 +47,20 @@ def test_missing_and_malformed_files_are_named(tmp_path):
 
 def test_config_trains_and_files_the_run(tmp_path):
     write_aan(tmp_path / "aan")
-    over = ["task=retrieval", "model=minlstm", f"task.path={tmp_path}/aan", "task.arch.dim=16", "trainer.max_steps=4",
-            "trainer.eval_every=2", "trainer.batch_size=4", "logger.mode=disabled", "trainer.progress=false",
-            f"paths.runs={tmp_path}/runs", f"paths.results={tmp_path}/results"]  # fmt: skip
+    over = [
+        "task=retrieval",
+        "model=minlstm",
+        f"task.path={tmp_path}/aan",
+        "task.arch.dim=16",
+        "trainer.max_steps=4",
+        "trainer.eval_every=2",
+        "trainer.batch_size=4",
+        "logger.mode=disabled",
+        "trainer.progress=false",
+        f"paths.runs={tmp_path}/runs",
+        f"paths.results={tmp_path}/results",
+    ]
     summary = run(compose_cfg(over))
-    assert (tmp_path / "results/lra/retrieval/cpu/minlstm-L2-s0.json").exists()
+    assert summary["run_name"] == f"lra/retrieval/cpu/minlstm-L2-s0-{summary['identity']}"
+    assert (tmp_path / f"results/{summary['run_name']}.json").exists()
     assert summary["metrics"]["test_acc"] in {k / 12 for k in range(13)}  # a fraction of the 12 test pairs

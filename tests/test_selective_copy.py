@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from tasks.selective_copy import SelectiveCopy
+from minrnn.tasks.selective_copy import SelectiveCopy
 
 
 def test_sequences_hold_the_data_tokens_in_order_then_markers():

@@ -7,7 +7,7 @@ import pytest
 import torch
 from harness import compose_cfg
 
-from minrnn.train import run
+from minrnn.harness.train import run
 from tasks import shakespeare as S
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,12 +53,25 @@ def test_download_into_the_cache_verifies_the_checksum(corpus, tmp_path):
 
 def tiny_lm(tmp: Path, corpus: Path, *extra: str) -> list[str]:
     return [
-        "task=shakespeare", f"task.path={corpus}", "task.md5=null", "task.context=16", "task.eval_batches=2",
-        "task.eval_batch_size=8", "task.arch.dim=32", "task.arch.depth=2", "task.arch.heads=2",
-        "trainer.batch_size=8", "trainer.max_steps=200", "trainer.eval_every=100", "trainer.warmup_steps=5",
-        "logger.mode=disabled", "trainer.progress=false", f"paths.runs={tmp}/runs", f"paths.results={tmp}/results",
+        "task=shakespeare",
+        f"task.path={corpus}",
+        "task.md5=null",
+        "task.context=16",
+        "task.eval_batches=2",
+        "task.eval_batch_size=8",
+        "task.arch.dim=32",
+        "task.arch.depth=2",
+        "task.arch.heads=2",
+        "trainer.batch_size=8",
+        "trainer.max_steps=200",
+        "trainer.eval_every=100",
+        "trainer.warmup_steps=5",
+        "logger.mode=disabled",
+        "trainer.progress=false",
+        f"paths.runs={tmp}/runs",
+        f"paths.results={tmp}/results",
         *extra,
-    ]  # fmt: skip
+    ]
 
 
 def test_training_lowers_the_loss_and_generation_samples_text(tmp_path, corpus):
@@ -66,7 +79,7 @@ def test_training_lowers_the_loss_and_generation_samples_text(tmp_path, corpus):
     m = summary["metrics"]
     assert m["best_val"] == min(h["val_loss"] for h in m["val_history"])  # lower is better for a loss
     assert m["test_loss"] < 0.6 * torch.log(torch.tensor(float(len(set(TEXT))))).item()  # well below uniform
-    run_dir = tmp_path / "runs/shakespeare/cpu/mingru-L2-s0"
+    run_dir = tmp_path / "runs" / summary["run_name"]
     gen = [sys.executable, "scripts/generate.py", str(run_dir), "--prompt", "All:", "--tokens", "30", "--top-k", "5"]
     out = subprocess.run(gen, cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr

@@ -5,7 +5,7 @@ from checks import assert_block_steps_and_chunks, assert_causal
 from minrnn import Block
 
 
-@pytest.mark.parametrize("rnn", ["baselines.torch_rnn.GRULayer", "baselines.torch_rnn.LSTMLayer"])
+@pytest.mark.parametrize("rnn", ["minrnn.baselines.torch_rnn.GRULayer", "minrnn.baselines.torch_rnn.LSTMLayer"])
 @pytest.mark.parametrize("impl", ["fused", "loop"])
 def test_torch_rnns_in_the_block_step_chunk_and_stay_causal(rnn, impl):
     block = Block(8, rnn=rnn, mlp=True, conv=True, rnn_kwargs={"impl": impl}).double().eval()
@@ -16,4 +16,4 @@ def test_torch_rnns_in_the_block_step_chunk_and_stay_causal(rnn, impl):
 
 def test_unknown_impl_is_named():
     with pytest.raises(ValueError, match="unknown impl 'cudnn'"):
-        Block(8, rnn="baselines.torch_rnn.GRULayer", rnn_kwargs={"impl": "cudnn"})
+        Block(8, rnn="minrnn.baselines.torch_rnn.GRULayer", rnn_kwargs={"impl": "cudnn"})

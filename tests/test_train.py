@@ -7,21 +7,22 @@ import pytest
 import torch
 from harness import compose_cfg, tiny
 
-from minrnn.records import RESULT_KEYS
-from minrnn.train import run
-from minrnn.trainer import TrainingError
+from minrnn.harness.records import RESULT_KEYS
+from minrnn.harness.train import run
+from minrnn.harness.trainer import TrainingError
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_a_run_writes_its_summary_with_provenance(tmp_path):
     summary = run(compose_cfg(tiny(tmp_path)))
-    path = tmp_path / "results/selective_copy/cpu/mingru-L2-s0.json"
+    assert summary["run_name"] == f"selective_copy/cpu/mingru-L2-s0-{summary['identity']}"
+    path = tmp_path / f"results/{summary['run_name']}.json"
     saved = json.loads(path.read_text())
     assert set(RESULT_KEYS) <= saved.keys() and saved == json.loads(json.dumps(summary))
     assert saved["metrics"]["steps"] == 6 and [h["step"] for h in saved["metrics"]["val_history"]] == [3, 6]
     assert saved["provenance"]["torch"] == torch.__version__ and saved["config"]["task"]["seq_len"] == 8
-    lines = [json.loads(x) for x in (tmp_path / "runs/selective_copy/cpu/mingru-L2-s0/metrics.jsonl").open()]
+    lines = [json.loads(x) for x in (tmp_path / f"runs/{summary['run_name']}/metrics.jsonl").open()]
     assert [x["step"] for x in lines if "train_loss" in x] == [2, 4, 6]
 
 
@@ -33,19 +34,53 @@ def test_rerunning_resumes_and_matches_an_uninterrupted_run(tmp_path):
         assert resumed[key] == straight[key], key
 
 
+def test_a_run_of_another_config_gets_its_own_directory_and_results_file(tmp_path):
+    first = run(compose_cfg(tiny(tmp_path)))
+    trial = run(compose_cfg(tiny(tmp_path, "trainer.max_steps=3")))  # neither resumes nor overwrites
+    assert trial["identity"] != first["identity"] and trial["metrics"]["steps"] == 3
+    assert json.loads((tmp_path / f"results/{first['run_name']}.json").read_text())["metrics"]["steps"] == 6
+    seed1 = run(compose_cfg(tiny(tmp_path, "seed=1", "trainer.max_steps=3")))
+    assert seed1["identity"] == trial["identity"] and seed1["run_name"] != trial["run_name"]  # seeds share it
+    assert compose_cfg(tiny(tmp_path, "trainer.log_every=1", "threads=1")).run_name == first["run_name"]
+
+
+def test_a_results_file_of_another_config_is_never_overwritten(tmp_path):
+    first = run(compose_cfg(tiny(tmp_path)))
+    path = tmp_path / f"results/{first['run_name']}.json"
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match="holds the result of another config; not overwritten"):
+        run(
+            compose_cfg(
+                tiny(tmp_path, "trainer.max_steps=3", f"run_name={first['run_name']}", f"paths.runs={tmp_path}/b")
+            )
+        )
+    assert path.read_bytes() == before
+
+
 def test_a_checkpoint_from_another_config_is_refused(tmp_path):
-    run(compose_cfg(tiny(tmp_path, "trainer.max_steps=3")))
+    first = run(compose_cfg(tiny(tmp_path, "trainer.max_steps=3")))
     with pytest.raises(TrainingError, match="different model or config"):
-        run(compose_cfg(tiny(tmp_path, "task.arch.expansion=3", "run_name=selective_copy/cpu/mingru-L2-s0")))
-    ckpt = tmp_path / "runs/selective_copy/cpu/mingru-L2-s0/checkpoint.pt"
+        run(compose_cfg(tiny(tmp_path, "task.arch.expansion=3", f"run_name={first['run_name']}")))
+    ckpt = tmp_path / f"runs/{first['run_name']}/checkpoint.pt"
     ckpt.write_bytes(ckpt.read_bytes()[:100])
     with pytest.raises(TrainingError, match="cannot read checkpoint"):
-        run(compose_cfg(tiny(tmp_path)))
+        run(compose_cfg(tiny(tmp_path, "trainer.max_steps=3")))
+
+
+def test_an_unknown_task_key_is_named_with_the_valid_ones(tmp_path):
+    with pytest.raises(ValueError, match=r"unknown key task.seq_lenn for SelectiveCopy; valid keys: .*seq_len"):
+        run(compose_cfg(tiny(tmp_path, "+task.seq_lenn=10")))
 
 
 def test_a_tiny_model_learns_selective_copying(tmp_path):
-    extra = ("task.arch.dim=32", "trainer.batch_size=16", "trainer.max_steps=400", "trainer.eval_every=200",
-             "trainer.lr=3e-3", "task.eval_batches=4")  # fmt: skip
+    extra = (
+        "task.arch.dim=32",
+        "trainer.batch_size=16",
+        "trainer.max_steps=400",
+        "trainer.eval_every=200",
+        "trainer.lr=3e-3",
+        "task.eval_batches=4",
+    )
     m = run(compose_cfg(tiny(tmp_path, *extra)))
     assert m["metrics"]["test_acc"] > 0.9, m["metrics"]["test_acc"]  # chance is 1/14
 
@@ -56,8 +91,9 @@ def test_non_divisible_accumulation_is_named(tmp_path):
 
 
 def cli(*args, tmp):
-    return subprocess.run([sys.executable, "-m", "minrnn.train", *args, *tiny(tmp)], cwd=ROOT,
-                          capture_output=True, text=True)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "minrnn.harness.train", *args, *tiny(tmp)], cwd=ROOT, capture_output=True, text=True
+    )
 
 
 def test_cli_unknown_model_lists_the_valid_names(tmp_path):
@@ -75,18 +111,27 @@ def test_cli_clashing_values_are_named(tmp_path):
 def test_cli_multirun_with_the_local_launcher(tmp_path):
     out = cli("-m", "seed=0,1", "model=mingru,transformer", "hydra/launcher=local", "threads=1", tmp=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
-    got = sorted(p.name for p in (tmp_path / "results/selective_copy/cpu").glob("*.json"))
-    assert got == ["mingru-L2-s0.json", "mingru-L2-s1.json", "transformer-L2-s0.json", "transformer-L2-s1.json"]
+    got = sorted(p.name.rsplit("-", 1)[0] for p in (tmp_path / "results/selective_copy/cpu").glob("*.json"))
+    assert got == ["mingru-L2-s0", "mingru-L2-s1", "transformer-L2-s0", "transformer-L2-s1"]
 
 
 def test_wandb_offline_run_lands_in_the_run_directory(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_DIR", str(tmp_path / "wandb-home"))
     monkeypatch.setenv("WANDB_CACHE_DIR", str(tmp_path / "wandb-cache"))
-    run(compose_cfg([*tiny(tmp_path, "trainer.max_steps=3"), "logger.mode=offline"]))
-    runs = list((tmp_path / "runs/selective_copy/cpu/mingru-L2-s0/wandb").glob("offline-run-*/run-*.wandb"))
+    done = run(compose_cfg([*tiny(tmp_path, "trainer.max_steps=3"), "logger.mode=offline"]))
+    runs = list((tmp_path / f"runs/{done['run_name']}/wandb").glob("offline-run-*/run-*.wandb"))
     assert len(runs) == 1 and runs[0].stat().st_size > 0
 
 
 def test_unknown_logger_mode_is_named(tmp_path):
     with pytest.raises(ValueError, match="logger.mode must be online, offline or disabled"):
         run(compose_cfg([*tiny(tmp_path), "logger.mode=cloud"]))
+
+
+def test_cli_hydra_run_dir_is_the_run_directory(tmp_path):
+    out = cli(f"hydra.run.dir={tmp_path}/elsewhere", tmp=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert (tmp_path / "elsewhere/checkpoint.pt").exists() and (tmp_path / "elsewhere/metrics.jsonl").exists()
+    assert not (tmp_path / "runs").exists()
+    summary = json.loads((tmp_path / "elsewhere/summary.json").read_text())
+    assert summary["run_dir"] == f"{tmp_path}/elsewhere"

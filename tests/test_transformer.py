@@ -2,7 +2,7 @@ import pytest
 import torch
 from checks import assert_causal
 
-from baselines.transformer import Transformer
+from minrnn.baselines.transformer import Transformer
 
 
 def test_kv_cache_step_equals_parallel_and_model_is_causal():

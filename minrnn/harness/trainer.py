@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from minrnn.records import write_text_atomic
+from minrnn.harness.records import write_text_atomic
 
 
 class TrainingError(RuntimeError):
@@ -38,8 +38,10 @@ class Preempted(RuntimeError):
 
     def __init__(self, signum: int, step: int, path: Path):
         self.signum, self.step, self.path = signum, step, path
-        super().__init__(f"stopped by {signal.Signals(signum).name} at step {step}; checkpoint saved to {path}. "
-                         "Rerun the same command to resume.")  # fmt: skip
+        super().__init__(
+            f"stopped by {signal.Signals(signum).name} at step {step}; checkpoint saved to {path}. "
+            "Rerun the same command to resume."
+        )
 
 
 class StopSignals:
@@ -161,12 +163,16 @@ def load_checkpoint(path: Path, model, opt, sched, fingerprint: str, grad_accum:
             f"cannot read checkpoint {path} ({type(e).__name__}: {e}); move it away to start over"
         ) from None
     if ckpt.get("fingerprint") != fingerprint:
-        raise TrainingError(f"checkpoint {path} was written by a different model or config; "
-                            "use another run directory or delete it to start over")  # fmt: skip
+        raise TrainingError(
+            f"checkpoint {path} was written by a different model or config; "
+            "use another run directory or delete it to start over"
+        )
     if "data_position" in ckpt and ckpt["data_position"] != ckpt["step"] * grad_accum:
-        raise TrainingError(f"checkpoint {path} is at micro-batch {ckpt['data_position']}, but step {ckpt['step']} "
-                            f"with trainer.grad_accum={grad_accum} would be {ckpt['step'] * grad_accum}: "
-                            "grad_accum changed; use the original value or another run directory")  # fmt: skip
+        raise TrainingError(
+            f"checkpoint {path} is at micro-batch {ckpt['data_position']}, but step {ckpt['step']} "
+            f"with trainer.grad_accum={grad_accum} would be {ckpt['step'] * grad_accum}: "
+            "grad_accum changed; use the original value or another run directory"
+        )
     model.load_state_dict(ckpt["model"])
     opt.load_state_dict(ckpt["optimizer"])
     sched.load_state_dict(ckpt["scheduler"])
@@ -206,19 +212,37 @@ def fit(model: torch.nn.Module, task, cfg, run_dir: Path, logger, fingerprint: s
 
     def save() -> None:
         nonlocal saved_step
-        save_checkpoint(ckpt_path, {
-            "fingerprint": fingerprint, "step": step, "data_position": step * cfg.grad_accum,
-            "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-            "rng": _rng_state(), "best": best, "best_step": best_step, "bad_evals": bad_evals,
-            "history": history, "best_model": best_state})  # fmt: skip
+        save_checkpoint(
+            ckpt_path,
+            {
+                "fingerprint": fingerprint,
+                "step": step,
+                "data_position": step * cfg.grad_accum,
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+                "rng": _rng_state(),
+                "best": best,
+                "best_step": best_step,
+                "bad_evals": bad_evals,
+                "history": history,
+                "best_model": best_state,
+            },
+        )
         saved_step = step
 
     micro = cfg.batch_size // cfg.grad_accum
     sign = 1 if getattr(task, "higher_is_better", True) else -1  # `best` holds sign * metric: larger is better
     stop_reason = "max_steps"
     t_start, tokens_seen = time.perf_counter(), 0
-    bar = tqdm(total=cfg.max_steps, initial=step, desc=run_dir.name, mininterval=2, dynamic_ncols=True,
-               disable=not cfg.progress)  # fmt: skip
+    bar = tqdm(
+        total=cfg.max_steps,
+        initial=step,
+        desc=run_dir.name,
+        mininterval=2,
+        dynamic_ncols=True,
+        disable=not cfg.progress,
+    )
     every = cfg.checkpoint_every
     with open(metrics_path, "a") as mlog, StopSignals(cfg.handle_signals) as signals:
         while step < cfg.max_steps:
@@ -244,8 +268,10 @@ def fit(model: torch.nn.Module, task, cfg, run_dir: Path, logger, fingerprint: s
                     if saved_step
                     else "no checkpoint yet"
                 )
-                raise TrainingError(f"non-finite loss {loss_sum} at step {step}; {last}. "
-                                    "Set trainer.on_nonfinite=skip to skip such batches.")  # fmt: skip
+                raise TrainingError(
+                    f"non-finite loss {loss_sum} at step {step}; {last}. "
+                    "Set trainer.on_nonfinite=skip to skip such batches."
+                )
             if cfg.grad_clip:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             opt.step()
@@ -272,8 +298,9 @@ def fit(model: torch.nn.Module, task, cfg, run_dir: Path, logger, fingerprint: s
                     best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
                 else:
                     bad_evals += 1
-                bar.write(f"step {step}: val {task.metric} {metrics[task.metric]:.4f} "
-                          f"(best {sign * best:.4f} at {best_step})")  # fmt: skip
+                bar.write(
+                    f"step {step}: val {task.metric} {metrics[task.metric]:.4f} (best {sign * best:.4f} at {best_step})"
+                )
                 save()
                 if cfg.stop_at is not None and best >= sign * cfg.stop_at:
                     stop_reason = f"val {task.metric} reached {cfg.stop_at}"

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from minrnn.records import provenance, write_json_atomic, write_text_atomic
+from minrnn.harness.records import provenance, write_json_atomic, write_text_atomic
 
 MARK = "BENCH_RESULT "  # the worker's last stdout line: MARK + JSON
 
@@ -94,9 +94,17 @@ def grid_settings(ap, args, scales: dict, models: list[str]) -> dict:
         ap.error(f"unknown models {unknown}; choose from {', '.join(models)}")
     if repeats < 1 or budget <= 0 or (args.timeout is not None and args.timeout <= 0):
         ap.error("repeats, budget and timeout must be positive")
-    return {"scale": args.scale, "repeats": repeats, "budget": budget, "timeout": args.timeout or sc["timeout"],
-            "device": args.device, "threads": args.threads or torch.get_num_threads(), "overrides": args.overrides,
-            "memory": memory_method(args.device, not args.in_process), "fixed_overrides": BENCH_OVERRIDES}  # fmt: skip
+    return {
+        "scale": args.scale,
+        "repeats": repeats,
+        "budget": budget,
+        "timeout": args.timeout or sc["timeout"],
+        "device": args.device,
+        "threads": args.threads or torch.get_num_threads(),
+        "overrides": args.overrides,
+        "memory": memory_method(args.device, not args.in_process),
+        "fixed_overrides": BENCH_OVERRIDES,
+    }
 
 
 def memory_method(device: str, isolate: bool) -> str:
@@ -179,8 +187,7 @@ class Grid:
         writer.writeheader()
         writer.writerows(self.rows)
         write_text_atomic(self.csv_path, buf.getvalue())
-        write_json_atomic(self.meta_path, {"settings": self.settings, "key": list(self.key),
-                                           "sessions": self.sessions})  # fmt: skip
+        write_json_atomic(self.meta_path, {"settings": self.settings, "key": list(self.key), "sessions": self.sessions})
 
 
 def run_job(script: Path, job: dict, timeout: float) -> dict:
@@ -199,8 +206,9 @@ def run_job(script: Path, job: dict, timeout: float) -> dict:
     return json.loads(lines[-1][len(MARK) :])
 
 
-def run_grid(grid: Grid, jobs: list[dict], script: Path, timeout: float, isolate: bool, measure, grows: str,
-             log=print) -> None:  # fmt: skip
+def run_grid(
+    grid: Grid, jobs: list[dict], script: Path, timeout: float, isolate: bool, measure, grows: str, log=print
+) -> None:
     """Measure every job not yet in the grid. Once a configuration times out or runs out of memory at
     some value of ``grows`` (sequence or context length), its larger values are recorded as skipped."""
     from tqdm import tqdm
@@ -268,12 +276,13 @@ def build_model(name: str, scale: str, overrides: list[str], device: torch.devic
     """The named model of MODELS, composed like ``minrnn-train`` does, with its vocabulary size."""
     from hydra import compose, initialize_config_dir
 
-    from minrnn.train import CONFIGS, build
+    from minrnn.harness.train import CONFIGS, build
 
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
     with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
-        cfg = compose("train", overrides=[*MODELS[name], "task=selective_copy", f"scale={scale}", *BENCH_OVERRIDES,
-                                               *overrides])  # fmt: skip
+        cfg = compose(
+            "train", overrides=[*MODELS[name], "task=selective_copy", f"scale={scale}", *BENCH_OVERRIDES, *overrides]
+        )
     task, model = build(cfg)
     return model.to(device), task.vocab_size

@@ -22,8 +22,16 @@ class WandbLogger:
         import wandb
 
         try:
-            self.run = wandb.init(mode=mode, project=project, dir=str(run_dir), name=name, group=group,
-                                  config=config, tags=list(tags), reinit="finish_previous")  # fmt: skip
+            self.run = wandb.init(
+                mode=mode,
+                project=project,
+                dir=str(run_dir),
+                name=name,
+                group=group,
+                config=config,
+                tags=list(tags),
+                reinit="finish_previous",
+            )
         except wandb.errors.UsageError as e:
             raise ValueError(f"W&B could not start in {mode} mode ({e}); use logger.mode=offline or disabled") from e
 

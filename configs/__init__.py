@@ -1,0 +1,1 @@
+"""The Hydra configs of minrnn-train, installed as package data of ``minrnn.configs``."""

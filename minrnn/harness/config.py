@@ -1,0 +1,69 @@
+"""The configs in configs/: where they are, their resolvers, and a run's identity.
+
+``${by_scale:PAPER,CPU}`` picks the value for the top-level ``scale`` (paper: the paper's setting,
+for 16 GB GPUs; cpu: small enough for 2 CPU cores). Both values sit side by side in one YAML line,
+and a command-line override of the key still wins, since it replaces the interpolation.
+
+``${identity:}`` is a short hash of everything in the resolved config that can change a run's
+result. It ends every run name (``mingru-L3-s1-3fa2b1c9``), so a run of another config (a trial
+with fewer steps, another learning rate) gets its own run directory and results file and never
+resumes from, nor writes over, another's. Left out: the seed (in the name already, so the seeds of
+one setting share the hash), where files go, logging, progress, threads, the device, and code
+locations (``_target_``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib.resources import files
+
+from omegaconf import DictConfig, OmegaConf
+
+CONFIGS = str(files("minrnn.configs"))
+SCALES = ("paper", "cpu")
+# What cannot change a result, by section ("" = top level).
+NOT_RESULT = {
+    "": ("seed", "tag", "paths", "logger", "threads", "run_name", "experiment", "hydra"),
+    "trainer": ("progress", "handle_signals", "log_every", "checkpoint_every", "device", "compile"),
+    "task": ("seed", "path", "cache_dir", "download"),
+}
+
+
+def _by_scale(paper, cpu, *, _root_):
+    scale = _root_.get("scale")
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {', '.join(SCALES)}, got {scale!r}")
+    return paper if scale == "paper" else cpu
+
+
+def _canonical(node):
+    """Code locations are not settings: ``_target_`` is dropped, module paths lose the ``minrnn.`` prefix."""
+    if isinstance(node, dict):
+        return {k: _canonical(v) for k, v in node.items() if k != "_target_"}
+    if isinstance(node, list):
+        return [_canonical(v) for v in node]
+    return node.removeprefix("minrnn.") if isinstance(node, str) else node
+
+
+def identity(config: dict) -> str:
+    """8 hex digits of sha256 over the result-shaping part of a resolved config (a plain dict)."""
+    kept = {k: v for k, v in config.items() if k not in NOT_RESULT[""]}
+    for section, keys in NOT_RESULT.items():
+        if section and isinstance(kept.get(section), dict):
+            kept[section] = {k: v for k, v in kept[section].items() if k not in keys}
+    return hashlib.sha256(json.dumps(_canonical(kept), sort_keys=True).encode()).hexdigest()[:8]
+
+
+def _identity(*, _root_: DictConfig) -> str:
+    # each kept node resolved on its own (run_name and hydra.* refer back to this resolver)
+    kept = {k: _root_[k] for k in _root_ if k not in NOT_RESULT[""]}
+    return identity(
+        {k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v for k, v in kept.items()}
+    )
+
+
+def register_resolvers() -> None:
+    for name, fn in (("by_scale", _by_scale), ("identity", _identity)):
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, fn)

@@ -1,0 +1,204 @@
+"""What every table and figure script calls: load runs, match them to presets, cells, paper values, writers.
+
+A table cell is a preset (``experiment=table1/mingru task.arch.depth=2``) at one scale. Its runs are
+the results files whose config identity (minrnn.harness.config) equals the preset's as composed now,
+one per seed; every other file in the folder is listed as ignored (another config: a trial run, an
+older setting), and a file that cannot be trusted (unreadable, no provenance, another scale, a
+missing or non-finite metric) is listed as bad. Neither ever reaches a cell. Cells are mean ± sample
+std over seeds with n. The paper's numbers come only from results/paper_reference.json.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import statistics
+import sys
+from pathlib import Path
+
+from minrnn.harness.config import CONFIGS, identity, register_resolvers
+from minrnn.harness.records import write_text_atomic
+
+NAMES = {
+    "mingru": "minGRU",
+    "minlstm": "minLSTM",
+    "gru": "GRU",
+    "lstm": "LSTM",
+    "mamba": "Mamba",
+    "transformer": "Transformer",
+}
+MODELS = list(NAMES)
+RESULT_KEYS = ("config", "provenance", "seed", "scale", "metrics")  # what every run summary carries
+_HASH = re.compile(r"-([0-9a-f]{8})$")
+
+
+class ResultsError(ValueError):
+    """Nothing to report (no runs), or a results folder that cannot be read; the message says what to run."""
+
+
+def paper_reference(results: Path, section: str) -> dict:
+    """One section of paper_reference.json in ``results`` (else the checkout's results/): the paper's
+    numbers, never mixed with ours."""
+    path = Path(results) / "paper_reference.json"
+    path = path if path.exists() else Path(__file__).resolve().parents[2] / "results" / "paper_reference.json"
+    return json.loads(path.read_text())[section]
+
+
+def metric(run: dict, key: str):
+    """A metric by dotted key (``test_acc``, ``final.score``); None when absent."""
+    value = run["metrics"]
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def run_identity(run: dict, path: Path) -> str:
+    """The identity a summary was written under: its own field, else its file name's hash, else its config's."""
+    found = _HASH.search(path.stem)
+    return run.get("identity") or (found.group(1) if found else identity(run["config"]))
+
+
+def load_runs(folder: Path, scale: str, key: str) -> tuple[list[dict], list[str]]:
+    """(runs, bad): the summaries in folder with a finite ``key`` metric, and 'file: why' for the others."""
+    runs, bad = [], []
+    for f in sorted(Path(folder).glob("*.json")) if Path(folder).is_dir() else []:
+        try:
+            rec = json.loads(f.read_text())
+            missing = [k for k in RESULT_KEYS if k not in rec] or (
+                [] if "git_commit" in rec["provenance"] else ["provenance.git_commit"]
+            )
+        except (ValueError, TypeError, AttributeError) as e:
+            bad.append(f"{f}: not a run summary ({type(e).__name__})")
+            continue
+        value = metric(rec, key) if not missing else None
+        if missing:
+            bad.append(f"{f}: lacks {', '.join(missing)}")
+        elif rec["scale"] != scale:
+            bad.append(f"{f}: a scale={rec['scale']} run in the scale={scale} folder")
+        elif not isinstance(value, (int, float)) or not math.isfinite(value):
+            bad.append(f"{f}: metric {key} is {value!r}")
+        else:
+            rec["_file"], rec["_identity"] = str(f), run_identity(rec, f)
+            runs.append(rec)
+    return runs, bad
+
+
+def preset_identities(presets: dict, scale: str) -> dict:
+    """{key: identity} of each preset (a list of overrides) composed at ``scale`` as minrnn-train would."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    register_resolvers()
+    with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
+        return {
+            key: identity(OmegaConf.to_container(compose("train", [*overrides, f"scale={scale}"]), resolve=True))
+            for key, overrides in presets.items()
+        }
+
+
+def match(runs: list[dict], presets: dict, scale: str) -> tuple[dict, list[dict]]:
+    """({key: runs of that preset}, runs of no preset) -- each preset's runs are its seeds. Presets keyed
+    (model, ...) are composed only when a run of that model exists (composing takes ~0.15 s)."""
+    models = {r["config"]["model"]["name"] for r in runs}
+    wanted = {k: o for k, o in presets.items() if not (isinstance(k, tuple) and k[0] in NAMES and k[0] not in models)}
+    ids = preset_identities(wanted, scale) if runs else {}
+    cells = {key: [r for r in runs if r["_identity"] == i] for key, i in ids.items()}
+    return {k: rs for k, rs in cells.items() if rs}, [r for r in runs if r["_identity"] not in ids.values()]
+
+
+def unfinished_runs(runs_dir: Path, results_folder: Path) -> list[str]:
+    """Run directories (checkpoint or metrics log) with no summary in results: failed or still running."""
+    if not Path(runs_dir).is_dir():
+        return []
+    found = {p.parent for pattern in ("checkpoint.pt", "metrics.jsonl") for p in Path(runs_dir).glob(f"*/{pattern}")}
+    return sorted(d.name for d in found if not (Path(results_folder) / f"{d.name}.json").exists())
+
+
+def caveats(script: str, bad: list[str], ignored: list[dict], pending: list[str] = ()) -> str:
+    """Sentences (with a leading space) for a table's note about files left out, also printed to stderr."""
+    parts = []
+    if bad:
+        parts.append(f"Left out as bad: {'; '.join(bad)}.")
+    if ignored:
+        parts.append(f"Ignored, another config than the presets': {', '.join(Path(r['_file']).name for r in ignored)}.")
+    if pending:
+        parts.append(f"Runs with a checkpoint but no summary (failed, stopped or still running): {', '.join(pending)}.")
+    for p in parts:
+        print(f"{script}: note: {p}", file=sys.stderr)
+    return "".join(" " + p for p in parts)
+
+
+def cell(runs: list[dict], key: str, scale: float = 1.0) -> dict:
+    """Mean, sample std (nan for one run) and n of the ``key`` metric (times ``scale``) over runs."""
+    values = [scale * metric(r, key) for r in runs]
+    return {
+        "mean": statistics.fmean(values),
+        "n": len(values),
+        "files": [r["_file"] for r in runs],
+        "std": statistics.stdev(values) if len(values) > 1 else float("nan"),
+    }
+
+
+def fmt_cell(c: dict | None, digits: int = 2, missing: str = "-") -> str:
+    """ "mean ± std (n=k)", or ``missing``."""
+    if c is None:
+        return missing
+    std = "" if c["n"] < 2 else f" ± {c['std']:.{digits}f}"
+    return f"{c['mean']:.{digits}f}{std} (n={c['n']})"
+
+
+def latex(header: list[str], rows: list[list[str]]) -> str:
+    def esc(s: str) -> str:
+        return s.replace("±", r"$\pm$").replace("_", r"\_").replace("%", r"\%")
+
+    lines = [r"\begin{tabular}{" + "l" * len(header) + "}", r"\toprule", " & ".join(header) + r" \\", r"\midrule"]
+    lines += [" & ".join(esc(c) for c in r) + r" \\" for r in rows]
+    return "\n".join([*lines, r"\bottomrule", r"\end{tabular}"]) + "\n"
+
+
+def write_table(out: Path, name: str, title: str, note: str, header: list[str], rows: list[list[str]]) -> None:
+    """A titled Markdown table with its note as out/name.md, the same rows as out/name.tex; printed."""
+    md = (
+        "\n".join(
+            [title, "", note, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+            + ["| " + " | ".join(r) + " |" for r in rows]
+        )
+        + "\n"
+    )
+    write_text_atomic(Path(out) / f"{name}.md", md)
+    write_text_atomic(Path(out) / f"{name}.tex", latex(header, rows))
+    print(md)
+
+
+def save_figure(fig, path: Path) -> None:
+    """PNG and PDF beside each other."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    for ext in ("png", "pdf"):
+        fig.savefig(Path(path).with_suffix(f".{ext}"), bbox_inches="tight", dpi=150)
+
+
+def script_args(description: str, figures: bool = False):
+    """The arguments every table/figure script takes: --scale, --results, --runs, --out."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scale", choices=["cpu", "paper"], default="cpu")
+    ap.add_argument("--results", type=Path, default=Path("results"), help="where the run summaries are")
+    ap.add_argument("--runs", type=Path, help="run directories, to report unfinished runs (default: RESULTS/../runs)")
+    ap.add_argument("--out", type=Path, help=f"where to write (default: RESULTS/{'figures' if figures else 'tables'})")
+    return ap
+
+
+def run_script(script: str, body, ap, argv, figures: bool = False) -> int:
+    """Parse ap's arguments, fill the defaults of --runs and --out, run body(args); a ResultsError is one
+    line on stderr and exit 2."""
+    args = ap.parse_args(argv)
+    args.runs = args.runs or args.results.parent / "runs"
+    args.out = args.out or args.results / ("figures" if figures else "tables")
+    try:
+        body(args)
+    except ResultsError as e:
+        print(f"{script}: error: {e}", file=sys.stderr)
+        return 2
+    return 0

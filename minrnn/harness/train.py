@@ -1,0 +1,153 @@
+"""``minrnn-train``: the Hydra app that composes model x task x trainer x logger and runs one experiment.
+
+    minrnn-train model=mingru task=selective_copy scale=cpu
+    minrnn-train experiment=table2/mingru seed=1
+    minrnn-train -m experiment=table1/mingru task.arch.depth=1,2,3 seed=0,1,2
+
+A run's name ends in the hash of its config (``selective_copy/cpu/mingru-L3-s1-3fa2b1c9``,
+minrnn.harness.config), and its directory (checkpoint, metrics.jsonl, W&B files) is Hydra's output
+directory, ``paths.runs/<run name>`` unless ``hydra.run.dir`` moves it: rerunning a command resumes
+its run, and a run of another config starts its own. The summary, with the resolved config and the
+provenance, is written atomically to ``results/<task>/<scale>/<run>.json``; a results file of
+another config is never overwritten.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import sys
+import time
+from pathlib import Path
+
+import hydra
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
+from hydra.utils import get_class
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from minrnn.harness.config import CONFIGS, identity, register_resolvers
+from minrnn.harness.records import provenance, write_json_atomic
+from minrnn.harness.trainer import Preempted, TrainingError, fit, pick_device
+from minrnn.harness.wandb_logger import WandbLogger
+
+register_resolvers()
+# task config keys that are not constructor arguments (per_dataset, targets: tables other keys interpolate from)
+NOT_ARGUMENTS = ("_target_", "name", "arch", "per_dataset", "targets")
+
+
+def instantiate_checked(node: DictConfig, where: str, skip=(), **extra):
+    """``node._target_(**node, **extra)``, refusing a key the class does not take, by name."""
+    cls = get_class(node._target_)
+    kwargs = {k: v for k, v in OmegaConf.to_container(node, resolve=True).items() if k not in skip}
+    params = inspect.signature(cls).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        unknown = sorted(set(kwargs) - set(params))
+        if unknown:
+            valid = ", ".join(sorted(set(params) - set(extra)))
+            raise ValueError(f"unknown key {where}.{unknown[0]} for {cls.__name__}; valid keys: {valid}")
+    return cls(**kwargs, **extra)
+
+
+def build(cfg: DictConfig):
+    """The task and the model it needs (vocabulary and output size come from the task; a task with
+    ``wrap`` puts its own input/output layers around the model, e.g. the decision model of Table 3)."""
+    task = instantiate_checked(cfg.task, "task", skip=NOT_ARGUMENTS)
+    io = {"vocab_size": task.vocab_size} if getattr(task, "vocab_size", None) else {"dim_in": task.dim_in}
+    model = instantiate_checked(cfg.model.net, "model.net", skip=("_target_",), dim_out=task.dim_out, **io)
+    return task, (task.wrap(model) if hasattr(task, "wrap") else model)
+
+
+def run_directory(cfg: DictConfig) -> Path:
+    """Hydra's output directory when launched by Hydra (``hydra.run.dir`` moves it), else paths.runs/run_name."""
+    if HydraConfig.initialized():
+        return Path(HydraConfig.get().runtime.output_dir)
+    return Path(cfg.paths.runs) / cfg.run_name
+
+
+def write_result(path: Path, summary: dict) -> None:
+    """Write the summary, unless ``path`` holds the result of another config or seed (then refuse)."""
+    if path.exists():
+        try:
+            old = json.loads(path.read_text())
+            same = identity(old["config"]) == summary["identity"] and old["seed"] == summary["seed"]
+        except (ValueError, KeyError, TypeError):
+            same = False
+        if not same:
+            raise ValueError(
+                f"{path} holds the result of another config; not overwritten. This run's summary "
+                f"is in {summary['run_dir']}/summary.json; choose another run_name or paths.results"
+            )
+    write_json_atomic(path, summary)
+
+
+def run(cfg: DictConfig) -> dict:
+    torch.manual_seed(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    if cfg.trainer.deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    run_dir = run_directory(cfg)
+    task, model = build(cfg)
+    ident = identity(config)
+    logger = WandbLogger(
+        cfg.logger.mode,
+        cfg.logger.project,
+        run_dir,
+        name=cfg.run_name.replace("/", "-"),
+        group=f"{cfg.task.name}-{cfg.model.name}-{cfg.scale}",
+        config=config,
+        tags=[cfg.task.name, cfg.model.name, cfg.scale],
+    )
+    started = time.time()
+    try:
+        metrics = fit(model, task, cfg.trainer, run_dir, logger, fingerprint=f"{ident}-s{cfg.seed}")
+        device = pick_device(cfg.trainer.device)
+        if hasattr(task, "final_evaluation"):  # e.g. Table 3's rollouts in the environment
+            metrics["final"] = task.final_evaluation(model, device)
+            logger.log({f"final/{k}": v for k, v in metrics["final"].items() if isinstance(v, float)}, metrics["steps"])
+    finally:
+        logger.finish()
+    summary = {
+        "config": config,
+        "identity": ident,
+        "provenance": provenance(device),
+        "seed": cfg.seed,
+        "scale": cfg.scale,
+        "run_name": cfg.run_name,
+        "run_dir": str(run_dir),
+        "implementation": getattr(model, "implementation", type(model).__name__),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "wall_seconds": time.time() - started,
+        "metrics": metrics,
+    }
+    write_json_atomic(run_dir / "summary.json", summary)
+    write_result(Path(cfg.paths.results) / f"{cfg.run_name}.json", summary)
+    final = f", score {metrics['final']['score']:.1f}" if "score" in metrics.get("final", {}) else ""
+    print(
+        f"{cfg.run_name}: test {task.metric} {metrics['test_' + task.metric]:.4f}{final} "
+        f"({metrics['steps']} steps, {metrics['stop_reason']})",
+        flush=True,
+    )
+    return summary
+
+
+@hydra.main(config_path=CONFIGS, config_name="train", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    try:
+        run(cfg)
+    except Preempted as e:
+        print(f"minrnn-train: {e}", file=sys.stderr, flush=True)
+        sys.exit(128 + e.signum)
+    except (ValueError, TrainingError, FileNotFoundError, InstantiationException, OmegaConfBaseException) as e:
+        if isinstance(e, InstantiationException) and isinstance(e.__cause__, (ValueError, FileNotFoundError)):
+            e = e.__cause__  # our own message, not Hydra's wrapper around it
+        print(f"minrnn-train: error: {str(e).strip()}", file=sys.stderr, flush=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""The library stands alone; the wheel installs only the minrnn namespace and its harness runs from it."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from harness import tiny
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_import_minrnn_pulls_in_no_harness_dependency():
+    code = (
+        "import sys, minrnn, minrnn.scan, minrnn.native; "
+        "print([m for m in ('hydra', 'omegaconf', 'wandb', 'pandas', 'matplotlib') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/")
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_a_non_editable_install_trains_from_anywhere(tmp_path):
+    site = tmp_path / "site"
+    pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(ROOT)]
+    subprocess.run(pip, check=True, capture_output=True)
+    assert sorted(p.name for p in site.iterdir() if not p.name.endswith(".dist-info")) == ["bin", "minrnn"]
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    code = "import minrnn.harness.train as t, sys; sys.argv[1:] = sys.argv[2:]; print(t.__file__, file=sys.stderr)"
+    code += "; t.main()"
+    out = subprocess.run(
+        [sys.executable, "-c", code, "--", *tiny(work)], cwd=work, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert str(site) in out.stderr.splitlines()[0]  # the installed copy ran, configs and all
+    (result,) = (work / "results/selective_copy/cpu").glob("mingru-L2-s0-*.json")
+    assert json.loads(result.read_text())["metrics"]["steps"] == 6
