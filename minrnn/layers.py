@@ -133,9 +133,9 @@ class _MinRNN(nn.Module):
         bias = None if self._projections[0].bias is None else torch.cat([lin.bias for lin in self._projections])
         p = F.linear(x, weight, bias)
         if p.dtype in (torch.float32, torch.float64):
-            return native.GateScan.apply(p, h0, self._mode, self.log_space)
+            return native.gate_scan(p, h0, self._mode, self.log_space)
         h0 = h0.float() if h0 is not None else None  # half types: compute in float32
-        return native.GateScan.apply(p.float(), h0, self._mode, self.log_space).to(x.dtype)
+        return native.gate_scan(p.float(), h0, self._mode, self.log_space).to(x.dtype)
 
     def step(self, x_t: torch.Tensor, h_prev: torch.Tensor | None = None) -> torch.Tensor:
         """Sequential mode: x_t (B, dim_in), h_prev (B, dim_hidden) or None -> h_t (B, dim_hidden)."""

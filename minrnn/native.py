@@ -141,194 +141,245 @@ def _i(x: int) -> ctypes.c_int64:
     return ctypes.c_int64(x)
 
 
-def _check_channels_contiguous(*ts: torch.Tensor | None) -> None:
-    for t in ts:
-        if t is not None and t.stride(-1) != 1:
-            raise ValueError("the compiled CPU scan needs a unit stride in the channel dimension")
+# The kernels are operators torch knows (torch.library.custom_op): each call allocates and owns the
+# buffers the C code writes (outputs, per-thread scratch) until it returns, so torch.compile (which
+# decides tensor lifetimes for the code it traces) treats them as opaque ops with a fake (shape-only)
+# implementation and a registered backward, and `torch.compile(model, fullgraph=True)` works.
 
 
-class LinearScan(torch.autograd.Function):
+@torch.library.custom_op("minrnn::linear_scan", mutates_args=())
+def linear_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None) -> torch.Tensor:
     """h_t = a_t * h_{t-1} + b_t over (B, T, C); a, b any sign; h0 (B, C) or None (zeros)."""
-
-    @staticmethod
-    def forward(ctx, a, b, h0):
-        lib, suf = load(), _suffix(a.dtype)
-        a, b = a.contiguous(), b.contiguous()
-        h0 = h0.contiguous() if h0 is not None else None
-        B, T, C = a.shape
-        h = torch.empty_like(a)
-        fn = getattr(lib, f"scan_fwd_{suf}")
-        _run(
-            fn,
-            B,
-            T,
-            C,
-            lambda b0, b1, c0, c1, scratch: (
-                _i(b0),
-                _i(b1),
-                _i(c0),
-                _i(c1),
-                _i(T),
-                _ptr(a),
-                _i(T * C),
-                _i(C),
-                _ptr(b),
-                _i(T * C),
-                _i(C),
-                _ptr(h0),
-                _i(C),
-                _ptr(h),
-                _i(T * C),
-                _i(C),
-                _ptr(scratch[0]),
-            ),
-            a,
-        )
-        ctx.save_for_backward(a, h0, h)
-        return h
-
-    @staticmethod
-    def backward(ctx, gh):
-        a, h0, h = ctx.saved_tensors
-        lib, suf = load(), _suffix(a.dtype)
-        gh = gh.contiguous()
-        B, T, C = a.shape
-        ga, gb = torch.empty_like(a), torch.empty_like(a)
-        gh0 = torch.empty_like(h0) if h0 is not None and ctx.needs_input_grad[2] else None
-        fn = getattr(lib, f"scan_bwd_{suf}")
-        _run(
-            fn,
-            B,
-            T,
-            C,
-            lambda b0, b1, c0, c1, scratch: (
-                _i(b0),
-                _i(b1),
-                _i(c0),
-                _i(c1),
-                _i(T),
-                _ptr(a),
-                _i(T * C),
-                _i(C),
-                _ptr(h0),
-                _i(C),
-                _ptr(h),
-                _i(T * C),
-                _i(C),
-                _ptr(gh),
-                _i(T * C),
-                _i(C),
-                _ptr(ga),
-                _ptr(gb),
-                _i(T * C),
-                _i(C),
-                _ptr(gh0),
-                _i(C),
-                _ptr(scratch[1]),
-                _ptr(scratch[0]),
-            ),
-            a,
-        )
-        return ga, gb, gh0
+    lib, suf = load(), _suffix(a.dtype)
+    a, b = a.contiguous(), b.contiguous()
+    h0 = h0.contiguous() if h0 is not None else None
+    B, T, C = a.shape
+    h = torch.empty_like(a)
+    fn = getattr(lib, f"scan_fwd_{suf}")
+    _run(
+        fn,
+        B,
+        T,
+        C,
+        lambda b0, b1, c0, c1, scratch: (
+            _i(b0),
+            _i(b1),
+            _i(c0),
+            _i(c1),
+            _i(T),
+            _ptr(a),
+            _i(T * C),
+            _i(C),
+            _ptr(b),
+            _i(T * C),
+            _i(C),
+            _ptr(h0),
+            _i(C),
+            _ptr(h),
+            _i(T * C),
+            _i(C),
+            _ptr(scratch[0]),
+        ),
+        a,
+    )
+    return h
 
 
-class GateScan(torch.autograd.Function):
-    """Fused minGRU/minLSTM scan on the Linear outputs p (B, T, P), P = 2H (GRU) or 3H (LSTM).
+@torch.library.custom_op("minrnn::linear_scan_backward", mutates_args=())
+def linear_scan_backward(
+    a: torch.Tensor, h0: torch.Tensor | None, h: torch.Tensor, gh: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(dL/da, dL/db, dL/dh0; the last empty when h0 is None) by the reverse recurrence."""
+    lib, suf = load(), _suffix(a.dtype)
+    a, h, gh = a.contiguous(), h.contiguous(), gh.contiguous()
+    h0 = h0.contiguous() if h0 is not None else None
+    B, T, C = a.shape
+    ga, gb = torch.empty_like(a), torch.empty_like(a)
+    gh0 = torch.empty_like(h0) if h0 is not None else a.new_empty(0)
+    fn = getattr(lib, f"scan_bwd_{suf}")
+    _run(
+        fn,
+        B,
+        T,
+        C,
+        lambda b0, b1, c0, c1, scratch: (
+            _i(b0),
+            _i(b1),
+            _i(c0),
+            _i(c1),
+            _i(T),
+            _ptr(a),
+            _i(T * C),
+            _i(C),
+            _ptr(h0),
+            _i(C),
+            _ptr(h),
+            _i(T * C),
+            _i(C),
+            _ptr(gh),
+            _i(T * C),
+            _i(C),
+            _ptr(ga),
+            _ptr(gb),
+            _i(T * C),
+            _i(C),
+            _ptr(gh0 if h0 is not None else None),
+            _i(C),
+            _ptr(scratch[1]),
+            _ptr(scratch[0]),
+        ),
+        a,
+    )
+    return ga, gb, gh0
+
+
+@torch.library.custom_op("minrnn::gate_scan", mutates_args=())
+def gate_scan(p: torch.Tensor, h0: torch.Tensor | None, mode: str, use_g: bool) -> torch.Tensor:
+    """Fused minGRU/minLSTM scan on the Linear outputs p (B, T, P), P = 2H (GRU) or 3H (LSTM) -> h (B, T, H).
 
     Channel layout of p: [gate | candidate] for minGRU (gate = k of linear_z), and
-    [forget | input | candidate] for minLSTM. Returns h (B, T, H).
+    [forget | input | candidate] for minLSTM.
     """
+    lib, suf = load(), _suffix(p.dtype)
+    p = p.contiguous()
+    h0 = h0.contiguous() if h0 is not None else None
+    B, T, P = p.shape
+    H, (off_i, off_h) = _gate_layout(P, mode)
+    h = p.new_empty(B, T, H)
+    fn = getattr(lib, f"gate_fwd_{suf}")
+    _run(
+        fn,
+        B,
+        T,
+        H,
+        lambda b0, b1, c0, c1, scratch: (
+            _i(b0),
+            _i(b1),
+            _i(c0),
+            _i(c1),
+            _i(T),
+            ctypes.c_int(MODES[mode]),
+            ctypes.c_int(use_g),
+            _i(off_i),
+            _i(off_h),
+            _ptr(p),
+            _i(T * P),
+            _i(P),
+            _ptr(h0),
+            _i(H),
+            _ptr(h),
+            _i(T * H),
+            _i(H),
+            _ptr(scratch[0]),
+        ),
+        p,
+    )
+    return h
 
-    @staticmethod
-    def forward(ctx, p, h0, mode: str, use_g: bool):
-        lib, suf = load(), _suffix(p.dtype)
-        _check_channels_contiguous(p)
-        h0 = h0.contiguous() if h0 is not None else None
-        B, T, P = p.shape
-        H = P // (2 if mode == "gru" else 3)
-        off_i, off_h = (0, H) if mode == "gru" else (H, 2 * H)
-        h = p.new_empty(B, T, H)
-        fn = getattr(lib, f"gate_fwd_{suf}")
-        sb, st = p.stride(0), p.stride(1)
-        _run(
-            fn,
-            B,
-            T,
-            H,
-            lambda b0, b1, c0, c1, scratch: (
-                _i(b0),
-                _i(b1),
-                _i(c0),
-                _i(c1),
-                _i(T),
-                ctypes.c_int(MODES[mode]),
-                ctypes.c_int(use_g),
-                _i(off_i),
-                _i(off_h),
-                _ptr(p),
-                _i(sb),
-                _i(st),
-                _ptr(h0),
-                _i(H),
-                _ptr(h),
-                _i(T * H),
-                _i(H),
-                _ptr(scratch[0]),
-            ),
-            p,
-        )
-        ctx.save_for_backward(p, h0, h)
-        ctx.mode, ctx.use_g, ctx.offsets = mode, use_g, (off_i, off_h)
-        return h
 
-    @staticmethod
-    def backward(ctx, gh):
-        p, h0, h = ctx.saved_tensors
-        lib, suf = load(), _suffix(p.dtype)
-        gh = gh.contiguous()
-        B, T, P = p.shape
-        H = h.shape[-1]
-        off_i, off_h = ctx.offsets
-        gp = p.new_empty(B, T, P)
-        gh0 = torch.empty_like(h0) if h0 is not None and ctx.needs_input_grad[1] else None
-        fn = getattr(lib, f"gate_bwd_{suf}")
-        _run(
-            fn,
-            B,
-            T,
-            H,
-            lambda b0, b1, c0, c1, scratch: (
-                _i(b0),
-                _i(b1),
-                _i(c0),
-                _i(c1),
-                _i(T),
-                ctypes.c_int(MODES[ctx.mode]),
-                ctypes.c_int(ctx.use_g),
-                _i(off_i),
-                _i(off_h),
-                _ptr(p),
-                _i(p.stride(0)),
-                _i(p.stride(1)),
-                _ptr(h0),
-                _i(H),
-                _ptr(h),
-                _i(T * H),
-                _i(H),
-                _ptr(gh),
-                _i(T * H),
-                _i(H),
-                _ptr(gp),
-                _i(T * P),
-                _i(P),
-                _ptr(gh0),
-                _i(H),
-                _ptr(scratch[1]),
-                _ptr(scratch[0]),
-            ),
-            p,
-        )
-        return gp, gh0, None, None
+@torch.library.custom_op("minrnn::gate_scan_backward", mutates_args=())
+def gate_scan_backward(
+    p: torch.Tensor, h0: torch.Tensor | None, h: torch.Tensor, gh: torch.Tensor, mode: str, use_g: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(dL/dp, dL/dh0; the last empty when h0 is None), gates recomputed from p, not stored."""
+    lib, suf = load(), _suffix(p.dtype)
+    p, h, gh = p.contiguous(), h.contiguous(), gh.contiguous()
+    h0 = h0.contiguous() if h0 is not None else None
+    B, T, P = p.shape
+    H, (off_i, off_h) = _gate_layout(P, mode)
+    gp = torch.empty_like(p)
+    gh0 = torch.empty_like(h0) if h0 is not None else p.new_empty(0)
+    fn = getattr(lib, f"gate_bwd_{suf}")
+    _run(
+        fn,
+        B,
+        T,
+        H,
+        lambda b0, b1, c0, c1, scratch: (
+            _i(b0),
+            _i(b1),
+            _i(c0),
+            _i(c1),
+            _i(T),
+            ctypes.c_int(MODES[mode]),
+            ctypes.c_int(use_g),
+            _i(off_i),
+            _i(off_h),
+            _ptr(p),
+            _i(T * P),
+            _i(P),
+            _ptr(h0),
+            _i(H),
+            _ptr(h),
+            _i(T * H),
+            _i(H),
+            _ptr(gh),
+            _i(T * H),
+            _i(H),
+            _ptr(gp),
+            _i(T * P),
+            _i(P),
+            _ptr(gh0 if h0 is not None else None),
+            _i(H),
+            _ptr(scratch[1]),
+            _ptr(scratch[0]),
+        ),
+        p,
+    )
+    return gp, gh0
+
+
+def _gate_layout(P: int, mode: str) -> tuple[int, tuple[int, int]]:
+    """H and the channel offsets of the input gate and the candidate in p."""
+    H = P // (2 if mode == "gru" else 3)
+    return H, ((0, H) if mode == "gru" else (H, 2 * H))
+
+
+@linear_scan.register_fake
+def _(a, b, h0):
+    return torch.empty_like(a)
+
+
+@linear_scan_backward.register_fake
+def _(a, h0, h, gh):
+    return torch.empty_like(a), torch.empty_like(a), torch.empty_like(h0) if h0 is not None else a.new_empty(0)
+
+
+@gate_scan.register_fake
+def _(p, h0, mode, use_g):
+    return p.new_empty(*p.shape[:-1], _gate_layout(p.shape[-1], mode)[0])
+
+
+@gate_scan_backward.register_fake
+def _(p, h0, h, gh, mode, use_g):
+    return torch.empty_like(p), torch.empty_like(h0) if h0 is not None else p.new_empty(0)
+
+
+def _save_linear(ctx, inputs, output):
+    a, b, h0 = inputs
+    ctx.save_for_backward(a, h0, output)
+
+
+def _linear_backward(ctx, gh):
+    a, h0, h = ctx.saved_tensors
+    ga, gb, gh0 = linear_scan_backward(a, h0, h, gh)
+    return ga, gb, gh0 if h0 is not None else None
+
+
+def _save_gate(ctx, inputs, output):
+    p, h0, mode, use_g = inputs
+    ctx.save_for_backward(p, h0, output)
+    ctx.mode, ctx.use_g = mode, use_g
+
+
+def _gate_backward(ctx, gh):
+    p, h0, h = ctx.saved_tensors
+    gp, gh0 = gate_scan_backward(p, h0, h, gh, ctx.mode, ctx.use_g)
+    return gp, gh0 if h0 is not None else None, None, None
+
+
+linear_scan.register_autograd(_linear_backward, setup_context=_save_linear)
+gate_scan.register_autograd(_gate_backward, setup_context=_save_gate)
 
 
 class SelectiveScan(torch.autograd.Function):

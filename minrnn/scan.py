@@ -110,14 +110,14 @@ def scan_log(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None, c
 
 
 def scan_cpu(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
-    """The compiled CPU kernel (native.LinearScan). float16/bfloat16 are computed in float32."""
+    """The compiled CPU kernel (native.linear_scan). float16/bfloat16 are computed in float32."""
     if a.device.type != "cpu":
         raise ValueError(f"scan backend 'cpu' needs CPU tensors, got {a.device}")
     dtype = a.dtype
     if dtype not in (torch.float32, torch.float64):
         a, b = a.float(), b.float()
         h0 = h0.float() if h0 is not None else None
-    return native.LinearScan.apply(a, b, h0).to(dtype)
+    return native.linear_scan(a, b, h0).to(dtype)
 
 
 def scan_accelerated(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
@@ -151,6 +151,7 @@ def accelerated_available(device: torch.device) -> bool:
     return True
 
 
+@torch.compiler.assume_constant_result  # torch.compile calls it once while tracing (it builds the kernel)
 def resolve_backend(backend: str, device: torch.device) -> str:
     """Map ``auto`` to the best backend for the device; check a forced one exists."""
     if backend == "auto":

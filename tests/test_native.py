@@ -28,10 +28,10 @@ def test_fused_kernel_matches_reference_and_gradcheck(mode, use_g):
     P = 6 * (2 if mode == "gru" else 3)
     p = torch.randn(3, 11, P, dtype=torch.float64, requires_grad=True)
     h0 = torch.randn(3, 6, dtype=torch.float64, requires_grad=True)
-    out = native.GateScan.apply(p, h0, mode, use_g)
+    out = native.gate_scan(p, h0, mode, use_g)
     torch.testing.assert_close(out, reference(p, h0, mode, use_g), rtol=0, atol=1e-12)
-    assert torch.autograd.gradcheck(lambda p, h0: native.GateScan.apply(p, h0, mode, use_g), (p, h0))
-    assert torch.autograd.gradcheck(lambda p: native.GateScan.apply(p, None, mode, use_g), (p,))
+    assert torch.autograd.gradcheck(lambda p, h0: native.gate_scan(p, h0, mode, use_g), (p, h0))
+    assert torch.autograd.gradcheck(lambda p: native.gate_scan(p, None, mode, use_g), (p,))
 
 
 @pytest.mark.parametrize("B", [1, 2, 64])
@@ -40,7 +40,7 @@ def test_thread_split_over_batch_or_channels_is_exact(B, monkeypatch):
     monkeypatch.setattr(native, "_MIN_WORK_PER_THREAD", 1)
     torch.set_num_threads(max(2, torch.get_num_threads()))
     p = torch.randn(B, 40, 2 * 72, dtype=torch.float64, requires_grad=True)
-    out = native.GateScan.apply(p, None, "gru", True)
+    out = native.gate_scan(p, None, "gru", True)
     torch.testing.assert_close(out, reference(p, None, "gru", True), rtol=0, atol=1e-12)
     g = torch.randn_like(out)
     (gp,) = torch.autograd.grad(out, p, g)
@@ -52,12 +52,12 @@ def test_strided_projection_needs_no_copy():
     base = torch.randn(2, 9, 30, dtype=torch.float64)
     p = base[:, :, 5:25]  # a view: time stride 30, channel stride 1
     assert not p.is_contiguous()
-    torch.testing.assert_close(native.GateScan.apply(p, None, "gru", True), reference(p, None, "gru", True))
+    torch.testing.assert_close(native.gate_scan(p, None, "gru", True), reference(p, None, "gru", True))
 
 
 def test_unsupported_dtype_is_a_clear_error():
     with pytest.raises(ValueError, match="float32 and float64"):
-        native.GateScan.apply(torch.randn(1, 3, 4, dtype=torch.float16), None, "gru", True)
+        native.gate_scan(torch.randn(1, 3, 4, dtype=torch.float16), None, "gru", True)
 
 
 def test_build_is_cached_and_atomic(tmp_path):

@@ -1,0 +1,46 @@
+"""torch.compile(fullgraph=True) of the layers and the model equals eager mode (the kernels are custom ops)."""
+
+import pytest
+import torch
+
+from minrnn import MinGRU, MinLSTM, SequenceModel, native
+
+
+def outputs_and_grads(module, x):
+    module.zero_grad()
+    y = module(x)
+    y.float().pow(2).mean().backward()
+    return y.detach(), [p.grad.clone() for p in module.parameters()]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: MinGRU(8, 16), lambda: MinLSTM(8, 16), lambda: MinLSTM(8, 16, log_space=False, normalize_gates=True)],
+    ids=["mingru", "minlstm", "minlstm-vanilla-norm"],
+)
+def test_compiled_layer_equals_eager(make):
+    torch.manual_seed(0)
+    layer, x = make(), torch.randn(3, 37, 8)
+    assert layer.scan == "auto" and native.available()
+    eager = outputs_and_grads(layer, x)
+    compiled = outputs_and_grads(torch.compile(layer, fullgraph=True, backend="aot_eager"), x)
+    torch.testing.assert_close(compiled[0], eager[0], rtol=0, atol=0)
+    for g_c, g_e in zip(compiled[1], eager[1], strict=True):
+        torch.testing.assert_close(g_c, g_e, rtol=1e-6, atol=1e-7)
+
+
+def test_compiled_model_with_inductor_equals_eager():
+    torch.manual_seed(0)
+    block = {"rnn": "mingru", "expansion": 2, "conv": True, "mlp": True}
+    model, x = SequenceModel(dim=16, depth=2, dim_out=5, vocab_size=11, block=block), torch.randint(0, 11, (4, 29))
+    eager = outputs_and_grads(model, x)
+    compiled = outputs_and_grads(torch.compile(model, fullgraph=True), x)
+    torch.testing.assert_close(compiled[0], eager[0], rtol=1e-5, atol=1e-6)
+    for g_c, g_e in zip(compiled[1], eager[1], strict=True):
+        torch.testing.assert_close(g_c, g_e, rtol=1e-4, atol=1e-6)
+
+
+def test_the_kernels_are_registered_operators():
+    a, b = torch.rand(2, 5, 3), torch.randn(2, 5, 3)
+    torch.library.opcheck(torch.ops.minrnn.linear_scan, (a, b, torch.randn(2, 3)))
+    torch.library.opcheck(torch.ops.minrnn.gate_scan, (torch.randn(2, 5, 6), None, "gru", True))
