@@ -6,8 +6,9 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from minrnn.harness.config import CONFIGS, identity
-from minrnn.harness.train import run  # noqa: F401  (registers the resolvers)
+from minrnn.harness.config import CONFIGS, identity, register_resolvers
+
+register_resolvers()
 
 
 def compose_cfg(overrides=(), hydra_cfg=False):

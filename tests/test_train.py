@@ -57,6 +57,25 @@ def test_a_results_file_of_another_config_is_never_overwritten(tmp_path):
     assert path.read_bytes() == before
 
 
+def test_rerunning_a_migrated_committed_run_may_replace_it(tmp_path):
+    """Summaries renamed by the migration carry their identity in the file name only (no field)."""
+    first = run(compose_cfg(tiny(tmp_path)))
+    path = tmp_path / f"results/{first['run_name']}.json"
+    legacy = {k: v for k, v in json.loads(path.read_text()).items() if k != "identity"}
+    legacy["config"]["trainer"].pop("keep")  # an option added after the run: its config hash differs
+    path.write_text(json.dumps(legacy))
+    again = run(compose_cfg(tiny(tmp_path, f"paths.runs={tmp_path}/again")))
+    assert json.loads(path.read_text())["identity"] == again["identity"] == first["identity"]
+
+
+def test_an_object_that_is_not_a_task_is_refused(tmp_path, monkeypatch):
+    from minrnn.tasks.selective_copy import SelectiveCopy
+
+    monkeypatch.delattr(SelectiveCopy, "metrics")
+    with pytest.raises(ValueError, match="SelectiveCopy does not implement the Task protocol"):
+        run(compose_cfg(tiny(tmp_path)))
+
+
 def test_a_checkpoint_from_another_config_is_refused(tmp_path):
     first = run(compose_cfg(tiny(tmp_path, "trainer.max_steps=3")))
     with pytest.raises(TrainingError, match="different model or config"):

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from minrnn.harness.config import CONFIGS, identity, register_resolvers
-from minrnn.harness.records import write_text_atomic
+from minrnn.harness.records import RESULT_KEYS, write_text_atomic
 
 NAMES = {
     "mingru": "minGRU",
@@ -29,7 +29,6 @@ NAMES = {
     "transformer": "Transformer",
 }
 MODELS = list(NAMES)
-RESULT_KEYS = ("config", "provenance", "seed", "scale", "metrics")  # what every run summary carries
 _HASH = re.compile(r"-([0-9a-f]{8})$")
 
 

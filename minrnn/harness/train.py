@@ -30,8 +30,10 @@ from omegaconf.errors import OmegaConfBaseException
 
 from minrnn.harness.config import CONFIGS, identity, register_resolvers
 from minrnn.harness.records import provenance, write_json_atomic
+from minrnn.harness.reporting import run_identity
 from minrnn.harness.trainer import Preempted, TrainingError, fit, pick_device
 from minrnn.harness.wandb_logger import WandbLogger
+from minrnn.tasks import Task
 
 register_resolvers()
 # task config keys that are not constructor arguments (per_dataset, targets: tables other keys interpolate from)
@@ -55,6 +57,8 @@ def build(cfg: DictConfig):
     """The task and the model it needs (vocabulary and output size come from the task; a task with
     ``wrap`` puts its own input/output layers around the model, e.g. the decision model of Table 3)."""
     task = instantiate_checked(cfg.task, "task", skip=NOT_ARGUMENTS)
+    if not isinstance(task, Task):
+        raise ValueError(f"{type(task).__name__} does not implement the Task protocol (minrnn/tasks/__init__.py)")
     io = {"vocab_size": task.vocab_size} if getattr(task, "vocab_size", None) else {"dim_in": task.dim_in}
     model = instantiate_checked(cfg.model.net, "model.net", skip=("_target_",), dim_out=task.dim_out, **io)
     return task, (task.wrap(model) if hasattr(task, "wrap") else model)
@@ -72,8 +76,8 @@ def write_result(path: Path, summary: dict) -> None:
     if path.exists():
         try:
             old = json.loads(path.read_text())
-            same = identity(old["config"]) == summary["identity"] and old["seed"] == summary["seed"]
-        except (ValueError, KeyError, TypeError):
+            same = run_identity(old, path) == summary["identity"] and old["seed"] == summary["seed"]
+        except (ValueError, KeyError, TypeError, AttributeError):
             same = False
         if not same:
             raise ValueError(
