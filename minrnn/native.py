@@ -102,8 +102,12 @@ def _suffix(dtype: torch.dtype) -> str:
     raise ValueError(f"the compiled CPU scan supports float32 and float64, not {dtype}")
 
 
-def _ptr(t: torch.Tensor | None) -> ctypes.c_void_p:
-    return ctypes.c_void_p(t.data_ptr() if t is not None else 0)
+def _c(arg):
+    """A ctypes argument: a tensor (or None) as its data pointer, a Python int as int64 (C ``int``s
+    such as mode and use_g are passed as ctypes.c_int already)."""
+    if arg is None or isinstance(arg, torch.Tensor):
+        return ctypes.c_void_p(arg.data_ptr() if arg is not None else 0)
+    return arg if isinstance(arg, ctypes.c_int) else ctypes.c_int64(arg)
 
 
 def _run(fn, B: int, T: int, C: int, args_for, scratch_like: torch.Tensor) -> None:
@@ -128,6 +132,7 @@ def _run(fn, B: int, T: int, C: int, args_for, scratch_like: torch.Tensor) -> No
 def _call_all(fn, calls: list[tuple]) -> None:
     """fn(*args) for each args in calls: directly if one, else on the thread pool (ctypes drops the GIL)."""
     global _pool
+    calls = [tuple(map(_c, c)) for c in calls]
     if len(calls) == 1:
         fn(*calls[0])
         return
@@ -135,10 +140,6 @@ def _call_all(fn, calls: list[tuple]) -> None:
         _pool = ThreadPoolExecutor(max_workers=max(len(calls), torch.get_num_threads()))
     for f in [_pool.submit(fn, *c) for c in calls]:
         f.result()
-
-
-def _i(x: int) -> ctypes.c_int64:
-    return ctypes.c_int64(x)
 
 
 # The kernels are operators torch knows (torch.library.custom_op): each call allocates and owns the
@@ -155,33 +156,11 @@ def linear_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None) -> to
     h0 = h0.contiguous() if h0 is not None else None
     B, T, C = a.shape
     h = torch.empty_like(a)
-    fn = getattr(lib, f"scan_fwd_{suf}")
-    _run(
-        fn,
-        B,
-        T,
-        C,
-        lambda b0, b1, c0, c1, scratch: (
-            _i(b0),
-            _i(b1),
-            _i(c0),
-            _i(c1),
-            _i(T),
-            _ptr(a),
-            _i(T * C),
-            _i(C),
-            _ptr(b),
-            _i(T * C),
-            _i(C),
-            _ptr(h0),
-            _i(C),
-            _ptr(h),
-            _i(T * C),
-            _i(C),
-            _ptr(scratch[0]),
-        ),
-        a,
-    )
+
+    def args(b0, b1, c0, c1, scratch):
+        return (b0, b1, c0, c1, T, a, T * C, C, b, T * C, C, h0, C, h, T * C, C, scratch[0])
+
+    _run(getattr(lib, f"scan_fwd_{suf}"), B, T, C, args, a)
     return h
 
 
@@ -196,40 +175,12 @@ def linear_scan_backward(
     B, T, C = a.shape
     ga, gb = torch.empty_like(a), torch.empty_like(a)
     gh0 = torch.empty_like(h0) if h0 is not None else a.new_empty(0)
-    fn = getattr(lib, f"scan_bwd_{suf}")
-    _run(
-        fn,
-        B,
-        T,
-        C,
-        lambda b0, b1, c0, c1, scratch: (
-            _i(b0),
-            _i(b1),
-            _i(c0),
-            _i(c1),
-            _i(T),
-            _ptr(a),
-            _i(T * C),
-            _i(C),
-            _ptr(h0),
-            _i(C),
-            _ptr(h),
-            _i(T * C),
-            _i(C),
-            _ptr(gh),
-            _i(T * C),
-            _i(C),
-            _ptr(ga),
-            _ptr(gb),
-            _i(T * C),
-            _i(C),
-            _ptr(gh0 if h0 is not None else None),
-            _i(C),
-            _ptr(scratch[1]),
-            _ptr(scratch[0]),
-        ),
-        a,
-    )
+
+    def args(b0, b1, c0, c1, scratch):
+        tensors = (a, T * C, C, h0, C, h, T * C, C, gh, T * C, C, ga, gb, T * C, C)
+        return (b0, b1, c0, c1, T, *tensors, gh0 if h0 is not None else None, C, scratch[1], scratch[0])
+
+    _run(getattr(lib, f"scan_bwd_{suf}"), B, T, C, args, a)
     return ga, gb, gh0
 
 
@@ -246,34 +197,12 @@ def gate_scan(p: torch.Tensor, h0: torch.Tensor | None, mode: str, use_g: bool) 
     B, T, P = p.shape
     H, (off_i, off_h) = _gate_layout(P, mode)
     h = p.new_empty(B, T, H)
-    fn = getattr(lib, f"gate_fwd_{suf}")
-    _run(
-        fn,
-        B,
-        T,
-        H,
-        lambda b0, b1, c0, c1, scratch: (
-            _i(b0),
-            _i(b1),
-            _i(c0),
-            _i(c1),
-            _i(T),
-            ctypes.c_int(MODES[mode]),
-            ctypes.c_int(use_g),
-            _i(off_i),
-            _i(off_h),
-            _ptr(p),
-            _i(T * P),
-            _i(P),
-            _ptr(h0),
-            _i(H),
-            _ptr(h),
-            _i(T * H),
-            _i(H),
-            _ptr(scratch[0]),
-        ),
-        p,
-    )
+    variant = (ctypes.c_int(MODES[mode]), ctypes.c_int(use_g), off_i, off_h)
+
+    def args(b0, b1, c0, c1, scratch):
+        return (b0, b1, c0, c1, T, *variant, p, T * P, P, h0, H, h, T * H, H, scratch[0])
+
+    _run(getattr(lib, f"gate_fwd_{suf}"), B, T, H, args, p)
     return h
 
 
@@ -289,43 +218,13 @@ def gate_scan_backward(
     H, (off_i, off_h) = _gate_layout(P, mode)
     gp = torch.empty_like(p)
     gh0 = torch.empty_like(h0) if h0 is not None else p.new_empty(0)
-    fn = getattr(lib, f"gate_bwd_{suf}")
-    _run(
-        fn,
-        B,
-        T,
-        H,
-        lambda b0, b1, c0, c1, scratch: (
-            _i(b0),
-            _i(b1),
-            _i(c0),
-            _i(c1),
-            _i(T),
-            ctypes.c_int(MODES[mode]),
-            ctypes.c_int(use_g),
-            _i(off_i),
-            _i(off_h),
-            _ptr(p),
-            _i(T * P),
-            _i(P),
-            _ptr(h0),
-            _i(H),
-            _ptr(h),
-            _i(T * H),
-            _i(H),
-            _ptr(gh),
-            _i(T * H),
-            _i(H),
-            _ptr(gp),
-            _i(T * P),
-            _i(P),
-            _ptr(gh0 if h0 is not None else None),
-            _i(H),
-            _ptr(scratch[1]),
-            _ptr(scratch[0]),
-        ),
-        p,
-    )
+    variant = (ctypes.c_int(MODES[mode]), ctypes.c_int(use_g), off_i, off_h)
+
+    def args(b0, b1, c0, c1, scratch):
+        tensors = (p, T * P, P, h0, H, h, T * H, H, gh, T * H, H, gp, T * P, P)
+        return (b0, b1, c0, c1, T, *variant, *tensors, gh0 if h0 is not None else None, H, scratch[1], scratch[0])
+
+    _run(getattr(lib, f"gate_bwd_{suf}"), B, T, H, args, p)
     return gp, gh0
 
 
@@ -398,25 +297,7 @@ class SelectiveScan(torch.autograd.Function):
         y, hs = u.new_empty(B, L, D), u.new_empty(B, L, D, N)
         fn = getattr(lib, f"s6_fwd_{suf}")
         _run_rows(
-            fn,
-            B,
-            L * D * N,
-            lambda b0, b1, scratch: (
-                _i(b0),
-                _i(b1),
-                _i(L),
-                _i(D),
-                _i(N),
-                _ptr(u),
-                _ptr(delta),
-                _ptr(A),
-                _ptr(Bm),
-                _ptr(Cm),
-                _ptr(y),
-                _ptr(hs),
-                _ptr(scratch),
-            ),
-            u.new_empty(D * N),
+            fn, B, L * D * N, lambda b0, b1, s: (b0, b1, L, D, N, u, delta, A, Bm, Cm, y, hs, s), u.new_empty(D * N)
         )
         ctx.save_for_backward(u, delta, A, Bm, Cm, hs)
         return y
@@ -436,8 +317,7 @@ class SelectiveScan(torch.autograd.Function):
         def args(b0, b1, scratch):
             gA = torch.zeros_like(A)  # one partial sum per job: no two threads add into the same buffer
             partial_gA.append(gA)
-            tensors = (u, delta, A, Bm, Cm, hs, gy, gu, gdelta, gA, gB, gC, scratch)
-            return (_i(b0), _i(b1), _i(L), _i(D), _i(N), *map(_ptr, tensors))
+            return (b0, b1, L, D, N, u, delta, A, Bm, Cm, hs, gy, gu, gdelta, gA, gB, gC, scratch)
 
         _run_rows(fn, B, L * D * N, args, u.new_empty(D * N))
         return gu, gdelta, torch.stack(partial_gA).sum(0), gB, gC
