@@ -38,31 +38,8 @@ STEPS = 300
 
 def train_argv(tmp: Path, *extra: str) -> list[str]:
     """A tiny deterministic run, checkpointed every step, slow enough (~2 s) to be hit mid-way."""
-    return [
-        sys.executable,
-        "-m",
-        "minrnn.harness.train",
-        "logger.mode=disabled",
-        "trainer.progress=false",
-        f"paths.runs={tmp}/runs",
-        f"paths.results={tmp}/results",
-        f"run_name={RUN}",
-        "threads=1",
-        "trainer.deterministic=true",
-        "task.seq_len=16",
-        "task.num_tokens=2",
-        "task.eval_batches=2",
-        "task.eval_batch_size=8",
-        "task.arch.dim=16",
-        "task.arch.expansion=2",
-        "task.arch.depth=2",
-        "trainer.batch_size=16",
-        f"trainer.max_steps={STEPS}",
-        "trainer.eval_every=50",
-        "trainer.log_every=1",
-        "trainer.checkpoint_every=1",
-        *extra,
-    ]
+    steps = f"threads=1 trainer.deterministic=true trainer.max_steps={STEPS} trainer.eval_every=50 trainer.log_every=1"
+    return [*(w.replace("{tmp}", str(tmp)) for w in TINY), *steps.split(), "trainer.checkpoint_every=1", *extra]
 
 
 def outcome(tmp: Path) -> dict:
@@ -176,29 +153,17 @@ SETUPS = {
     "results_without_provenance": _results_without_provenance,
     "wrong_corpus": _wrong_corpus,
 }
-TRAIN = [
-    sys.executable,
-    "-m",
-    "minrnn.harness.train",
-    "logger.mode=disabled",
-    "trainer.progress=false",
-    "paths.runs={tmp}/runs",
-    "paths.results={tmp}/results",
-    "trainer.max_steps=4",
-    "trainer.eval_every=2",
-]
-TINY = [
-    *TRAIN,
-    "task.seq_len=16",
-    "task.num_tokens=2",
-    "task.eval_batches=2",
-    "task.eval_batch_size=8",
-    "task.arch.dim=16",
-    "task.arch.expansion=2",
-    "task.arch.depth=2",
-    "trainer.batch_size=16",
-    f"run_name={RUN}",
-]
+TRAIN = [sys.executable, "-m", "minrnn.harness.train"] + (
+    "logger.mode=disabled trainer.progress=false paths.runs={tmp}/runs paths.results={tmp}/results "
+    "trainer.max_steps=4 trainer.eval_every=2"
+).split()
+TINY = (
+    TRAIN
+    + (
+        "task.seq_len=16 task.num_tokens=2 task.eval_batches=2 task.eval_batch_size=8 task.arch.dim=16 "
+        f"task.arch.expansion=2 task.arch.depth=2 trainer.batch_size=16 run_name={RUN}"
+    ).split()
+)
 SCRIPT = [sys.executable]
 TABLES = [*SCRIPT, "scripts/make_tables.py", "--results", "{tmp}/results", "--out", "{tmp}/tables"]
 BAD_INPUTS = [

@@ -19,21 +19,10 @@ def compose_cfg(overrides=(), hydra_cfg=False):
 def tiny(tmp: Path, *extra: str) -> list[str]:
     """Selective copy shrunk to seconds: 8 noise tokens, 2 to copy, width 16."""
     return [
-        "logger.mode=disabled",
-        "trainer.progress=false",
-        f"paths.runs={tmp}/runs",
-        f"paths.results={tmp}/results",
-        "task.seq_len=8",
-        "task.num_tokens=2",
-        "task.eval_batches=2",
-        "task.eval_batch_size=8",
-        "task.arch.dim=16",
-        "task.arch.expansion=2",
-        "task.arch.depth=2",
-        "trainer.batch_size=8",
-        "trainer.max_steps=6",
-        "trainer.eval_every=3",
-        "trainer.log_every=2",
+        *f"logger.mode=disabled trainer.progress=false paths.runs={tmp}/runs paths.results={tmp}/results".split(),
+        *"task.seq_len=8 task.num_tokens=2 task.eval_batches=2 task.eval_batch_size=8 task.arch.dim=16".split(),
+        *"task.arch.expansion=2 task.arch.depth=2 trainer.batch_size=8 trainer.max_steps=6".split(),
+        *"trainer.eval_every=3 trainer.log_every=2".split(),
         *extra,
     ]
 
