@@ -8,6 +8,8 @@ so long inputs can also be processed chunk by chunk.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -48,9 +50,12 @@ class SequenceModel(nn.Module):
         want = ("(B,)" if step else "(B, T)") if tokens else ("(B, dim_in)" if step else "(B, T, dim_in)")
         ok_dtype = not (x.is_floating_point() or x.is_complex()) if tokens else x.is_floating_point()
         ndim = (1 if step else 2) + (0 if tokens else 1)
-        if not ok_dtype or x.dim() != ndim:
+        if not ok_dtype or x.dim() != ndim or (not step and x.shape[1] == 0):
             kind = "integer token ids" if tokens else "floating-point vectors"
-            raise ValueError(f"SequenceModel expects {kind} of shape {want}, got {x.dtype} {tuple(x.shape)}")
+            raise ValueError(
+                f"SequenceModel expects {kind} of shape {want}{'' if step else ' with T >= 1'}, "
+                f"got {x.dtype} {tuple(x.shape)}"
+            )
         if (
             tokens
             and x.numel()
@@ -95,8 +100,14 @@ class SequenceModel(nn.Module):
         """
         if self.vocab_size is None:
             raise ValueError("generate needs a token model (vocab_size)")
-        if temperature < 0 or (top_k is not None and top_k < 1):
-            raise ValueError(f"need temperature >= 0 and top_k >= 1, got {temperature}, {top_k}")
+        if prompt.dim() != 2 or prompt.shape[1] == 0:
+            raise ValueError(
+                f"generate needs a prompt of at least one token per row (B, T0 >= 1), got {tuple(prompt.shape)}"
+            )
+        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be an integer >= 1, got {max_new_tokens!r}")
+        if not math.isfinite(temperature) or temperature < 0 or (top_k is not None and top_k < 1):
+            raise ValueError(f"need a finite temperature >= 0 and top_k >= 1, got {temperature}, {top_k}")
         logits, state = self(prompt, return_state=True)
         logits = logits[:, -1]
         out = [prompt]

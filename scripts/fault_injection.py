@@ -208,13 +208,13 @@ BAD_INPUTS = [
 
 
 def digest(folder: Path) -> dict[str, str]:
-    """Every file under folder with the sha256 of its bytes."""
+    """Every file under folder with the sha256 of its bytes (not run locks: they name their last holder)."""
     if not folder.exists():
         return {}
     return {
         str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(folder.rglob("*"))
-        if p.is_file()
+        if p.is_file() and p.name != ".lock"
     }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -43,8 +44,15 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     try:
-        if args.tokens < 0 or args.temperature < 0 or (args.top_k is not None and args.top_k < 1):
-            raise ValueError("need --tokens >= 0, --temperature >= 0 and --top-k >= 1")
+        if not args.prompt:
+            raise ValueError("--prompt is empty: give at least one character to start from")
+        if (
+            args.tokens < 1
+            or not math.isfinite(args.temperature)
+            or args.temperature < 0
+            or (args.top_k is not None and args.top_k < 1)
+        ):
+            raise ValueError("need --tokens >= 1, a finite --temperature >= 0 and --top-k >= 1")
         task, model = load_run(args.run_dir)
         if not hasattr(task, "decode"):
             raise ValueError(f"{args.run_dir} is not a character-level run")

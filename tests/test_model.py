@@ -100,3 +100,21 @@ def test_bad_inputs_raise_value_error():
         SequenceModel(dim=8, depth=1, dim_out=2)
     with pytest.raises(ValueError, match="temperature"):
         model.generate(torch.zeros(1, 2, dtype=torch.long), 3, temperature=-1)
+
+
+@pytest.mark.parametrize(
+    "prompt,tokens,temperature,message",
+    [
+        (torch.zeros(2, 0, dtype=torch.long), 5, 1.0, r"at least one token per row"),
+        (torch.zeros(2, 3, dtype=torch.long), 0, 1.0, r"max_new_tokens must be an integer >= 1, got 0"),
+        (torch.zeros(2, 3, dtype=torch.long), -1, 1.0, r"max_new_tokens must be an integer >= 1, got -1"),
+        (torch.zeros(2, 3, dtype=torch.long), 5, float("nan"), r"finite temperature"),
+        (torch.zeros(2, 3, dtype=torch.long), 5, float("inf"), r"finite temperature"),
+    ],
+)
+def test_generation_edge_cases_get_one_clear_message(prompt, tokens, temperature, message):
+    model = SequenceModel(dim=8, depth=1, dim_out=5, vocab_size=5, block={"conv": True})
+    with pytest.raises(ValueError, match=message):
+        model.generate(prompt, tokens, temperature)
+    with pytest.raises(ValueError, match=r"shape \(B, T\) with T >= 1"):
+        model(torch.zeros(2, 0, dtype=torch.long))

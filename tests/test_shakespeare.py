@@ -86,6 +86,13 @@ def test_training_lowers_the_loss_and_generation_samples_text(tmp_path, corpus):
     assert out.stdout.startswith("All:") and len(out.stdout.rstrip("\n")) >= 4 + 1
     bad = subprocess.run([*gen[:3], "--prompt", "Ω"], cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode == 2 and "not in the corpus vocabulary" in bad.stderr
+    for flags, message in (
+        (["--prompt", ""], "--prompt is empty"),
+        (["--tokens", "0"], "need --tokens >= 1"),
+        (["--temperature", "nan"], "a finite --temperature"),
+    ):
+        edge = subprocess.run([*gen[:3], *flags], cwd=ROOT, capture_output=True, text=True)
+        assert edge.returncode == 2 and message in edge.stderr and "Traceback" not in edge.stderr
     missing = subprocess.run([*gen[:2], str(tmp_path / "none")], cwd=ROOT, capture_output=True, text=True)
     assert missing.returncode == 2 and "summary.json not found" in missing.stderr
 

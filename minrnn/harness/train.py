@@ -31,6 +31,8 @@ from omegaconf.errors import OmegaConfBaseException
 from minrnn.harness.config import CONFIGS, identity, register_resolvers
 from minrnn.harness.records import provenance, write_json_atomic
 from minrnn.harness.reporting import run_identity
+from minrnn.harness.run_lock import RunInUse, RunLock
+from minrnn.harness.settings import check_settings, check_writable
 from minrnn.harness.trainer import Preempted, TrainingError, fit, pick_device
 from minrnn.harness.wandb_logger import WandbLogger
 from minrnn.tasks import Task
@@ -88,13 +90,23 @@ def write_result(path: Path, summary: dict) -> None:
 
 
 def run(cfg: DictConfig) -> dict:
+    """Check every setting and output folder, lock the run directory, then train and record the run."""
+    config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    check_settings(config)
+    results = check_writable("paths.results", cfg.paths.results)
+    run_dir = run_directory(cfg)
+    check_writable("hydra.run.dir" if HydraConfig.initialized() else "paths.runs", run_dir)
     torch.manual_seed(cfg.seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     if cfg.trainer.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
-    config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
-    run_dir = run_directory(cfg)
+    with RunLock(run_dir):
+        return train_and_record(cfg, config, run_dir, results)
+
+
+def train_and_record(cfg: DictConfig, config: dict, run_dir: Path, results: Path) -> dict:
+    """Build, train, evaluate and write the summary of one run (its directory locked by the caller)."""
     task, model = build(cfg)
     ident = identity(config)
     logger = WandbLogger(
@@ -129,7 +141,7 @@ def run(cfg: DictConfig) -> dict:
         "metrics": metrics,
     }
     write_json_atomic(run_dir / "summary.json", summary)
-    write_result(Path(cfg.paths.results) / f"{cfg.run_name}.json", summary)
+    write_result(results / f"{cfg.run_name}.json", summary)
     final = f", score {metrics['final']['score']:.1f}" if "score" in metrics.get("final", {}) else ""
     print(
         f"{cfg.run_name}: test {task.metric} {metrics['test_' + task.metric]:.4f}{final} "
@@ -146,7 +158,14 @@ def main(cfg: DictConfig) -> None:
     except Preempted as e:
         print(f"minrnn-train: {e}", file=sys.stderr, flush=True)
         sys.exit(128 + e.signum)
-    except (ValueError, TrainingError, FileNotFoundError, InstantiationException, OmegaConfBaseException) as e:
+    except (
+        ValueError,
+        TrainingError,
+        RunInUse,
+        FileNotFoundError,
+        InstantiationException,
+        OmegaConfBaseException,
+    ) as e:
         if isinstance(e, InstantiationException) and isinstance(e.__cause__, (ValueError, FileNotFoundError)):
             e = e.__cause__  # our own message, not Hydra's wrapper around it
         print(f"minrnn-train: error: {str(e).strip()}", file=sys.stderr, flush=True)

@@ -182,12 +182,6 @@ def load_checkpoint(path: Path, model, opt, sched, fingerprint: str, grad_accum:
 
 def fit(model: torch.nn.Module, task, cfg, run_dir: Path, logger, fingerprint: str = "") -> dict:
     """Train ``model`` on ``task`` with trainer settings ``cfg``; returns the summary metrics."""
-    if cfg.batch_size % cfg.grad_accum:
-        raise ValueError(f"trainer.batch_size={cfg.batch_size} is not divisible by trainer.grad_accum={cfg.grad_accum}")
-    if cfg.max_steps < 1 or cfg.eval_every < 1:
-        raise ValueError(
-            f"trainer.max_steps and trainer.eval_every must be >= 1, got {cfg.max_steps}, {cfg.eval_every}"
-        )
     if cfg.get("keep", "best") not in ("best", "last"):
         raise ValueError(f"trainer.keep must be best or last, got {cfg.keep!r}")
     device = pick_device(cfg.device)

@@ -1,27 +1,58 @@
-"""Weights & Biases, offline by default (most machines here have no network).
+"""Weights & Biases, offline first (most machines here have no network).
 
-``logger.mode``: online | offline | disabled. Offline runs land in the run directory and can be
-uploaded later with ``wandb sync runs/**/wandb/offline-run-*``. The local metrics.jsonl and the
-results file stay the source of truth; W&B is a view.
+``logger.mode``: online | offline | disabled; its default is ``$WANDB_MODE``, else offline. When the
+two disagree, the more offline one wins (disabled > offline > online): an environment that says
+offline is never overridden. Online mode first checks, within 3 s, that W&B's server
+(``$WANDB_BASE_URL``, default https://api.wandb.ai) answers; if not, the run logs offline and says
+so once. Offline runs land in the run directory; upload them later with
+``wandb sync runs/**/wandb/offline-run-*``. Any W&B failure later in a run (init, log, finish) is
+reported once and logging stops; training and the results never depend on W&B: the local
+metrics.jsonl and the results file are the source of truth, W&B is a view.
 """
 
 from __future__ import annotations
 
 import os
+import socket
+import sys
 from pathlib import Path
+from urllib.parse import urlparse
+
+MODES = ("online", "offline", "disabled")  # least to most offline
+
+
+def reachable(url: str, timeout: float = 3.0) -> bool:
+    """Whether a TCP connection to url's host and port opens within timeout seconds."""
+    u = urlparse(url)
+    try:
+        with socket.create_connection((u.hostname, u.port or (443 if u.scheme == "https" else 80)), timeout):
+            return True
+    except OSError:
+        return False
+
+
+def effective_mode(mode: str) -> str:
+    """logger.mode capped by $WANDB_MODE (the more offline of the two)."""
+    if mode not in MODES:
+        raise ValueError(f"logger.mode must be online, offline or disabled, got {mode!r}")
+    env = os.environ.get("WANDB_MODE", "online")
+    return max(mode, env if env in MODES else "online", key=MODES.index)
 
 
 class WandbLogger:
     def __init__(self, mode: str, project: str, run_dir: Path, name: str, group: str, config: dict, tags=()):
-        if mode not in ("online", "offline", "disabled"):
-            raise ValueError(f"logger.mode must be online, offline or disabled, got {mode!r}")
         self.run = None
+        mode = effective_mode(mode)
         if mode == "disabled":
             return
+        url = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")
+        if mode == "online" and not reachable(url):
+            self._say(f"cannot reach {url}; logging offline to {run_dir}/wandb (upload later with `wandb sync`)")
+            mode = "offline"
         os.environ.setdefault("WANDB_SILENT", "true")
-        import wandb
-
         try:
+            import wandb
+
             self.run = wandb.init(
                 mode=mode,
                 project=project,
@@ -32,18 +63,28 @@ class WandbLogger:
                 tags=list(tags),
                 reinit="finish_previous",
             )
-        except wandb.errors.UsageError as e:
-            raise ValueError(f"W&B could not start in {mode} mode ({e}); use logger.mode=offline or disabled") from e
+        except Exception as e:  # no W&B error may stop a run
+            self._fail(f"could not start in {mode} mode ({type(e).__name__}: {e})")
+
+    @staticmethod
+    def _say(message: str) -> None:
+        print(f"minrnn-train: W&B: {message}", file=sys.stderr, flush=True)
+
+    def _fail(self, what: str) -> None:
+        self._say(f"{what}; W&B logging is off for this run (metrics.jsonl and the results file are unaffected)")
+        self.run = None
 
     def log(self, metrics: dict, step: int) -> None:
         if self.run is not None:
-            self.run.log(metrics, step=step)
+            try:
+                self.run.log(metrics, step=step)
+            except Exception as e:
+                self._fail(f"log failed ({type(e).__name__}: {e})")
 
-    def finish(self, summary: dict | None = None) -> None:
+    def finish(self) -> None:
         if self.run is not None:
-            if summary:
-                for k, v in summary.items():
-                    if isinstance(v, (int, float, str)):
-                        self.run.summary[k] = v
-            self.run.finish()
+            try:
+                self.run.finish()
+            except Exception as e:
+                self._fail(f"finish failed ({type(e).__name__}: {e})")
             self.run = None

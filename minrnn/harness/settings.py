@@ -1,0 +1,68 @@
+"""Checks run before the first step: every trainer setting's type and range, and the output folders.
+
+A bad value is one message naming the key and what it may be (minrnn-train exits 2), found before
+any time is spent training, never a traceback mid-run or after it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+
+POSITIVE, NON_NEGATIVE = (lambda v: v > 0, "> 0"), (lambda v: v >= 0, ">= 0")
+# key: (int or float, (test, what the test says))
+RANGES = {
+    "seed": (int, NON_NEGATIVE),
+    "trainer.batch_size": (int, POSITIVE),
+    "trainer.grad_accum": (int, POSITIVE),
+    "trainer.max_steps": (int, POSITIVE),
+    "trainer.eval_every": (int, POSITIVE),
+    "trainer.log_every": (int, POSITIVE),
+    "trainer.checkpoint_every": (int, NON_NEGATIVE),
+    "trainer.warmup_steps": (int, NON_NEGATIVE),
+    "trainer.patience": (int, NON_NEGATIVE),
+    "trainer.lr": (float, POSITIVE),
+    "trainer.weight_decay": (float, NON_NEGATIVE),
+    "trainer.grad_clip": (float, NON_NEGATIVE),
+    "trainer.min_lr_ratio": (float, (lambda v: 0 <= v <= 1, "in [0, 1]")),
+}
+
+
+def check_settings(config: dict) -> None:
+    """Raise ValueError naming the first setting of the wrong type or out of range."""
+    for key, (kind, (test, says)) in RANGES.items():
+        value = config
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        number = isinstance(value, int if kind is int else (int, float)) and not isinstance(value, bool)
+        if not (number and math.isfinite(value) and test(value)):
+            raise ValueError(f"{key}={value!r}: must be {'an integer' if kind is int else 'a finite number'} {says}")
+    threads = config.get("threads")
+    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
+        raise ValueError(f"threads={threads!r}: must be null (torch's default) or an integer >= 1")
+    trainer = config["trainer"]
+    if trainer["batch_size"] % trainer["grad_accum"]:
+        raise ValueError(
+            f"trainer.batch_size={trainer['batch_size']} is not divisible by trainer.grad_accum={trainer['grad_accum']}"
+        )
+
+
+def check_writable(key: str, folder: str | Path) -> Path:
+    """Create ``folder`` if needed and prove it writable; else a message naming the setting."""
+    path = Path(folder).expanduser()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".minrnn-write-test-"):
+            pass
+    except OSError as e:
+        what = (
+            "is a file, not a folder"
+            if path.is_file() or isinstance(e, (FileExistsError, NotADirectoryError))
+            else f"is not writable ({e.strerror})"
+        )
+        raise ValueError(f"{key}={folder}: {what}; choose another folder") from None
+    if not os.access(path, os.W_OK):
+        raise ValueError(f"{key}={folder}: is not writable; choose another folder")
+    return path
