@@ -154,3 +154,12 @@ def test_cli_hydra_run_dir_is_the_run_directory(tmp_path):
     assert not (tmp_path / "runs").exists()
     summary = json.loads((tmp_path / "elsewhere/summary.json").read_text())
     assert summary["run_dir"] == f"{tmp_path}/elsewhere"
+
+
+def test_a_fresh_start_drops_the_log_of_a_run_killed_before_its_first_checkpoint(tmp_path):
+    run_dir = tmp_path / "runs" / compose_cfg(tiny(tmp_path)).run_name
+    run_dir.mkdir(parents=True)
+    (run_dir / "metrics.jsonl").write_text('{"step": 2, "train_loss": 9.0}\n{"step": 4, "train_loss": 9.0}\n')
+    run(compose_cfg(tiny(tmp_path)))
+    steps = [json.loads(x)["step"] for x in (run_dir / "metrics.jsonl").open() if "train_loss" in x]
+    assert steps == [2, 4, 6]  # once each, from this run

@@ -238,7 +238,9 @@ def fit(model: torch.nn.Module, task, cfg, run_dir: Path, logger, fingerprint: s
         disable=not cfg.progress,
     )
     every = cfg.checkpoint_every
-    with open(metrics_path, "a") as mlog, StopSignals(cfg.handle_signals) as signals:
+    # a run that starts without a checkpoint starts a new log: lines left by a run killed before its
+    # first checkpoint would otherwise hold those steps twice
+    with open(metrics_path, "a" if step else "w") as mlog, StopSignals(cfg.handle_signals) as signals:
         while step < cfg.max_steps:
             model.train()
             opt.zero_grad(set_to_none=True)
