@@ -27,7 +27,16 @@ import torch
 
 SOURCE = Path(__file__).with_name("csrc") / "scan.c"
 HEADERS = [SOURCE.with_name("scan_impl.h")]
-FLAGS = ["-O3", "-march=native", "-fopenmp-simd", "-shared", "-fPIC", "-std=c99"]
+# $MINRNN_CFLAGS adds flags, e.g. "-fsanitize=address" for the AddressSanitizer test (tests/test_native_asan.py)
+FLAGS = [
+    "-O3",
+    "-march=native",
+    "-fopenmp-simd",
+    "-shared",
+    "-fPIC",
+    "-std=c99",
+    *os.environ.get("MINRNN_CFLAGS", "").split(),
+]
 MODES = {"gru": 0, "lstm": 1, "lstm_norm": 2}
 _MIN_WORK_PER_THREAD = 1 << 16  # elements (B*T*C); below this one thread is faster
 
@@ -102,6 +111,18 @@ def _suffix(dtype: torch.dtype) -> str:
     raise ValueError(f"the compiled CPU scan supports float32 and float64, not {dtype}")
 
 
+def _check(name: str, shapes: dict[str, tuple], tensors: dict[str, torch.Tensor | None]) -> None:
+    """Refuse, before any pointer reaches C, tensors whose shape, dtype or device the kernel would misread."""
+    first = next(t for t in tensors.values() if t is not None)
+    for key, t in tensors.items():
+        if t is None:
+            continue
+        if t.device.type != "cpu" or t.dtype != first.dtype:
+            raise ValueError(f"{name}: {key} must be a CPU tensor of {first.dtype}, got {t.dtype} on {t.device}")
+        if tuple(t.shape) != shapes[key]:
+            raise ValueError(f"{name}: {key} must have shape {shapes[key]}, got {tuple(t.shape)}")
+
+
 def _c(arg):
     """A ctypes argument: a tensor (or None) as its data pointer, a Python int as int64 (C ``int``s
     such as mode and use_g are passed as ctypes.c_int already)."""
@@ -151,10 +172,13 @@ def _call_all(fn, calls: list[tuple]) -> None:
 @torch.library.custom_op("minrnn::linear_scan", mutates_args=())
 def linear_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None) -> torch.Tensor:
     """h_t = a_t * h_{t-1} + b_t over (B, T, C); a, b any sign; h0 (B, C) or None (zeros)."""
+    if a.dim() != 3:
+        raise ValueError(f"linear_scan: a must have shape (B, T, C), got {tuple(a.shape)}")
+    B, T, C = a.shape
+    _check("linear_scan", {"a": (B, T, C), "b": (B, T, C), "h0": (B, C)}, {"a": a, "b": b, "h0": h0})
     lib, suf = load(), _suffix(a.dtype)
     a, b = a.contiguous(), b.contiguous()
     h0 = h0.contiguous() if h0 is not None else None
-    B, T, C = a.shape
     h = torch.empty_like(a)
 
     def args(b0, b1, c0, c1, scratch):
@@ -169,10 +193,15 @@ def linear_scan_backward(
     a: torch.Tensor, h0: torch.Tensor | None, h: torch.Tensor, gh: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(dL/da, dL/db, dL/dh0; the last empty when h0 is None) by the reverse recurrence."""
+    B, T, C = a.shape
+    _check(
+        "linear_scan_backward",
+        {"a": (B, T, C), "h0": (B, C), "h": (B, T, C), "gh": (B, T, C)},
+        {"a": a, "h0": h0, "h": h, "gh": gh},
+    )
     lib, suf = load(), _suffix(a.dtype)
     a, h, gh = a.contiguous(), h.contiguous(), gh.contiguous()
     h0 = h0.contiguous() if h0 is not None else None
-    B, T, C = a.shape
     ga, gb = torch.empty_like(a), torch.empty_like(a)
     gh0 = torch.empty_like(h0) if h0 is not None else a.new_empty(0)
 
@@ -191,11 +220,12 @@ def gate_scan(p: torch.Tensor, h0: torch.Tensor | None, mode: str, use_g: bool) 
     Channel layout of p: [gate | candidate] for minGRU (gate = k of linear_z), and
     [forget | input | candidate] for minLSTM.
     """
+    B, T, P = _gate_shape(p, mode)
+    H, (off_i, off_h) = _gate_layout(P, mode)
+    _check("gate_scan", {"p": (B, T, P), "h0": (B, H)}, {"p": p, "h0": h0})
     lib, suf = load(), _suffix(p.dtype)
     p = p.contiguous()
     h0 = h0.contiguous() if h0 is not None else None
-    B, T, P = p.shape
-    H, (off_i, off_h) = _gate_layout(P, mode)
     h = p.new_empty(B, T, H)
     variant = (ctypes.c_int(MODES[mode]), ctypes.c_int(use_g), off_i, off_h)
 
@@ -211,11 +241,16 @@ def gate_scan_backward(
     p: torch.Tensor, h0: torch.Tensor | None, h: torch.Tensor, gh: torch.Tensor, mode: str, use_g: bool
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(dL/dp, dL/dh0; the last empty when h0 is None), gates recomputed from p, not stored."""
+    B, T, P = _gate_shape(p, mode)
+    H, (off_i, off_h) = _gate_layout(P, mode)
+    _check(
+        "gate_scan_backward",
+        {"p": (B, T, P), "h0": (B, H), "h": (B, T, H), "gh": (B, T, H)},
+        {"p": p, "h0": h0, "h": h, "gh": gh},
+    )
     lib, suf = load(), _suffix(p.dtype)
     p, h, gh = p.contiguous(), h.contiguous(), gh.contiguous()
     h0 = h0.contiguous() if h0 is not None else None
-    B, T, P = p.shape
-    H, (off_i, off_h) = _gate_layout(P, mode)
     gp = torch.empty_like(p)
     gh0 = torch.empty_like(h0) if h0 is not None else p.new_empty(0)
     variant = (ctypes.c_int(MODES[mode]), ctypes.c_int(use_g), off_i, off_h)
@@ -226,6 +261,16 @@ def gate_scan_backward(
 
     _run(getattr(lib, f"gate_bwd_{suf}"), B, T, H, args, p)
     return gp, gh0
+
+
+def _gate_shape(p: torch.Tensor, mode: str) -> tuple[int, int, int]:
+    """(B, T, P) of the Linear outputs, P a multiple of 2 (gru) or 3 (lstm, lstm_norm)."""
+    if mode not in MODES:
+        raise ValueError(f"gate_scan: mode must be one of {', '.join(MODES)}, got {mode!r}")
+    parts = 2 if mode == "gru" else 3
+    if p.dim() != 3 or p.shape[-1] % parts:
+        raise ValueError(f"gate_scan: p must have shape (B, T, {parts} * H) for mode {mode}, got {tuple(p.shape)}")
+    return tuple(p.shape)
 
 
 def _gate_layout(P: int, mode: str) -> tuple[int, tuple[int, int]]:
@@ -290,10 +335,16 @@ class SelectiveScan(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, u, delta, A, Bm, Cm):
+        if u.dim() != 3 or A.dim() != 2:
+            raise ValueError(f"S6: u must be (B, L, D) and A (D, N), got {tuple(u.shape)} and {tuple(A.shape)}")
+        (B, L, D), N = u.shape, A.shape[1]
+        _check(
+            "S6",
+            {"u": (B, L, D), "delta": (B, L, D), "A": (D, N), "Bm": (B, L, N), "Cm": (B, L, N)},
+            {"u": u, "delta": delta, "A": A, "Bm": Bm, "Cm": Cm},
+        )
         lib, suf = load(), _suffix(u.dtype)
         u, delta, A, Bm, Cm = (t.contiguous() for t in (u, delta, A, Bm, Cm))
-        B, L, D = u.shape
-        N = A.shape[1]
         y, hs = u.new_empty(B, L, D), u.new_empty(B, L, D, N)
         fn = getattr(lib, f"s6_fwd_{suf}")
         _run_rows(

@@ -82,3 +82,29 @@ def test_missing_compiler_is_reported(tmp_path):
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines()[0] == "False"
     assert "compiled CPU scan is unavailable" in out.stdout
+
+
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        (lambda: native.linear_scan(torch.rand(2, 5, 3), torch.rand(2, 5, 4), None), r"b must have shape \(2, 5, 3\)"),
+        (lambda: native.linear_scan(torch.rand(2, 5, 3), torch.rand(2, 5, 3), torch.rand(3, 3)), r"h0 must have shape"),
+        (
+            lambda: native.linear_scan(torch.rand(2, 5, 3), torch.rand(2, 5, 3).double(), None),
+            r"b must be a CPU tensor",
+        ),
+        (lambda: native.gate_scan(torch.rand(2, 5, 7), None, "lstm", True), r"p must have shape \(B, T, 3 \* H\)"),
+        (lambda: native.gate_scan(torch.rand(2, 5, 6), torch.rand(2, 4), "gru", True), r"h0 must have shape \(2, 3\)"),
+        (lambda: native.gate_scan(torch.rand(2, 5, 6), None, "rnn", True), r"mode must be one of"),
+        # the shapes an AddressSanitizer run once fed the S6 kernel (A for 12 channels, u with 40): an overflow then
+        (
+            lambda: native.SelectiveScan.apply(
+                *(torch.rand(s) for s in [(2, 12, 40), (2, 12, 40), (12, 4), (2, 4, 12), (2, 4, 12)])
+            ),
+            r"S6: A must have shape \(40, 4\)",
+        ),
+    ],
+)
+def test_a_layout_the_kernel_would_misread_is_refused_before_it_runs(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

@@ -1,0 +1,32 @@
+"""Run by tests/test_native_asan.py under AddressSanitizer: every kernel, forward and backward, over shapes
+that take every thread split (batch rows, channel blocks, one job), against the reference; then
+torch.compile of the layers (the use-after-free of the GPU-path issue)."""
+
+import torch
+
+from minrnn import MinGRU, MinLSTM, native
+from minrnn.baselines.mamba import selective_scan
+from minrnn.scan import scan_sequential
+
+torch.set_num_threads(2)
+for B, T, C in [(1, 1, 1), (3, 17, 5), (1, 300, 256), (8, 257, 33), (64, 64, 64)]:
+    for dtype in (torch.float32, torch.float64):
+        a = torch.rand(B, T, C, dtype=dtype, requires_grad=True)
+        b = torch.randn(B, T, C, dtype=dtype, requires_grad=True)
+        for h0 in (None, torch.randn(B, C, dtype=dtype, requires_grad=True)):
+            h = native.linear_scan(a, b, h0)
+            torch.testing.assert_close(h, scan_sequential(a, b, h0))
+            h.sum().backward()
+        for mode, P in (("gru", 2), ("lstm", 3), ("lstm_norm", 3)):
+            p = torch.randn(B, T, P * C, dtype=dtype, requires_grad=True)
+            for h0 in (None, torch.rand(B, C, dtype=dtype)):
+                native.gate_scan(p, h0, mode, True).square().sum().backward()
+# mamba-ssm's layout: u, delta (b, d, l); A (d, n); B, C (b, n, l)
+u, delta = torch.randn(2, 12, 40, requires_grad=True), torch.rand(2, 12, 40, requires_grad=True)
+A, Bm, Cm = -torch.rand(12, 4), torch.randn(2, 4, 40), torch.randn(2, 4, 40)
+selective_scan(u, delta, A, Bm, Cm).sum().backward()
+for layer in (MinGRU(64, 128), MinLSTM(64, 128)):
+    compiled = torch.compile(layer, backend="aot_eager")
+    for _ in range(3):
+        compiled(torch.randn(4, 50, 64)).sum().backward()
+print("asan workload done")
