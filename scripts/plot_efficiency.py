@@ -174,30 +174,17 @@ def training_report(df: pd.DataFrame, meta: dict, paper: dict) -> list[str]:
     t, mem = pivot(df, "T", "ms_median"), pivot(df, "T", "peak_mib")
     order = [m for m in STYLE if m in t]
     s = meta["settings"]
-    lines = [
-        "## Training step (Figure 1)",
-        "",
-        f"Measured on {label(meta)}; batch {s['batch']}; median of up to "
-        f"{s['repeats']} steps after a warm-up; memory: {s['memory']}.",
-        "",
-        models_line(meta),
-        "",
-        "Time per training step (ms):",
-        "",
-    ]
+    measured = f"Measured on {label(meta)}; batch {s['batch']}; median of up to {s['repeats']} steps after a warm-up"
+    lines = ["## Training step (Figure 1)", "", f"{measured}; memory: {s['memory']}.", ""]
+    lines += [models_line(meta), "", "Time per training step (ms):", ""]
     lines += md_table(t[order].T, "{:.1f}", "T")
     lines += ["", "Peak memory (MiB):", ""] + md_table(mem[[m for m in order if m in mem]].T, "{:.0f}", "T")
     bad = df[df["status"] != "ok"]
     if len(bad):
         lines += ["", "Not measured: " + "; ".join(f"{r.model} at T={r.T} ({r.status})" for r in bad.itertuples())]
     ref = paper["figure1_training"]
-    lines += [
-        "",
-        "### Beside the paper (T4 GPU; the paper's numbers, not ours)",
-        "",
-        "| T | comparison | paper (T4) | ours |",
-        "|---|---|---|---|",
-    ]
+    lines += ["", "### Beside the paper (T4 GPU; the paper's numbers, not ours)", ""]
+    lines += ["| T | comparison | paper (T4) | ours |", "|---|---|---|---|"]
     for T, p in ref["speedup_over_traditional"].items():
         for (lab, slow, fast), key in zip(SPEEDUPS[:2], ("minGRU_vs_GRU", "minLSTM_vs_LSTM"), strict=True):
             ours = t[slow].get(int(T)) / t[fast].get(int(T)) if int(T) in t.index and slow in t and fast in t else None
@@ -222,13 +209,11 @@ def training_report(df: pd.DataFrame, meta: dict, paper: dict) -> list[str]:
             log = 100 * (mem.loc[T, "minGRU (log-space scan)"] / mem.loc[T, "GRU (plain loop)"] - 1)
             lines.append(f"| {T} | minGRU with the paper's log-space scan, memory vs GRU | ~+88% | {log:+.0f}% |")
         lines.append(f"| {T} | Mamba memory vs minGRU | +56% | {mamba:+.0f}% |")
-    lines += [
-        "",
-        "How to read this: the paper's speedups compare a parallel scan on a GPU, where thousands of",
-        "threads evaluate all time steps at once, with a sequential GRU/LSTM in plain PyTorch. On a CPU",
-        "every model walks through time; what remains of the minimal models' advantage is that their",
-        "gates do not depend on h_{t-1}, so the per-step matrix product is gone.",
-    ]
+    lines += """
+How to read this: the paper's speedups compare a parallel scan on a GPU, where thousands of
+threads evaluate all time steps at once, with a sequential GRU/LSTM in plain PyTorch. On a CPU
+every model walks through time; what remains of the minimal models' advantage is that their
+gates do not depend on h_{t-1}, so the per-step matrix product is gone.""".split("\n")
     T = max(t.index)
     for lab, slow, fast in SPEEDUPS:
         if slow in t and fast in t and T in t.index:
