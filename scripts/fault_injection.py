@@ -146,12 +146,36 @@ def _wrong_corpus(tmp: Path) -> None:
     (tmp / "shakespeare.txt").write_text("not the corpus\n" * 100)
 
 
+def _non_finite_results(tmp: Path) -> None:
+    _setup_run(tmp)
+    rec = json.loads((tmp / "results" / f"{RUN}.json").read_text())
+    rec["metrics"]["test_acc"] = float("nan")
+    (tmp / "results" / "selective_copy" / "cpu" / "nan.json").write_text(json.dumps(rec))
+
+
+def _file_for_a_folder(tmp: Path) -> None:
+    (tmp / "a-file").write_text("not a folder\n")
+
+
+def _run_in_use(tmp: Path) -> None:
+    """A live process holding the run's directory (it lets go by itself after 60 s)."""
+    hold = (
+        "import sys, time; from minrnn.harness.run_lock import RunLock; lock = RunLock(sys.argv[1]).__enter__(); "
+        "print('held', flush=True); time.sleep(60)"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", hold, str(tmp / "runs" / RUN)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+
+
 SETUPS = {
     "run": _setup_run,
     "truncated_checkpoint": _truncate_checkpoint,
     "corrupt_results": _corrupt_results,
     "results_without_provenance": _results_without_provenance,
     "wrong_corpus": _wrong_corpus,
+    "non_finite_results": _non_finite_results,
+    "file_for_a_folder": _file_for_a_folder,
+    "run_in_use": _run_in_use,
 }
 TRAIN = [sys.executable, "-m", "minrnn.harness.train"] + (
     "logger.mode=disabled trainer.progress=false paths.runs={tmp}/runs paths.results={tmp}/results "
@@ -199,6 +223,22 @@ BAD_INPUTS = [
     BadInput("empty results folder (tables)", TABLES, r"no run summaries"),
     BadInput("corrupt results file", TABLES, r"broken\.json: not a run summary", setup="corrupt_results"),
     BadInput("results file without provenance", TABLES, r"typed\.json: lacks", setup="results_without_provenance"),
+    BadInput(
+        "non-finite metric in a results file", TABLES, r"nan\.json: metric test_acc is nan", setup="non_finite_results"
+    ),
+    BadInput("accumulation of 0", [*TINY, "trainer.grad_accum=0"], r"trainer\.grad_accum=0: must be an integer > 0"),
+    BadInput("seed given as a string", [*TINY, "seed=abc"], r"seed='abc': must be an integer"),
+    BadInput("batch size of 0", [*TINY, "trainer.batch_size=0"], r"trainer\.batch_size=0: must be an integer > 0"),
+    BadInput(
+        "results path is a file",
+        [*TINY, "paths.results={tmp}/a-file"],
+        r"a-file is a file\)",
+        setup="file_for_a_folder",
+    ),
+    BadInput(
+        "runs path is a file", [*TINY, "paths.runs={tmp}/a-file"], r"a-file is a file\)", setup="file_for_a_folder"
+    ),
+    BadInput("the same run already running", TINY, r"is in use by pid \d+", setup="run_in_use"),
     BadInput(
         "empty results folder (efficiency plots)",
         [*SCRIPT, "scripts/plot_efficiency.py", "--results", "{tmp}/results"],

@@ -7,7 +7,6 @@ any time is spent training, never a traceback mid-run or after it.
 from __future__ import annotations
 
 import math
-import os
 import tempfile
 from pathlib import Path
 
@@ -52,17 +51,13 @@ def check_settings(config: dict) -> None:
 def check_writable(key: str, folder: str | Path) -> Path:
     """Create ``folder`` if needed and prove it writable; else a message naming the setting."""
     path = Path(folder).expanduser()
+    blocker = next((p for p in [path, *path.parents] if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise ValueError(f"{key}={folder}: is not a folder ({blocker} is a file); choose another folder")
     try:
         path.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path, prefix=".minrnn-write-test-"):
             pass
     except OSError as e:
-        what = (
-            "is a file, not a folder"
-            if path.is_file() or isinstance(e, (FileExistsError, NotADirectoryError))
-            else f"is not writable ({e.strerror})"
-        )
-        raise ValueError(f"{key}={folder}: {what}; choose another folder") from None
-    if not os.access(path, os.W_OK):
-        raise ValueError(f"{key}={folder}: is not writable; choose another folder")
+        raise ValueError(f"{key}={folder}: is not writable ({e.strerror}); choose another folder") from None
     return path

@@ -24,6 +24,7 @@ import hydra
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
+from hydra.experimental.callback import Callback
 from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -149,6 +150,25 @@ def train_and_record(cfg: DictConfig, config: dict, run_dir: Path, results: Path
         flush=True,
     )
     return summary
+
+
+class OutputFolder(Callback):
+    """Checks Hydra's output folder before Hydra creates it (configs/train.yaml, hydra.callbacks): a
+    path through a file is one message and exit 2, not Hydra's traceback."""
+
+    def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        self._check("hydra.run.dir", config.hydra.run.dir)
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        self._check("hydra.sweep.dir", config.hydra.sweep.dir)
+
+    @staticmethod
+    def _check(key: str, folder: str) -> None:
+        try:
+            check_writable(key, folder)
+        except ValueError as e:
+            print(f"minrnn-train: error: {e}", file=sys.stderr, flush=True)
+            sys.exit(2)
 
 
 @hydra.main(config_path=CONFIGS, config_name="train", version_base="1.3")
