@@ -133,7 +133,7 @@ reproduce-figure5: install  ## Figure 5: minLSTM forget-gate biases on ListOps (
 	$(PY) scripts/make_figure5.py --scale $(SCALE) --biases $(subst $(COMMA), ,$(FORGET_BIASES))
 
 faults: install  ## fault injection: kill/resume runs at random steps, bad inputs -> results/reliability/
-	$(PY) scripts/fault_injection.py --kills 10 --terms 5
+	$(PY) scripts/fault_injection.py --kills 10 --terms 5 --sweeps 2
 
 tables: install  ## regenerate Tables 1, 2, 4, 6, Figure 5 and the Table 3 demo from results/ alone
 	$(PY) scripts/make_tables.py --scale $(SCALE)

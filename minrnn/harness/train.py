@@ -30,6 +30,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from minrnn.harness.config import CONFIGS, identity, register_resolvers
+from minrnn.harness.local_sweep import SweepStop
 from minrnn.harness.records import provenance, write_json_atomic
 from minrnn.harness.reporting import run_identity
 from minrnn.harness.run_lock import RunInUse, RunLock
@@ -173,9 +174,16 @@ class OutputFolder(Callback):
 
 @hydra.main(config_path=CONFIGS, config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> None:
+    sweep = SweepStop.join()
+    if sweep and sweep.signum():
+        sweep.report(f"{cfg.run_name}: not started")
+        return
     try:
         run(cfg)
     except Preempted as e:
+        if sweep:  # the parent reports it and exits once every run has stopped
+            sweep.report(f"{cfg.run_name}: stopped at step {e.step}, checkpoint saved")
+            return
         print(f"minrnn-train: {e}", file=sys.stderr, flush=True)
         sys.exit(128 + e.signum)
     except (

@@ -65,6 +65,9 @@ class StopSignals:
             sig = getattr(signal, name, None)
             if sig is not None:
                 self.previous[sig] = signal.signal(sig, self._note)
+        sweep = self.previous.get(signal.SIGINT)
+        if getattr(sweep, "stops_run", False) and sweep.signum():  # a local sweep stopped while this run was set up
+            self.pending.append(sweep.signum())
         return self
 
     def __exit__(self, *exc):
@@ -83,6 +86,9 @@ class StopSignals:
         prev = self.previous.get(signum)
         if prev is signal.SIG_IGN:
             return False
+        if getattr(prev, "stops_run", False):  # a local sweep's (minrnn.harness.local_sweep)
+            prev(signum, None)
+            return True
         if callable(prev) and prev is not signal.default_int_handler:
             prev(signum, None)  # submitit: requeue and exit on SIGUSR2; log and carry on for SIGTERM
             return False

@@ -1,0 +1,120 @@
+"""Ctrl-C (SIGINT) or SIGTERM to a local sweep (``-m``, ``hydra/launcher=local`` or Hydra's basic
+launcher) stops it the way it stops a single run: every running run finishes its step, saves a
+checkpoint and stops, queued runs do not start, and ``minrnn-train`` lists where each run stopped
+and exits with 128 + the signal, leaving no worker behind. Rerunning the sweep resumes every run.
+
+The signal is noted in a folder the sweep's processes share (``$MINRNN_LOCAL_SWEEP``): the parent
+forwards it to the workers that have joined (a signal sent to the parent alone reaches them too), and
+a worker notes it between runs instead of dying, which would break joblib's pool and lose the runs
+of the other workers. A worker joins when its first run is handed to it; a signal in the second or
+so before that still kills it (the sweep then fails as before, with nothing trained yet to lose).
+Slurm sweeps are left to submitit, which requeues on its own signals.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from hydra.experimental.callback import Callback
+
+ENV = "MINRNN_LOCAL_SWEEP"
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+LOCAL_LAUNCHERS = ("JoblibLauncher", "BasicLauncher")
+
+
+class SweepStop:
+    """The signal handler of a sweep's processes; a run in progress stops after its checkpoint
+    (``stops_run``, read by trainer.StopSignals.hand_on)."""
+
+    stops_run = True
+
+    def __init__(self, folder: Path, parent: bool):
+        self.folder, self.parent = folder, parent
+
+    def __call__(self, signum, frame) -> None:
+        mark = self.folder / "signal"
+        if not mark.exists():
+            mark.write_text(str(signum))
+        if self.parent:
+            for pid in self.workers():
+                try:
+                    os.kill(pid, signum)
+                except ProcessLookupError:
+                    pass
+
+    def install(self) -> None:
+        for sig in SIGNALS:
+            signal.signal(sig, self)
+
+    def signum(self) -> int | None:
+        """The first stop signal the sweep received, if any."""
+        mark = self.folder / "signal"
+        return int(mark.read_text()) if mark.exists() else None
+
+    def workers(self) -> list[int]:
+        return [int(p.name) for p in (self.folder / "workers").iterdir()]
+
+    def report(self, line: str) -> None:
+        (self.folder / f"report-{os.getpid()}-{time.monotonic_ns()}").write_text(line)
+
+    def reports(self) -> list[str]:
+        return sorted(p.read_text() for p in self.folder.glob("report-*"))
+
+    @classmethod
+    def join(cls) -> SweepStop | None:
+        """In a run of a local sweep: the sweep's handler, installed in this process; else None."""
+        folder = os.environ.get(ENV)
+        if not folder or not Path(folder).is_dir():
+            return None
+        folder = Path(folder)
+        if int((folder / "parent").read_text()) == os.getpid():  # the basic launcher runs jobs in-process
+            handler = signal.getsignal(signal.SIGINT)
+            return handler if isinstance(handler, cls) else None
+        (folder / "workers" / str(os.getpid())).touch()
+        if not isinstance(signal.getsignal(signal.SIGINT), cls):
+            cls(folder, parent=False).install()
+        return cls(folder, parent=False)
+
+
+class LocalSweepSignals(Callback):
+    """Hydra callback (configs/train.yaml): sets the sweep's handler up in the parent, and at the end
+    reports the runs a signal stopped and exits with 128 + the signal."""
+
+    def __init__(self):
+        self.sweep: SweepStop | None = None
+        self.previous: dict[int, object] = {}
+
+    def on_multirun_start(self, config, **kwargs) -> None:
+        if not str(config.hydra.launcher.get("_target_", "")).endswith(LOCAL_LAUNCHERS):
+            return
+        folder = Path(tempfile.mkdtemp(prefix="minrnn-sweep-"))
+        (folder / "workers").mkdir()
+        (folder / "parent").write_text(str(os.getpid()))
+        os.environ[ENV] = str(folder)
+        self.previous = {sig: signal.getsignal(sig) for sig in SIGNALS}
+        self.sweep = SweepStop(folder, parent=True)
+        self.sweep.install()
+
+    def on_multirun_end(self, config, **kwargs) -> None:
+        if self.sweep is None:
+            return
+        signum, reports = self.sweep.signum(), self.sweep.reports()
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        os.environ.pop(ENV, None)
+        shutil.rmtree(self.sweep.folder, ignore_errors=True)
+        if signum is None:
+            return
+        lines = "".join(f"\n  {line}" for line in reports)
+        print(
+            f"minrnn-train: sweep stopped by {signal.Signals(signum).name}:{lines}\nRerun the same command to resume.",
+            file=sys.stderr,
+            flush=True,
+        )
+        sys.exit(128 + signum)

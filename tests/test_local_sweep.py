@@ -1,0 +1,126 @@
+"""A local sweep stops like a single run (minrnn.harness.local_sweep): signals driven from the test,
+files polled, every wait bounded."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from minrnn.harness.local_sweep import ENV, SweepStop
+from minrnn.harness.trainer import StopSignals
+
+SEEDS = (0, 1, 2)  # two workers: two runs start, the third is queued
+STEPS = 150
+
+
+def sweep_command(tmp: Path) -> list[str]:
+    exe = Path(sys.executable).with_name("minrnn-train")
+    return [
+        str(exe),
+        "-m",
+        "experiment=table1/mingru",
+        f"seed={','.join(map(str, SEEDS))}",
+        "hydra/launcher=local",
+        "threads=1",
+        *f"logger.mode=disabled trainer.progress=false paths.runs={tmp}/runs paths.results={tmp}/results".split(),
+        *"task.arch.dim=16 task.arch.expansion=1 task.arch.depth=1 task.eval_batches=1".split(),
+        *f"trainer.max_steps={STEPS} trainer.eval_every={STEPS} trainer.log_every=5 trainer.checkpoint_every=0".split(),
+    ]
+
+
+def logged_steps(run_dir: Path) -> list[int]:
+    path = run_dir / "metrics.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line)["step"] for line in path.read_text().splitlines() if "train_loss" in line]
+
+
+def alive_in_session(sid: int) -> list[str]:
+    """Processes of session ``sid`` that still run (zombies, already dead, are left to their reaper)."""
+    out = subprocess.run(["ps", "-eo", "sid=,stat=,pid=,args="], capture_output=True, text=True).stdout
+    return [ln for ln in out.splitlines() if int(ln.split()[0]) == sid and not ln.split()[1].startswith("Z")]
+
+
+def interrupt(tmp: Path, sig: int, to_group: bool):
+    """Start the sweep, send ``sig`` once both running runs have logged a few steps; returns the
+    process, its stderr and the run directories."""
+    env = {k: v for k, v in os.environ.items() if k != ENV}
+    proc = subprocess.Popen(
+        sweep_command(tmp), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
+    )
+    runs = tmp / "runs" / "selective_copy" / "cpu"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        dirs = sorted(runs.glob("mingru-L1-s*")) if runs.exists() else []
+        if sum(len(logged_steps(d)) >= 2 for d in dirs) >= 2:
+            break
+        time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail(f"the sweep did not start two runs in time: {proc.communicate()[1][-2000:]}")
+    (os.killpg if to_group else os.kill)(proc.pid, sig)
+    _, err = proc.communicate(timeout=240)
+    return proc, err, {int(d.name.split("-s")[1].split("-")[0]): d for d in runs.glob("mingru-L1-s*")}
+
+
+def assert_stopped(tmp, proc, err, dirs, sig):
+    """Exit 128 + sig, no traceback, both running runs checkpointed and listed, the queued one not
+    started, no result written, and no process of the sweep left running."""
+    assert proc.returncode == 128 + sig, err[-2000:]
+    assert "Traceback" not in err and "leaked" not in err, err[-2000:]
+    assert f"sweep stopped by {signal.Signals(sig).name}" in err and "Rerun the same command to resume." in err
+    stopped = [line for line in err.splitlines() if "checkpoint saved" in line and line.startswith("  ")]
+    assert len(stopped) == 2, err[-2000:]
+    assert f"mingru-L1-s{SEEDS[-1]}-" in err.split("not started")[0].splitlines()[-1]
+    for seed in SEEDS[:2]:
+        assert (dirs[seed] / "checkpoint.pt").exists()
+    assert not list((tmp / "results").rglob("*.json"))  # a stopped run writes no result
+    deadline = time.monotonic() + 30
+    while alive_in_session(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not alive_in_session(proc.pid)
+
+
+def test_ctrl_c_to_a_sweep_checkpoints_every_run_and_leaves_nothing_running(tmp_path):
+    proc, err, dirs = interrupt(tmp_path, signal.SIGINT, to_group=True)
+    assert_stopped(tmp_path, proc, err, dirs, signal.SIGINT)
+
+
+def test_sigterm_to_the_parent_reaches_the_workers_and_a_rerun_resumes_every_run(tmp_path):
+    proc, err, dirs = interrupt(tmp_path, signal.SIGTERM, to_group=False)
+    assert_stopped(tmp_path, proc, err, dirs, signal.SIGTERM)
+    done = subprocess.run(sweep_command(tmp_path), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for seed in SEEDS[:2]:
+        assert f"resuming {dirs[seed]} from step" in done.stdout
+    for seed in SEEDS:  # the log holds every step once: resuming cut what followed the checkpoint
+        assert logged_steps(dirs[seed]) == list(range(5, STEPS + 1, 5)), seed
+    assert len(list((tmp_path / "results" / "selective_copy" / "cpu").glob("*.json"))) == 3
+
+
+def test_a_run_outside_a_local_sweep_does_not_join_one(monkeypatch):
+    monkeypatch.delenv(ENV, raising=False)
+    assert SweepStop.join() is None
+
+
+def test_a_sweep_signal_stops_the_run_after_its_checkpoint(tmp_path, monkeypatch):
+    (tmp_path / "workers").mkdir()
+    sweep = SweepStop(tmp_path, parent=False)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        sweep.install()
+        with StopSignals() as signals:
+            os.kill(os.getpid(), signal.SIGINT)
+            assert signals.take() == [signal.SIGINT]
+            assert signals.hand_on(signal.SIGINT) is True
+        assert sweep.signum() == signal.SIGINT
+        with StopSignals() as signals:  # a run set up after the sweep was stopped stops at its first step
+            assert signals.take() == [signal.SIGINT]
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
