@@ -20,7 +20,7 @@ TRAIN := $(VENV)/bin/minrnn-train
 .PHONY: help install install-dev test lint format bench reproduce reproduce-table1 reproduce-table2 reproduce-figure2 \
 	reproduce-figure1 reproduce-inference figures-efficiency faults reproduce-table4 tables clean \
 	reproduce-table3 reproduce-table3-demo reproduce-table4-lra \
-	reproduce-table6 reproduce-figure5
+	reproduce-table6 reproduce-figure5 claims claims-runs
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -63,6 +63,7 @@ reproduce: install  ## CPU-scale core reproduction (Section 3, 4.1) + Tables 1-4
 	$(PY) scripts/make_table4.py --scale $(SCALE) --out $(OUT)
 	$(PY) scripts/make_table6.py --scale $(SCALE) --out $(OUT)
 	$(PY) scripts/make_table3.py --demo --scale $(SCALE) --out $(OUT)
+	$(PY) scripts/make_claims.py --scale $(SCALE) --out $(OUT)
 
 reproduce-table1: install  ## Table 1: minGRU/minLSTM x 1-3 layers x seeds on selective copying, then the table
 	$(TRAIN) -m experiment=table1/mingru,table1/minlstm task.arch.depth=1,2,3 seed=$(SEEDS) scale=$(SCALE) $(LAUNCH)
@@ -141,6 +142,19 @@ tables: install  ## regenerate Tables 1, 2, 4, 6, Figure 5 and the Table 3 demo 
 	$(PY) scripts/make_table6.py --scale $(SCALE)
 	$(PY) scripts/make_figure5.py --scale $(SCALE) --biases $(subst $(COMMA), ,$(FORGET_BIASES))
 	$(PY) scripts/make_table3.py --demo --scale $(SCALE)
+
+claims: install  ## the paper's claims, each with a verdict computed from results/ -> results/claims_<scale>.{md,json}
+	$(PY) scripts/make_claims.py
+
+# The longer runs that decide budget-limited claims (configs/experiment/claims/; about 8 h on one core in all).
+# Each run resumes from its checkpoint when rerun, so this target can be stopped and restarted at will.
+CLAIM_RUNS = copy_minlstm_long:0,1,2 copy_minlstm_norm_long:0,1,2 figure2_long_mingru:0 figure2_long_minlstm:0 \
+	figure2_long_transformer:0
+claims-runs: install  ## the longer runs behind budget-limited claims (resumable; hours), then make claims
+	@for run in $(CLAIM_RUNS); do \
+		$(TRAIN) -m experiment=claims/$${run%%:*} seed=$${run##*:} threads=1 trainer.checkpoint_every=250 || exit $$?; \
+	done
+	$(PY) scripts/make_claims.py
 
 clean:  ## remove the virtual environment and local outputs
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache

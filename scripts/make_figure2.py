@@ -3,7 +3,8 @@
 Runs are the presets experiment=figure2/<model> in results/shakespeare/<scale>/, matched by config
 identity (the paper's curves are test loss, and this task evaluates on the test split). Writes the
 plot (PNG and PDF) and a table beside the paper's numbers to results/figures/. At CPU scale (dim 64,
-context 128) it feeds the claim "minGRU and minLSTM reach the Transformer's loss in fewer steps".
+context 128, 600 steps) it feeds the claims (make claims) figure2-comparable and figure2-mamba-early;
+figure2-transformer-slower is decided by the 2,000-step runs of experiment=claims/figure2_long_<model>.
 
     python scripts/make_figure2.py --scale cpu
 """

@@ -4,7 +4,7 @@ Curves are the presets experiment=figure5/minlstm model.net.block.rnn_kwargs.for
 table4/lra_minlstm, the default bias) on ListOps, matched by config identity: validation loss and
 accuracy against the step, the mean over seeds, seeds faint. The table gives each bias's best
 validation accuracy and the first step that reached 95% of it (how fast it converges); at CPU scale
-it feeds the claim "a larger forget bias converges faster". Writes results/figures/figure5_<scale>.{png,pdf,md}.
+it feeds the claim figure5-forget-bias (make claims). Writes results/figures/figure5_<scale>.{png,pdf,md}.
 
     python scripts/make_figure5.py --scale cpu --biases 0 5
 """

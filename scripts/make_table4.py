@@ -5,8 +5,8 @@ and experiment=table4/lra_<model> [task=retrieval|gimage] (results/lra/<task>/),
 identity; test accuracy of the best validation checkpoint, mean ± std over seeds (n), beside the
 paper's rows (its minLSTM and the xLSTM paper's baselines it quotes), each labelled. Chomsky accuracy
 is the authors' raw accuracy on lengths 40..256 after training on lengths up to 40. CPU-scale cells
-(shortened training, ListOps lengths 100-300) feed the claim "minLSTM/minGRU are competitive with
-the xLSTM paper's baselines on Chomsky and LRA". Writes results/tables/table4_<scale>.{md,tex}.
+(6,000 Chomsky steps against the paper's 500k, ListOps lengths 100-300) feed the claim table4-chomsky
+(make claims). Writes results/tables/table4_<scale>.{md,tex}.
 
     python scripts/make_table4.py --scale cpu
 """

@@ -3,7 +3,7 @@
 Cells are the presets experiment=table6/minlstm_{plain,conv,mlp} and table4/lra_minlstm (+ Conv +
 MLP, Table 4's LRA setting), matched by config identity; test accuracy, mean ± std (n). Our copy of
 the paper lost Table 6's numbers; its text says adding both helped, and the table says whether our
-runs agree. CPU-scale cells (3000 steps, lengths 100-300) feed that claim. Writes
+runs agree. CPU-scale cells (3000 steps, lengths 100-300) feed the claim table6-ablation (make claims). Writes
 results/tables/table6_<scale>.{md,tex}.
 
     python scripts/make_table6.py --scale cpu

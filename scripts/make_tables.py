@@ -3,9 +3,9 @@
 Cells are the presets experiment=table1/<model> task.arch.depth=1,2,3 and experiment=table2/<model>,
 matched to results/selective_copy/<scale>/*.json by config identity (minrnn.harness.reporting);
 test accuracy (%) of the best validation checkpoint, mean ± std over seeds (n). CPU-scale cells
-(--scale cpu) feed the claims "one layer fails, three layers solve it" (Table 1) and "minGRU and
-minLSTM solve selective copying like Mamba's S6" (Table 2). Writes Markdown and LaTeX and the
-validation curves to results/tables/.
+(--scale cpu) feed the claims (make claims) table1-depth, table1-stability, table2-minrnns-solve and
+table2-mamba-solves; the longer runs of experiment=claims/copy_minlstm_long decide the minLSTM cell
+there. Writes Markdown and LaTeX and the validation curves to results/tables/.
 
     python scripts/make_tables.py --scale cpu
 """

@@ -1,7 +1,8 @@
 """Section 3's parameter claims, counted on our modules: minGRU/minLSTM weights as a share of GRU/LSTM's.
 
 Weights only (bias=False), d_h = alpha * d_x, printed beside the paper's percentages
-(results/paper_reference.json). Writes --out/param_counts.{json,md}.
+(results/paper_reference.json); feeds the claims params-mingru and params-minlstm (make claims), which
+hold at every scale. Writes --out/param_counts.{json,md}.
 
     python scripts/param_counts.py --out results/core
 """

@@ -5,7 +5,9 @@
 Writes training_<scale>.{png,pdf} (Figure 1: step time, speedup, memory against sequence length),
 inference_<scale>.{png,pdf} (Figures 3-4: prefill + generation time against context length, one
 panel per batch size), inference_memory_<scale>.{png,pdf} (state carried per token, time per
-token) and efficiency_<scale>.md (tables, and the paper's T4 numbers beside ours, labelled).
+token) and efficiency_<scale>.md (tables, and the paper's T4 numbers beside ours, labelled). CPU-scale
+rows feed the claims speedup, runtime-like-mamba, memory-vs-rnn, memory-mamba and figure4-inference
+(make claims); speedup-magnitude needs a GPU.
 """
 
 from __future__ import annotations

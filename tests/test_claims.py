@@ -1,0 +1,84 @@
+"""Claims as data (minrnn.harness.claims): verdicts computed from results files alone."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from harness import write_summary
+
+from minrnn.harness.claims import BUDGET, CLAIMS, FAILS, HOLDS, NOT_RUN, PARTLY, evaluate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def results_folder(tmp: Path) -> Path:
+    out = tmp / "results"
+    out.mkdir()
+    shutil.copy(ROOT / "results" / "paper_reference.json", out)
+    return out
+
+
+def copy_runs(results: Path, model: str, depth: int, accs: list[float], steps=2500, best_step=2000) -> None:
+    for seed, acc in enumerate(accs):
+        metrics = {"test_acc": acc, "steps": steps, "best_step": best_step, "stop_reason": "max_steps"}
+        write_summary(results, [f"experiment=table1/{model}", f"task.arch.depth={depth}"], metrics, seed)
+
+
+def verdicts(results: Path) -> dict:
+    return {r["id"]: r["verdict"] for r in evaluate(results, "cpu")}
+
+
+def test_with_no_results_every_claim_is_not_run(tmp_path):
+    got = verdicts(results_folder(tmp_path))
+    assert set(got) == {c.id for c in CLAIMS} and set(got.values()) == {NOT_RUN}
+
+
+def test_table1_depth_holds_fails_and_is_budget_limited_from_the_numbers(tmp_path):
+    results = results_folder(tmp_path)
+    for model in ("mingru", "minlstm"):
+        copy_runs(results, model, 1, [0.40, 0.42, 0.41])
+        copy_runs(results, model, 2, [0.97, 0.96, 0.98])
+        copy_runs(results, model, 3, [0.99, 0.98, 0.99])
+    got = verdicts(results)
+    assert got["table1-depth"] == HOLDS and got["table2-minrnns-solve"] == HOLDS
+    assert got["table1-stability"] in (HOLDS, PARTLY, FAILS)
+    copy_runs(results, "minlstm", 3, [0.75, 0.77, 0.76], best_step=2500)  # still improving at its last evaluation
+    got = verdicts(results)
+    assert got["table2-minrnns-solve"] == BUDGET and got["table1-depth"] == HOLDS
+    copy_runs(results, "minlstm", 3, [0.75, 0.77, 0.76], best_step=1000)  # plateaued: the claim fails for minLSTM
+    assert verdicts(results)["table2-minrnns-solve"] == PARTLY
+
+
+def test_a_longer_run_decides_the_claim_when_it_exists(tmp_path):
+    results = results_folder(tmp_path)
+    copy_runs(results, "mingru", 3, [0.99, 0.99, 0.98])
+    copy_runs(results, "minlstm", 3, [0.76, 0.77, 0.75], best_step=2500)
+    assert verdicts(results)["table2-minrnns-solve"] == BUDGET
+    for seed in range(3):
+        metrics = {"test_acc": 0.97, "steps": 10000, "best_step": 9000, "stop_reason": "max_steps"}
+        write_summary(results, ["experiment=claims/copy_minlstm_long"], metrics, seed)
+    row = next(r for r in evaluate(results, "cpu") if r["id"] == "table2-minrnns-solve")
+    assert row["verdict"] == HOLDS and "minlstm 97.0% (10000 steps, n=3)" in row["ours"]
+
+
+def test_a_bad_results_file_is_left_out_not_a_crash(tmp_path):
+    results = results_folder(tmp_path)
+    copy_runs(results, "mingru", 1, [0.4])
+    (results / "selective_copy" / "cpu" / "broken.json").write_text("{not json")
+    assert verdicts(results)["table1-depth"] == NOT_RUN  # minLSTM missing; the broken file ignored
+
+
+def test_the_committed_claims_are_what_the_committed_results_give():
+    committed = json.loads((ROOT / "results" / "claims_cpu.json").read_text())["claims"]
+    assert [(r["id"], r["verdict"], r["ours"]) for r in evaluate(ROOT / "results", "cpu")] == [
+        (r["id"], r["verdict"], r["ours"]) for r in committed
+    ]
+
+
+def test_make_claims_without_results_is_one_message(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "scripts/make_claims.py", "--results", str(tmp_path)], cwd=ROOT, capture_output=True, text=True
+    )
+    assert out.returncode == 2 and "no run summaries" in out.stderr and "Traceback" not in out.stderr
