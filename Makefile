@@ -20,7 +20,7 @@ TRAIN := $(VENV)/bin/minrnn-train
 .PHONY: help install install-dev test lint format bench reproduce reproduce-table1 reproduce-table2 reproduce-figure2 \
 	reproduce-figure1 reproduce-inference figures-efficiency faults reproduce-table4 tables clean \
 	reproduce-table3 reproduce-table3-demo reproduce-table4-lra \
-	reproduce-table6 reproduce-figure5 claims claims-runs
+	reproduce-table6 reproduce-figure5 claims claims-runs test-slurm
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -42,6 +42,12 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 
 test: install-dev  ## run the test suite
 	$(PY) -m pytest -q
+
+# A one-node Slurm cluster (scripts/slurm_local.sh; root, installs slurm-wlm + munge when missing), the
+# Slurm launcher tested through it, and the cluster stopped on every exit path.
+test-slurm: install-dev  ## Slurm sweeps, requeues and failures through a real local cluster (a few minutes)
+	@trap 'scripts/slurm_local.sh stop' EXIT INT TERM; scripts/slurm_local.sh start && \
+		eval "$$(scripts/slurm_local.sh env)" && timeout 900 $(PY) -m pytest -q -p no:cacheprovider tests_slurm
 
 lint: install-dev  ## ruff lint and format check
 	$(VENV)/bin/ruff check .

@@ -58,6 +58,13 @@ def test_experiment_presets_compose(experiment, scale):
     cfg = compose_cfg([f"experiment={experiment}", f"scale={scale}"])
     OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     group, name = experiment.split("/")
+    if group == "claims":  # the longer runs of a preset: claims/copy_minlstm_long, claims/figure2_long_mingru
+        group = {"copy": "table2", "figure2": "figure2"}[name.split("_")[0]]
+        assert (
+            cfg.trainer.max_steps
+            > compose_cfg([f"experiment={group}/{cfg.model.name}", f"scale={scale}"]).trainer.max_steps
+            or scale == "paper"
+        )
     assert cfg.model.name in name.split("_")
     tasks = {
         "table1": "selective_copy",
@@ -90,3 +97,19 @@ def test_unknown_scale_is_named():
 def test_launchers_compose(launcher):
     cfg = compose_cfg([f"hydra/launcher={launcher}"], hydra_cfg=True)
     assert "joblib" in cfg.hydra.launcher._target_.lower() or "submitit" in cfg.hydra.launcher._target_.lower()
+
+
+def test_the_readme_slurm_commands_compose():
+    """Every Slurm example in the README composes (first value of each sweep) with the launcher's keys."""
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = text.split("### Slurm", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    launcher = " ".join(
+        line.split('"')[1].replace("$L", "") for line in block.splitlines() if line.startswith(("L=", 'L="'))
+    ).split()
+    commands = [line.split("#")[0].split()[3:] for line in block.splitlines() if line.startswith("minrnn-train -m $L")]
+    assert len(commands) == 6 and "hydra.launcher.qos=normal" in launcher
+    for words in commands:
+        overrides = [w.split("=", 1)[0] + "=" + w.split("=", 1)[1].split(",")[0] for w in words]
+        cfg = compose_cfg([*launcher, *overrides], hydra_cfg=True)
+        assert cfg.hydra.launcher.partition == "gpu" and cfg.hydra.launcher.max_num_timeout == 3
+        OmegaConf.to_container(cfg.task, resolve=True)
