@@ -2,7 +2,7 @@
 
 The pure-PyTorch block runs S6's recurrence h_t = exp(delta_t A) h_{t-1} + delta_t B_t x_t, which is
 minGRU's diagonal linear scan over d_inner x d_state channels, on minrnn's own scan (the compiled
-CPU kernel, or the log/accelerated backends on CUDA): the paper's thesis, in code. ``selective_scan``
+CPU kernel, or the log/triton backends on CUDA): the paper's thesis, in code. ``selective_scan``
 follows the semantics of mamba-ssm's ``selective_scan_ref``. Each model records which implementation
 ran in ``implementation``.
 """

@@ -15,9 +15,9 @@ omitted h0 is a learned state g(w) (log space) or w (vanilla), as in the authors
 ``scan`` picks the backend that computes parallel mode (minrnn.scan): ``log`` runs the paper's
 Listing 8/10 line for line, with Listing 5 applied in chunks of ``log_chunk`` steps, which keeps
 float32 accurate at any length (``log_chunk=0``: the listing over the whole sequence); ``cpu``
-runs the same recurrence in the fused compiled kernel, which reads the Linear outputs directly;
-``sequential`` and ``accelerated`` run the generic scans on a_t, b_t. ``auto`` takes ``cpu`` on
-CPU and ``accelerated`` or ``log`` on CUDA.
+runs the same recurrence in the fused compiled kernel, which reads the Linear outputs directly, and
+``triton`` in the fused Triton kernel (CUDA, or CPU under TRITON_INTERPRET=1); ``sequential`` runs the
+reference loop on a_t, b_t. ``auto`` takes ``cpu`` on CPU and ``triton`` (else ``log``) on CUDA.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from minrnn import native
-from minrnn.scan import LOG_CHUNK, parallel_scan_log_chunked, resolve_backend, scan_accelerated, scan_sequential
+from minrnn.scan import LOG_CHUNK, parallel_scan_log_chunked, resolve_backend, scan_sequential, triton_kernels
 
 
 def g(x: torch.Tensor) -> torch.Tensor:
@@ -104,12 +104,11 @@ class _MinRNN(nn.Module):
         if h0 is None:
             h0 = self.initial_state(x.shape[0], x)
         backend = resolve_backend(self.scan, x.device)
-        if backend == "cpu":
-            return self._forward_fused(x, h0)
+        if backend in ("cpu", "triton"):
+            return self._forward_fused(x, h0, backend)
         if backend == "log":
             return self._forward_log(x, h0)
-        a, b = self.coefficients(x)
-        return (scan_sequential if backend == "sequential" else scan_accelerated)(a, b, h0)
+        return scan_sequential(*self.coefficients(x), h0)
 
     def _forward_log(self, x: torch.Tensor, h0: torch.Tensor | None) -> torch.Tensor:
         """Algorithm 6/8: the log-space parallel scan (Listing 5) on log-coefficients and log-values,
@@ -127,11 +126,13 @@ class _MinRNN(nn.Module):
             log_values = torch.cat([h0.log().to(log_values.dtype).unsqueeze(1), log_values], dim=1)
         return parallel_scan_log_chunked(log_coeffs, log_values, self.log_chunk).to(x.dtype)
 
-    def _forward_fused(self, x: torch.Tensor, h0: torch.Tensor | None) -> torch.Tensor:
-        """The compiled kernel on all projections at once: one matmul, then the fused recurrence."""
+    def _forward_fused(self, x: torch.Tensor, h0: torch.Tensor | None, backend: str) -> torch.Tensor:
+        """A fused kernel on all projections at once: one matmul, then the recurrence on its outputs."""
         weight = torch.cat([lin.weight for lin in self._projections])
         bias = None if self._projections[0].bias is None else torch.cat([lin.bias for lin in self._projections])
         p = F.linear(x, weight, bias)
+        if backend == "triton":  # any float dtype in, a float32 (float64) state inside
+            return triton_kernels(x.device).gate_scan(p, h0, self._mode, self.log_space).to(x.dtype)
         if p.dtype in (torch.float32, torch.float64):
             return native.gate_scan(p, h0, self._mode, self.log_space)
         h0 = h0.float() if h0 is not None else None  # half types: compute in float32

@@ -9,21 +9,24 @@ h0 of shape (B, C) (zeros when None) and h of shape (B, T, C), and computes the 
   which keeps float32 accurate at any length. Needs a, b, h0 positive, which g() guarantees.
 - ``scan_cpu``: the compiled CPU kernel (minrnn/csrc/scan.c): a sequential loop in C with an
   explicit reverse recurrence for the backward pass. Any sign; float32/float64 (others upcast).
-- ``scan_accelerated``: on CUDA with the optional ``accelerated-scan`` package, its warp kernel.
+- ``scan_triton``: the Triton kernel (minrnn/triton_scan.py), the same loop as the CPU kernel, on
+  CUDA tensors, or on CPU tensors under ``TRITON_INTERPRET=1`` (how the tests run it).
 
 ``scan(a, b, h0, backend="auto")`` picks one: ``cpu`` on CPU when the kernel compiles (else
-``sequential``), ``accelerated`` on CUDA when installed (else ``log``). The MinGRU/MinLSTM layers
-use the fused variant of the CPU kernel, which also computes a and b from the gates (native.py).
+``sequential``), ``triton`` on CUDA when triton imports (else ``log``). The MinGRU/MinLSTM layers
+use the fused variants of the CPU and Triton kernels, which also compute a and b from the gates.
 """
 
 from __future__ import annotations
+
+import os
 
 import torch
 import torch.nn.functional as F
 
 from minrnn import native
 
-BACKENDS = ("sequential", "log", "cpu", "accelerated")
+BACKENDS = ("sequential", "log", "cpu", "triton")
 
 
 def parallel_scan_log(log_coeffs: torch.Tensor, log_values: torch.Tensor) -> torch.Tensor:
@@ -120,32 +123,27 @@ def scan_cpu(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None) -
     return native.linear_scan(a, b, h0).to(dtype)
 
 
-def scan_accelerated(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
-    """CUDA: accelerated-scan's warp kernel (optional extra ``minrnn[cuda]``).
+def scan_triton(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
+    """The Triton kernel (minrnn.triton_scan.linear_scan); the state is float32 for half inputs."""
+    return triton_kernels(a.device).linear_scan(a, b, h0).to(a.dtype)
 
-    h0 is folded into the first value (b_1 + a_1 h0); T is padded to a power of two (>= 32), as
-    the kernel requires, with a = 1, b = 0, which leaves h_{1:T} unchanged.
-    """
-    if a.device.type != "cuda":
-        raise ValueError(f"scan backend 'accelerated' needs CUDA tensors, got {a.device}")
+
+def triton_kernels(device: torch.device):
+    """minrnn.triton_scan, when Triton can run on ``device``; else one ValueError saying why."""
+    if device.type == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":
+        raise ValueError("scan backend 'triton' runs on CUDA tensors, or on CPU tensors with TRITON_INTERPRET=1")
     try:
-        from accelerated_scan.warp import scan as warp_scan
+        from minrnn import triton_scan
     except ImportError as e:
-        raise ValueError("scan backend 'accelerated' needs `pip install accelerated-scan`") from e
-    if h0 is not None:
-        b = torch.cat([b[:, :1] + a[:, :1] * h0.unsqueeze(1), b[:, 1:]], dim=1)
-    T = a.shape[1]
-    T_pad = max(32, 1 << (T - 1).bit_length())
-    a = F.pad(a, (0, 0, 0, T_pad - T), value=1.0).transpose(1, 2).contiguous()
-    b = F.pad(b, (0, 0, 0, T_pad - T)).transpose(1, 2).contiguous()
-    return warp_scan(a, b)[..., :T].transpose(1, 2)
+        raise ValueError(f"scan backend 'triton' needs `pip install triton` ({e})") from e
+    return triton_scan
 
 
-def accelerated_available(device: torch.device) -> bool:
+def triton_available(device: torch.device) -> bool:
     if device.type != "cuda":
         return False
     try:
-        import accelerated_scan.warp  # noqa: F401
+        import triton  # noqa: F401
     except Exception:
         return False
     return True
@@ -156,7 +154,7 @@ def resolve_backend(backend: str, device: torch.device) -> str:
     """Map ``auto`` to the best backend for the device; check a forced one exists."""
     if backend == "auto":
         if device.type == "cuda":
-            return "accelerated" if accelerated_available(device) else "log"
+            return "triton" if triton_available(device) else "log"
         return "cpu" if device.type == "cpu" and native.available() else "sequential"
     if backend not in BACKENDS:
         raise ValueError(f"unknown scan backend {backend!r}; choose one of auto, {', '.join(BACKENDS)}")
@@ -170,6 +168,4 @@ def scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None, backe
     if h0 is not None and h0.shape != (a.shape[0], a.shape[2]):
         raise ValueError(f"h0 must have shape (B, C) = {(a.shape[0], a.shape[2])}, got {tuple(h0.shape)}")
     name = resolve_backend(backend, a.device)
-    return {"sequential": scan_sequential, "log": scan_log, "cpu": scan_cpu, "accelerated": scan_accelerated}[name](
-        a, b, h0
-    )
+    return {"sequential": scan_sequential, "log": scan_log, "cpu": scan_cpu, "triton": scan_triton}[name](a, b, h0)

@@ -1,0 +1,412 @@
+"""Triton kernels for the scan (Section 2.3) and the fused minGRU/minLSTM recurrence, as torch ops.
+
+The same design as the C kernel (minrnn/csrc/scan_impl.h): one program per (batch row, block of
+channels) loops over time, channels in parallel, the state in float32 (float64 for float64 inputs)
+whatever the input dtype (float32, bfloat16, float16); the backward runs the reverse recurrence
+g_t = dL/dh_t + a_{t+1} g_{t+1} and recomputes the gates from the Linear outputs instead of storing
+them. The loop is memory-bound and fast when B x C fills the GPU (the paper's batch 64 x width 384
+and up); a chunked scan would help only when B x C is small, which no experiment here is, so this
+module keeps the one loop (and the tests cover every T, so a chunked variant can be checked later).
+
+Runs on CUDA tensors, and on CPU tensors under ``TRITON_INTERPRET=1`` (how the tests run it).
+Launch configs are chosen here, without ``@triton.autotune`` (the interpreter cannot benchmark).
+Ops: ``minrnn::triton_linear_scan(a, b, h0)`` and ``minrnn::triton_gate_scan(p, h0, mode, use_g)``,
+each with a registered backward and a fake implementation, so ``torch.compile(fullgraph=True)`` sees
+them as operators. Importing this module needs ``triton``; nothing else in minrnn imports it eagerly.
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+MODES = {"gru": 0, "lstm": 1, "lstm_norm": 2}
+
+
+def _block(channels: int) -> int:
+    return max(16, min(128, triton.next_power_of_2(channels)))
+
+
+@triton.jit
+def _cand(x, USE_G: tl.constexpr):
+    """h~ = g(x) (Appendix B: x + 0.5 for x >= 0, sigmoid(x) otherwise) or x (Appendix A)."""
+    if USE_G:
+        return tl.where(x >= 0, x + 0.5, tl.sigmoid(x))
+    return x
+
+
+@triton.jit
+def _dcand(x, USE_G: tl.constexpr):
+    if USE_G:
+        s = tl.sigmoid(x)
+        return tl.where(x >= 0, 1.0, s * (1.0 - s))
+    return tl.full(x.shape, 1.0, x.dtype)
+
+
+@triton.jit
+def _scan_fwd(
+    a_ptr, b_ptr, h0_ptr, h_ptr, T, C, s_b, s_t, HAS_H0: tl.constexpr, ACC: tl.constexpr, BLOCK: tl.constexpr
+):
+    row, c = tl.program_id(0), tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+    m = c < C
+    h = tl.zeros([BLOCK], ACC)
+    if HAS_H0:
+        h = tl.load(h0_ptr + row * C + c, mask=m, other=0.0).to(ACC)
+    for t in range(T):
+        at = tl.load(a_ptr + row * s_b + t * s_t + c, mask=m, other=0.0).to(ACC)
+        bt = tl.load(b_ptr + row * s_b + t * s_t + c, mask=m, other=0.0).to(ACC)
+        h = at * h + bt
+        tl.store(h_ptr + row * s_b + t * s_t + c, h, mask=m)
+
+
+@triton.jit
+def _scan_bwd_step(a_ptr, gh_ptr, ga_ptr, gb_ptr, at, m, prev, carry, ACC: tl.constexpr):
+    """One reverse step at offsets ``at``: g = dL/dh_t + carry; dL/da_t = g h_{t-1}, dL/db_t = g; new carry g a_t."""
+    g = tl.load(gh_ptr + at, mask=m, other=0.0).to(ACC) + carry
+    tl.store(ga_ptr + at, g * prev, mask=m)
+    tl.store(gb_ptr + at, g, mask=m)
+    return g * tl.load(a_ptr + at, mask=m, other=0.0).to(ACC)
+
+
+@triton.jit
+def _scan_bwd(
+    a_ptr,
+    h0_ptr,
+    h_ptr,
+    gh_ptr,
+    ga_ptr,
+    gb_ptr,
+    gh0_ptr,
+    T,
+    C,
+    s_b,
+    s_t,
+    HAS_H0: tl.constexpr,
+    ACC: tl.constexpr,
+    BLOCK: tl.constexpr,
+):
+    row, c = tl.program_id(0), tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+    m = c < C
+    first = tl.zeros([BLOCK], ACC)
+    if HAS_H0:
+        first = tl.load(h0_ptr + row * C + c, mask=m, other=0.0).to(ACC)
+    carry = tl.zeros([BLOCK], ACC)
+    for i in range(T - 1):  # t = T-1 .. 1, then t = 0 with h0 as the previous state
+        t = T - 1 - i
+        prev = tl.load(h_ptr + row * s_b + (t - 1) * s_t + c, mask=m, other=0.0).to(ACC)
+        carry = _scan_bwd_step(a_ptr, gh_ptr, ga_ptr, gb_ptr, row * s_b + t * s_t + c, m, prev, carry, ACC)
+    carry = _scan_bwd_step(a_ptr, gh_ptr, ga_ptr, gb_ptr, row * s_b + c, m, first, carry, ACC)
+    tl.store(gh0_ptr + row * C + c, carry, mask=m)
+
+
+@triton.jit
+def _gate_fwd(
+    p_ptr,
+    h0_ptr,
+    h_ptr,
+    T,
+    H,
+    s_pb,
+    s_pt,
+    s_hb,
+    s_ht,
+    OFF_I,
+    OFF_X,
+    HAS_H0: tl.constexpr,
+    MODE: tl.constexpr,
+    USE_G: tl.constexpr,
+    ACC: tl.constexpr,
+    BLOCK: tl.constexpr,
+):
+    row, c = tl.program_id(0), tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+    m = c < H
+    h = tl.zeros([BLOCK], ACC)
+    if HAS_H0:
+        h = tl.load(h0_ptr + row * H + c, mask=m, other=0.0).to(ACC)
+    for t in range(T):
+        p = p_ptr + row * s_pb + t * s_pt
+        k = tl.load(p + c, mask=m, other=0.0).to(ACC)
+        cand = _cand(tl.load(p + OFF_X + c, mask=m, other=0.0).to(ACC), USE_G)
+        if MODE == 0:  # minGRU: h = (1 - z) h_prev + z h~   (Algorithms 1, 5)
+            h = h + tl.sigmoid(k) * (cand - h)
+        else:
+            f, i = tl.sigmoid(k), tl.sigmoid(tl.load(p + OFF_I + c, mask=m, other=0.0).to(ACC))
+            if MODE == 1:  # minLSTM as the authors' code: h = f h_prev + i h~
+                h = f * h + i * cand
+            else:  # normalised gates: h = (f h_prev + i h~) / (f + i)   (Algorithms 3, 7)
+                h = (f * h + i * cand) / (f + i)
+        tl.store(h_ptr + row * s_hb + t * s_ht + c, h, mask=m)
+
+
+@triton.jit
+def _gate_bwd_step(
+    p, gp, gh, c, m, prev, carry, OFF_I, OFF_X, MODE: tl.constexpr, USE_G: tl.constexpr, ACC: tl.constexpr
+):
+    """One reverse step: g = dL/dh_t + carry; writes dL/dp_t (gates recomputed from p), returns dL/dh_{t-1}."""
+    g = tl.load(gh + c, mask=m, other=0.0).to(ACC) + carry
+    k, x = tl.load(p + c, mask=m, other=0.0).to(ACC), tl.load(p + OFF_X + c, mask=m, other=0.0).to(ACC)
+    cand, dcand = _cand(x, USE_G), _dcand(x, USE_G)
+    if MODE == 0:
+        z = tl.sigmoid(k)
+        tl.store(gp + c, g * (cand - prev) * z * (1.0 - z), mask=m)
+        tl.store(gp + OFF_X + c, g * z * dcand, mask=m)
+        return g * (1.0 - z)
+    f, ig = tl.sigmoid(k), tl.sigmoid(tl.load(p + OFF_I + c, mask=m, other=0.0).to(ACC))
+    if MODE == 1:
+        tl.store(gp + c, g * prev * f * (1.0 - f), mask=m)
+        tl.store(gp + OFF_I + c, g * cand * ig * (1.0 - ig), mask=m)
+        tl.store(gp + OFF_X + c, g * ig * dcand, mask=m)
+        return g * f
+    s = f + ig  # u = i / (f + i): h = h_prev + u (h~ - h_prev)
+    G = g * (cand - prev) / (s * s)
+    tl.store(gp + c, -G * ig * f * (1.0 - f), mask=m)
+    tl.store(gp + OFF_I + c, G * f * ig * (1.0 - ig), mask=m)
+    tl.store(gp + OFF_X + c, g * (ig / s) * dcand, mask=m)
+    return g * (f / s)
+
+
+@triton.jit
+def _gate_bwd(
+    p_ptr,
+    h0_ptr,
+    h_ptr,
+    gh_ptr,
+    gp_ptr,
+    gh0_ptr,
+    T,
+    H,
+    s_pb,
+    s_pt,
+    s_hb,
+    s_ht,
+    OFF_I,
+    OFF_X,
+    HAS_H0: tl.constexpr,
+    MODE: tl.constexpr,
+    USE_G: tl.constexpr,
+    ACC: tl.constexpr,
+    BLOCK: tl.constexpr,
+):
+    row, c = tl.program_id(0), tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+    m = c < H
+    first = tl.zeros([BLOCK], ACC)
+    if HAS_H0:
+        first = tl.load(h0_ptr + row * H + c, mask=m, other=0.0).to(ACC)
+    carry = tl.zeros([BLOCK], ACC)
+    for i in range(T - 1):  # t = T-1 .. 1, then t = 0 with h0 as the previous state
+        t = T - 1 - i
+        prev = tl.load(h_ptr + row * s_hb + (t - 1) * s_ht + c, mask=m, other=0.0).to(ACC)
+        carry = _gate_bwd_step(
+            p_ptr + row * s_pb + t * s_pt,
+            gp_ptr + row * s_pb + t * s_pt,
+            gh_ptr + row * s_hb + t * s_ht,
+            c,
+            m,
+            prev,
+            carry,
+            OFF_I,
+            OFF_X,
+            MODE,
+            USE_G,
+            ACC,
+        )
+    carry = _gate_bwd_step(
+        p_ptr + row * s_pb, gp_ptr + row * s_pb, gh_ptr + row * s_hb, c, m, first, carry, OFF_I, OFF_X, MODE, USE_G, ACC
+    )
+    tl.store(gh0_ptr + row * H + c, carry, mask=m)
+
+
+def _acc(dtype: torch.dtype):
+    return tl.float64 if dtype == torch.float64 else tl.float32
+
+
+def _state_dtype(dtype: torch.dtype) -> torch.dtype:
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def _check(name: str, x: torch.Tensor, h0: torch.Tensor | None, channels: int) -> None:
+    """The layouts the kernels assume, checked before launch (the op makes inputs contiguous)."""
+    if x.dim() != 3 or x.shape[1] < 1 or x.dtype not in (torch.float32, torch.float64, torch.bfloat16, torch.float16):
+        raise ValueError(f"{name}: needs a (B, T >= 1, C) float tensor, got {tuple(x.shape)} {x.dtype}")
+    if h0 is not None and (h0.shape != (x.shape[0], channels) or h0.device != x.device):
+        raise ValueError(f"{name}: h0 must be (B, C) = {(x.shape[0], channels)} on {x.device}, got {tuple(h0.shape)}")
+
+
+# ---- the generic scan ------------------------------------------------------------------------------------
+
+
+@torch.library.custom_op("minrnn::triton_linear_scan", mutates_args=())
+def linear_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None) -> torch.Tensor:
+    """h_t = a_t h_{t-1} + b_t; returns the states in float32 (float64 for float64 inputs)."""
+    _check("triton_linear_scan", a, h0, a.shape[-1])
+    if b.shape != a.shape:
+        raise ValueError(f"triton_linear_scan: a and b differ in shape: {tuple(a.shape)}, {tuple(b.shape)}")
+    a, b = a.contiguous(), b.contiguous()
+    h0 = h0.contiguous() if h0 is not None else None
+    B, T, C = a.shape
+    h = torch.empty(B, T, C, dtype=_state_dtype(a.dtype), device=a.device)
+    block = _block(C)
+    _scan_fwd[(B, triton.cdiv(C, block))](
+        a, b, h0 if h0 is not None else a, h, T, C, T * C, C, HAS_H0=h0 is not None, ACC=_acc(a.dtype), BLOCK=block
+    )
+    return h
+
+
+@linear_scan.register_fake
+def _(a, b, h0):
+    return a.new_empty(a.shape, dtype=_state_dtype(a.dtype))
+
+
+@torch.library.custom_op("minrnn::triton_linear_scan_backward", mutates_args=())
+def linear_scan_backward(
+    a: torch.Tensor, h0: torch.Tensor | None, h: torch.Tensor, gh: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    a, h, gh = a.contiguous(), h.contiguous(), gh.contiguous().to(h.dtype)
+    B, T, C = a.shape
+    ga, gb = torch.empty_like(h), torch.empty_like(h)
+    gh0 = torch.empty(B, C, dtype=h.dtype, device=a.device)
+    block = _block(C)
+    _scan_bwd[(B, triton.cdiv(C, block))](
+        a,
+        h0.contiguous() if h0 is not None else a,
+        h,
+        gh,
+        ga,
+        gb,
+        gh0,
+        T,
+        C,
+        T * C,
+        C,
+        HAS_H0=h0 is not None,
+        ACC=_acc(h.dtype),
+        BLOCK=block,
+    )
+    return ga, gb, gh0
+
+
+@linear_scan_backward.register_fake
+def _(a, h0, h, gh):
+    return torch.empty_like(h), torch.empty_like(h), h.new_empty(h.shape[0], h.shape[2])
+
+
+def _linear_setup(ctx, inputs, output):
+    a, b, h0 = inputs
+    ctx.save_for_backward(a, h0, output)
+    ctx.dtypes = (a.dtype, b.dtype, h0.dtype if h0 is not None else None)
+
+
+def _linear_backward(ctx, gh):
+    a, h0, h = ctx.saved_tensors
+    ga, gb, gh0 = linear_scan_backward(a, h0, h, gh)
+    da, db, dh = ctx.dtypes
+    return ga.to(da), gb.to(db), gh0.to(dh) if h0 is not None else None
+
+
+linear_scan.register_autograd(_linear_backward, setup_context=_linear_setup)
+
+
+# ---- the fused minGRU / minLSTM recurrence ----------------------------------------------------------------
+
+
+def _layout(P: int, mode: str) -> tuple[int, int, int]:
+    """(H, offset of the input gate, offset of the candidate) in the Linear outputs p (B, T, P)."""
+    if mode not in MODES:
+        raise ValueError(f"triton_gate_scan: mode must be one of {', '.join(MODES)}, got {mode!r}")
+    parts = 2 if mode == "gru" else 3
+    if P % parts:
+        raise ValueError(f"triton_gate_scan: p's last dimension {P} is not {parts} x H for mode {mode}")
+    H = P // parts
+    return (H, 0, H) if mode == "gru" else (H, H, 2 * H)
+
+
+@torch.library.custom_op("minrnn::triton_gate_scan", mutates_args=())
+def gate_scan(p: torch.Tensor, h0: torch.Tensor | None, mode: str, use_g: bool) -> torch.Tensor:
+    """The fused recurrence on p = [k | (i) | h~ pre-activations]; float32 states (float64 for float64)."""
+    H, off_i, off_x = _layout(p.shape[-1], mode)
+    _check("triton_gate_scan", p, h0, H)
+    p = p.contiguous()
+    h0 = h0.contiguous() if h0 is not None else None
+    B, T, P = p.shape
+    h = torch.empty(B, T, H, dtype=_state_dtype(p.dtype), device=p.device)
+    block = _block(H)
+    _gate_fwd[(B, triton.cdiv(H, block))](
+        p,
+        h0 if h0 is not None else p,
+        h,
+        T,
+        H,
+        T * P,
+        P,
+        T * H,
+        H,
+        off_i,
+        off_x,
+        HAS_H0=h0 is not None,
+        MODE=MODES[mode],
+        USE_G=use_g,
+        ACC=_acc(p.dtype),
+        BLOCK=block,
+    )
+    return h
+
+
+@gate_scan.register_fake
+def _(p, h0, mode, use_g):
+    H = _layout(p.shape[-1], mode)[0]
+    return p.new_empty(*p.shape[:-1], H, dtype=_state_dtype(p.dtype))
+
+
+@torch.library.custom_op("minrnn::triton_gate_scan_backward", mutates_args=())
+def gate_scan_backward(
+    p: torch.Tensor, h0: torch.Tensor | None, h: torch.Tensor, gh: torch.Tensor, mode: str, use_g: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    H, off_i, off_x = _layout(p.shape[-1], mode)
+    p, h, gh = p.contiguous(), h.contiguous(), gh.contiguous().to(h.dtype)
+    B, T, P = p.shape
+    gp = torch.zeros(B, T, P, dtype=h.dtype, device=p.device)
+    gh0 = torch.empty(B, H, dtype=h.dtype, device=p.device)
+    block = _block(H)
+    _gate_bwd[(B, triton.cdiv(H, block))](
+        p,
+        h0.contiguous() if h0 is not None else p,
+        h,
+        gh,
+        gp,
+        gh0,
+        T,
+        H,
+        T * P,
+        P,
+        T * H,
+        H,
+        off_i,
+        off_x,
+        HAS_H0=h0 is not None,
+        MODE=MODES[mode],
+        USE_G=use_g,
+        ACC=_acc(h.dtype),
+        BLOCK=block,
+    )
+    return gp, gh0
+
+
+@gate_scan_backward.register_fake
+def _(p, h0, h, gh, mode, use_g):
+    return torch.empty_like(p, dtype=h.dtype), h.new_empty(h.shape[0], h.shape[2])
+
+
+def _gate_setup(ctx, inputs, output):
+    p, h0, mode, use_g = inputs
+    ctx.save_for_backward(p, h0, output)
+    ctx.mode, ctx.use_g, ctx.dtypes = mode, use_g, (p.dtype, h0.dtype if h0 is not None else None)
+
+
+def _gate_backward(ctx, gh):
+    p, h0, h = ctx.saved_tensors
+    gp, gh0 = gate_scan_backward(p, h0, h, gh, ctx.mode, ctx.use_g)
+    return gp.to(ctx.dtypes[0]), (gh0.to(ctx.dtypes[1]) if h0 is not None else None), None, None
+
+
+gate_scan.register_autograd(_gate_backward, setup_context=_gate_setup)
