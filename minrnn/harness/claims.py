@@ -201,8 +201,9 @@ def _memory(pairs: list[tuple[str, str]], more: bool) -> Callable[[Evidence], Ve
 COPY = "selective_copy"
 
 
-def _copy(ev: Evidence, model: str, depth: int) -> list[dict]:
-    longer = [f"experiment=claims/copy_{model}_long"] if depth == 3 and model == "minlstm" else None
+def _copy(ev: Evidence, model: str, depth: int, longer: bool = False) -> list[dict]:
+    """Table 1's runs of ``model`` at ``depth``; with ``longer``, a longer run of the preset first."""
+    longer = [f"experiment=claims/copy_{model}_long"] if longer and depth == 3 and model == "minlstm" else None
     presets = [p for p in (longer, [f"experiment=table1/{model}", f"task.arch.depth={depth}"]) if p]
     return ev.runs(COPY, "test_acc", *presets)[0]
 
@@ -245,7 +246,7 @@ def _solves(models: tuple[str, ...], threshold: float = 95.0) -> Callable[[Evide
     def check(ev: Evidence) -> Verdict:
         parts, ok, deciding = [], [], []
         for model in models:
-            runs = _copy(ev, model, 3) if model in ("mingru", "minlstm") else []
+            runs = _copy(ev, model, 3, longer=True) if model in ("mingru", "minlstm") else []
             runs = runs or ev.runs(COPY, "test_acc", [f"experiment=table2/{model}"])[0]
             if not runs:
                 return Verdict(NOT_RUN, f"Table 2 runs of {model} missing")
