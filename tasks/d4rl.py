@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +56,7 @@ class D4RL:
         seed: int = 0,
         eval_windows: int = 512,
         eval_batch_size: int = 64,
+        eval_batches: int | None = None,
     ):
         if env not in ENVS:
             raise ValueError(f"unknown D4RL environment {env!r}; choose one of {', '.join(ENVS)}")
@@ -78,6 +80,7 @@ class D4RL:
         self.target_returns = list(target_returns or [])
         self.eval_episodes, self.gym_id, self.rollout = eval_episodes, f"{GYM_IDS[env]}-{gym_version}", rollout
         self.seed, self.eval_windows, self.eval_batch_size = seed, eval_windows, eval_batch_size
+        self.eval_cap = eval_batches  # None: every evaluation batch (the same key in every task)
         self.state_dim, self.act_dim = episodes[0].observations.shape[1], episodes[0].actions.shape[1]
         states = np.concatenate([e.observations for e in episodes])
         self.state_mean, self.state_std = states.mean(0), states.std(0) + 1e-6  # DT's normalisation
@@ -120,7 +123,7 @@ class D4RL:
         """Fixed windows of the dataset (DT keeps no held-out data): validation from seed 0, test seed 2."""
         g = torch.Generator().manual_seed({"val": 0, "test": 2}[split])
         n, bs = self.eval_windows, self.eval_batch_size
-        return (self._windows(min(bs, n - i), g) for i in range(0, n, bs))
+        return islice((self._windows(min(bs, n - i), g) for i in range(0, n, bs)), self.eval_cap)
 
     def loss(self, pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """DT's loss: mean squared action error over the real (unpadded) timesteps."""

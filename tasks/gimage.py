@@ -14,6 +14,7 @@ from __future__ import annotations
 import pickle
 import tarfile
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +79,7 @@ class GImage(PooledClassification):
         download: bool = True,
         seed: int = 0,
         eval_batch_size: int = 64,
+        eval_batches: int | None = None,
         max_eval: int | None = None,
     ):
         root = Path(path or cache_dir).expanduser()
@@ -98,6 +100,7 @@ class GImage(PooledClassification):
         if max_eval:  # a fixed prefix of the evaluation sets (CPU scale)
             self.splits.update({s: (x[:max_eval], y[:max_eval]) for s, (x, y) in self.splits.items() if s != "train"})
         self.seed, self.eval_batch_size = seed, eval_batch_size
+        self.eval_cap = eval_batches  # None: every evaluation batch (the same key in every task)
 
     @staticmethod
     def encode(x: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -113,4 +116,4 @@ class GImage(PooledClassification):
     def eval_batches(self, split: str) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         x, y = self.splits[split]
         bs = self.eval_batch_size
-        return (self.encode(x[i : i + bs], y[i : i + bs]) for i in range(0, len(x), bs))
+        return islice((self.encode(x[i : i + bs], y[i : i + bs]) for i in range(0, len(x), bs)), self.eval_cap)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 
 import torch
@@ -135,11 +136,13 @@ class ListOps(PooledClassification):
         seed: int = 0,
         data_seed: int = 0,
         eval_batch_size: int = 64,
+        eval_batches: int | None = None,
         cache_dir: str | None = None,
     ):
         if not 1 <= min_length < max_length - 1:
             raise ValueError(f"need 1 <= min_length < max_length - 1, got {min_length}, {max_length}")
         self.seed, self.eval_batch_size = seed, eval_batch_size
+        self.eval_cap = eval_batches  # None: every evaluation batch (the same key in every task)
         if path:
             folder = Path(path).expanduser()
             files = {s: folder / f"basic_{s}.tsv" for s in ("train", "val", "test")}
@@ -174,4 +177,4 @@ class ListOps(PooledClassification):
 
     def eval_batches(self, split: str) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         data, bs = self.splits[split], self.eval_batch_size
-        return (self.encode(data[i : i + bs]) for i in range(0, len(data), bs))
+        return islice((self.encode(data[i : i + bs]) for i in range(0, len(data), bs)), self.eval_cap)

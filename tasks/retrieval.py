@@ -11,6 +11,7 @@ model encodes both documents, each is mean-pooled over its real bytes into u and
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 
 import torch
@@ -77,6 +78,7 @@ class Retrieval:
         mlp_dim: int = 512,
         seed: int = 0,
         eval_batch_size: int = 32,
+        eval_batches: int | None = None,
         max_eval: int | None = None,
     ):
         folder = Path(path).expanduser() if path else None
@@ -96,6 +98,7 @@ class Retrieval:
         self.max_length, self.embed_dim, self.mlp_dim = max_length, embed_dim, mlp_dim
         self.dim_out = embed_dim  # the encoder's features; DualEncoder classifies
         self.seed, self.eval_batch_size = seed, eval_batch_size
+        self.eval_cap = eval_batches  # None: every evaluation batch (the same key in every task)
 
     def wrap(self, encoder: nn.Module) -> DualEncoder:
         return DualEncoder(encoder, self.embed_dim, self.mlp_dim)
@@ -117,7 +120,7 @@ class Retrieval:
 
     def eval_batches(self, split: str) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         data, bs = self.splits[split], self.eval_batch_size
-        return (self.encode(data[i : i + bs]) for i in range(0, len(data), bs))
+        return islice((self.encode(data[i : i + bs]) for i in range(0, len(data), bs)), self.eval_cap)
 
     def loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(logits.float(), y)
