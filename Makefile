@@ -20,7 +20,7 @@ TRAIN := $(VENV)/bin/minrnn-train
 .PHONY: help install install-dev test lint format bench reproduce reproduce-table1 reproduce-table2 reproduce-figure2 \
 	reproduce-figure1 reproduce-inference figures-efficiency faults reproduce-table4 tables clean \
 	reproduce-table3 reproduce-table3-demo reproduce-table4-lra \
-	reproduce-table6 reproduce-figure5 claims claims-runs test-slurm test-paper-scale
+	reproduce-table6 reproduce-figure5 claims claims-runs test-slurm test-paper-scale gpu-check
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -42,6 +42,10 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 
 test: install-dev  ## run the test suite
 	$(PY) -m pytest -q
+
+gpu-check: install  ## on a CUDA machine: backends vs sequential, bf16 steps at scale=paper, Figure 1 -> results/gpu/
+	$(VENV)/bin/pip install -q "triton>=3.2"
+	$(PY) scripts/gpu_check.py
 
 test-paper-scale: install-dev  ## every experiment= preset, one step at scale=paper on CPU (the paper's model sizes; minutes)
 	$(PY) -m pytest -q -p no:cacheprovider tests_paper_scale
