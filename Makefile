@@ -40,8 +40,8 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
 
-test: install-dev  ## run the test suite
-	$(PY) -m pytest -q
+test: install-dev  ## run the test suite (two processes: pytest-xdist)
+	$(PY) -m pytest -q -n 2
 
 gpu-check: install  ## on a CUDA machine: backends vs sequential, bf16 steps at scale=paper, Figure 1 -> results/gpu/
 	$(VENV)/bin/pip install -q "triton>=3.2"

@@ -24,7 +24,7 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_sof
 
     h_t = exp(delta_t A) * h_{t-1} + delta_t B_t u_t (per channel d and state n), y_t = C_t . h_t + D u_t,
     then y * silu(z). Returns y (b, d, l). backend "auto": on CPU the fused compiled kernel
-    (minrnn.native.SelectiveScan) when it builds; otherwise minrnn's generic scan over d * n channels
+    (minrnn.native.selective_scan, a registered op) when it builds; otherwise minrnn's generic scan over d * n channels
     ("sequential" or "cpu"; the log backend cannot take B u's signs).
     """
     if delta_bias is not None:
@@ -35,7 +35,7 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_sof
         backend = "fused" if u.device.type == "cpu" and native.available() else "sequential"
     if backend == "fused":
         dtype = u.dtype if u.dtype in (torch.float32, torch.float64) else torch.float32
-        y = native.SelectiveScan.apply(
+        y, _ = native.selective_scan(
             *(t.to(dtype) for t in (u.transpose(1, 2), delta.transpose(1, 2), A, B.transpose(1, 2), C.transpose(1, 2)))
         )
         y = y.transpose(1, 2).to(u.dtype)

@@ -95,6 +95,7 @@ def load() -> ctypes.CDLL:
         return _lib
 
 
+@torch.compiler.assume_constant_result  # torch.compile calls it once while tracing (it may build the kernel)
 def available() -> bool:
     try:
         load()
@@ -326,52 +327,78 @@ linear_scan.register_autograd(_linear_backward, setup_context=_save_linear)
 gate_scan.register_autograd(_gate_backward, setup_context=_save_gate)
 
 
-class SelectiveScan(torch.autograd.Function):
+@torch.library.custom_op("minrnn::selective_scan", mutates_args=())
+def selective_scan(
+    u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, Bm: torch.Tensor, Cm: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Mamba's S6 scan, fused (csrc s6_fwd/s6_bwd): u, delta (B, L, D); A (D, N); Bm, Cm (B, L, N).
 
-    Returns y (B, L, D) with y_t = sum_n C_t[n] h_t[n], h_t = exp(delta_t A) h_{t-1} + delta_t B_t u_t.
-    The (B, L, D, N) states are kept for the backward pass; nothing else of that size is built.
+    Returns y (B, L, D) with y_t = sum_n C_t[n] h_t[n], h_t = exp(delta_t A) h_{t-1} + delta_t B_t u_t,
+    and the (B, L, D, N) states, kept for the backward pass; nothing else of that size is built.
     """
+    if u.dim() != 3 or A.dim() != 2:
+        raise ValueError(f"S6: u must be (B, L, D) and A (D, N), got {tuple(u.shape)} and {tuple(A.shape)}")
+    (B, L, D), N = u.shape, A.shape[1]
+    _check(
+        "S6",
+        {"u": (B, L, D), "delta": (B, L, D), "A": (D, N), "Bm": (B, L, N), "Cm": (B, L, N)},
+        {"u": u, "delta": delta, "A": A, "Bm": Bm, "Cm": Cm},
+    )
+    lib, suf = load(), _suffix(u.dtype)
+    u, delta, A, Bm, Cm = (t.contiguous() for t in (u, delta, A, Bm, Cm))
+    y, hs = u.new_empty(B, L, D), u.new_empty(B, L, D, N)
+    fn = getattr(lib, f"s6_fwd_{suf}")
+    _run_rows(fn, B, L * D * N, lambda b0, b1, s: (b0, b1, L, D, N, u, delta, A, Bm, Cm, y, hs, s), u.new_empty(D * N))
+    return y, hs
 
-    @staticmethod
-    def forward(ctx, u, delta, A, Bm, Cm):
-        if u.dim() != 3 or A.dim() != 2:
-            raise ValueError(f"S6: u must be (B, L, D) and A (D, N), got {tuple(u.shape)} and {tuple(A.shape)}")
-        (B, L, D), N = u.shape, A.shape[1]
-        _check(
-            "S6",
-            {"u": (B, L, D), "delta": (B, L, D), "A": (D, N), "Bm": (B, L, N), "Cm": (B, L, N)},
-            {"u": u, "delta": delta, "A": A, "Bm": Bm, "Cm": Cm},
-        )
-        lib, suf = load(), _suffix(u.dtype)
-        u, delta, A, Bm, Cm = (t.contiguous() for t in (u, delta, A, Bm, Cm))
-        y, hs = u.new_empty(B, L, D), u.new_empty(B, L, D, N)
-        fn = getattr(lib, f"s6_fwd_{suf}")
-        _run_rows(
-            fn, B, L * D * N, lambda b0, b1, s: (b0, b1, L, D, N, u, delta, A, Bm, Cm, y, hs, s), u.new_empty(D * N)
-        )
-        ctx.save_for_backward(u, delta, A, Bm, Cm, hs)
-        return y
 
-    @staticmethod
-    def backward(ctx, gy):
-        u, delta, A, Bm, Cm, hs = ctx.saved_tensors
-        lib, suf = load(), _suffix(u.dtype)
-        gy = gy.contiguous()
-        B, L, D = u.shape
-        N = A.shape[1]
-        gu, gdelta = torch.empty_like(u), torch.empty_like(u)
-        gB, gC = torch.zeros_like(Bm), torch.zeros_like(Cm)
-        fn = getattr(lib, f"s6_bwd_{suf}")
-        partial_gA = []
+@selective_scan.register_fake
+def _(u, delta, A, Bm, Cm):
+    return u.new_empty(u.shape), u.new_empty(*u.shape, A.shape[1])
 
-        def args(b0, b1, scratch):
-            gA = torch.zeros_like(A)  # one partial sum per job: no two threads add into the same buffer
-            partial_gA.append(gA)
-            return (b0, b1, L, D, N, u, delta, A, Bm, Cm, hs, gy, gu, gdelta, gA, gB, gC, scratch)
 
-        _run_rows(fn, B, L * D * N, args, u.new_empty(D * N))
-        return gu, gdelta, torch.stack(partial_gA).sum(0), gB, gC
+@torch.library.custom_op("minrnn::selective_scan_backward", mutates_args=())
+def selective_scan_backward(
+    u: torch.Tensor,
+    delta: torch.Tensor,
+    A: torch.Tensor,
+    Bm: torch.Tensor,
+    Cm: torch.Tensor,
+    hs: torch.Tensor,
+    gy: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    lib, suf = load(), _suffix(u.dtype)
+    u, delta, A, Bm, Cm, hs, gy = (t.contiguous() for t in (u, delta, A, Bm, Cm, hs, gy))
+    B, L, D = u.shape
+    N = A.shape[1]
+    gu, gdelta = torch.empty_like(u), torch.empty_like(u)
+    gB, gC = torch.zeros_like(Bm), torch.zeros_like(Cm)
+    fn = getattr(lib, f"s6_bwd_{suf}")
+    partial_gA = []
+
+    def args(b0, b1, scratch):
+        gA = torch.zeros_like(A)  # one partial sum per job: no two threads add into the same buffer
+        partial_gA.append(gA)
+        return (b0, b1, L, D, N, u, delta, A, Bm, Cm, hs, gy, gu, gdelta, gA, gB, gC, scratch)
+
+    _run_rows(fn, B, L * D * N, args, u.new_empty(D * N))
+    return gu, gdelta, torch.stack(partial_gA).sum(0), gB, gC
+
+
+@selective_scan_backward.register_fake
+def _(u, delta, A, Bm, Cm, hs, gy):
+    return torch.empty_like(u), torch.empty_like(u), torch.empty_like(A), torch.empty_like(Bm), torch.empty_like(Cm)
+
+
+def _save_s6(ctx, inputs, output):
+    ctx.save_for_backward(*inputs, output[1])
+
+
+def _s6_backward(ctx, gy, ghs):
+    return selective_scan_backward(*ctx.saved_tensors, gy if gy is not None else torch.zeros_like(ctx.saved_tensors[0]))
+
+
+selective_scan.register_autograd(_s6_backward, setup_context=_save_s6)
 
 
 def _run_rows(fn, B: int, work_per_row: int, args_for, scratch_like: torch.Tensor) -> None:

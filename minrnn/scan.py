@@ -133,9 +133,13 @@ def triton_kernels(device: torch.device):
     if device.type == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":
         raise ValueError("scan backend 'triton' runs on CUDA tensors, or on CPU tensors with TRITON_INTERPRET=1")
     try:
+        import triton.language as tl
+
         from minrnn import triton_scan
     except ImportError as e:
         raise ValueError(f"scan backend 'triton' needs `pip install triton` ({e})") from e
+    if device.type == "cpu" and type(tl.zeros).__name__ != "InterpretedFunction":
+        raise ValueError("TRITON_INTERPRET=1 was set after triton was imported (minrnn imports it); set it first")
     return triton_scan
 
 

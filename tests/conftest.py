@@ -1,3 +1,9 @@
+import os
+
+# Triton reads TRITON_INTERPRET when triton.language is imported (minrnn's import does that): set here,
+# before anything imports torch or minrnn, the Triton kernels run in the interpreter on CPU tensors.
+os.environ.setdefault("TRITON_INTERPRET", "1")
+
 import pytest
 import torch
 

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from minrnn import MinGRU, MinLSTM, SequenceModel, native
+from minrnn.baselines.mamba import Mamba
 
 
 def outputs_and_grads(module, x):
@@ -44,3 +45,19 @@ def test_the_kernels_are_registered_operators():
     a, b = torch.rand(2, 5, 3), torch.randn(2, 5, 3)
     torch.library.opcheck(torch.ops.minrnn.linear_scan, (a, b, torch.randn(2, 3)))
     torch.library.opcheck(torch.ops.minrnn.gate_scan, (torch.randn(2, 5, 6), None, "gru", True))
+    u, delta = torch.randn(2, 5, 3, requires_grad=True), torch.rand(2, 5, 3, requires_grad=True)
+    A, Bm, Cm = (-torch.rand(3, 4)).requires_grad_(), torch.randn(2, 5, 4), torch.randn(2, 5, 4)
+    torch.library.opcheck(torch.ops.minrnn.selective_scan, (u, delta, A, Bm.requires_grad_(), Cm.requires_grad_()))
+
+
+def test_compiled_mamba_equals_eager():
+    """The S6 kernel as an operator: the Mamba baseline compiles in one graph (it once ran its ctypes
+    calls under Dynamo, the pattern that corrupted memory for the minRNN layers)."""
+    torch.manual_seed(0)
+    model = Mamba(dim=16, depth=1, dim_out=5, vocab_size=11, d_state=4)
+    x = torch.randint(0, 11, (2, 13))
+    eager = outputs_and_grads(model, x)
+    compiled = outputs_and_grads(torch.compile(model, fullgraph=True, backend="aot_eager"), x)
+    torch.testing.assert_close(compiled[0], eager[0], rtol=1e-6, atol=1e-7)
+    for g_c, g_e in zip(compiled[1], eager[1], strict=True):
+        torch.testing.assert_close(g_c, g_e, rtol=1e-5, atol=1e-7)

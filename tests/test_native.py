@@ -98,7 +98,7 @@ def test_missing_compiler_is_reported(tmp_path):
         (lambda: native.gate_scan(torch.rand(2, 5, 6), None, "rnn", True), r"mode must be one of"),
         # the shapes an AddressSanitizer run once fed the S6 kernel (A for 12 channels, u with 40): an overflow then
         (
-            lambda: native.SelectiveScan.apply(
+            lambda: native.selective_scan(
                 *(torch.rand(s) for s in [(2, 12, 40), (2, 12, 40), (12, 4), (2, 4, 12), (2, 4, 12)])
             ),
             r"S6: A must have shape \(40, 4\)",

@@ -171,9 +171,12 @@ def test_bad_input_raises_value_error():
         S.scan(a, a, torch.rand(2, 4))
     with pytest.raises(ValueError, match="unknown scan backend 'fast'"):
         S.scan(a, a, backend="fast")
-    if os.environ.get("TRITON_INTERPRET") != "1":  # on CPU tensors the interpreter must be asked for
-        with pytest.raises(ValueError, match="TRITON_INTERPRET=1"):
-            S.scan(a, a, backend="triton")
+
+
+def test_triton_on_cpu_tensors_needs_the_interpreter(monkeypatch):
+    monkeypatch.setenv("TRITON_INTERPRET", "0")
+    with pytest.raises(ValueError, match="on CPU tensors with TRITON_INTERPRET=1"):
+        S.scan(torch.rand(2, 5, 3), torch.rand(2, 5, 3), backend="triton")
 
 
 def test_auto_picks_cpu_kernel_on_cpu():

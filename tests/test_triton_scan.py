@@ -1,9 +1,6 @@
 """The Triton backend (minrnn/triton_scan.py) against the sequential reference, run by Triton's
-interpreter on CPU tensors: every variant, T from 1 to 1000, with and without h0, half precision in."""
-
-import os
-
-os.environ.setdefault("TRITON_INTERPRET", "1")  # before minrnn.triton_scan is imported: kernels interpreted
+interpreter on CPU tensors (tests/conftest.py sets TRITON_INTERPRET=1): every variant, T from 1 to
+1000, with and without h0, half precision in."""
 
 import pytest
 import torch
