@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from minrnn import native
-from minrnn.scan import scan
+from minrnn.scan import scan, triton_available
 
 
 def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False, backend="auto"):
@@ -24,8 +24,8 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_sof
 
     h_t = exp(delta_t A) * h_{t-1} + delta_t B_t u_t (per channel d and state n), y_t = C_t . h_t + D u_t,
     then y * silu(z). Returns y (b, d, l). backend "auto": on CPU the fused compiled kernel
-    (minrnn.native.selective_scan, a registered op) when it builds; otherwise minrnn's generic scan over d * n channels
-    ("sequential" or "cpu"; the log backend cannot take B u's signs).
+    (minrnn.native.selective_scan, a registered op) when it builds; on CUDA the Triton scan over d * n
+    channels when triton imports; else the sequential loop (the log backend cannot take B u's signs).
     """
     if delta_bias is not None:
         delta = delta + delta_bias[..., None]
@@ -33,6 +33,7 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_sof
         delta = F.softplus(delta)
     if backend == "auto":
         backend = "fused" if u.device.type == "cpu" and native.available() else "sequential"
+        backend = "triton" if triton_available(u.device) else backend
     if backend == "fused":
         dtype = u.dtype if u.dtype in (torch.float32, torch.float64) else torch.float32
         y, _ = native.selective_scan(

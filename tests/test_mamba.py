@@ -18,6 +18,19 @@ def test_selective_scan_hand_computed_case():
     torch.testing.assert_close(selective_scan(u, delta, A, B, C, D, z=z, backend="fused"), expect * silu)
 
 
+def test_selective_scan_on_the_triton_scan_equals_the_reference():
+    """What the Mamba baseline runs on CUDA, here in Triton's interpreter (tests/conftest.py)."""
+    torch.manual_seed(0)
+    u, delta = torch.randn(2, 3, 9, dtype=torch.float64), torch.rand(2, 3, 9, dtype=torch.float64)
+    A, B, C = (
+        -torch.rand(3, 4, dtype=torch.float64),
+        torch.randn(2, 4, 9, dtype=torch.float64),
+        torch.randn(2, 4, 9, dtype=torch.float64),
+    )
+    ref = selective_scan(u, delta, A, B, C, backend="sequential")
+    torch.testing.assert_close(selective_scan(u, delta, A, B, C, backend="triton"), ref, rtol=0, atol=1e-12)
+
+
 def test_fused_selective_scan_matches_reference_and_gradcheck():
     b, d, l, n = 2, 4, 9, 3  # noqa: E741
     g = lambda *s: torch.randn(*s, dtype=torch.float64, requires_grad=True)  # noqa: E731
