@@ -45,14 +45,20 @@ def _dcand(x, USE_G: tl.constexpr):
 
 
 @triton.jit
+def _initial(h0, m, HAS_H0: tl.constexpr, ACC: tl.constexpr, BLOCK: tl.constexpr):
+    """The state before t = 0: h0's row where given, else zeros."""
+    if HAS_H0:
+        return tl.load(h0, mask=m, other=0.0).to(ACC)
+    return tl.zeros([BLOCK], ACC)
+
+
+@triton.jit
 def _scan_fwd(
     a_ptr, b_ptr, h0_ptr, h_ptr, T, C, s_b, s_t, HAS_H0: tl.constexpr, ACC: tl.constexpr, BLOCK: tl.constexpr
 ):
     row, c = tl.program_id(0), tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
     m = c < C
-    h = tl.zeros([BLOCK], ACC)
-    if HAS_H0:
-        h = tl.load(h0_ptr + row * C + c, mask=m, other=0.0).to(ACC)
+    h = _initial(h0_ptr + row * C + c, m, HAS_H0, ACC, BLOCK)
     for t in range(T):
         at = tl.load(a_ptr + row * s_b + t * s_t + c, mask=m, other=0.0).to(ACC)
         bt = tl.load(b_ptr + row * s_b + t * s_t + c, mask=m, other=0.0).to(ACC)
@@ -88,9 +94,7 @@ def _scan_bwd(
 ):
     row, c = tl.program_id(0), tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
     m = c < C
-    first = tl.zeros([BLOCK], ACC)
-    if HAS_H0:
-        first = tl.load(h0_ptr + row * C + c, mask=m, other=0.0).to(ACC)
+    first = _initial(h0_ptr + row * C + c, m, HAS_H0, ACC, BLOCK)
     carry = tl.zeros([BLOCK], ACC)
     for i in range(T - 1):  # t = T-1 .. 1, then t = 0 with h0 as the previous state
         t = T - 1 - i
@@ -121,9 +125,7 @@ def _gate_fwd(
 ):
     row, c = tl.program_id(0), tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
     m = c < H
-    h = tl.zeros([BLOCK], ACC)
-    if HAS_H0:
-        h = tl.load(h0_ptr + row * H + c, mask=m, other=0.0).to(ACC)
+    h = _initial(h0_ptr + row * H + c, m, HAS_H0, ACC, BLOCK)
     for t in range(T):
         p = p_ptr + row * s_pb + t * s_pt
         k = tl.load(p + c, mask=m, other=0.0).to(ACC)
@@ -190,9 +192,7 @@ def _gate_bwd(
 ):
     row, c = tl.program_id(0), tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
     m = c < H
-    first = tl.zeros([BLOCK], ACC)
-    if HAS_H0:
-        first = tl.load(h0_ptr + row * H + c, mask=m, other=0.0).to(ACC)
+    first = _initial(h0_ptr + row * H + c, m, HAS_H0, ACC, BLOCK)
     carry = tl.zeros([BLOCK], ACC)
     for i in range(T - 1):  # t = T-1 .. 1, then t = 0 with h0 as the previous state
         t = T - 1 - i
