@@ -130,9 +130,10 @@ def test_scontrol_requeue_resumes_from_the_checkpoint_and_equals_an_uninterrupte
 
 
 def test_the_signal_before_the_time_limit_requeues_and_the_run_resumes_identically(tmp_path):
-    steps = 1000
+    # SIGUSR2 is due 10 s into each attempt (a 1-minute limit, signalled 50 s before), but Slurm checks
+    # time limits every 30 s: it arrives 10 to 40 s in. 4000 steps take about 80 s on one core here.
+    steps = 4000
     reference = uninterrupted(tmp_path / "reference", steps)
-    # SIGUSR2 10 s into each attempt (a 1-minute limit, signalled 50 s before): several requeues
     limit = "hydra.launcher.timeout_min=1 hydra.launcher.signal_delay_s=50 hydra.launcher.max_num_timeout=10".split()
     out = finish(submit(tmp_path, *tiny(tmp_path, steps), *limit), tmp_path, timeout=600)
     logs = "".join(p.read_text() for p in (tmp_path / "runs" / ".submitit").rglob("*_log.out"))
