@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from minrnn import native
+from minrnn.blocks import RMSNorm
 from minrnn.scan import scan, triton_available
 
 
@@ -179,8 +180,8 @@ class Mamba(nn.Module):
             else (lambda: MambaMixer(dim, d_state, d_conv, expand))
         )
         self.mixers = nn.ModuleList(make() for _ in range(depth))
-        self.norms = nn.ModuleList(nn.RMSNorm(dim) for _ in range(depth))
-        self.norm = nn.RMSNorm(dim)
+        self.norms = nn.ModuleList(RMSNorm(dim) for _ in range(depth))
+        self.norm = RMSNorm(dim)
         self.head = nn.Linear(dim, dim_out, bias=False)
 
     @property

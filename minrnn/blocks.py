@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from minrnn import native
 from minrnn.layers import MinGRU, MinLSTM
 
 RNNS = {"mingru": MinGRU, "minlstm": MinLSTM}
@@ -42,7 +43,28 @@ def rnn_class(name: str) -> type[nn.Module]:
         raise ValueError(f"unknown rnn {name!r}; choose one of {', '.join(RNNS)} or a dotted class path") from None
 
 
-NORMS = {"rms": nn.RMSNorm, "layer": nn.LayerNorm}
+class RMSNorm(nn.RMSNorm):
+    """torch.nn.RMSNorm (same parameters and state dict) that runs the fused CPU kernel on float32/64
+    CPU tensors: torch's CPU RMSNorm is a composite of five passes over memory, which made norms
+    about half of a model's training step (minrnn.native.rms_norm)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        fused = (
+            x.device.type == "cpu"
+            and x.dtype in (torch.float32, torch.float64)
+            and self.weight is not None
+            and self.weight.dtype == x.dtype
+            and self.normalized_shape == (x.shape[-1],)
+            and not torch.is_autocast_enabled("cpu")
+            and native.available()
+        )
+        if not fused:
+            return super().forward(x)
+        eps = self.eps if self.eps is not None else torch.finfo(x.dtype).eps
+        return native.rms_norm(x, self.weight, eps)[0]
+
+
+NORMS = {"rms": RMSNorm, "layer": nn.LayerNorm}
 State = tuple  # (conv inputs (B, k-1, D) or None, the rnn layer's state or None)
 
 

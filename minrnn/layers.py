@@ -130,13 +130,15 @@ class _MinRNN(nn.Module):
         """A fused kernel on all projections at once: one matmul, then the recurrence on its outputs."""
         weight = torch.cat([lin.weight for lin in self._projections])
         bias = None if self._projections[0].bias is None else torch.cat([lin.bias for lin in self._projections])
-        p = F.linear(x, weight, bias)
         if backend == "triton":  # any float dtype in, a float32 (float64) state inside
+            p = F.linear(x, weight, bias)
             return triton_kernels(x.device).gate_scan(p, h0, self._mode, self.log_space).to(x.dtype)
+        p = F.linear(x, weight)  # the kernel adds the bias as it reads p
         if p.dtype in (torch.float32, torch.float64):
-            return native.gate_scan(p, h0, self._mode, self.log_space)
+            return native.gate_scan(p, h0, self._mode, self.log_space, bias)
         h0 = h0.float() if h0 is not None else None  # half types: compute in float32
-        return native.gate_scan(p.float(), h0, self._mode, self.log_space).to(x.dtype)
+        bias = bias.float() if bias is not None else None
+        return native.gate_scan(p.float(), h0, self._mode, self.log_space, bias).to(x.dtype)
 
     def step(self, x_t: torch.Tensor, h_prev: torch.Tensor | None = None) -> torch.Tensor:
         """Sequential mode: x_t (B, dim_in), h_prev (B, dim_hidden) or None -> h_t (B, dim_hidden)."""

@@ -32,6 +32,7 @@ FLAGS = [
     "-O3",
     "-march=native",
     "-fopenmp-simd",
+    "-fno-trapping-math",  # lets gcc if-convert g()'s branch, so the gate loops vectorise (4-6x); same rounding
     "-shared",
     "-fPIC",
     "-std=c99",
@@ -126,10 +127,10 @@ def _check(name: str, shapes: dict[str, tuple], tensors: dict[str, torch.Tensor 
 
 def _c(arg):
     """A ctypes argument: a tensor (or None) as its data pointer, a Python int as int64 (C ``int``s
-    such as mode and use_g are passed as ctypes.c_int already)."""
+    such as mode and use_g, and doubles, are passed as ctypes values already)."""
     if arg is None or isinstance(arg, torch.Tensor):
         return ctypes.c_void_p(arg.data_ptr() if arg is not None else 0)
-    return arg if isinstance(arg, ctypes.c_int) else ctypes.c_int64(arg)
+    return arg if isinstance(arg, (ctypes.c_int, ctypes.c_double)) else ctypes.c_int64(arg)
 
 
 def _run(fn, B: int, T: int, C: int, args_for, scratch_like: torch.Tensor) -> None:
@@ -215,23 +216,27 @@ def linear_scan_backward(
 
 
 @torch.library.custom_op("minrnn::gate_scan", mutates_args=())
-def gate_scan(p: torch.Tensor, h0: torch.Tensor | None, mode: str, use_g: bool) -> torch.Tensor:
+def gate_scan(
+    p: torch.Tensor, h0: torch.Tensor | None, mode: str, use_g: bool, bias: torch.Tensor | None = None
+) -> torch.Tensor:
     """Fused minGRU/minLSTM scan on the Linear outputs p (B, T, P), P = 2H (GRU) or 3H (LSTM) -> h (B, T, H).
 
     Channel layout of p: [gate | candidate] for minGRU (gate = k of linear_z), and
-    [forget | input | candidate] for minLSTM.
+    [forget | input | candidate] for minLSTM. ``bias`` (P,), if given, is added to p inside the
+    kernel: p = x W^T without a bias is one pass over memory fewer than addmm's copy of the bias.
     """
     B, T, P = _gate_shape(p, mode)
     H, (off_i, off_h) = _gate_layout(P, mode)
-    _check("gate_scan", {"p": (B, T, P), "h0": (B, H)}, {"p": p, "h0": h0})
+    _check("gate_scan", {"p": (B, T, P), "h0": (B, H), "bias": (P,)}, {"p": p, "h0": h0, "bias": bias})
     lib, suf = load(), _suffix(p.dtype)
     p = p.contiguous()
     h0 = h0.contiguous() if h0 is not None else None
+    q = bias.contiguous() if bias is not None else p.new_zeros(P)
     h = p.new_empty(B, T, H)
     variant = (ctypes.c_int(MODES[mode]), ctypes.c_int(use_g), off_i, off_h)
 
     def args(b0, b1, c0, c1, scratch):
-        return (b0, b1, c0, c1, T, *variant, p, T * P, P, h0, H, h, T * H, H, scratch[0])
+        return (b0, b1, c0, c1, T, *variant, p, T * P, P, q, h0, H, h, T * H, H, scratch[0])
 
     _run(getattr(lib, f"gate_fwd_{suf}"), B, T, H, args, p)
     return h
@@ -239,29 +244,39 @@ def gate_scan(p: torch.Tensor, h0: torch.Tensor | None, mode: str, use_g: bool) 
 
 @torch.library.custom_op("minrnn::gate_scan_backward", mutates_args=())
 def gate_scan_backward(
-    p: torch.Tensor, h0: torch.Tensor | None, h: torch.Tensor, gh: torch.Tensor, mode: str, use_g: bool
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(dL/dp, dL/dh0; the last empty when h0 is None), gates recomputed from p, not stored."""
+    p: torch.Tensor,
+    h0: torch.Tensor | None,
+    h: torch.Tensor,
+    gh: torch.Tensor,
+    mode: str,
+    use_g: bool,
+    bias: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(dL/dp, dL/dh0, dL/dbias; dL/dh0 empty when h0 is None), gates recomputed from p, not stored."""
     B, T, P = _gate_shape(p, mode)
     H, (off_i, off_h) = _gate_layout(P, mode)
     _check(
         "gate_scan_backward",
-        {"p": (B, T, P), "h0": (B, H), "h": (B, T, H), "gh": (B, T, H)},
-        {"p": p, "h0": h0, "h": h, "gh": gh},
+        {"p": (B, T, P), "h0": (B, H), "h": (B, T, H), "gh": (B, T, H), "bias": (P,)},
+        {"p": p, "h0": h0, "h": h, "gh": gh, "bias": bias},
     )
     lib, suf = load(), _suffix(p.dtype)
     p, h, gh = p.contiguous(), h.contiguous(), gh.contiguous()
     h0 = h0.contiguous() if h0 is not None else None
+    q = bias.contiguous() if bias is not None else p.new_zeros(P)
     gp = torch.empty_like(p)
     gh0 = torch.empty_like(h0) if h0 is not None else p.new_empty(0)
     variant = (ctypes.c_int(MODES[mode]), ctypes.c_int(use_g), off_i, off_h)
+    partial_gq = []
 
     def args(b0, b1, c0, c1, scratch):
-        tensors = (p, T * P, P, h0, H, h, T * H, H, gh, T * H, H, gp, T * P, P)
+        gq = p.new_zeros(P)  # one partial bias gradient per job, summed below
+        partial_gq.append(gq)
+        tensors = (p, T * P, P, q, gq, h0, H, h, T * H, H, gh, T * H, H, gp, T * P, P)
         return (b0, b1, c0, c1, T, *variant, *tensors, gh0 if h0 is not None else None, H, scratch[1], scratch[0])
 
     _run(getattr(lib, f"gate_bwd_{suf}"), B, T, H, args, p)
-    return gp, gh0
+    return gp, gh0, torch.stack(partial_gq).sum(0)
 
 
 def _gate_shape(p: torch.Tensor, mode: str) -> tuple[int, int, int]:
@@ -291,13 +306,14 @@ def _(a, h0, h, gh):
 
 
 @gate_scan.register_fake
-def _(p, h0, mode, use_g):
+def _(p, h0, mode, use_g, bias=None):
     return p.new_empty(*p.shape[:-1], _gate_layout(p.shape[-1], mode)[0])
 
 
 @gate_scan_backward.register_fake
-def _(p, h0, h, gh, mode, use_g):
-    return torch.empty_like(p), torch.empty_like(h0) if h0 is not None else p.new_empty(0)
+def _(p, h0, h, gh, mode, use_g, bias=None):
+    gh0 = torch.empty_like(h0) if h0 is not None else p.new_empty(0)
+    return torch.empty_like(p), gh0, p.new_empty(p.shape[-1])
 
 
 def _save_linear(ctx, inputs, output):
@@ -312,15 +328,15 @@ def _linear_backward(ctx, gh):
 
 
 def _save_gate(ctx, inputs, output):
-    p, h0, mode, use_g = inputs
-    ctx.save_for_backward(p, h0, output)
+    p, h0, mode, use_g, bias = inputs
+    ctx.save_for_backward(p, h0, output, bias)
     ctx.mode, ctx.use_g = mode, use_g
 
 
 def _gate_backward(ctx, gh):
-    p, h0, h = ctx.saved_tensors
-    gp, gh0 = gate_scan_backward(p, h0, h, gh, ctx.mode, ctx.use_g)
-    return gp, gh0 if h0 is not None else None, None, None
+    p, h0, h, bias = ctx.saved_tensors
+    gp, gh0, gbias = gate_scan_backward(p, h0, h, gh, ctx.mode, ctx.use_g, bias)
+    return gp, gh0 if h0 is not None else None, None, None, gbias if bias is not None else None
 
 
 linear_scan.register_autograd(_linear_backward, setup_context=_save_linear)
@@ -408,3 +424,63 @@ def _run_rows(fn, B: int, work_per_row: int, args_for, scratch_like: torch.Tenso
     jobs = [(cuts[i], cuts[i + 1]) for i in range(n)]
     scratch = [torch.empty_like(scratch_like) for _ in jobs]
     _call_all(fn, [args_for(b0, b1, s) for (b0, b1), s in zip(jobs, scratch, strict=True)])
+
+
+@torch.library.custom_op("minrnn::rms_norm", mutates_args=())
+def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """RMSNorm over the last dimension (csrc rms_fwd): y = x / sqrt(mean(x^2) + eps) * weight, with
+    the per-row 1 / sqrt(mean(x^2) + eps) (x.shape[:-1]) kept for the backward."""
+    D = x.shape[-1] if x.dim() else 0
+    _check("rms_norm", {"x": tuple(x.shape), "weight": (D,)}, {"x": x, "weight": weight})
+    lib, suf = load(), _suffix(x.dtype)
+    x, weight = x.contiguous(), weight.contiguous()
+    y, rstd = torch.empty_like(x), x.new_empty(x.shape[:-1])
+    fn, eps_c = getattr(lib, f"rms_fwd_{suf}"), ctypes.c_double(eps)
+    _run_rows(fn, rstd.numel(), D, lambda r0, r1, s: (r0, r1, D, eps_c, x, weight, y, rstd), x.new_empty(0))
+    return y, rstd
+
+
+@rms_norm.register_fake
+def _(x, weight, eps):
+    return torch.empty_like(x), x.new_empty(x.shape[:-1])
+
+
+@torch.library.custom_op("minrnn::rms_norm_backward", mutates_args=())
+def rms_norm_backward(
+    x: torch.Tensor, weight: torch.Tensor, rstd: torch.Tensor, gy: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(dL/dx, dL/dweight) of rms_norm, one pass over x and gy (csrc rms_bwd)."""
+    D = x.shape[-1]
+    _check(
+        "rms_norm_backward",
+        {"x": tuple(x.shape), "weight": (D,), "rstd": tuple(x.shape[:-1]), "gy": tuple(x.shape)},
+        {"x": x, "weight": weight, "rstd": rstd, "gy": gy},
+    )
+    lib, suf = load(), _suffix(x.dtype)
+    x, weight, rstd, gy = (t.contiguous() for t in (x, weight, rstd, gy))
+    gx, partial_gw = torch.empty_like(x), []
+
+    def args(r0, r1, gw):
+        partial_gw.append(gw)  # one partial sum per job, summed below
+        return (r0, r1, D, x, weight, rstd, gy, gx, gw)
+
+    _run_rows(getattr(lib, f"rms_bwd_{suf}"), rstd.numel(), D, args, weight)
+    return gx, torch.stack(partial_gw).sum(0)
+
+
+@rms_norm_backward.register_fake
+def _(x, weight, rstd, gy):
+    return torch.empty_like(x), torch.empty_like(weight)
+
+
+def _save_rms(ctx, inputs, output):
+    x, weight, _ = inputs
+    ctx.save_for_backward(x, weight, output[1])
+
+
+def _rms_backward(ctx, gy, grstd):
+    gx, gw = rms_norm_backward(*ctx.saved_tensors, gy)
+    return gx, gw, None
+
+
+rms_norm.register_autograd(_rms_backward, setup_context=_save_rms)

@@ -19,8 +19,15 @@ for B, T, C in [(1, 1, 1), (3, 17, 5), (1, 300, 256), (8, 257, 33), (64, 64, 64)
             h.sum().backward()
         for mode, P in (("gru", 2), ("lstm", 3), ("lstm_norm", 3)):
             p = torch.randn(B, T, P * C, dtype=dtype, requires_grad=True)
+            bias = torch.randn(P * C, dtype=dtype, requires_grad=True)
             for h0 in (None, torch.rand(B, C, dtype=dtype)):
                 native.gate_scan(p, h0, mode, True).square().sum().backward()
+                native.gate_scan(p, h0, mode, False, bias).square().sum().backward()
+        x = torch.randn(B, T, C, dtype=dtype, requires_grad=True)
+        w = torch.rand(C, dtype=dtype, requires_grad=True)
+        y = native.rms_norm(x, w, 1e-6)[0]
+        torch.testing.assert_close(y, torch.nn.functional.rms_norm(x, (C,), w, 1e-6))
+        y.square().sum().backward()
 # mamba-ssm's layout: u, delta (b, d, l); A (d, n); B, C (b, n, l)
 u, delta = torch.randn(2, 12, 40, requires_grad=True), torch.rand(2, 12, 40, requires_grad=True)
 A, Bm, Cm = -torch.rand(12, 4), torch.randn(2, 4, 40), torch.randn(2, 4, 40)

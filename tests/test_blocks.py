@@ -2,8 +2,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 from checks import assert_block_steps_and_chunks, assert_causal
+from torch import nn
 
 from minrnn import Block, CausalConv1d
+from minrnn.blocks import RMSNorm
 
 CONFIGS = [
     dict(rnn="mingru"),  # selective copy: minRNN only
@@ -61,3 +63,21 @@ def test_bad_block_settings_raise_value_error():
         Block(8, expansion=0.01)
     with pytest.raises(ValueError, match="kernel_size"):
         Block(8, conv=True, conv_kernel=0)
+
+
+def test_rms_norm_equals_torch_rmsnorm_and_loads_its_state_dict():
+    torch.manual_seed(0)
+    ref = nn.RMSNorm(16)
+    ref.weight.data.uniform_(0.5, 1.5)
+    norm = RMSNorm(16)
+    norm.load_state_dict(ref.state_dict())
+    x = torch.randn(3, 9, 16, requires_grad=True)
+    g = torch.randn(3, 9, 16)
+    got, want = norm(x), ref(x)
+    torch.testing.assert_close(got, want)
+    grads = torch.autograd.grad(got, [x, norm.weight], g), torch.autograd.grad(want, [x, ref.weight], g)
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    # bf16 (no fused kernel) falls back to torch's own and gives its answer
+    xb = x.detach().bfloat16()
+    torch.testing.assert_close(norm.bfloat16()(xb), ref.bfloat16()(xb))

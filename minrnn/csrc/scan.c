@@ -11,6 +11,8 @@
  *   gate_fwd / gate_bwd   fused minGRU / minLSTM: a and b are computed from the Linear outputs
  *                         inside the loop (Algorithms 1, 3, 5, 7) and recomputed in the backward.
  *   s6_fwd / s6_bwd       Mamba's selective scan over d_inner x d_state channels (baselines/mamba.py).
+ *   rms_fwd / rms_bwd     RMSNorm over rows (the block's norms, minrnn.blocks.RMSNorm): not a scan,
+ *                         but on CPU the composite torch op made norms the largest cost of a model.
  * The time loop is sequential, so results match the reference loop to rounding; channels are
  * vectorised (hence the branch-free inner loops and the polynomial expf below).
  */
@@ -44,12 +46,15 @@ static inline float exp_f32(float x) {
 #define REAL float
 #define SUF f32
 #define EXP exp_f32
+#define SQRT sqrtf
 #include "scan_impl.h"
 #undef REAL
 #undef SUF
 #undef EXP
+#undef SQRT
 
 #define REAL double
 #define SUF f64
 #define EXP exp
+#define SQRT sqrt
 #include "scan_impl.h"

@@ -65,54 +65,69 @@ void FN(scan_bwd)(int64_t b0, int64_t b1, int64_t c0, int64_t c1, int64_t T,
 
 /* One time step of the fused forward for channels [c0, c1): h_t from the Linear outputs at t.
  * Gate channels at pg[c] (k = linear_z(x) for minGRU, linear_f(x) for minLSTM), input-gate
- * channels at pi[c] (minLSTM), candidate pre-activations at px[c]. use_g: h~ = g(.) (Appendix B,
- * log-space variant); otherwise h~ = Linear(x) (Appendix A). Inlined with constant mode/use_g. */
+ * channels at pi[c] (minLSTM), candidate pre-activations at px[c]; the Linear biases qg, qi, qx
+ * are added here (a zero vector when there are none), which saves the pass of writing them into
+ * p. use_g: h~ = g(.) (Appendix B, log-space variant); otherwise h~ = Linear(x) (Appendix A).
+ * Inlined with constant mode/use_g. */
 static inline __attribute__((always_inline)) void FN(gate_fwd_row)(
         int64_t c0, int64_t c1, const int mode, const int use_g,
         const REAL *restrict pg, const REAL *restrict pi, const REAL *restrict px,
+        const REAL *restrict qg, const REAL *restrict qi, const REAL *restrict qx,
         const REAL *restrict pv, REAL *restrict ht) {
     for (int64_t c = c0; c < c1; ++c) {
-        REAL x = px[c], cand = use_g ? FN(g)(x, FN(sigm)(x)) : x;
+        REAL x = px[c] + qx[c], cand = use_g ? FN(g)(x, FN(sigm)(x)) : x;
         if (mode == MODE_GRU) {         /* h = (1 - z) h_prev + z h~   (Alg. 1, 5) */
-            REAL z = FN(sigm)(pg[c]);
+            REAL z = FN(sigm)(pg[c] + qg[c]);
             ht[c] = pv[c] + z * (cand - pv[c]);
         } else if (mode == MODE_LSTM) { /* h = f h_prev + i h~         (official code) */
-            ht[c] = FN(sigm)(pg[c]) * pv[c] + FN(sigm)(pi[c]) * cand;
+            ht[c] = FN(sigm)(pg[c] + qg[c]) * pv[c] + FN(sigm)(pi[c] + qi[c]) * cand;
         } else {                        /* h = f' h_prev + i' h~       (Alg. 3, 7) */
-            REAL f = FN(sigm)(pg[c]), i = FN(sigm)(pi[c]);
+            REAL f = FN(sigm)(pg[c] + qg[c]), i = FN(sigm)(pi[c] + qi[c]);
             ht[c] = (f * pv[c] + i * cand) / (f + i);
         }
     }
 }
 
-/* One time step of the fused backward: g_t = dL/dh_t + carry; writes dL/dp at t into gpg/gpi/gpx
- * and the new carry dL/dh_{t-1} = a_t g_t. Gates are recomputed from p, not stored. */
+/* One time step of the fused backward: g_t = dL/dh_t + carry; writes dL/dp at t into gpg/gpi/gpx,
+ * adds it into the bias gradients sg/si/sx, and sets the new carry dL/dh_{t-1} = a_t g_t. Gates
+ * are recomputed from p and the biases, not stored. */
 static inline __attribute__((always_inline)) void FN(gate_bwd_row)(
         int64_t c0, int64_t c1, const int mode, const int use_g,
         const REAL *restrict pg, const REAL *restrict pi, const REAL *restrict px,
+        const REAL *restrict qg, const REAL *restrict qi, const REAL *restrict qx,
         const REAL *restrict pv, const REAL *restrict gt, REAL *restrict cr,
-        REAL *restrict gpg, REAL *restrict gpi, REAL *restrict gpx) {
+        REAL *restrict gpg, REAL *restrict gpi, REAL *restrict gpx,
+        REAL *restrict sg, REAL *restrict si, REAL *restrict sx_) {
     for (int64_t c = c0; c < c1; ++c) {
-        REAL g = gt[c] + cr[c], x = px[c], sx = FN(sigm)(x);
+        REAL g = gt[c] + cr[c], x = px[c] + qx[c], sx = FN(sigm)(x);
         REAL cand = use_g ? FN(g)(x, sx) : x, dcand = use_g ? FN(dg)(x, sx) : (REAL)1;
+        REAL dg_, di = 0, dx;
         if (mode == MODE_GRU) {
-            REAL z = FN(sigm)(pg[c]);
-            gpg[c] = g * (cand - pv[c]) * z * ((REAL)1 - z);
-            gpx[c] = g * z * dcand;
+            REAL z = FN(sigm)(pg[c] + qg[c]);
+            dg_ = g * (cand - pv[c]) * z * ((REAL)1 - z);
+            dx = g * z * dcand;
             cr[c] = g * ((REAL)1 - z);
         } else if (mode == MODE_LSTM) {
-            REAL f = FN(sigm)(pg[c]), i = FN(sigm)(pi[c]);
-            gpg[c] = g * pv[c] * f * ((REAL)1 - f);
-            gpi[c] = g * cand * i * ((REAL)1 - i);
-            gpx[c] = g * i * dcand;
+            REAL f = FN(sigm)(pg[c] + qg[c]), i = FN(sigm)(pi[c] + qi[c]);
+            dg_ = g * pv[c] * f * ((REAL)1 - f);
+            di = g * cand * i * ((REAL)1 - i);
+            dx = g * i * dcand;
             cr[c] = g * f;
         } else { /* u = i/(f+i), h = h_prev + u (h~ - h_prev); du/df = -i/s^2, du/di = f/s^2 */
-            REAL f = FN(sigm)(pg[c]), i = FN(sigm)(pi[c]), s = f + i;
+            REAL f = FN(sigm)(pg[c] + qg[c]), i = FN(sigm)(pi[c] + qi[c]), s = f + i;
             REAL G = g * (cand - pv[c]) / (s * s);
-            gpg[c] = -G * i * f * ((REAL)1 - f);
-            gpi[c] = G * f * i * ((REAL)1 - i);
-            gpx[c] = g * (i / s) * dcand;
+            dg_ = -G * i * f * ((REAL)1 - f);
+            di = G * f * i * ((REAL)1 - i);
+            dx = g * (i / s) * dcand;
             cr[c] = g * (f / s);
+        }
+        gpg[c] = dg_;
+        gpx[c] = dx;
+        sg[c] += dg_;
+        sx_[c] += dx;
+        if (mode != MODE_GRU) {
+            gpi[c] = di;
+            si[c] += di;
         }
     }
 }
@@ -132,7 +147,7 @@ static inline __attribute__((always_inline)) void FN(gate_bwd_row)(
  * 0 (k or f), off_i (i, minLSTM) and off_h (candidate). */
 void FN(gate_fwd)(int64_t b0, int64_t b1, int64_t c0, int64_t c1, int64_t T,
                   int mode, int use_g, int64_t off_i, int64_t off_h,
-                  const REAL *p, int64_t p_sb, int64_t p_st,
+                  const REAL *p, int64_t p_sb, int64_t p_st, const REAL *q,
                   const REAL *h0, int64_t h0_sb,
                   REAL *h, int64_t h_sb, int64_t h_st, REAL *zeros) {
     for (int64_t c = c0; c < c1; ++c) zeros[c] = 0;
@@ -141,16 +156,17 @@ void FN(gate_fwd)(int64_t b0, int64_t b1, int64_t c0, int64_t c1, int64_t T,
         for (int64_t t = 0; t < T; ++t) {
             const REAL *pg = p + bi * p_sb + t * p_st;
             REAL *ht = h + bi * h_sb + t * h_st;
-            DISPATCH(FN(gate_fwd_row), pg, pg + off_i, pg + off_h, prev, ht)
+            DISPATCH(FN(gate_fwd_row), pg, pg + off_i, pg + off_h, q, q + off_i, q + off_h, prev, ht)
             prev = ht;
         }
     }
 }
 
-/* Fused backward: gp (same channel layout as p) receives dL/dp; gh0 receives dL/dh0. */
+/* Fused backward: gp (same channel layout as p) receives dL/dp; gq (P, zeroed by the caller)
+ * the bias gradient summed over rows [b0, b1) and all t; gh0 receives dL/dh0. */
 void FN(gate_bwd)(int64_t b0, int64_t b1, int64_t c0, int64_t c1, int64_t T,
                   int mode, int use_g, int64_t off_i, int64_t off_h,
-                  const REAL *p, int64_t p_sb, int64_t p_st,
+                  const REAL *p, int64_t p_sb, int64_t p_st, const REAL *q, REAL *gq,
                   const REAL *h0, int64_t h0_sb,
                   const REAL *h, int64_t h_sb, int64_t h_st,
                   const REAL *gh, int64_t gh_sb, int64_t gh_st,
@@ -163,8 +179,9 @@ void FN(gate_bwd)(int64_t b0, int64_t b1, int64_t c0, int64_t c1, int64_t T,
             const REAL *pg = p + bi * p_sb + t * p_st;
             const REAL *pv = t > 0 ? h + bi * h_sb + (t - 1) * h_st : (h0 ? h0 + bi * h0_sb : zeros);
             REAL *gpg = gp + bi * gp_sb + t * gp_st;
-            DISPATCH(FN(gate_bwd_row), pg, pg + off_i, pg + off_h, pv, gh + bi * gh_sb + t * gh_st,
-                     carry, gpg, gpg + off_i, gpg + off_h)
+            DISPATCH(FN(gate_bwd_row), pg, pg + off_i, pg + off_h, q, q + off_i, q + off_h, pv,
+                     gh + bi * gh_sb + t * gh_st, carry, gpg, gpg + off_i, gpg + off_h, gq, gq + off_i,
+                     gq + off_h)
         }
         if (gh0)
             for (int64_t c = c0; c < c1; ++c) gh0[bi * gh0_sb + c] = carry[c];
@@ -238,6 +255,44 @@ void FN(s6_bwd)(int64_t b0, int64_t b1, int64_t L, int64_t D, int64_t N,
         }
     }
 }
+
+/* RMSNorm over the last dimension of rows [r0, r1) of x (R, D): y = x * rstd * w with
+ * rstd = 1 / sqrt(mean(x^2) + eps), in torch.nn.RMSNorm's order of operations; rstd (R) is kept
+ * for the backward. One pass over x instead of the five of the composite (pow, mean, rsqrt, mul, mul). */
+void FN(rms_fwd)(int64_t r0, int64_t r1, int64_t D, double eps, const REAL *x, const REAL *w, REAL *y,
+                 REAL *rstd) {
+    for (int64_t r = r0; r < r1; ++r) {
+        const REAL *restrict xr = x + r * D;
+        REAL *restrict yr = y + r * D;
+        REAL ss = 0;
+#pragma omp simd reduction(+ : ss)
+        for (int64_t d = 0; d < D; ++d) ss += xr[d] * xr[d];
+        REAL rs = (REAL)1 / SQRT(ss / (REAL)D + (REAL)eps);
+        rstd[r] = rs;
+        for (int64_t d = 0; d < D; ++d) yr[d] = xr[d] * rs * w[d];
+    }
+}
+
+/* Its backward: with u = x * rstd, dL/dx = rstd * (gy w - u * mean(gy w u)) and dL/dw = sum_rows gy u.
+ * gw (D) receives this call's partial sum over rows [r0, r1). */
+void FN(rms_bwd)(int64_t r0, int64_t r1, int64_t D, const REAL *x, const REAL *w, const REAL *rstd,
+                 const REAL *gy, REAL *gx, REAL *gw) {
+    for (int64_t d = 0; d < D; ++d) gw[d] = 0;
+    for (int64_t r = r0; r < r1; ++r) {
+        const REAL *restrict xr = x + r * D, *restrict gr = gy + r * D;
+        REAL *restrict gxr = gx + r * D, *restrict gwr = gw;
+        REAL rs = rstd[r], dot = 0;
+#pragma omp simd reduction(+ : dot)
+        for (int64_t d = 0; d < D; ++d) dot += gr[d] * w[d] * xr[d] * rs;
+        dot /= (REAL)D;
+        for (int64_t d = 0; d < D; ++d) {
+            REAL u = xr[d] * rs;
+            gxr[d] = rs * (gr[d] * w[d] - u * dot);
+            gwr[d] += gr[d] * u;
+        }
+    }
+}
+
 #undef FN
 #undef CAT
 #undef CAT_
