@@ -37,3 +37,13 @@ def test_a_non_editable_install_trains_from_anywhere(tmp_path):
     assert str(site) in out.stderr.splitlines()[0]  # the installed copy ran, configs and all
     (result,) = (work / "results/selective_copy/cpu").glob("mingru-L2-s0-*.json")
     assert json.loads(result.read_text())["metrics"]["steps"] == 6
+
+
+def test_import_turns_on_torchs_huge_page_allocation_unless_the_user_chose():
+    code = "import os, minrnn; print(os.environ['THP_MEM_ALLOC_ENABLE'])"
+    env = {k: v for k, v in os.environ.items() if k != "THP_MEM_ALLOC_ENABLE"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "1"
+    env["THP_MEM_ALLOC_ENABLE"] = "0"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "0"

@@ -163,3 +163,18 @@ def test_a_fresh_start_drops_the_log_of_a_run_killed_before_its_first_checkpoint
     run(compose_cfg(tiny(tmp_path)))
     steps = [json.loads(x)["step"] for x in (run_dir / "metrics.jsonl").open() if "train_loss" in x]
     assert steps == [2, 4, 6]  # once each, from this run
+
+
+def test_compiled_training_equals_eager_training(tmp_path):
+    """trainer.compile=true runs the training forward through torch.compile (fullgraph-able custom ops):
+    the same run, to rounding; compile is not part of a run's identity."""
+    no_dropout = ["task.arch.rnn_dropout=0"]  # compiled dropout draws other random numbers
+    eager = run(compose_cfg(tiny(tmp_path / "eager", *no_dropout)))
+    compiled = run(compose_cfg(tiny(tmp_path / "compiled", *no_dropout, "trainer.compile=true")))
+    assert compiled["identity"] == eager["identity"]
+    a, b = eager["metrics"], compiled["metrics"]
+    for x, y in zip(a["val_history"], b["val_history"], strict=True):
+        assert x["step"] == y["step"] and x["val_loss"] == pytest.approx(y["val_loss"], rel=1e-4, abs=1e-5)
+    assert b["test_loss"] == pytest.approx(a["test_loss"], rel=1e-4, abs=1e-5)
+    lines = (tmp_path / "compiled" / "runs" / compiled["run_name"] / "metrics.jsonl").read_text()
+    assert '"train_loss"' in lines

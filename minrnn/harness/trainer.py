@@ -194,6 +194,9 @@ def fit(model: torch.nn.Module, task, cfg, run_dir: Path, logger, fingerprint: s
     model.to(device)
     amp_dtype = torch.bfloat16 if device.type == "cuda" and cfg.amp else None
     amp = torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None)
+    # trainer.compile: the training forward through torch.compile (the kernels are custom ops, so the
+    # graph is whole); evaluation, checkpoints and state dicts use the module itself
+    forward = torch.compile(model) if cfg.get("compile", False) else model
     opt = build_optimizer(model, cfg)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg))
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -255,7 +258,7 @@ def fit(model: torch.nn.Module, task, cfg, run_dir: Path, logger, fingerprint: s
                 x, y = task.train_batch(micro, step * cfg.grad_accum + m)
                 x, y = x.to(device), y.to(device)
                 with amp:
-                    loss = task.loss(model(x), y) / cfg.grad_accum
+                    loss = task.loss(forward(x), y) / cfg.grad_accum
                 loss.backward()
                 loss_sum += loss.item()
                 tokens_seen += x.shape[0] * x.shape[1]
