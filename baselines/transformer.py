@@ -33,20 +33,31 @@ class SelfAttention(nn.Module):
         self.out = nn.Linear(dim, dim)
 
     def forward(self, x: torch.Tensor, cache: tuple | None = None):
-        """x (B, T, D); cache (k, v) of earlier positions or None. Returns (y, new cache)."""
+        """x (B, T, D); cache (k, v, n) or None: buffers (B, heads, capacity, head_dim) whose first n
+        positions hold the earlier keys and values. Returns (y, new cache).
+
+        New positions are written into the buffers, which double when full, so a token costs amortised
+        O(1) copying rather than a copy of the whole cache. The positions past n are free: a cache is
+        continued once (clone its buffers to branch from it)."""
         B, T, D = x.shape
         q, k, v = self.qkv(x).view(B, T, 3, self.heads, D // self.heads).permute(2, 0, 3, 1, 4)
-        start = 0 if cache is None else cache[0].shape[2]
+        start = 0 if cache is None else cache[2]
         pos = torch.arange(start, start + T, device=x.device)
         q, k = rotate(q, pos), rotate(k, pos)
         if cache is not None:
-            k, v = torch.cat([cache[0], k], 2), torch.cat([cache[1], v], 2)
+            kb, vb, n = cache
+            if n + T > kb.shape[2]:
+                grow = kb.new_empty(B, self.heads, max(kb.shape[2], T), D // self.heads)
+                kb, vb = torch.cat([kb[:, :, :n], grow], 2), torch.cat([vb[:, :, :n], grow.clone()], 2)
+            kb[:, :, n : n + T], vb[:, :, n : n + T] = k, v
+            k, v = kb[:, :, : n + T], vb[:, :, : n + T]
         # causal within the new positions; every cached position is visible to all of them
         mask = None if cache is None else torch.ones(T, k.shape[2], dtype=torch.bool, device=x.device).tril(start)
         y = F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, is_causal=cache is None, dropout_p=self.dropout if self.training else 0.0
         )
-        return self.out(y.transpose(1, 2).reshape(B, T, D)), (k, v)
+        new = (k, v, start + T) if cache is None else (kb, vb, start + T)
+        return self.out(y.transpose(1, 2).reshape(B, T, D)), new
 
 
 class TransformerBlock(nn.Module):

@@ -34,5 +34,6 @@ def test_recurrent_state_is_constant_and_the_kv_cache_grows(tmp_path):
         assert float(got["minGRU", ctx]["state_kib_end"]) * 1024 == depth * B * dim * expansion * 4
         assert float(got["GRU (torch.nn)", ctx]["state_kib_end"]) * 1024 == depth * B * dim * 4
         kv = float(got["Transformer", ctx]["state_kib_end"]) * 1024
-        assert kv == 2 * depth * B * (ctx + 3) * dim * 4
+        used = 2 * depth * B * (ctx + 3) * dim * 4  # keys and values of every position so far
+        assert used <= kv <= 2 * used  # the buffers double when full: at most twice what is used
         assert float(got["minGRU", ctx]["ms_per_token"]) > 0
