@@ -20,7 +20,7 @@ TRAIN := $(VENV)/bin/minrnn-train
 .PHONY: help install install-dev test lint format bench reproduce reproduce-table1 reproduce-table2 reproduce-figure2 \
 	reproduce-figure1 reproduce-inference figures-efficiency faults reproduce-table4 tables clean \
 	reproduce-table3 reproduce-table3-demo reproduce-table4-lra \
-	reproduce-table6 reproduce-figure5 claims claims-runs test-slurm test-paper-scale gpu-check
+	reproduce-table6 reproduce-figure5 claims claims-runs test-slurm test-paper-scale gpu-check bench-compile
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -66,6 +66,9 @@ format: install-dev  ## apply ruff fixes and formatting
 
 bench: install  ## layer benchmark (T = 64 .. 4096), written to results/bench/ for committing
 	$(PY) scripts/bench_layers.py --out results/bench
+
+bench-compile: install  ## trainer.compile: steps per second eager vs compiled, one preset per task (results/efficiency/compile_cpu.*)
+	$(PY) scripts/bench_compile.py
 
 reproduce: install  ## CPU-scale core reproduction (Section 3, 4.1) + Tables 1-4, 6 and Figure 2 from results/
 	$(PY) scripts/param_counts.py --out $(OUT)

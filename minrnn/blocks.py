@@ -48,9 +48,12 @@ class RMSNorm(nn.RMSNorm):
     CPU tensors: torch's CPU RMSNorm is a composite of five passes over memory, which made norms
     about half of a model's training step (minrnn.native.rms_norm)."""
 
+    FUSED_FROM = 1 << 16  # elements; below this (one token at a time) the op's call overhead outweighs it
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         fused = (
-            x.device.type == "cpu"
+            x.numel() >= self.FUSED_FROM
+            and x.device.type == "cpu"
             and x.dtype in (torch.float32, torch.float64)
             and self.weight is not None
             and self.weight.dtype == x.dtype

@@ -295,14 +295,20 @@ def _gate_layout(P: int, mode: str) -> tuple[int, tuple[int, int]]:
     return H, ((0, H) if mode == "gru" else (H, 2 * H))
 
 
+# The fakes give what the real ops return: new contiguous tensors, whatever the inputs' strides
+# (empty_like would copy a strided input's layout, and compiled code checks the strides it was told).
+def _new(t: torch.Tensor, shape=None) -> torch.Tensor:
+    return t.new_empty(t.shape if shape is None else shape)
+
+
 @linear_scan.register_fake
 def _(a, b, h0):
-    return torch.empty_like(a)
+    return _new(a)
 
 
 @linear_scan_backward.register_fake
 def _(a, h0, h, gh):
-    return torch.empty_like(a), torch.empty_like(a), torch.empty_like(h0) if h0 is not None else a.new_empty(0)
+    return _new(a), _new(a), _new(h0) if h0 is not None else a.new_empty(0)
 
 
 @gate_scan.register_fake
@@ -312,8 +318,8 @@ def _(p, h0, mode, use_g, bias=None):
 
 @gate_scan_backward.register_fake
 def _(p, h0, h, gh, mode, use_g, bias=None):
-    gh0 = torch.empty_like(h0) if h0 is not None else p.new_empty(0)
-    return torch.empty_like(p), gh0, p.new_empty(p.shape[-1])
+    gh0 = _new(h0) if h0 is not None else p.new_empty(0)
+    return _new(p), gh0, p.new_empty(p.shape[-1])
 
 
 def _save_linear(ctx, inputs, output):
@@ -403,7 +409,7 @@ def selective_scan_backward(
 
 @selective_scan_backward.register_fake
 def _(u, delta, A, Bm, Cm, hs, gy):
-    return torch.empty_like(u), torch.empty_like(u), torch.empty_like(A), torch.empty_like(Bm), torch.empty_like(Cm)
+    return _new(u), _new(u), _new(A), _new(Bm), _new(Cm)
 
 
 def _save_s6(ctx, inputs, output):
@@ -442,7 +448,7 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> tuple[torch.T
 
 @rms_norm.register_fake
 def _(x, weight, eps):
-    return torch.empty_like(x), x.new_empty(x.shape[:-1])
+    return _new(x), x.new_empty(x.shape[:-1])
 
 
 @torch.library.custom_op("minrnn::rms_norm_backward", mutates_args=())
@@ -470,7 +476,7 @@ def rms_norm_backward(
 
 @rms_norm_backward.register_fake
 def _(x, weight, rstd, gy):
-    return torch.empty_like(x), torch.empty_like(weight)
+    return _new(x), _new(weight)
 
 
 def _save_rms(ctx, inputs, output):

@@ -394,7 +394,7 @@ def gate_scan_backward(
 
 @gate_scan_backward.register_fake
 def _(p, h0, h, gh, mode, use_g):
-    return torch.empty_like(p, dtype=h.dtype), h.new_empty(h.shape[0], h.shape[2])
+    return p.new_empty(p.shape, dtype=h.dtype), h.new_empty(h.shape[0], h.shape[2])  # contiguous, as the real op
 
 
 def _gate_setup(ctx, inputs, output):
