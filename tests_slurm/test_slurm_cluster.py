@@ -117,7 +117,9 @@ def test_a_sweep_of_two_runs_completes_through_the_scheduler(tmp_path):
 
 
 def test_scontrol_requeue_resumes_from_the_checkpoint_and_equals_an_uninterrupted_run(tmp_path):
-    steps = 1000  # long enough to outlast KillWait (10 s) after the SIGTERM: Slurm then kills and requeues it
+    # long enough to outlast KillWait (10 s) after the SIGTERM, so Slurm kills and requeues it: about 45 s
+    # here (1000 steps, 8 s after the SIGTERM since the faster kernels, did not)
+    steps = 3000
     reference = uninterrupted(tmp_path / "reference", steps)
     proc = submit(tmp_path, *tiny(tmp_path, steps))
     wait_for_step(tmp_path, 40, proc)
@@ -131,8 +133,8 @@ def test_scontrol_requeue_resumes_from_the_checkpoint_and_equals_an_uninterrupte
 
 def test_the_signal_before_the_time_limit_requeues_and_the_run_resumes_identically(tmp_path):
     # SIGUSR2 is due 10 s into each attempt (a 1-minute limit, signalled 50 s before), but Slurm checks
-    # time limits every 30 s: it arrives 10 to 40 s in. 4000 steps take about 80 s on one core here.
-    steps = 4000
+    # time limits every 30 s: it arrives 10 to 40 s in. 6000 steps take about 90 s on one core here.
+    steps = 6000
     reference = uninterrupted(tmp_path / "reference", steps)
     limit = "hydra.launcher.timeout_min=1 hydra.launcher.signal_delay_s=50 hydra.launcher.max_num_timeout=10".split()
     out = finish(submit(tmp_path, *tiny(tmp_path, steps), *limit), tmp_path, timeout=600)
