@@ -38,7 +38,10 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_sof
     if backend == "fused":
         dtype = u.dtype if u.dtype in (torch.float32, torch.float64) else torch.float32
         y, _ = native.selective_scan(
-            *(t.to(dtype) for t in (u.transpose(1, 2), delta.transpose(1, 2), A, B.transpose(1, 2), C.transpose(1, 2)))
+            *(  # contiguous here, so inductor's stride checks around the op see the layout it uses
+                t.to(dtype).contiguous()
+                for t in (u.transpose(1, 2), delta.transpose(1, 2), A, B.transpose(1, 2), C.transpose(1, 2))
+            )
         )
         y = y.transpose(1, 2).to(u.dtype)
     else:
