@@ -63,6 +63,49 @@ def test_a_longer_run_decides_the_claim_when_it_exists(tmp_path):
     assert row["verdict"] == HOLDS and "minlstm 97.0% (10000 steps, n=3)" in row["ours"]
 
 
+def test_figure5_is_decided_by_selective_copying_when_it_has_runs(tmp_path):
+    results = results_folder(tmp_path)
+
+    def run(task, bias, seed, acc):  # a learning curve rising linearly to acc over the first 3 evaluations
+        hist = [{"step": s, "val_acc": acc * s / 750, "val_loss": 1.0} for s in (250, 500, 750)]
+        preset = {"copy": ["experiment=claims/figure5_copy"], "listops": ["experiment=figure5/minlstm"]}[task]
+        if bias == 3.0:
+            preset = {"copy": ["experiment=table2/minlstm"], "listops": ["experiment=table4/lra_minlstm"]}[task]
+        else:
+            preset = [*preset, f"model.net.block.rnn_kwargs.forget_bias={bias}"]
+        write_summary(results, preset, {"test_acc": acc, "val_history": hist}, seed)
+
+    run("listops", 0.0, 0, 0.30)
+    run("listops", 5.0, 0, 0.20)
+    assert verdicts(results)["figure5-forget-bias"] == FAILS
+    run("copy", 0.0, 0, 0.50)
+    run("copy", 3.0, 0, 0.70)
+    run("copy", 3.0, 1, 0.90)  # bias 3: mean 0.8
+    run("copy", 5.0, 0, 0.85)
+    got = {r["id"]: r for r in evaluate(results, "cpu")}["figure5-forget-bias"]
+    assert got["verdict"] == HOLDS and "decided by selective_copy" in got["ours"]
+    assert "bias 3 0.720 (n=2)" in got["ours"]  # 9/10 of the mean accuracy 0.8
+    run("copy", 5.0, 0, 0.75)  # now below bias 3 but above bias 0
+    assert verdicts(results)["figure5-forget-bias"] == PARTLY
+
+
+def test_chomsky_is_decided_by_the_longer_runs_of_a_task_when_they_exist(tmp_path):
+    results = results_folder(tmp_path)
+    paper = json.loads((results / "paper_reference.json").read_text())["table4_chomsky_lra"]
+    ref = (paper.get("minrnn", {}).get("minLSTM") or paper["chomsky"]["minLSTM"])["majority"]
+
+    def runs(preset, steps, acc, best_step):
+        metrics = {"test_acc": acc, "steps": steps, "best_step": best_step, "stop_reason": "max_steps"}
+        write_summary(results, [f"experiment={preset}", "task.problem=majority"], metrics, 0)
+
+    runs("table4/minlstm", 6000, ref - 0.3, 6000)  # far below the paper, still improving
+    got = {r["id"]: r for r in evaluate(results, "cpu")}["table4-chomsky"]
+    assert got["verdict"] == BUDGET and "majority -0.30 (6000 steps)" in got["ours"]
+    runs("claims/chomsky_long_minlstm", 30000, ref - 0.01, 20000)
+    got = {r["id"]: r for r in evaluate(results, "cpu")}["table4-chomsky"]
+    assert got["verdict"] == HOLDS and "majority -0.01 (30000 steps)" in got["ours"]
+
+
 def test_a_bad_results_file_is_left_out_not_a_crash(tmp_path):
     results = results_folder(tmp_path)
     copy_runs(results, "mingru", 1, [0.4])

@@ -26,6 +26,24 @@ def test_a_run_writes_its_summary_with_provenance(tmp_path):
     assert [x["step"] for x in lines if "train_loss" in x] == [2, 4, 6]
 
 
+def test_provenance_names_the_code_the_run_started_with(tmp_path, monkeypatch):
+    import minrnn.harness.records as records
+    import minrnn.harness.train as train
+
+    checkout = ["abc123"]
+    monkeypatch.setattr(records, "git_commit", lambda: checkout[0])
+    fit = train.fit
+
+    def fit_then_edit(*args, **kwargs):  # someone edits the checkout while the run trains
+        out = fit(*args, **kwargs)
+        checkout[0] = "abc123-dirty"
+        return out
+
+    monkeypatch.setattr(train, "fit", fit_then_edit)
+    summary = run(compose_cfg(tiny(tmp_path)))
+    assert summary["provenance"]["git_commit"] == "abc123" and checkout[0] == "abc123-dirty"
+
+
 def test_rerunning_resumes_and_matches_an_uninterrupted_run(tmp_path):
     straight = run(compose_cfg(tiny(tmp_path / "a")))["metrics"]
     run(compose_cfg(tiny(tmp_path / "b", "trainer.max_steps=3")))  # "crashes" after its step-3 checkpoint

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from minrnn.harness.reporting import load_runs, metric, paper_reference, preset_identities
+from minrnn.harness.reporting import curve_area, load_runs, metric, paper_reference, preset_identities
 
 HOLDS, PARTLY, FAILS, BUDGET, NOT_RUN = "holds", "partly holds", "does not hold", "budget-limited", "not run"
 VERDICTS = (HOLDS, PARTLY, FAILS, BUDGET, NOT_RUN)
@@ -341,16 +341,22 @@ CHOMSKY = ("bucket_sort", "missing_duplicate", "cycle_nav", "even_pairs", "major
 def _chomsky_vs_paper(ev: Evidence) -> Verdict:
     paper = ev.paper("table4_chomsky_lra")
     ref = paper.get("minrnn", {}).get("minLSTM") or paper.get("chomsky", {}).get("minLSTM")
-    gaps, deciding = {}, []
+    gaps, steps, deciding = {}, {}, []
     for task in CHOMSKY:
-        runs = ev.runs(f"chomsky/{task}", "test_acc", ["experiment=table4/minlstm", f"task.problem={task}"])[0]
+        runs = ev.runs(
+            f"chomsky/{task}",
+            "test_acc",
+            ["experiment=claims/chomsky_long_minlstm", f"task.problem={task}"],
+            ["experiment=table4/minlstm", f"task.problem={task}"],
+        )[0]
         if runs and ref and task in ref:
             gaps[task] = mean(runs, "test_acc") - ref[task]
+            steps[task] = runs[0]["metrics"]["steps"]
             deciding += runs if gaps[task] < -0.05 else []
     if not gaps:
         return Verdict(NOT_RUN, "Table 4 minLSTM Chomsky runs (or the paper's minLSTM row) missing")
     close = sum(g >= -0.05 for g in gaps.values())
-    ours = ", ".join(f"{t} {g:+.2f}" for t, g in gaps.items()) + " (ours minus the paper's minLSTM)"
+    ours = ", ".join(f"{t} {g:+.2f} ({steps[t]} steps)" for t, g in gaps.items()) + " (ours minus the paper's minLSTM)"
     verdict = HOLDS if close == len(gaps) else PARTLY if close else FAILS
     return Verdict(budget(verdict, deciding), ours, "minLSTM, 500k steps: " + ", ".join(f"{t} {ref[t]}" for t in gaps))
 
@@ -372,26 +378,47 @@ def _ablation(ev: Evidence) -> Verdict:
     )
 
 
+# Figure 5's task is not named in our copy of the paper: ListOps (the LRA setting of D.3) and selective
+# copying, where minLSTM's convergence takes thousands of steps and so shows at CPU scale. Per task:
+# (results folder, the forget-bias preset, the default-bias (3) preset). The first task with runs decides.
+FIGURE5_TASKS = {
+    "selective_copy": ("selective_copy", "experiment=claims/figure5_copy", "experiment=table2/minlstm"),
+    "listops": ("lra/listops", "experiment=figure5/minlstm", "experiment=table4/lra_minlstm"),
+}
+
+
+def figure5_presets(task: str, biases) -> dict:
+    """{bias: overrides} for make_figure5 and the claim; bias 3.0 falls back to the default preset."""
+    _, preset, default = FIGURE5_TASKS[task]
+    return {b: [preset, f"model.net.block.rnn_kwargs.forget_bias={b}"] for b in biases} | {"default": [default]}
+
+
 def _forget_bias(ev: Evidence) -> Verdict:
-    steps = {}
-    for bias in (0.0, 3.0, 5.0):
-        presets = [["experiment=figure5/minlstm", f"model.net.block.rnn_kwargs.forget_bias={bias}"]]
-        presets += [["experiment=table4/lra_minlstm"]] if bias == 3.0 else []
-        runs = ev.runs("lra/listops", "test_acc", *presets)[0]
-        if runs:  # as scripts/make_figure5.py: the first step at 95% of each run's best, averaged
-            hists = [r["metrics"]["val_history"] for r in runs]
-            levels = [0.95 * max(h["val_acc"] for h in hist) for hist in hists]
-            steps[bias] = statistics.fmean(
-                next(h["step"] for h in hist if h["val_acc"] >= lv) for hist, lv in zip(hists, levels, strict=True)
-            )
-    if len(steps) < 2:
+    found = {}
+    for task, (folder, *_) in FIGURE5_TASKS.items():
+        presets = figure5_presets(task, (0.0, 3.0, 5.0))
+        runs = {
+            b: ev.runs(folder, "test_acc", presets[b], *([presets["default"]] if b == 3.0 else []))[0] for b in presets
+        }
+        runs = {b: rs for b, rs in runs.items() if rs and b != "default"}
+        if len(runs) >= 2:
+            found[task] = {b: (statistics.fmean(curve_area(r) for r in rs), len(rs)) for b, rs in runs.items()}
+    if not found:
         return Verdict(NOT_RUN, "Figure 5 runs with at least two forget biases missing")
-    order = sorted(steps)
-    faster = all(steps[b] <= steps[a] for a, b in zip(order, order[1:], strict=False))
-    some = steps[order[-1]] < steps[order[0]]
-    ours = ", ".join(f"bias {b:g}: 95% of best at step {s:.0f}" for b, s in steps.items()) + " (ListOps)"
+    ours = "; ".join(
+        f"{task}: " + ", ".join(f"bias {b:g} {a:.3f} (n={n})" for b, (a, n) in areas.items())
+        for task, areas in found.items()
+    )
+    areas = next(iter(found.values()))
+    order = sorted(areas)
+    gain = 0.01  # one point of accuracy: closer than that is no faster
+    faster = all(areas[b][0] - areas[a][0] > gain for a, b in zip(order, order[1:], strict=False))
+    some = areas[order[-1]][0] - areas[order[0]][0] > gain
     return Verdict(
-        HOLDS if faster else PARTLY if some else FAILS, ours, "larger forget bias: faster convergence, more stable"
+        HOLDS if faster else PARTLY if some else FAILS,
+        f"mean validation accuracy over the run (area under the learning curve), {ours}; decided by "
+        f"{next(iter(found))}",
+        "larger forget bias: faster convergence, more stable",
     )
 
 

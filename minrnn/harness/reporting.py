@@ -52,6 +52,15 @@ def metric(run: dict, key: str):
     return value
 
 
+def curve_area(run: dict, key: str = "val_acc") -> float:
+    """How fast a run learns: the mean of ``key`` over its evaluations, the last value carried to the step
+    budget (a run stopped early at its target keeps it), i.e. the area under the learning curve."""
+    hist, every = run["metrics"]["val_history"], run["config"]["trainer"]["eval_every"]
+    values = [h[key] for h in hist]
+    values += [values[-1]] * max(0, run["config"]["trainer"]["max_steps"] // every - len(values))
+    return statistics.fmean(values)
+
+
 def run_identity(run: dict, path: Path) -> str:
     """The identity a summary was written under: its own field, else its file name's hash, else its config's."""
     found = _HASH.search(path.stem)

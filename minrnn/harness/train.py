@@ -120,10 +120,11 @@ def train_and_record(cfg: DictConfig, config: dict, run_dir: Path, results: Path
         config=config,
         tags=[cfg.task.name, cfg.model.name, cfg.scale],
     )
+    device = pick_device(cfg.trainer.device)
+    origin = provenance(device)  # taken now: the checkout may change while the run trains
     started = time.time()
     try:
         metrics = fit(model, task, cfg.trainer, run_dir, logger, fingerprint=f"{ident}-s{cfg.seed}")
-        device = pick_device(cfg.trainer.device)
         if hasattr(task, "final_evaluation"):  # e.g. Table 3's rollouts in the environment
             metrics["final"] = task.final_evaluation(model, device)
             logger.log({f"final/{k}": v for k, v in metrics["final"].items() if isinstance(v, float)}, metrics["steps"])
@@ -132,7 +133,7 @@ def train_and_record(cfg: DictConfig, config: dict, run_dir: Path, results: Path
     summary = {
         "config": config,
         "identity": ident,
-        "provenance": provenance(device),
+        "provenance": origin,
         "seed": cfg.seed,
         "scale": cfg.scale,
         "run_name": cfg.run_name,
