@@ -79,7 +79,7 @@ def figure5(args) -> None:
     fig, axes = plt.subplots(len(found_tasks), 2, figsize=(10, 3.8 * len(found_tasks)), squeeze=False)
     md = [f"## Figure 5: minLSTM forget-gate bias initialisation (scale={args.scale})", ""]
     md += ["The paper: a larger forget-gate bias trains faster and more stably. Our copy does not name its task."]
-    for row, (task, (groups, bad)) in zip(axes, found_tasks.items(), strict=True):
+    for row, (groups, bad) in zip(axes, found_tasks.values(), strict=True):
         rows = plot_task(row, groups)
         cfg = next(iter(groups.values()))[0]["config"]
         where = f"{cfg['task']['name']}, {cfg['task']['arch']['depth']} blocks, width {cfg['task']['arch']['dim']}"
