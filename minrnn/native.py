@@ -349,6 +349,9 @@ linear_scan.register_autograd(_linear_backward, setup_context=_save_linear)
 gate_scan.register_autograd(_gate_backward, setup_context=_save_gate)
 
 
+S6_CHUNK = 64  # steps between the states the S6 forward keeps for its backward (csrc s6_fwd)
+
+
 @torch.library.custom_op("minrnn::selective_scan", mutates_args=())
 def selective_scan(
     u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, Bm: torch.Tensor, Cm: torch.Tensor
@@ -356,11 +359,12 @@ def selective_scan(
     """Mamba's S6 scan, fused (csrc s6_fwd/s6_bwd): u, delta (B, L, D); A (D, N); Bm, Cm (B, L, N).
 
     Returns y (B, L, D) with y_t = sum_n C_t[n] h_t[n], h_t = exp(delta_t A) h_{t-1} + delta_t B_t u_t,
-    and the (B, L, D, N) states, kept for the backward pass; nothing else of that size is built.
+    and the state at the end of every S6_CHUNK steps, (B, ceil(L / S6_CHUNK), D, N) (the last is the
+    final state): the backward recomputes the rest, so no (B, L, D, N) buffer is ever built.
     """
     if u.dim() != 3 or A.dim() != 2:
         raise ValueError(f"S6: u must be (B, L, D) and A (D, N), got {tuple(u.shape)} and {tuple(A.shape)}")
-    (B, L, D), N = u.shape, A.shape[1]
+    (B, L, D), N, K = u.shape, A.shape[1], S6_CHUNK
     _check(
         "S6",
         {"u": (B, L, D), "delta": (B, L, D), "A": (D, N), "Bm": (B, L, N), "Cm": (B, L, N)},
@@ -368,15 +372,18 @@ def selective_scan(
     )
     lib, suf = load(), _suffix(u.dtype)
     u, delta, A, Bm, Cm = (t.contiguous() for t in (u, delta, A, Bm, Cm))
-    y, hs = u.new_empty(B, L, D), u.new_empty(B, L, D, N)
+    y, hc = u.new_empty(B, L, D), u.new_empty(B, -(-L // K), D, N)
     fn = getattr(lib, f"s6_fwd_{suf}")
-    _run_rows(fn, B, L * D * N, lambda b0, b1, s: (b0, b1, L, D, N, u, delta, A, Bm, Cm, y, hs, s), u.new_empty(D * N))
-    return y, hs
+    _run_rows(
+        fn, B, L * D * N, lambda b0, b1, s: (b0, b1, L, D, N, K, u, delta, A, Bm, Cm, y, hc, s), u.new_empty(D * N)
+    )
+    return y, hc
 
 
 @selective_scan.register_fake
 def _(u, delta, A, Bm, Cm):
-    return u.new_empty(u.shape), u.new_empty(*u.shape, A.shape[1])
+    B, L, D = u.shape
+    return u.new_empty(u.shape), u.new_empty(B, -(-L // S6_CHUNK), D, A.shape[1])
 
 
 @torch.library.custom_op("minrnn::selective_scan_backward", mutates_args=())
@@ -386,13 +393,18 @@ def selective_scan_backward(
     A: torch.Tensor,
     Bm: torch.Tensor,
     Cm: torch.Tensor,
-    hs: torch.Tensor,
+    hc: torch.Tensor,
     gy: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    (B, L, D), N, K = u.shape, A.shape[1], S6_CHUNK
+    _check(
+        "S6 backward",
+        {"u": (B, L, D), "delta": (B, L, D), "A": (D, N), "Bm": (B, L, N), "Cm": (B, L, N)}
+        | {"hc": (B, -(-L // K), D, N), "gy": (B, L, D)},
+        {"u": u, "delta": delta, "A": A, "Bm": Bm, "Cm": Cm, "hc": hc, "gy": gy},
+    )
     lib, suf = load(), _suffix(u.dtype)
-    u, delta, A, Bm, Cm, hs, gy = (t.contiguous() for t in (u, delta, A, Bm, Cm, hs, gy))
-    B, L, D = u.shape
-    N = A.shape[1]
+    u, delta, A, Bm, Cm, hc, gy = (t.contiguous() for t in (u, delta, A, Bm, Cm, hc, gy))
     gu, gdelta = torch.empty_like(u), torch.empty_like(u)
     gB, gC = torch.zeros_like(Bm), torch.zeros_like(Cm)
     fn = getattr(lib, f"s6_bwd_{suf}")
@@ -401,14 +413,14 @@ def selective_scan_backward(
     def args(b0, b1, scratch):
         gA = torch.zeros_like(A)  # one partial sum per job: no two threads add into the same buffer
         partial_gA.append(gA)
-        return (b0, b1, L, D, N, u, delta, A, Bm, Cm, hs, gy, gu, gdelta, gA, gB, gC, scratch)
+        return (b0, b1, L, D, N, K, u, delta, A, Bm, Cm, hc, gy, gu, gdelta, gA, gB, gC, scratch)
 
-    _run_rows(fn, B, L * D * N, args, u.new_empty(D * N))
+    _run_rows(fn, B, L * D * N, args, u.new_empty((K + 1) * D * N))  # a chunk's states, then the carry
     return gu, gdelta, torch.stack(partial_gA).sum(0), gB, gC
 
 
 @selective_scan_backward.register_fake
-def _(u, delta, A, Bm, Cm, hs, gy):
+def _(u, delta, A, Bm, Cm, hc, gy):
     return _new(u), _new(u), _new(A), _new(Bm), _new(Cm)
 
 

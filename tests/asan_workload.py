@@ -29,9 +29,10 @@ for B, T, C in [(1, 1, 1), (3, 17, 5), (1, 300, 256), (8, 257, 33), (64, 64, 64)
         torch.testing.assert_close(y, torch.nn.functional.rms_norm(x, (C,), w, 1e-6))
         y.square().sum().backward()
 # mamba-ssm's layout: u, delta (b, d, l); A (d, n); B, C (b, n, l)
-u, delta = torch.randn(2, 12, 40, requires_grad=True), torch.rand(2, 12, 40, requires_grad=True)
-A, Bm, Cm = -torch.rand(12, 4), torch.randn(2, 4, 40), torch.randn(2, 4, 40)
-selective_scan(u, delta, A, Bm, Cm).sum().backward()
+for L in (40, 150):  # one chunk of the kept states, and three (the last one short)
+    u, delta = torch.randn(2, 12, L, requires_grad=True), torch.rand(2, 12, L, requires_grad=True)
+    A, Bm, Cm = -torch.rand(12, 4), torch.randn(2, 4, L), torch.randn(2, 4, L)
+    selective_scan(u, delta, A, Bm, Cm).sum().backward()
 for layer in (MinGRU(64, 128), MinLSTM(64, 128)):
     compiled = torch.compile(layer, backend="aot_eager")
     for _ in range(3):

@@ -42,6 +42,26 @@ def test_fused_selective_scan_matches_reference_and_gradcheck():
     assert torch.autograd.gradcheck(lambda *a: selective_scan(*a, backend="fused"), (u, delta, A, B, C))
 
 
+@pytest.mark.parametrize("l", [64, 150])  # one whole chunk of kept states; three, the last one short
+def test_fused_selective_scan_over_several_chunks_equals_the_reference(l):  # noqa: E741
+    """The backward recomputes each chunk's states from the one kept before it (native.S6_CHUNK)."""
+    torch.manual_seed(0)
+    b, d, n = 2, 4, 3
+    g = lambda *s: torch.randn(*s, dtype=torch.float64, requires_grad=True)  # noqa: E731
+    u, B, C, w = g(b, d, l), g(b, n, l), g(b, n, l), torch.randn(b, d, l, dtype=torch.float64)
+    delta = torch.rand(b, d, l, dtype=torch.float64, requires_grad=True)
+    A = (-torch.rand(d, n, dtype=torch.float64) - 0.1).requires_grad_()
+    grads = {}
+    for backend in ("sequential", "fused"):
+        y = selective_scan(u, delta, A, B, C, backend=backend)
+        grads[backend] = (y, *torch.autograd.grad((y * w).sum(), (u, delta, A, B, C)))
+    for fused, ref in zip(grads["fused"], grads["sequential"], strict=True):
+        torch.testing.assert_close(fused, ref, rtol=0, atol=1e-10)
+    short = [t.detach()[:1, :2, :70].requires_grad_() for t in (u, delta)]  # two chunks, gradcheck-sized
+    args = (*short, A[:2, :2].detach().requires_grad_(), *(t.detach()[:1, :2, :70].requires_grad_() for t in (B, C)))
+    assert torch.autograd.gradcheck(lambda *a: selective_scan(*a, backend="fused"), args)
+
+
 def test_mamba_step_equals_parallel_and_is_causal():
     model = Mamba(dim=16, depth=2, dim_out=7, vocab_size=7).double().eval()
     assert model.implementation == "minrnn scan (pure PyTorch)"

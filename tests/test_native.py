@@ -117,6 +117,13 @@ def test_missing_compiler_is_reported(tmp_path):
             ),
             r"S6: A must have shape \(40, 4\)",
         ),
+        (  # the backward is an op of its own: its chunk states are checked too
+            lambda: native.selective_scan_backward(
+                *(torch.rand(s) for s in [(2, 70, 3), (2, 70, 3), (3, 4), (2, 70, 4), (2, 70, 4), (2, 1, 3, 4)]),
+                torch.rand(2, 70, 3),
+            ),
+            r"S6 backward: hc must have shape \(2, 2, 3, 4\)",
+        ),
     ],
 )
 def test_a_layout_the_kernel_would_misread_is_refused_before_it_runs(call, message):

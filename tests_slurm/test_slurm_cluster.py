@@ -25,6 +25,9 @@ def _need_cluster():
         pytest.fail("no Slurm cluster: run these through `make test-slurm` (scripts/slurm_local.sh start)")
 
 
+ENDLESS = 10**6  # steps: a run that outlasts any test; it is compared with a reference step by step
+
+
 def tiny(tmp: Path, steps: int, *extra: str) -> list[str]:
     """A deterministic one-thread run, checkpointed every 10 steps."""
     return [
@@ -32,7 +35,7 @@ def tiny(tmp: Path, steps: int, *extra: str) -> list[str]:
         "threads=1",
         *f"logger.mode=disabled trainer.progress=false paths.runs={tmp}/runs paths.results={tmp}/results".split(),
         *"task.arch.dim=16 task.arch.expansion=1 task.arch.depth=1 task.eval_batches=1".split(),
-        *f"trainer.max_steps={steps} trainer.eval_every={steps // 2} trainer.log_every=5".split(),
+        *f"trainer.max_steps={steps} trainer.eval_every={min(steps // 2, 20)} trainer.log_every=5".split(),
         "trainer.checkpoint_every=10",
         "trainer.deterministic=true",
         *extra,
@@ -52,26 +55,39 @@ def jobs(tmp: Path) -> list[tuple[str, str, str]]:
     return [tuple(line.split("|")[:3]) for line in out.splitlines() if str(tmp) in line]
 
 
-def finish(proc: subprocess.Popen, tmp: Path, timeout: float = 420) -> str:
-    """Wait for the launcher to return. A requeued job waits about two minutes (its BeginTime) before
-    Slurm starts it again; as the cluster's admin, the test starts it at once."""
+def wait(tmp: Path, proc: subprocess.Popen, done, what: str, timeout: float = 300) -> None:
+    """Poll until done() (or the launcher ends, if that is what is awaited), with a bound. A requeued job
+    waits about two minutes (its BeginTime) before Slurm starts it again; as the cluster's admin, the
+    test starts it at once."""
     deadline = time.monotonic() + timeout
-    while proc.poll() is None and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        if done():
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"the sweep ended before {what}: {proc.communicate()[0][-3000:]}")
         for job, state, reason in jobs(tmp):
             if state == "PENDING" and reason == "BeginTime":
                 subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], capture_output=True)
-        time.sleep(0.5)
-    if proc.poll() is None:
-        proc.kill()
-        pytest.fail(f"the sweep did not finish in {timeout} s: {proc.communicate()[0][-3000:]}")
+        time.sleep(0.3)
+    proc.kill()
+    pytest.fail(f"{what} did not happen in {timeout} s: {proc.communicate()[0][-3000:]}")
+
+
+def finish(proc: subprocess.Popen, tmp: Path, timeout: float = 420) -> str:
+    """Wait for the launcher to return; its output."""
+    wait(tmp, proc, lambda: proc.poll() is not None, "the end of the sweep", timeout)
     return proc.communicate()[0]
+
+
+def cancel(tmp: Path) -> None:
+    for job, _, _ in jobs(tmp):
+        subprocess.run(["scancel", job], capture_output=True)
 
 
 @pytest.fixture(autouse=True)
 def _cancel_leftovers(tmp_path):
     yield
-    for job, _, _ in jobs(tmp_path):
-        subprocess.run(["scancel", job], capture_output=True)
+    cancel(tmp_path)
 
 
 def run_dir(tmp: Path) -> Path:
@@ -80,33 +96,44 @@ def run_dir(tmp: Path) -> Path:
 
 
 def logged(tmp: Path) -> list[dict]:
+    """The run's metrics.jsonl (a line still being written is left out)."""
     path = run_dir(tmp) / "metrics.jsonl"
-    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+    lines = path.read_text().splitlines() if path.exists() else []
+    return [json.loads(x) for x in lines if x.endswith("}")]
 
 
-def wait_for_step(tmp: Path, step: int, proc: subprocess.Popen, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if any(r["step"] >= step for r in logged(tmp)):
-            return
-        if proc.poll() is not None:
-            pytest.fail(f"the sweep ended before step {step}: {proc.communicate()[0][-3000:]}")
-        time.sleep(0.2)
-    proc.kill()
-    pytest.fail(f"step {step} not reached in {timeout} s")
+def reached(tmp: Path, step: int):
+    return lambda: any(r["step"] >= step for r in logged(tmp))
 
 
-def outcome(tmp: Path) -> dict:
-    """What an interruption must not change: the final metrics and every logged loss."""
-    summary = json.loads(next((tmp / "results").rglob("*.json")).read_text())
-    metrics = {k: v for k, v in summary["metrics"].items() if k != "train_seconds_this_session"}
-    return {"metrics": metrics, "log": [{k: v for k, v in r.items() if k != "tokens_per_s"} for r in logged(tmp)]}
+def job_logs(tmp: Path) -> str:
+    return "".join(p.read_text() for p in (tmp / "runs" / ".submitit").rglob("*_log.out"))
 
 
-def uninterrupted(tmp: Path, steps: int) -> dict:
+def until(log: list[dict], step: int) -> list[dict]:
+    """What an interruption must not change: every logged loss and accuracy up to ``step``."""
+    return [{k: v for k, v in r.items() if k != "tokens_per_s"} for r in log if r["step"] <= step]
+
+
+def reference(tmp: Path, step: int) -> list[dict]:
+    """The log of the same run, uninterrupted, up to ``step`` (then stopped)."""
     tmp.mkdir()
-    subprocess.run([TRAIN, *tiny(tmp, steps)], check=True, capture_output=True, cwd=tmp)
-    return outcome(tmp)
+    proc = subprocess.Popen(
+        [TRAIN, *tiny(tmp, ENDLESS)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp
+    )
+    wait(tmp, proc, reached(tmp, step), f"step {step} of the reference run")
+    proc.terminate()
+    proc.communicate(timeout=60)
+    return until(logged(tmp), step)
+
+
+def resumed_then(tmp: Path, proc: subprocess.Popen, steps: int = 20) -> int:
+    """Wait until the job has resumed from its checkpoint and trained ``steps`` more; that step."""
+    found = re.compile(r"resuming .* from step (\d+)")
+    wait(tmp, proc, lambda: found.search(job_logs(tmp)), "the resumption", timeout=300)
+    upto = int(found.search(job_logs(tmp)).group(1)) + steps
+    wait(tmp, proc, reached(tmp, upto), f"step {upto} after resuming")
+    return upto
 
 
 def test_a_sweep_of_two_runs_completes_through_the_scheduler(tmp_path):
@@ -116,32 +143,32 @@ def test_a_sweep_of_two_runs_completes_through_the_scheduler(tmp_path):
     assert "Bypassing sacct error" not in out  # the cluster's sacct stand-in answers submitit
 
 
+# The two tests below do not depend on how fast training is: the run never ends by itself; each waits for
+# the events it needs (a checkpoint, the requeue, the resumption), cancels the job, and compares the log
+# with an uninterrupted run of the same config up to the same step.
+
+
 def test_scontrol_requeue_resumes_from_the_checkpoint_and_equals_an_uninterrupted_run(tmp_path):
-    # long enough to outlast KillWait (10 s) after the SIGTERM, so Slurm kills and requeues it: about 45 s
-    # here (1000 steps, 8 s after the SIGTERM since the faster kernels, did not)
-    steps = 3000
-    reference = uninterrupted(tmp_path / "reference", steps)
-    proc = submit(tmp_path, *tiny(tmp_path, steps))
-    wait_for_step(tmp_path, 40, proc)
+    proc = submit(tmp_path, *tiny(tmp_path, ENDLESS))
+    wait(tmp_path, proc, reached(tmp_path, 40), "step 40")
     ((job, _, _),) = jobs(tmp_path)
     subprocess.run(["scontrol", "requeue", job], check=True)
-    out = finish(proc, tmp_path)
-    assert outcome(tmp_path) == reference, out[-3000:]
-    logs = "".join(p.read_text() for p in (tmp_path / "runs" / ".submitit").rglob("*_log.out"))
-    assert re.search(r"resuming .* from step (\d+)", logs), logs[-3000:]
+    upto = resumed_then(tmp_path, proc)
+    cancel(tmp_path)
+    finish(proc, tmp_path)
+    assert until(logged(tmp_path), upto) == reference(tmp_path / "reference", upto)
 
 
 def test_the_signal_before_the_time_limit_requeues_and_the_run_resumes_identically(tmp_path):
-    # SIGUSR2 is due 10 s into each attempt (a 1-minute limit, signalled 50 s before), but Slurm checks
-    # time limits every 30 s: it arrives 10 to 40 s in. 6000 steps take about 90 s on one core here.
-    steps = 6000
-    reference = uninterrupted(tmp_path / "reference", steps)
+    # SIGUSR2 is due 10 s into each attempt (a 1-minute limit, signalled 50 s before); Slurm checks
+    # time limits every 30 s, so it arrives 10 to 40 s in
     limit = "hydra.launcher.timeout_min=1 hydra.launcher.signal_delay_s=50 hydra.launcher.max_num_timeout=10".split()
-    out = finish(submit(tmp_path, *tiny(tmp_path, steps), *limit), tmp_path, timeout=600)
-    logs = "".join(p.read_text() for p in (tmp_path / "runs" / ".submitit").rglob("*_log.out"))
-    assert "SIGUSR2 at step" in logs, (out + logs)[-3000:]
-    assert re.search(r"resuming .* from step (\d+)", logs), logs[-3000:]
-    assert outcome(tmp_path) == reference
+    proc = submit(tmp_path, *tiny(tmp_path, ENDLESS), *limit)
+    upto = resumed_then(tmp_path, proc)
+    cancel(tmp_path)
+    finish(proc, tmp_path)
+    assert "SIGUSR2 at step" in job_logs(tmp_path), job_logs(tmp_path)[-3000:]
+    assert until(logged(tmp_path), upto) == reference(tmp_path / "reference", upto)
 
 
 def test_a_failing_job_shows_its_error_and_leaves_no_result(tmp_path):
@@ -151,8 +178,8 @@ def test_a_failing_job_shows_its_error_and_leaves_no_result(tmp_path):
 
 
 def test_a_job_the_scheduler_kills_is_listed_by_the_tables_as_unfinished(tmp_path):
-    proc = submit(tmp_path, *tiny(tmp_path, 2000))
-    wait_for_step(tmp_path, 20, proc)
+    proc = submit(tmp_path, *tiny(tmp_path, ENDLESS))
+    wait(tmp_path, proc, reached(tmp_path, 20), "step 20")
     ((job, _, _),) = jobs(tmp_path)
     subprocess.run(["scancel", job], check=True)
     finish(proc, tmp_path)

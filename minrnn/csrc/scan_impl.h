@@ -192,11 +192,13 @@ void FN(gate_bwd)(int64_t b0, int64_t b1, int64_t c0, int64_t c1, int64_t T,
 
 /* S6, Mamba's selective scan (Gu & Dao, 2024), fused: for each batch row and channel d,
  *   h_t[n] = exp(delta_t A[d,n]) h_{t-1}[n] + delta_t B_t[n] u_t,   y_t = sum_n C_t[n] h_t[n].
- * u, delta, y: (B, L, D); Bm, Cm: (B, L, N); A: (D, N); hs: (B, L, D, N) receives every state for
- * the backward pass (the only large buffer). `state` is scratch of D*N elements. */
-void FN(s6_fwd)(int64_t b0, int64_t b1, int64_t L, int64_t D, int64_t N,
+ * u, delta, y: (B, L, D); Bm, Cm: (B, L, N); A: (D, N). hc: (B, ceil(L / K), D, N) receives the state
+ * at the end of each chunk of K steps: all the backward keeps (it recomputes a chunk's states from the
+ * state before it), instead of every (B, L, D, N) state. `state` is scratch of D*N elements. */
+void FN(s6_fwd)(int64_t b0, int64_t b1, int64_t L, int64_t D, int64_t N, int64_t K,
                 const REAL *u, const REAL *delta, const REAL *A, const REAL *Bm, const REAL *Cm,
-                REAL *y, REAL *hs, REAL *state) {
+                REAL *y, REAL *hc, REAL *state) {
+    int64_t nc = (L + K - 1) / K;
     for (int64_t bi = b0; bi < b1; ++bi) {
         for (int64_t i = 0; i < D * N; ++i) state[i] = 0;
         for (int64_t t = 0; t < L; ++t) {
@@ -204,53 +206,77 @@ void FN(s6_fwd)(int64_t b0, int64_t b1, int64_t L, int64_t D, int64_t N,
             for (int64_t d = 0; d < D; ++d) {
                 int64_t k = (bi * L + t) * D + d;
                 REAL dl = delta[k], du = dl * u[k], acc = 0;
-                REAL *restrict h = state + d * N, *restrict out = hs + k * N;
+                REAL *restrict h = state + d * N;
                 const REAL *restrict Ad = A + d * N;
 #pragma omp simd reduction(+ : acc)
                 for (int64_t n = 0; n < N; ++n) {
                     REAL hn = EXP(dl * Ad[n]) * h[n] + du * Bt[n];
                     h[n] = hn;
-                    out[n] = hn;
                     acc += hn * Ct[n];
                 }
                 y[k] = acc;
+            }
+            if ((t + 1) % K == 0 || t == L - 1) {
+                REAL *restrict out = hc + (bi * nc + t / K) * D * N;
+                for (int64_t i = 0; i < D * N; ++i) out[i] = state[i];
             }
         }
     }
 }
 
-/* Reverse recurrence for s6_fwd: g_t = C_t gy_t + exp(delta_{t+1} A) g_{t+1}. Writes gu, gdelta
- * (B, L, D); adds into gB, gC (B, L, N) (zeroed by the caller; rows b0..b1 belong to this call)
- * and gA (D, N) (this call's own partial sum). `carry` is scratch of D*N elements. */
-void FN(s6_bwd)(int64_t b0, int64_t b1, int64_t L, int64_t D, int64_t N,
+/* Reverse recurrence for s6_fwd, one chunk of K steps at a time from the last: the chunk's states are
+ * recomputed from hc into `scratch` (K*D*N elements, then D*N for the carry), then
+ *   g_t = C_t gy_t + exp(delta_{t+1} A) g_{t+1}.
+ * Writes gu, gdelta (B, L, D); adds into gB, gC (B, L, N) (zeroed by the caller; rows b0..b1 belong to
+ * this call) and gA (D, N) (this call's own partial sum). */
+void FN(s6_bwd)(int64_t b0, int64_t b1, int64_t L, int64_t D, int64_t N, int64_t K,
                 const REAL *u, const REAL *delta, const REAL *A, const REAL *Bm, const REAL *Cm,
-                const REAL *hs, const REAL *gy, REAL *gu, REAL *gdelta, REAL *gA, REAL *gB, REAL *gC,
-                REAL *carry) {
+                const REAL *hc, const REAL *gy, REAL *gu, REAL *gdelta, REAL *gA, REAL *gB, REAL *gC,
+                REAL *scratch) {
+    int64_t nc = (L + K - 1) / K, DN = D * N;
+    REAL *restrict hs = scratch, *restrict carry = scratch + K * DN;
     for (int64_t bi = b0; bi < b1; ++bi) {
-        for (int64_t i = 0; i < D * N; ++i) carry[i] = 0;
-        for (int64_t t = L - 1; t >= 0; --t) {
-            const REAL *restrict Bt = Bm + (bi * L + t) * N, *restrict Ct = Cm + (bi * L + t) * N;
-            REAL *restrict gBt = gB + (bi * L + t) * N, *restrict gCt = gC + (bi * L + t) * N;
-            for (int64_t d = 0; d < D; ++d) {
-                int64_t k = (bi * L + t) * D + d;
-                REAL dl = delta[k], ul = u[k], gyl = gy[k], gdl = 0, gul = 0;
-                const REAL *restrict h = hs + k * N, *restrict Ad = A + d * N;
-                const REAL *restrict hp = t > 0 ? hs + (k - D) * N : 0;
-                REAL *restrict cr = carry + d * N, *restrict gAd = gA + d * N;
-#pragma omp simd reduction(+ : gdl, gul)
-                for (int64_t n = 0; n < N; ++n) {
-                    REAL g = gyl * Ct[n] + cr[n];
-                    REAL dA = EXP(dl * Ad[n]);
-                    REAL tprev = hp ? g * hp[n] * dA : (REAL)0; /* dL/d(delta A) */
-                    gCt[n] += gyl * h[n];
-                    gAd[n] += tprev * dl;
-                    gBt[n] += g * dl * ul;
-                    gdl += tprev * Ad[n] + g * ul * Bt[n];
-                    gul += g * dl * Bt[n];
-                    cr[n] = g * dA;
+        for (int64_t i = 0; i < DN; ++i) carry[i] = 0;
+        for (int64_t c = nc - 1; c >= 0; --c) {
+            int64_t t0 = c * K, t1 = t0 + K < L ? t0 + K : L;
+            const REAL *before = c > 0 ? hc + (bi * nc + c - 1) * DN : 0; /* h_{t0 - 1}; none at t = 0 */
+            for (int64_t t = t0; t < t1; ++t) {
+                const REAL *restrict Bt = Bm + (bi * L + t) * N;
+                const REAL *restrict prev = t > t0 ? hs + (t - t0 - 1) * DN : before;
+                for (int64_t d = 0; d < D; ++d) {
+                    int64_t k = (bi * L + t) * D + d;
+                    REAL dl = delta[k], du = dl * u[k];
+                    REAL *restrict h = hs + (t - t0) * DN + d * N;
+                    const REAL *restrict Ad = A + d * N;
+                    for (int64_t n = 0; n < N; ++n)
+                        h[n] = (prev ? EXP(dl * Ad[n]) * prev[d * N + n] : 0) + du * Bt[n];
                 }
-                gdelta[k] = gdl;
-                gu[k] = gul;
+            }
+            for (int64_t t = t1 - 1; t >= t0; --t) {
+                const REAL *restrict Bt = Bm + (bi * L + t) * N, *restrict Ct = Cm + (bi * L + t) * N;
+                REAL *restrict gBt = gB + (bi * L + t) * N, *restrict gCt = gC + (bi * L + t) * N;
+                const REAL *hprev = t > t0 ? hs + (t - t0 - 1) * DN : before;
+                for (int64_t d = 0; d < D; ++d) {
+                    int64_t k = (bi * L + t) * D + d;
+                    REAL dl = delta[k], ul = u[k], gyl = gy[k], gdl = 0, gul = 0;
+                    const REAL *restrict h = hs + (t - t0) * DN + d * N, *restrict Ad = A + d * N;
+                    const REAL *restrict hp = hprev ? hprev + d * N : 0;
+                    REAL *restrict cr = carry + d * N, *restrict gAd = gA + d * N;
+#pragma omp simd reduction(+ : gdl, gul)
+                    for (int64_t n = 0; n < N; ++n) {
+                        REAL g = gyl * Ct[n] + cr[n];
+                        REAL dA = EXP(dl * Ad[n]);
+                        REAL tprev = hp ? g * hp[n] * dA : (REAL)0; /* dL/d(delta A) */
+                        gCt[n] += gyl * h[n];
+                        gAd[n] += tprev * dl;
+                        gBt[n] += g * dl * ul;
+                        gdl += tprev * Ad[n] + g * ul * Bt[n];
+                        gul += g * dl * Bt[n];
+                        cr[n] = g * dA;
+                    }
+                    gdelta[k] = gdl;
+                    gu[k] = gul;
+                }
             }
         }
     }
