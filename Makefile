@@ -162,13 +162,15 @@ tables: install  ## regenerate Tables 1, 2, 4, 6, Figure 5 and the Table 3 demo 
 claims: install  ## the paper's claims, each with a verdict computed from results/ -> results/claims_<scale>.{md,json}
 	$(PY) scripts/make_claims.py
 
-# The longer runs that decide budget-limited claims (configs/experiment/claims/; about 8 h on one core in all).
-# Each run resumes from its checkpoint when rerun, so this target can be stopped and restarted at will.
-CLAIM_RUNS = copy_minlstm_long:0,1,2 copy_minlstm_norm_long:0,1,2 figure2_long_mingru:0 figure2_long_minlstm:0 \
-	figure2_long_transformer:0
+# The longer runs that decide budget-limited claims (configs/experiment/claims/), as preset:seeds[:a sweep
+# override]. Each run resumes from its checkpoint when rerun, so this target can be stopped and restarted.
+CLAIM_RUNS = copy_minlstm_long:0,1,2 copy_minlstm_norm_long:0 figure2_long_mingru:0 figure2_long_minlstm:0 \
+	figure2_long_transformer:0 chomsky_long_minlstm:0,1,2:task.problem=majority,cycle_nav \
+	figure5_copy:0,1:model.net.block.rnn_kwargs.forget_bias=0.0,5.0
 claims-runs: install  ## the longer runs behind budget-limited claims (resumable; hours), then make claims
 	@for run in $(CLAIM_RUNS); do \
-		$(TRAIN) -m experiment=claims/$${run%%:*} seed=$${run##*:} threads=1 trainer.checkpoint_every=250 || exit $$?; \
+		set -- $$(echo $$run | tr : ' '); \
+		$(TRAIN) -m experiment=claims/$$1 seed=$$2 $$3 threads=1 trainer.checkpoint_every=250 || exit $$?; \
 	done
 	$(PY) scripts/make_claims.py
 
