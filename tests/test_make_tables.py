@@ -47,6 +47,24 @@ def test_tables_show_mean_std_n_beside_the_paper_and_missing_runs(tmp_path):
     assert (tmp_path / "tables/selective_copy_curves_cpu.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_table2_lists_the_longer_minlstm_runs_in_rows_of_their_own(tmp_path):
+    write_run(tmp_path, "minlstm", 3, 0, 0.7)
+    for seed, acc in enumerate([0.96, 0.98]):
+        metrics = {"test_acc": acc, "steps": 10000, "val_history": [{"step": 10000, "val_acc": acc}]}
+        write_summary(tmp_path, ["experiment=claims/copy_minlstm_long"], metrics, seed)
+    metrics = {"test_acc": 1.0, "steps": 5750, "val_history": [{"step": 5750, "val_acc": 1.0}]}
+    write_summary(tmp_path, ["experiment=claims/copy_minlstm_norm_long"], metrics, 0)
+    out = tables(tmp_path)
+    assert out.returncode == 0, out.stderr
+    t2 = (tmp_path / "tables/table2_cpu.md").read_text()
+    assert "| minLSTM (ours) | minLSTM | 70.0 (n=1) | 96.0 ± 2.8 |" in t2  # the Table 2 cell: its own preset
+    assert "| minLSTM (ours, claims/copy_minlstm_long: 10000 steps) | minLSTM | 97.0 ± 1.4 (n=2) | 96.0 ± 2.8 |" in t2
+    assert (
+        "| minLSTM, normalised gates (ours, claims/copy_minlstm_norm_long: 5750 steps) | minLSTM | 100.0 (n=1) |" in t2
+    )
+    assert "Ignored" not in t2
+
+
 def test_runs_of_another_config_are_ignored_by_name_and_bad_files_left_out(tmp_path):
     write_run(tmp_path, "mingru", 3, 0, 0.9)
     other = write_run(tmp_path, "mingru", 3, 1, 0.1, "trainer.lr=3e-4")  # another config: never averaged in
