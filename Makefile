@@ -165,7 +165,7 @@ claims: install  ## the paper's claims, each with a verdict computed from result
 # The longer runs that decide budget-limited claims (configs/experiment/claims/), as preset:seeds[:a sweep
 # override]. Each run resumes from its checkpoint when rerun, so this target can be stopped and restarted.
 CLAIM_RUNS = copy_minlstm_long:0,1,2 copy_minlstm_norm_long:0 figure2_long_mingru:0 figure2_long_minlstm:0 \
-	figure2_long_transformer:0 chomsky_long_minlstm:0,1,2:task.problem=majority,cycle_nav \
+	figure2_long_transformer:0 chomsky_long_minlstm:0,1,2:task.problem=cycle_nav \
 	figure5_copy:0,1:model.net.block.rnn_kwargs.forget_bias=0.0,5.0
 claims-runs: install  ## the longer runs behind budget-limited claims (resumable; hours), then make claims
 	@for run in $(CLAIM_RUNS); do \

@@ -6,8 +6,8 @@ identity; test accuracy of the best validation checkpoint, mean ± std over seed
 paper's rows (its minLSTM and the xLSTM paper's baselines it quotes), each labelled. Chomsky accuracy
 is the authors' raw accuracy on lengths 40..256 after training on lengths up to 40. CPU-scale cells
 (6,000 Chomsky steps against the paper's 500k, ListOps lengths 100-300) feed the claim table4-chomsky
-(make claims), except where the 30,000-step runs of experiment=claims/chomsky_long_minlstm exist (majority,
-cycle_nav): those decide their task's cell of the claim. Writes results/tables/table4_<scale>.{md,tex}.
+(make claims), except where the 30,000-step runs of experiment=claims/chomsky_long_minlstm exist
+(cycle_nav): those decide their task's cell of the claim. Writes results/tables/table4_<scale>.{md,tex}.
 
     python scripts/make_table4.py --scale cpu
 """
