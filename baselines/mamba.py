@@ -17,6 +17,7 @@ from torch import nn
 
 from minrnn import native
 from minrnn.blocks import RMSNorm
+from minrnn.model import input_layer
 from minrnn.scan import scan, triton_available
 
 
@@ -167,12 +168,10 @@ class Mamba(nn.Module):
         implementation: str = "auto",
     ):
         super().__init__()
-        if (vocab_size is None) == (dim_in is None):
-            raise ValueError("give exactly one of vocab_size (token inputs) and dim_in (vector inputs)")
         if implementation not in ("auto", "mamba_ssm", "minrnn"):
             raise ValueError(f"Mamba implementation must be auto, mamba_ssm or minrnn, got {implementation!r}")
         self.vocab_size = vocab_size
-        self.embed = nn.Embedding(vocab_size, dim) if vocab_size is not None else nn.Linear(dim_in, dim)
+        self.embed = input_layer(dim, vocab_size, dim_in)
         fast = _mamba_ssm_block(dim, d_state, d_conv, expand) if implementation != "minrnn" else None
         if implementation == "mamba_ssm" and fast is None:
             raise ValueError("Mamba implementation=mamba_ssm needs CUDA and `pip install mamba-ssm`")

@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from minrnn.model import input_layer
+
 
 def rotate(x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
     """RoPE on x (B, heads, T, head_dim) at integer positions pos (T,)."""
@@ -91,10 +93,8 @@ class Transformer(nn.Module):
         dropout: float = 0.0,
     ):
         super().__init__()
-        if (vocab_size is None) == (dim_in is None):
-            raise ValueError("give exactly one of vocab_size (token inputs) and dim_in (vector inputs)")
         self.vocab_size = vocab_size
-        self.embed = nn.Embedding(vocab_size, dim) if vocab_size is not None else nn.Linear(dim_in, dim)
+        self.embed = input_layer(dim, vocab_size, dim_in)
         self.drop = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(TransformerBlock(dim, heads, mlp_mult, dropout) for _ in range(depth))
         self.norm = nn.LayerNorm(dim)

@@ -16,6 +16,13 @@ from torch import nn
 from minrnn.blocks import NORMS, Block, State
 
 
+def input_layer(dim: int, vocab_size: int | None, dim_in: int | None) -> nn.Module:
+    """Token ids through an embedding (``vocab_size``) or vectors through a Linear (``dim_in``): one of the two."""
+    if (vocab_size is None) == (dim_in is None):
+        raise ValueError("give exactly one of vocab_size (token inputs) and dim_in (vector inputs)")
+    return nn.Embedding(vocab_size, dim) if vocab_size is not None else nn.Linear(dim_in, dim)
+
+
 class SequenceModel(nn.Module):
     """``vocab_size`` for token inputs (B, T) or ``dim_in`` for vector inputs (B, T, dim_in);
     outputs (B, T, dim_out). ``block`` holds the Block settings (rnn, expansion, conv, mlp, ...).
@@ -35,12 +42,10 @@ class SequenceModel(nn.Module):
         norm: str = "rms",
     ):
         super().__init__()
-        if (vocab_size is None) == (dim_in is None):
-            raise ValueError("give exactly one of vocab_size (token inputs) and dim_in (vector inputs)")
         if depth < 1 or dim < 1 or dim_out < 1:
             raise ValueError(f"depth, dim and dim_out must be positive, got {depth}, {dim}, {dim_out}")
         self.vocab_size = vocab_size
-        self.embed = nn.Embedding(vocab_size, dim) if vocab_size is not None else nn.Linear(dim_in, dim)
+        self.embed = input_layer(dim, vocab_size, dim_in)
         self.blocks = nn.ModuleList(Block(dim, norm=norm, **(block or {})) for _ in range(depth))
         self.norm = NORMS[norm](dim)
         self.head = nn.Linear(dim, dim_out, bias=False)

@@ -3,6 +3,7 @@ import torch
 from checks import assert_causal
 
 from minrnn import SequenceModel
+from minrnn.model import input_layer
 
 BLOCK = dict(rnn="minlstm", expansion=2, conv=True, mlp=True)
 
@@ -118,3 +119,15 @@ def test_generation_edge_cases_get_one_clear_message(prompt, tokens, temperature
         model.generate(prompt, tokens, temperature)
     with pytest.raises(ValueError, match=r"shape \(B, T\) with T >= 1"):
         model(torch.zeros(2, 0, dtype=torch.long))
+
+
+@pytest.mark.parametrize("inputs", [{}, {"vocab_size": 5, "dim_in": 3}])
+def test_every_model_takes_exactly_one_kind_of_input(inputs):
+    """minrnn.model.input_layer, shared by SequenceModel and the Mamba and Transformer baselines."""
+    from minrnn.baselines.mamba import Mamba
+    from minrnn.baselines.transformer import Transformer
+
+    for cls in (SequenceModel, Mamba, Transformer):
+        with pytest.raises(ValueError, match="give exactly one of vocab_size"):
+            cls(dim=8, depth=1, dim_out=2, **inputs)
+    assert isinstance(input_layer(8, None, 3), torch.nn.Linear) and input_layer(8, 5, None).num_embeddings == 5
