@@ -396,6 +396,8 @@ def selective_scan_backward(
     hc: torch.Tensor,
     gy: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    if u.dim() != 3 or A.dim() != 2:
+        raise ValueError(f"S6 backward: u must be (B, L, D) and A (D, N), got {tuple(u.shape)} and {tuple(A.shape)}")
     (B, L, D), N, K = u.shape, A.shape[1], S6_CHUNK
     _check(
         "S6 backward",

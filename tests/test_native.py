@@ -124,6 +124,12 @@ def test_missing_compiler_is_reported(tmp_path):
             ),
             r"S6 backward: hc must have shape \(2, 2, 3, 4\)",
         ),
+        (
+            lambda: native.selective_scan_backward(
+                *(torch.rand(s) for s in [(70, 3), (70, 3), (3, 4), (70, 4), (70, 4), (1, 3, 4), (70, 3)])
+            ),
+            r"S6 backward: u must be \(B, L, D\)",
+        ),
     ],
 )
 def test_a_layout_the_kernel_would_misread_is_refused_before_it_runs(call, message):
