@@ -20,7 +20,8 @@ TRAIN := $(VENV)/bin/minrnn-train
 .PHONY: help install install-dev test lint format bench reproduce reproduce-table1 reproduce-table2 reproduce-figure2 \
 	reproduce-figure1 reproduce-inference figures-efficiency faults reproduce-table4 tables clean \
 	reproduce-table3 reproduce-table3-demo reproduce-table4-lra \
-	reproduce-table6 reproduce-figure5 claims claims-runs test-slurm test-paper-scale gpu-check bench-compile
+	reproduce-table6 reproduce-figure5 claims claims-runs test-slurm test-paper-scale gpu-check bench-compile \
+	profile-step
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -66,6 +67,9 @@ format: install-dev  ## apply ruff fixes and formatting
 
 bench: install  ## layer benchmark (T = 64 .. 4096), written to results/bench/ for committing
 	$(PY) scripts/bench_layers.py --out results/bench
+
+profile-step: install  ## where a training step's time goes, per part of the network, T = 512, 4096 (results/efficiency/profile_cpu.*)
+	$(PY) scripts/profile_step.py
 
 bench-compile: install  ## trainer.compile: steps per second eager vs compiled, one preset per task (results/efficiency/compile_cpu.*)
 	$(PY) scripts/bench_compile.py

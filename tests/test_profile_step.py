@@ -1,0 +1,51 @@
+import json
+
+import pytest
+
+from scripts import profile_step
+
+
+@pytest.mark.parametrize(
+    "name, part",
+    [
+        ("aten::mm", "matmuls"),
+        ("aten::addmm", "matmuls"),
+        ("minrnn::gate_scan_backward", "recurrence"),
+        ("GeneratedBackwardFor_minrnn_gate_scan_default", "recurrence"),
+        ("aten::mkldnn_rnn_layer_backward", "recurrence"),
+        ("minrnn::rms_norm", "norms"),
+        ("GeneratedBackwardFor_minrnn_rms_norm_default", "norms"),
+        ("aten::embedding_dense_backward", "embedding"),
+        ("aten::_log_softmax_backward_data", "loss"),
+        ("aten::copy_", "copies and fills"),
+        ("autograd::engine::evaluate_function: MmBackward0", "autograd bookkeeping"),
+        ("aten::add", profile_step.OTHER),
+    ],
+)
+def test_each_operator_lands_in_its_part(name, part):
+    assert profile_step.part_of(name) == part
+
+
+def test_parts_add_up_to_the_profiled_step_and_count_matmul_flops(tmp_path):
+    argv = ["--lengths", "16", "--batch", "2", "--rounds", "1", "--models", "minLSTM", "LSTM (torch.nn)"]
+    argv += ["--set", "task.arch.dim=8", "task.arch.depth=1", "--out", str(tmp_path)]
+    assert profile_step.main(argv) == 0
+    rec = json.loads((tmp_path / "profile_cpu.json").read_text())
+    rows = {r["model"]: r for r in rec["rows"]}
+    mine = rows["minLSTM"]
+    assert sum(mine["parts_ms"].values()) == pytest.approx(mine["profiled_ms"])
+    assert mine["parts_ms"]["recurrence"] > 0 and rows["LSTM (torch.nn)"]["parts_ms"]["recurrence"] > 0
+    # minLSTM's matrix products: in-projection 8 -> 3 x 8 and down-projection 8 -> 8 over 2 x 16 tokens,
+    # forward and the two backward products each, plus the head 8 -> 16 (forward, grad input, grad weight).
+    tokens = 2 * 16
+    expected = 3 * 2 * tokens * (8 * 24 + 8 * 8 + 8 * 16)
+    assert mine["matmul_gflop"] * 1e9 == pytest.approx(expected)
+    assert mine["implementation"] == "MinLSTM scan=cpu" and rec["provenance"]["git_commit"]
+    md = (tmp_path / "profile_cpu.md").read_text()
+    assert "| 16 | minLSTM vs LSTM (torch.nn) |" in md
+
+
+def test_rejects_an_unknown_model(capsys):
+    with pytest.raises(SystemExit) as e:
+        profile_step.main(["--models", "minGRUU"])
+    assert e.value.code == 2 and "unknown models" in capsys.readouterr().err
