@@ -114,10 +114,10 @@ def test_chomsky_is_decided_by_the_longer_runs_of_a_task_when_they_exist(tmp_pat
 
     runs("table4/minlstm", 6000, ref - 0.3, 6000)  # far below the paper, still improving
     got = {r["id"]: r for r in evaluate(results, "cpu")}["table4-chomsky"]
-    assert got["verdict"] == BUDGET and "majority -0.30 (6000 steps)" in got["ours"]
+    assert got["verdict"] == BUDGET and "majority -0.30 (6000 steps, n=1)" in got["ours"]
     runs("claims/chomsky_long_minlstm", 30000, ref - 0.01, 20000)
     got = {r["id"]: r for r in evaluate(results, "cpu")}["table4-chomsky"]
-    assert got["verdict"] == HOLDS and "majority -0.01 (30000 steps)" in got["ours"]
+    assert got["verdict"] == HOLDS and "majority -0.01 (30000 steps, n=1)" in got["ours"]
 
 
 def test_a_bad_results_file_is_left_out_not_a_crash(tmp_path):

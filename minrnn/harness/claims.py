@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from minrnn.harness.reporting import curve_area, load_runs, metric, paper_reference, preset_identities
+from minrnn.harness.reporting import curve_area, load_runs, metric, n_steps, paper_reference, preset_identities
 
 HOLDS, PARTLY, FAILS, BUDGET, NOT_RUN = "holds", "partly holds", "does not hold", "budget-limited", "not run"
 VERDICTS = (HOLDS, PARTLY, FAILS, BUDGET, NOT_RUN)
@@ -100,11 +100,6 @@ def still_improving(runs: list[dict]) -> bool:
 def budget(verdict: str, runs: list[dict]) -> str:
     """A claim that is not (fully) met while a deciding run still improves is budget-limited."""
     return BUDGET if verdict in (FAILS, PARTLY) and still_improving(runs) else verdict
-
-
-def n_steps(runs: list[dict]) -> str:
-    steps = sorted({r["metrics"]["steps"] for r in runs})
-    return f"{'/'.join(map(str, steps))} steps, n={len(runs)}"
 
 
 @dataclass(frozen=True)
@@ -341,7 +336,7 @@ CHOMSKY = ("bucket_sort", "missing_duplicate", "cycle_nav", "even_pairs", "major
 def _chomsky_vs_paper(ev: Evidence) -> Verdict:
     paper = ev.paper("table4_chomsky_lra")
     ref = paper.get("minrnn", {}).get("minLSTM") or paper.get("chomsky", {}).get("minLSTM")
-    gaps, steps, deciding = {}, {}, []
+    gaps, runs_of, deciding = {}, {}, []
     for task in CHOMSKY:
         runs = ev.runs(
             f"chomsky/{task}",
@@ -351,12 +346,13 @@ def _chomsky_vs_paper(ev: Evidence) -> Verdict:
         )[0]
         if runs and ref and task in ref:
             gaps[task] = mean(runs, "test_acc") - ref[task]
-            steps[task] = runs[0]["metrics"]["steps"]
+            runs_of[task] = runs
             deciding += runs if gaps[task] < -0.05 else []
     if not gaps:
         return Verdict(NOT_RUN, "Table 4 minLSTM Chomsky runs (or the paper's minLSTM row) missing")
     close = sum(g >= -0.05 for g in gaps.values())
-    ours = ", ".join(f"{t} {g:+.2f} ({steps[t]} steps)" for t, g in gaps.items()) + " (ours minus the paper's minLSTM)"
+    ours = ", ".join(f"{t} {g:+.2f} ({n_steps(runs_of[t])})" for t, g in gaps.items())
+    ours += " (ours minus the paper's minLSTM)"
     verdict = HOLDS if close == len(gaps) else PARTLY if close else FAILS
     return Verdict(budget(verdict, deciding), ours, "minLSTM, 500k steps: " + ", ".join(f"{t} {ref[t]}" for t in gaps))
 

@@ -137,6 +137,12 @@ def caveats(script: str, bad: list[str], ignored: list[dict], pending: list[str]
     return "".join(" " + p for p in parts)
 
 
+def n_steps(runs: list[dict]) -> str:
+    """The training steps behind a cell, e.g. "30000 steps, n=3" ("2500/10000 steps" if they differ)."""
+    steps = sorted({r["metrics"]["steps"] for r in runs})
+    return f"{'/'.join(map(str, steps))} steps, n={len(runs)}"
+
+
 def cell(runs: list[dict], key: str, scale: float = 1.0) -> dict:
     """Mean, sample std (nan for one run) and n of the ``key`` metric (times ``scale``) over runs."""
     values = [scale * metric(r, key) for r in runs]
