@@ -9,6 +9,7 @@ total time, prefill time, time per generated token, the bytes of the state carri
 and peak memory. Rerunning the same command resumes; ``scripts/plot_efficiency.py`` draws the figures.
 
     python scripts/bench_inference.py                    # scale cpu: results/efficiency/inference_cpu.csv
+    python scripts/bench_inference.py --models minGRU "minGRU (compiled step)" --out results/efficiency/compiled_step
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # the models with a step mode (the plain loops and the log-space scan differ only in training)
 MODELS = ["minGRU", "minLSTM", "Mamba", "Transformer", "GRU (torch.nn)", "LSTM (torch.nn)"]
+# on request (--models): the same model with ``step`` through torch.compile, which fuses the few dozen
+# small ops of a token (Python and dispatch overhead at width 64) into a handful of kernels
+COMPILED = " (compiled step)"
+CHOICES = MODELS + ["minGRU" + COMPILED, "minLSTM" + COMPILED]
 SCALES = {
     "paper": {
         "contexts": [64, 256, 1024, 4096, 16384],
@@ -79,8 +84,10 @@ def measure(job: dict) -> dict:
     torch.manual_seed(0)
     if job["threads"]:
         torch.set_num_threads(job["threads"])
-    model, vocab = build_model(job["model"], job["scale"], job["overrides"], device)
+    model, vocab = build_model(job["model"].removesuffix(COMPILED), job["scale"], job["overrides"], device)
     model.eval()
+    if job["model"].endswith(COMPILED):  # compiled during the warm-up run, which repeat_timed leaves out
+        model.step = torch.compile(model.step, fullgraph=True, dynamic=False)
     context = torch.randint(0, vocab, (job["batch"], job["context"]), device=device)
     parts = []
     with MemoryProbe(device) as mem:
@@ -114,7 +121,7 @@ def main(argv=None) -> int:
     add_grid_arguments(ap, SCALES, MODELS, ROOT / "results/efficiency")
     args = ap.parse_args(argv)
     sc = SCALES[args.scale]
-    settings = grid_settings(ap, args, SCALES, MODELS)
+    settings = grid_settings(ap, args, SCALES, CHOICES)
     settings["new_tokens"] = sc["new_tokens"] if args.new_tokens is None else args.new_tokens
     contexts, batches = args.contexts or sc["contexts"], args.batches or sc["batches"]
     if min(contexts) < 1 or min(batches) < 1 or settings["new_tokens"] < 1:

@@ -1,5 +1,7 @@
 import csv
 
+import pytest
+
 from scripts import bench_inference
 
 
@@ -37,3 +39,16 @@ def test_recurrent_state_is_constant_and_the_kv_cache_grows(tmp_path):
         used = 2 * depth * B * (ctx + 3) * dim * 4  # keys and values of every position so far
         assert used <= kv <= 2 * used  # the buffers double when full: at most twice what is used
         assert float(got["minGRU", ctx]["ms_per_token"]) > 0
+
+
+def test_a_compiled_step_model_is_measured_beside_its_eager_self(tmp_path):
+    argv = ["--contexts", "4", "--batches", "2", "--new-tokens", "3", "--repeats", "1", "--in-process"]
+    argv += ["--models", "minGRU", "minGRU (compiled step)", "--set", "task.arch.dim=8", "--out", str(tmp_path)]
+    assert bench_inference.main(argv) == 0
+    with open(tmp_path / "inference_cpu.csv", newline="") as f:
+        got = {r["model"]: r for r in csv.DictReader(f)}
+    assert got["minGRU (compiled step)"]["status"] == "ok" and float(got["minGRU (compiled step)"]["ms_per_token"]) > 0
+    assert got["minGRU (compiled step)"]["state_kib_end"] == got["minGRU"]["state_kib_end"]
+    with pytest.raises(SystemExit) as e:
+        bench_inference.main([*argv, "--models", "minGRU (compiled stepp)"])
+    assert e.value.code == 2

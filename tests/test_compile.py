@@ -41,6 +41,23 @@ def test_compiled_model_with_inductor_equals_eager():
         torch.testing.assert_close(g_c, g_e, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("rnn", ["mingru", "minlstm"])
+def test_compiled_step_generates_what_eager_step_does(rnn):
+    """model.step through torch.compile (inductor; scripts/bench_inference.py "(compiled step)"): the same
+    logits token after token, from the state a parallel-mode prefill leaves (strided views) and then its own."""
+    torch.manual_seed(0)
+    model = SequenceModel(dim=16, depth=2, dim_out=7, vocab_size=7, block={"rnn": rnn, "conv": True}).eval()
+    step = torch.compile(model.step, fullgraph=True, dynamic=False)
+    with torch.no_grad():
+        logits, state = model(torch.randint(0, 7, (3, 9)), return_state=True)
+        eager_state, tok = state, logits[:, -1].argmax(-1)
+        for _ in range(4):
+            want, eager_state = model.step(tok, eager_state)
+            got, state = step(tok, state)
+            torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+            tok = want.argmax(-1)
+
+
 def test_the_kernels_are_registered_operators():
     a, b = torch.rand(2, 5, 3), torch.randn(2, 5, 3)
     torch.library.opcheck(torch.ops.minrnn.linear_scan, (a, b, torch.randn(2, 3)))
