@@ -1,7 +1,8 @@
 """Figure 1: the time and peak memory of one training step against sequence length, for every model.
 
 One training step = forward, cross-entropy loss over every position, backward (Section 4.1), at
-batch 64, for the Table 2 models (3 layers, width 64; minGRU/minLSTM with expansion 6) plus the
+batch 64, for the Table 2 network (3 layers, width 64) at expansion 1, every recurrent state the
+width (``--set task.arch.expansion=6`` for Table 2's minGRU/minLSTM: results/efficiency/expansion6), plus the
 paper's plain-PyTorch variants: the log-space scan (Listings 5, 8, 10) and GRU/LSTM as Python loops.
 Each (model, length) runs in a fresh subprocess, all in one invocation, so the ratios compare like
 with like. Rerunning the same command resumes; ``scripts/plot_efficiency.py`` draws the figure.

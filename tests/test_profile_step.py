@@ -19,6 +19,9 @@ from scripts import profile_step
         ("aten::_log_softmax_backward_data", "loss"),
         ("aten::copy_", "copies and fills"),
         ("autograd::engine::evaluate_function: MmBackward0", "autograd bookkeeping"),
+        ("MkldnnRnnLayerBackward0", "autograd bookkeeping"),  # the graph node; its work is the aten op
+        ("aten::sigmoid_backward", profile_step.OTHER),
+        ("aten::tanh_backward", profile_step.OTHER),
         ("aten::add", profile_step.OTHER),
     ],
 )
@@ -43,6 +46,21 @@ def test_parts_add_up_to_the_profiled_step_and_count_matmul_flops(tmp_path):
     assert mine["implementation"] == "MinLSTM scan=cpu" and rec["provenance"]["git_commit"]
     md = (tmp_path / "profile_cpu.md").read_text()
     assert "| 16 | minLSTM vs LSTM (torch.nn) |" in md
+
+
+def test_fused_lstm_flops_equal_what_the_profiler_counts_for_the_plain_loop(tmp_path):
+    """torch.nn.LSTM's oneDNN products are invisible to the profiler; the count from its shapes must
+    equal the profiler's count for the same network with the plain-PyTorch loop LSTM, plus the one
+    product the loop skips: the gradient into its zero initial state (2 x B x 4H x H per layer)."""
+    argv = ["--lengths", "8", "--batch", "2", "--rounds", "1", "--models", "LSTM (torch.nn)", "LSTM (plain loop)"]
+    argv += ["--set", "task.arch.dim=8", "task.arch.depth=2", "--out", str(tmp_path)]
+    assert profile_step.main(argv) == 0
+    rows = {r["model"]: r for r in json.loads((tmp_path / "profile_cpu.json").read_text())["rows"]}
+    fused, loop = rows["LSTM (torch.nn)"], rows["LSTM (plain loop)"]
+    assert fused["parts_ms"]["recurrence"] > 0 and loop["parts_ms"]["recurrence"] == 0
+    assert fused["matmul_gflop"] < loop["matmul_gflop"]
+    skipped = 2 * (2 * 2 * 32 * 8)
+    assert fused["network_gflop"] * 1e9 == pytest.approx(loop["network_gflop"] * 1e9 + skipped)
 
 
 def test_rejects_an_unknown_model(capsys):

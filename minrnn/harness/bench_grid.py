@@ -239,7 +239,7 @@ def run_grid(
 
 
 # The models both benchmarks compare: the Table 2 configurations (selective copying's 3-layer, width-64
-# architecture; minGRU/minLSTM with expansion 6), each a Hydra model config plus overrides.
+# architecture, at expansion 1: BENCH_OVERRIDES), each a Hydra model config plus overrides.
 MODELS = {
     "minGRU": ["model=mingru"],
     "minLSTM": ["model=minlstm"],
