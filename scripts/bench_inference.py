@@ -22,19 +22,7 @@ from pathlib import Path
 
 import torch
 
-from minrnn.harness.bench_grid import (
-    Grid,
-    MemoryProbe,
-    SettingsMismatch,
-    add_grid_arguments,
-    build_model,
-    describe,
-    grid_settings,
-    repeat_timed,
-    run_grid,
-    state_bytes,
-    worker_main,
-)
+from minrnn.harness import bench_grid
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -71,11 +59,11 @@ def generate(model, context: torch.Tensor, new_tokens: int) -> tuple[float, floa
     logits, state = model(context, return_state=True)
     tok = logits[:, -1].argmax(-1)
     t1 = time.perf_counter()
-    after_prefill = state_bytes(state)
+    after_prefill = bench_grid.state_bytes(state)
     for _ in range(new_tokens):
         logits, state = model.step(tok, state)
         tok = logits.argmax(-1)
-    return t1 - t0, time.perf_counter() - t1, after_prefill, state_bytes(state)
+    return t1 - t0, time.perf_counter() - t1, after_prefill, bench_grid.state_bytes(state)
 
 
 def measure(job: dict) -> dict:
@@ -84,14 +72,14 @@ def measure(job: dict) -> dict:
     torch.manual_seed(0)
     if job["threads"]:
         torch.set_num_threads(job["threads"])
-    model, vocab = build_model(job["model"].removesuffix(COMPILED), job["scale"], job["overrides"], device)
+    model, vocab = bench_grid.build_model(job["model"].removesuffix(COMPILED), job["scale"], job["overrides"], device)
     model.eval()
     if job["model"].endswith(COMPILED):  # compiled during the warm-up run, which repeat_timed leaves out
         model.step = torch.compile(model.step, fullgraph=True, dynamic=False)
     context = torch.randint(0, vocab, (job["batch"], job["context"]), device=device)
     parts = []
-    with MemoryProbe(device) as mem:
-        times = repeat_timed(
+    with bench_grid.MemoryProbe(device) as mem:
+        times = bench_grid.repeat_timed(
             lambda: parts.append(generate(model, context, job["new_tokens"])), device, job["repeats"], job["budget"]
         )
     timed = parts[1:]  # parts[0] is the warm-up
@@ -106,35 +94,35 @@ def measure(job: dict) -> dict:
         "state_kib_prefill": timed[0][2] / 1024,
         "state_kib_end": timed[0][3] / 1024,
         "peak_mib": round(mem.mib, 1),
-        "implementation": describe(model, device),
+        "implementation": bench_grid.describe(model, device),
     }
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--worker"]:
-        return worker_main(measure, argv[1:])
+        return bench_grid.worker_main(measure, argv[1:])
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--contexts", type=int, nargs="+", help="context lengths (default: the scale's)")
     ap.add_argument("--batches", type=int, nargs="+", help="batch sizes (default: 8 16 32 64)")
     ap.add_argument("--new-tokens", type=int, help="tokens generated after the context (default: the scale's)")
-    add_grid_arguments(ap, SCALES, MODELS, ROOT / "results/efficiency")
+    bench_grid.add_grid_arguments(ap, SCALES, MODELS, ROOT / "results/efficiency")
     args = ap.parse_args(argv)
     sc = SCALES[args.scale]
-    settings = grid_settings(ap, args, SCALES, CHOICES)
+    settings = bench_grid.grid_settings(ap, args, SCALES, CHOICES)
     settings["new_tokens"] = sc["new_tokens"] if args.new_tokens is None else args.new_tokens
     contexts, batches = args.contexts or sc["contexts"], args.batches or sc["batches"]
     if min(contexts) < 1 or min(batches) < 1 or settings["new_tokens"] < 1:
         ap.error("contexts, batches and new tokens must be positive")
     try:
-        grid = Grid(
+        grid = bench_grid.Grid(
             args.out / f"inference_{args.scale}.csv", ("model", "batch", "context"), settings, args.device, args.fresh
         )
-    except SettingsMismatch as e:
+    except bench_grid.SettingsMismatch as e:
         print(f"bench_inference: error: {e}", file=sys.stderr)
         return 2
     jobs = [{"model": m, "batch": b, "context": c, **settings} for b in batches for c in contexts for m in args.models]
-    run_grid(grid, jobs, Path(__file__), settings["timeout"], not args.in_process, measure, grows="context")
+    bench_grid.run_grid(grid, jobs, Path(__file__), settings["timeout"], not args.in_process, measure, grows="context")
     print(f"wrote {grid.csv_path}; plot with: python scripts/plot_efficiency.py --scale {args.scale}")
     return 0
 

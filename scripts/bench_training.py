@@ -21,19 +21,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from minrnn.harness.bench_grid import (
-    MODELS,
-    Grid,
-    MemoryProbe,
-    SettingsMismatch,
-    add_grid_arguments,
-    build_model,
-    describe,
-    grid_settings,
-    repeat_timed,
-    run_grid,
-    worker_main,
-)
+from minrnn.harness import bench_grid
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,7 +37,7 @@ def measure(job: dict) -> dict:
     torch.manual_seed(0)
     if job["threads"]:
         torch.set_num_threads(job["threads"])
-    model, vocab = build_model(job["model"], job["scale"], job["overrides"], device)
+    model, vocab = bench_grid.build_model(job["model"], job["scale"], job["overrides"], device)
     model.train()
     params = list(model.parameters())
     x = torch.randint(0, vocab, (job["batch"], job["T"]), device=device)
@@ -60,8 +48,8 @@ def measure(job: dict) -> dict:
             p.grad = None
         F.cross_entropy(model(x).flatten(0, 1), y.flatten()).backward()
 
-    with MemoryProbe(device) as mem:
-        times = repeat_timed(step, device, job["repeats"], job["budget"])
+    with bench_grid.MemoryProbe(device) as mem:
+        times = bench_grid.repeat_timed(step, device, job["repeats"], job["budget"])
     return {
         "status": "ok",
         "ms_median": 1000 * statistics.median(times),
@@ -69,30 +57,32 @@ def measure(job: dict) -> dict:
         "runs": len(times),
         "peak_mib": round(mem.mib, 1),
         "params": sum(p.numel() for p in params),
-        "implementation": describe(model, device),
+        "implementation": bench_grid.describe(model, device),
     }
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--worker"]:
-        return worker_main(measure, argv[1:])
+        return bench_grid.worker_main(measure, argv[1:])
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lengths", type=int, nargs="+", help="sequence lengths (default: the scale's)")
     ap.add_argument("--batch", type=int, default=64)
-    add_grid_arguments(ap, SCALES, list(MODELS), ROOT / "results/efficiency")
+    bench_grid.add_grid_arguments(ap, SCALES, list(bench_grid.MODELS), ROOT / "results/efficiency")
     args = ap.parse_args(argv)
-    settings = grid_settings(ap, args, SCALES, list(MODELS)) | {"batch": args.batch}
+    settings = bench_grid.grid_settings(ap, args, SCALES, list(bench_grid.MODELS)) | {"batch": args.batch}
     lengths = args.lengths or SCALES[args.scale]["lengths"]
     if min(lengths) < 1 or args.batch < 1:
         ap.error("lengths and batch must be positive")
     try:
-        grid = Grid(args.out / f"training_{args.scale}.csv", ("model", "T"), settings, args.device, args.fresh)
-    except SettingsMismatch as e:
+        grid = bench_grid.Grid(
+            args.out / f"training_{args.scale}.csv", ("model", "T"), settings, args.device, args.fresh
+        )
+    except bench_grid.SettingsMismatch as e:
         print(f"bench_training: error: {e}", file=sys.stderr)
         return 2
     jobs = [{"model": m, "T": T, **settings} for T in lengths for m in args.models]
-    run_grid(grid, jobs, Path(__file__), settings["timeout"], not args.in_process, measure, grows="T")
+    bench_grid.run_grid(grid, jobs, Path(__file__), settings["timeout"], not args.in_process, measure, grows="T")
     print(f"wrote {grid.csv_path}; plot with: python scripts/plot_efficiency.py --scale {args.scale}")
     return 0
 

@@ -15,18 +15,8 @@ import sys
 
 import matplotlib
 
+from minrnn.harness import reporting
 from minrnn.harness.records import write_text_atomic
-from minrnn.harness.reporting import (
-    NAMES,
-    ResultsError,
-    caveats,
-    load_runs,
-    match,
-    paper_reference,
-    run_script,
-    save_figure,
-    script_args,
-)
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -36,18 +26,18 @@ ORDER = ["mingru", "minlstm", "mamba", "transformer", "gru", "lstm"]
 
 def figure2(args) -> None:
     folder = args.results / "shakespeare" / args.scale
-    paper = paper_reference(args.results, "figure2_shakespeare")
-    runs, bad = load_runs(folder, args.scale, "best_val")
-    cells, ignored = match(runs, {m: [f"experiment=figure2/{m}"] for m in ORDER}, args.scale)
+    paper = reporting.paper_reference(args.results, "figure2_shakespeare")
+    runs, bad = reporting.load_runs(folder, args.scale, "best_val")
+    cells, ignored = reporting.match(runs, {m: [f"experiment=figure2/{m}"] for m in ORDER}, args.scale)
     if not cells:
-        raise ResultsError(
+        raise reporting.ResultsError(
             f"no run summaries of the presets in {folder}; run `make reproduce-figure2 SCALE={args.scale}` first"
         )
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     rows = []
     for model, rs in sorted(cells.items(), key=lambda kv: ORDER.index(kv[0])):
         for r in sorted(rs, key=lambda r: r["seed"]):
-            name, hist = NAMES[model], r["metrics"]["val_history"]
+            name, hist = reporting.NAMES[model], r["metrics"]["val_history"]
             style = {"color": f"C{ORDER.index(model)}", "alpha": 1.0 if r["seed"] == 0 else 0.4}
             ax.plot(
                 [h["step"] for h in hist],
@@ -71,14 +61,14 @@ def figure2(args) -> None:
     ax.title.set_fontsize(9)
     ax.grid(alpha=0.3)
     ax.legend()
-    save_figure(fig, args.out / f"figure2_{args.scale}")
+    reporting.save_figure(fig, args.out / f"figure2_{args.scale}")
     plt.close(fig)
     lines = [
         f"## Figure 2: Shakespeare, scale={args.scale}",
         "",
         f"Best test loss and the step it was reached (evaluations every {cfg['trainer']['eval_every']} steps); "
         "the paper's values are for its own scale (dim 384, context 256, 5000 steps, GPU)."
-        + caveats("make_figure2", bad, ignored),
+        + reporting.caveats("make_figure2", bad, ignored),
         "",
         "| Model | seed | best test loss (ours) | at step | paper | paper's step |",
         "|---|---|---|---|---|---|",
@@ -90,7 +80,9 @@ def figure2(args) -> None:
 
 
 def main(argv=None) -> int:
-    return run_script("make_figure2", figure2, script_args(__doc__, figures=True), argv, figures=True)
+    return reporting.run_script(
+        "make_figure2", figure2, reporting.script_args(__doc__, figures=True), argv, figures=True
+    )
 
 
 if __name__ == "__main__":

@@ -19,18 +19,9 @@ import sys
 
 import matplotlib
 
+from minrnn.harness import reporting
 from minrnn.harness.claims import FIGURE5_TASKS, figure5_presets
 from minrnn.harness.records import write_text_atomic
-from minrnn.harness.reporting import (
-    ResultsError,
-    caveats,
-    curve_area,
-    load_runs,
-    match,
-    run_script,
-    save_figure,
-    script_args,
-)
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -55,7 +46,7 @@ def plot_task(axes, groups: dict) -> list[str]:
         reach = [first_step_reaching(hist, 0.95 * b) for hist, b in zip(hists, best, strict=True)]
         rows.append(
             f"| {bias:g} | {len(rs)} | {statistics.fmean(best):.3f} | {statistics.fmean(reach):.0f} | "
-            f"{statistics.fmean(curve_area(r) for r in rs):.3f} | "
+            f"{statistics.fmean(reporting.curve_area(r) for r in rs):.3f} | "
             f"{statistics.fmean(r['metrics']['test_acc'] for r in rs):.3f} |"
         )
     return rows
@@ -64,15 +55,15 @@ def plot_task(axes, groups: dict) -> list[str]:
 def figure5(args) -> None:
     found_tasks = {}
     for task, (folder, *_) in FIGURE5_TASKS.items():
-        runs, bad = load_runs(args.results / folder / args.scale, args.scale, "test_acc")
-        found, _ = match(runs, figure5_presets(task, args.biases), args.scale)
+        runs, bad = reporting.load_runs(args.results / folder / args.scale, args.scale, "test_acc")
+        found, _ = reporting.match(runs, figure5_presets(task, args.biases), args.scale)
         if len(found) >= 2:  # another bias beside the default
             groups = {
                 rs[0]["config"]["model"]["net"]["block"]["rnn_kwargs"]["forget_bias"]: rs for rs in found.values()
             }
             found_tasks[task] = (groups, bad)
     if not found_tasks:
-        raise ResultsError(
+        raise reporting.ResultsError(
             f"no minLSTM forget-bias run summaries in {args.results} at scale={args.scale}; run "
             f"`make reproduce-figure5 SCALE={args.scale}` first"
         )
@@ -87,12 +78,12 @@ def figure5(args) -> None:
             ax.set(xlabel="training step", ylabel=label, title=where)
             ax.grid(alpha=0.3)
         row[1].legend(fontsize=8)
-        md += ["", f"### {where}" + caveats("make_figure5", bad, []), ""]
+        md += ["", f"### {where}" + reporting.caveats("make_figure5", bad, []), ""]
         md += ["| forget bias | runs | best val acc | first step at 95% of it | mean val acc over the run | test acc |"]
         md += ["|---|---|---|---|---|---|", *rows]
     fig.suptitle(f"minLSTM forget-gate bias, scale={args.scale}", fontsize=9)
     fig.tight_layout()
-    save_figure(fig, args.out / f"figure5_{args.scale}")
+    reporting.save_figure(fig, args.out / f"figure5_{args.scale}")
     plt.close(fig)
     text = "\n".join(md) + "\n"
     write_text_atomic(args.out / f"figure5_{args.scale}.md", text)
@@ -100,9 +91,9 @@ def figure5(args) -> None:
 
 
 def main(argv=None) -> int:
-    ap = script_args(__doc__, figures=True)
+    ap = reporting.script_args(__doc__, figures=True)
     ap.add_argument("--biases", type=float, nargs="+", default=[0.0, 5.0], help="the figure5 presets' biases")
-    return run_script("make_figure5", figure5, ap, argv, figures=True)
+    return reporting.run_script("make_figure5", figure5, ap, argv, figures=True)
 
 
 if __name__ == "__main__":

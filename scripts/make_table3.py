@@ -17,21 +17,7 @@ from __future__ import annotations
 import statistics
 import sys
 
-from minrnn.harness.reporting import (
-    MODELS,
-    NAMES,
-    ResultsError,
-    caveats,
-    cell,
-    fmt_cell,
-    load_runs,
-    match,
-    paper_reference,
-    run_script,
-    script_args,
-    unfinished_runs,
-    write_table,
-)
+from minrnn.harness import reporting
 
 ENV_NAMES = {"halfcheetah": "HalfCheetah", "hopper": "Hopper", "walker2d": "Walker"}
 DATASET_NAMES = {"medium": "M", "medium_replay": "M-R", "medium_expert": "M-E"}
@@ -53,32 +39,35 @@ def collect(args, keys: list[str]) -> tuple[dict, str]:
     for key in keys:
         env, _, dataset = key.partition("-")
         extra = DEMO if args.demo else [f"task.env={env}", f"task.dataset={dataset}"]
-        runs, b = load_runs(root / key / args.scale, args.scale, "final.score")
-        found, ign = match(runs, {(m, key): [f"experiment=table3/{m}", *extra] for m in MODELS}, args.scale)
+        runs, b = reporting.load_runs(root / key / args.scale, args.scale, "final.score")
+        found, ign = reporting.match(
+            runs, {(m, key): [f"experiment=table3/{m}", *extra] for m in reporting.MODELS}, args.scale
+        )
         cells.update(found)
         bad, ignored = bad + b, ignored + ign
         pending += [
-            f"{key}/{n}" for n in unfinished_runs(args.runs / root.name / key / args.scale, root / key / args.scale)
+            f"{key}/{n}"
+            for n in reporting.unfinished_runs(args.runs / root.name / key / args.scale, root / key / args.scale)
         ]
-    return cells, caveats("make_table3", bad, ignored, pending)
+    return cells, reporting.caveats("make_table3", bad, ignored, pending)
 
 
 def table3(args) -> None:
-    paper = paper_reference(args.results, "table3_d4rl")
+    paper = reporting.paper_reference(args.results, "table3_d4rl")
     keys = ["halfcheetah"] if args.demo else paper["datasets"]
     runs, caveat = collect(args, keys)
     if not runs:
         target = "reproduce-table3-demo" if args.demo else "reproduce-table3"
-        raise ResultsError(
+        raise reporting.ResultsError(
             f"no finished run summaries of the presets in {args.results}/d4rl*/*/{args.scale}; run "
             f"`make {target} SCALE={args.scale}` first"
         )
-    cells = {k: cell(rs, "final.score") for k, rs in runs.items()}
+    cells = {k: reporting.cell(rs, "final.score") for k, rs in runs.items()}
     models = [m for m in ORDER if any(k[0] == m for k in cells)]
     final = next(iter(runs.values()))[0]["metrics"]["final"]
     rollouts = sorted(
         {
-            f"{NAMES[m]}: {'/'.join(sorted({r['metrics']['final'].get('rollout', '?') for r in rs}))}"
+            f"{reporting.NAMES[m]}: {'/'.join(sorted({r['metrics']['final'].get('rollout', '?') for r in rs}))}"
             for (m, _), rs in runs.items()
         }
     )
@@ -92,13 +81,12 @@ def table3(args) -> None:
             "**Demo on locally generated data (a noisy random linear policy in Gymnasium), not D4RL: these "
             "scores are NOT comparable to the paper's Table 3.** " + note
         )
-        header = ["Dataset", *(f"{NAMES[m]} (ours)" for m in models)]
-    else:
-        header = ["Dataset", *(f"{c} (paper)" for c in PAPER_COLUMNS), *(f"{NAMES[m]} (ours)" for m in models)]
+    ours = [f"{reporting.NAMES[m]} (ours)" for m in models]
+    header = ["Dataset", *([] if args.demo else [f"{c} (paper)" for c in PAPER_COLUMNS]), *ours]
     rows = []
     for key in keys:
         theirs = [] if args.demo else [f"{paper['mean'][c][key]:.1f}" for c in PAPER_COLUMNS]
-        rows.append([label(key), *theirs, *(fmt_cell(cells.get((m, key)), 1) for m in models)])
+        rows.append([label(key), *theirs, *(reporting.fmt_cell(cells.get((m, key)), 1) for m in models)])
     if not args.demo:
         avg = [
             f"{statistics.fmean(cells[m, k]['mean'] for k in keys):.1f}"
@@ -109,13 +97,13 @@ def table3(args) -> None:
         rows.append(["Average", *(f"{paper['average'][c]:.1f}" for c in PAPER_COLUMNS), *avg])
     name = f"table3_demo_{args.scale}" if args.demo else f"table3_{args.scale}"
     title = "## Table 3 (demo data, not D4RL)" if args.demo else "## Table 3: offline RL on D4RL"
-    write_table(args.out, name, title, note + caveat, header, rows)
+    reporting.write_table(args.out, name, title, note + caveat, header, rows)
 
 
 def main(argv=None) -> int:
-    ap = script_args(__doc__)
+    ap = reporting.script_args(__doc__)
     ap.add_argument("--demo", action="store_true", help="the runs on locally generated data (results/d4rl-demo)")
-    return run_script("make_table3", table3, ap, argv)
+    return reporting.run_script("make_table3", table3, ap, argv)
 
 
 if __name__ == "__main__":

@@ -17,21 +17,7 @@ from __future__ import annotations
 import statistics
 import sys
 
-from minrnn.harness.reporting import (
-    MODELS,
-    NAMES,
-    ResultsError,
-    caveats,
-    cell,
-    fmt_cell,
-    load_runs,
-    match,
-    paper_reference,
-    run_script,
-    script_args,
-    unfinished_runs,
-    write_table,
-)
+from minrnn.harness import reporting
 
 COLUMNS = {
     "bucket_sort": "Bucket Sort",
@@ -62,11 +48,11 @@ def collect(args) -> tuple[dict, list, list, list, list]:
     for column in [*COLUMNS, *EXTRA]:
         sub = f"lra/{column}" if column in LRA else f"chomsky/{column}"
         folder = args.results / sub / args.scale
-        runs, b = load_runs(folder, args.scale, "test_acc")
-        found, ign = match(runs, {(m, column): preset(m, column) for m in MODELS}, args.scale)
+        runs, b = reporting.load_runs(folder, args.scale, "test_acc")
+        found, ign = reporting.match(runs, {(m, column): preset(m, column) for m in reporting.MODELS}, args.scale)
         cells.update(found)
         bad, ignored = bad + b, ignored + ign
-        pending += [f"{column}/{n}" for n in unfinished_runs(args.runs / sub / args.scale, folder)]
+        pending += [f"{column}/{n}" for n in reporting.unfinished_runs(args.runs / sub / args.scale, folder)]
     return cells, bad, ignored, pending
 
 
@@ -100,13 +86,13 @@ def setting_note(cells: dict, scale: str) -> str:
 def table4(args) -> None:
     runs, bad, ignored, pending = collect(args)
     if not runs:
-        raise ResultsError(
+        raise reporting.ResultsError(
             f"no run summaries of the presets in {args.results}/{{chomsky,lra}}/*/{args.scale}; run "
             f"`make reproduce-table4 SCALE={args.scale}` first"
         )
-    cells = {k: cell(rs, "test_acc") for k, rs in runs.items()}
-    paper = paper_reference(args.results, "table4_chomsky_lra")
-    note = setting_note(runs, args.scale) + caveats("make_table4", bad, ignored, pending)
+    cells = {k: reporting.cell(rs, "test_acc") for k, rs in runs.items()}
+    paper = reporting.paper_reference(args.results, "table4_chomsky_lra")
+    note = setting_note(runs, args.scale) + reporting.caveats("make_table4", bad, ignored, pending)
     extra = [p for p in EXTRA if any(k[1] == p for k in cells)]
     header = ["Model", "source", *COLUMNS.values(), "Average", *(EXTRA[p] for p in extra)]
     rows = []
@@ -116,11 +102,11 @@ def table4(args) -> None:
             avg = f"{statistics.fmean(cells[m, p]['mean'] for p in COLUMNS):.2f}" if full else "-"
             rows.append(
                 [
-                    NAMES[m],
+                    reporting.NAMES[m],
                     f"ours ({args.scale})",
-                    *(fmt_cell(cells.get((m, p))) for p in COLUMNS),
+                    *(reporting.fmt_cell(cells.get((m, p))) for p in COLUMNS),
                     avg,
-                    *(fmt_cell(cells.get((m, p))) for p in extra),
+                    *(reporting.fmt_cell(cells.get((m, p))) for p in extra),
                 ]
             )
     for name, vals in paper["chomsky"].items():
@@ -137,11 +123,11 @@ def table4(args) -> None:
             ]
         )
     title = "## Table 4: Chomsky hierarchy, counting tasks and Long Range Arena"
-    write_table(args.out, f"table4_{args.scale}", title, note, header, rows)
+    reporting.write_table(args.out, f"table4_{args.scale}", title, note, header, rows)
 
 
 def main(argv=None) -> int:
-    return run_script("make_table4", table4, script_args(__doc__), argv)
+    return reporting.run_script("make_table4", table4, reporting.script_args(__doc__), argv)
 
 
 if __name__ == "__main__":

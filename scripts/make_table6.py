@@ -13,17 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from minrnn.harness.reporting import (
-    ResultsError,
-    caveats,
-    cell,
-    fmt_cell,
-    load_runs,
-    match,
-    run_script,
-    script_args,
-    write_table,
-)
+from minrnn.harness import reporting
 
 ROWS = {
     "minLSTM": "table6/minlstm_plain",
@@ -35,10 +25,10 @@ ROWS = {
 
 def table6(args) -> None:
     folder = args.results / "lra" / "listops" / args.scale
-    runs, bad = load_runs(folder, args.scale, "test_acc")
-    cells, _ = match(runs, {row: [f"experiment={p}"] for row, p in ROWS.items()}, args.scale)
+    runs, bad = reporting.load_runs(folder, args.scale, "test_acc")
+    cells, _ = reporting.match(runs, {row: [f"experiment={p}"] for row, p in ROWS.items()}, args.scale)
     if not cells:
-        raise ResultsError(
+        raise reporting.ResultsError(
             f"no minLSTM ListOps run summaries of the presets in {folder}; run "
             f"`make reproduce-table6 SCALE={args.scale}` first"
         )
@@ -50,14 +40,14 @@ def table6(args) -> None:
         f"lr {tr['lr']}, batch {tr['batch_size']}, forget-gate bias {bias}; test accuracy of the best "
         "validation checkpoint, mean ± std over seeds (n). The paper (3 seeds, its numbers lost in our copy): "
         "adding the Conv and the MLP improved ListOps accuracy."
-    ) + caveats("make_table6", bad, [])
-    rows = [[row, fmt_cell(cell(cells[row], "test_acc") if row in cells else None)] for row in ROWS]
+    ) + reporting.caveats("make_table6", bad, [])
+    rows = [[row, reporting.fmt_cell(reporting.cell(cells[row], "test_acc") if row in cells else None)] for row in ROWS]
     title = "## Table 6: ListOps architecture ablation (minLSTM)"
-    write_table(args.out, f"table6_{args.scale}", title, note, ["Model", "ListOps accuracy"], rows)
+    reporting.write_table(args.out, f"table6_{args.scale}", title, note, ["Model", "ListOps accuracy"], rows)
 
 
 def main(argv=None) -> int:
-    return run_script("make_table6", table6, script_args(__doc__), argv)
+    return reporting.run_script("make_table6", table6, reporting.script_args(__doc__), argv)
 
 
 if __name__ == "__main__":

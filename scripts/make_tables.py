@@ -19,21 +19,7 @@ import sys
 
 import matplotlib
 
-from minrnn.harness.reporting import (
-    NAMES,
-    ResultsError,
-    caveats,
-    cell,
-    fmt_cell,
-    load_runs,
-    match,
-    paper_reference,
-    run_script,
-    save_figure,
-    script_args,
-    unfinished_runs,
-    write_table,
-)
+from minrnn.harness import reporting
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -58,14 +44,14 @@ def plot_curves(cells: dict, path, title: str) -> None:
         accs = list(zip(*[[100 * h["val_acc"] for h in hist[:n]] for hist in hists], strict=True))
         style = {"color": f"C{MODELS.index(model)}", "linestyle": {1: ":", 2: "--"}.get(depth, "-")}
         steps = [h["step"] for h in hists[0][:n]]
-        label = f"{NAMES[model]}, {depth} layer{'s' * (depth > 1)} (n={len(hists)})"
+        label = f"{reporting.NAMES[model]}, {depth} layer{'s' * (depth > 1)} (n={len(hists)})"
         ax.plot(steps, [statistics.fmean(c) for c in accs], label=label, **style)
         ax.fill_between(steps, [min(c) for c in accs], [max(c) for c in accs], color=style["color"], alpha=0.12)
     ax.set(xlabel="training step", ylabel="validation accuracy (%)", ylim=(0, 100))
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
-    save_figure(fig, path)
+    reporting.save_figure(fig, path)
     plt.close(fig)
 
 
@@ -92,23 +78,28 @@ def describe(cells: dict, scale: str) -> str:
 
 def tables(args) -> None:
     folder = args.results / "selective_copy" / args.scale
-    runs, bad = load_runs(folder, args.scale, "test_acc")
-    cells, ignored = match(runs, PRESETS | {k: [f"experiment=claims/{k}"] for k in LONGER}, args.scale)
+    runs, bad = reporting.load_runs(folder, args.scale, "test_acc")
+    cells, ignored = reporting.match(runs, PRESETS | {k: [f"experiment=claims/{k}"] for k in LONGER}, args.scale)
     longer = {k: cells.pop(k) for k in LONGER if k in cells}
-    pending = unfinished_runs(args.runs / "selective_copy" / args.scale, folder)
-    caveat = caveats("make_tables", bad, ignored, pending)
+    pending = reporting.unfinished_runs(args.runs / "selective_copy" / args.scale, folder)
+    caveat = reporting.caveats("make_tables", bad, ignored, pending)
     if not cells:
-        raise ResultsError(
+        raise reporting.ResultsError(
             f"no run summaries of the presets in {folder}; run `make reproduce-table1 SCALE={args.scale}` first"
         )
     note = describe(cells, args.scale) + caveat
-    acc = {k: cell(rs, "test_acc", 100) for k, rs in cells.items()}
+    acc = {k: reporting.cell(rs, "test_acc", 100) for k, rs in cells.items()}
     paper1, paper2 = (
-        paper_reference(args.results, "table1_selective_copy_layers"),
-        paper_reference(args.results, "table2_selective_copy"),
+        reporting.paper_reference(args.results, "table1_selective_copy_layers"),
+        reporting.paper_reference(args.results, "table2_selective_copy"),
     )
     rows1 = [
-        [NAMES[m], str(d), fmt_cell(acc.get((m, d)), 1, "missing"), paper_fmt(paper1[NAMES[m]][str(d)])]
+        [
+            reporting.NAMES[m],
+            str(d),
+            reporting.fmt_cell(acc.get((m, d)), 1, "missing"),
+            paper_fmt(paper1[reporting.NAMES[m]][str(d)]),
+        ]
         for m in ("minlstm", "mingru")
         for d in (1, 2, 3)
     ]
@@ -120,13 +111,15 @@ def tables(args) -> None:
     ]
     for m in MODELS:
         impl = cells[m, 3][0].get("implementation", "") if (m, 3) in cells else ""
-        layer = NAMES[m] if m != "mamba" else "S6" + (f" ({impl})" if impl else "")
-        theirs = quoted.get("S6" if m == "mamba" else NAMES[m]) if m in ("mingru", "minlstm", "mamba") else None
+        layer = reporting.NAMES[m] if m != "mamba" else "S6" + (f" ({impl})" if impl else "")
+        theirs = (
+            quoted.get("S6" if m == "mamba" else reporting.NAMES[m]) if m in ("mingru", "minlstm", "mamba") else None
+        )
         rows2.append(
             [
-                f"{NAMES[m]} (ours)",
+                f"{reporting.NAMES[m]} (ours)",
                 layer,
-                fmt_cell(acc.get((m, 3)), 1, "missing"),
+                reporting.fmt_cell(acc.get((m, 3)), 1, "missing"),
                 paper_fmt(theirs) if theirs else "not in the paper",
             ]
         )
@@ -136,7 +129,7 @@ def tables(args) -> None:
             [
                 f"{LONGER[name]} (ours, claims/{name}: {steps} steps)",
                 "minLSTM",
-                fmt_cell(cell(rs, "test_acc", 100), 1),
+                reporting.fmt_cell(reporting.cell(rs, "test_acc", 100), 1),
                 paper_fmt(quoted["minLSTM"]),
             ]
         )
@@ -145,13 +138,15 @@ def tables(args) -> None:
         cells, args.out / f"selective_copy_curves_{args.scale}", f"Selective copying, scale={args.scale} ({dev})"
     )
     h = ["Model", "# Layers", f"Accuracy, ours ({args.scale})", "Accuracy, paper (Table 1)"]
-    write_table(args.out, f"table1_{args.scale}", "## Table 1: selective copying by number of layers", note, h, rows1)
+    reporting.write_table(
+        args.out, f"table1_{args.scale}", "## Table 1: selective copying by number of layers", note, h, rows1
+    )
     h = ["Model", "Layer", f"Accuracy, ours ({args.scale})", "Accuracy, paper (Table 2)"]
-    write_table(args.out, f"table2_{args.scale}", "## Table 2: selective copying", note, h, rows2)
+    reporting.write_table(args.out, f"table2_{args.scale}", "## Table 2: selective copying", note, h, rows2)
 
 
 def main(argv=None) -> int:
-    return run_script("make_tables", tables, script_args(__doc__), argv)
+    return reporting.run_script("make_tables", tables, reporting.script_args(__doc__), argv)
 
 
 if __name__ == "__main__":
