@@ -76,7 +76,7 @@ bench-compile: install  ## trainer.compile: steps per second eager vs compiled, 
 
 reproduce: install  ## CPU-scale core reproduction (Section 3, 4.1) + Tables 1-4, 6 and Figure 2 from results/
 	$(PY) scripts/param_counts.py --out $(OUT)
-	$(PY) scripts/bench_layers.py --lengths 512 4096 --out $(OUT)
+	$(PY) scripts/bench_layers.py --lengths 512 4096 --repeats 2 --out $(OUT)
 	@echo "Measured tables written to $(OUT)/. Tables 1-2 below are regenerated from the committed runs in results/:"
 	$(PY) scripts/make_tables.py --scale $(SCALE) --out $(OUT)
 	$(PY) scripts/make_figure2.py --scale $(SCALE) --out $(OUT)
