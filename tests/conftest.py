@@ -4,15 +4,15 @@ import os
 # before anything imports torch or minrnn, the Triton kernels run in the interpreter on CPU tensors.
 os.environ.setdefault("TRITON_INTERPRET", "1")
 
+import pytest
+import torch
+
 # Under pytest-xdist (make test: two workers on two cores) each worker, and the training processes its
 # tests start, runs torch on one thread: two workers of two threads each oversubscribe the cores, and
 # torch's spinning threads made some tests 8x slower than alone. Tests of the thread split set their own.
 ONE_THREAD = "PYTEST_XDIST_WORKER" in os.environ
 if ONE_THREAD:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-
-import pytest
-import torch
 
 
 @pytest.fixture(autouse=True)
