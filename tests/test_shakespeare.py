@@ -8,6 +8,7 @@ import torch
 from harness import compose_cfg
 
 from minrnn.harness.train import run
+from scripts import generate
 from tasks import shakespeare as S
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,27 +75,27 @@ def tiny_lm(tmp: Path, corpus: Path, *extra: str) -> list[str]:
     ]
 
 
-def test_training_lowers_the_loss_and_generation_samples_text(tmp_path, corpus):
+def test_training_lowers_the_loss_and_generation_samples_text(tmp_path, corpus, capsys):
     summary = run(compose_cfg(tiny_lm(tmp_path, corpus)))
     m = summary["metrics"]
     assert m["best_val"] == min(h["val_loss"] for h in m["val_history"])  # lower is better for a loss
     assert m["test_loss"] < 0.6 * torch.log(torch.tensor(float(len(set(TEXT))))).item()  # well below uniform
-    run_dir = tmp_path / "runs" / summary["run_name"]
-    gen = [sys.executable, "scripts/generate.py", str(run_dir), "--prompt", "All:", "--tokens", "30", "--top-k", "5"]
-    out = subprocess.run(gen, cwd=ROOT, capture_output=True, text=True)
+    run_dir = str(tmp_path / "runs" / summary["run_name"])
+    gen = [sys.executable, "scripts/generate.py", run_dir, "--prompt", "All:", "--tokens", "30", "--top-k", "5"]
+    out = subprocess.run(gen, cwd=ROOT, capture_output=True, text=True)  # the command line, end to end
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("All:") and len(out.stdout.rstrip("\n")) >= 4 + 1
-    bad = subprocess.run([*gen[:3], "--prompt", "Ω"], cwd=ROOT, capture_output=True, text=True)
-    assert bad.returncode == 2 and "not in the corpus vocabulary" in bad.stderr
-    for flags, message in (
-        (["--prompt", ""], "--prompt is empty"),
-        (["--tokens", "0"], "need --tokens >= 1"),
-        (["--temperature", "nan"], "a finite --temperature"),
+    capsys.readouterr()
+    for argv, message in (  # bad input, in this process: exit code 2 and one line naming the problem
+        ([run_dir, "--prompt", "Ω"], "not in the corpus vocabulary"),
+        ([run_dir, "--prompt", ""], "--prompt is empty"),
+        ([run_dir, "--tokens", "0"], "need --tokens >= 1"),
+        ([run_dir, "--temperature", "nan"], "a finite --temperature"),
+        ([str(tmp_path / "none")], "summary.json not found"),
     ):
-        edge = subprocess.run([*gen[:3], *flags], cwd=ROOT, capture_output=True, text=True)
-        assert edge.returncode == 2 and message in edge.stderr and "Traceback" not in edge.stderr
-    missing = subprocess.run([*gen[:2], str(tmp_path / "none")], cwd=ROOT, capture_output=True, text=True)
-    assert missing.returncode == 2 and "summary.json not found" in missing.stderr
+        assert generate.main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("generate: error: ") and message in err and err.count("\n") == 1, err
 
 
 @pytest.mark.parametrize("rnn", ["mingru", "minlstm"])
