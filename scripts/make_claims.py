@@ -31,9 +31,7 @@ def main(argv=None) -> int:
     out = args.out or args.results
     for scale in scales:
         rows = evaluate(args.results, scale)
-        write_json_atomic(
-            args.results / f"claims_{scale}.json", {"scale": scale, "claims": rows, "provenance": provenance()}
-        )
+        write_json_atomic(out / f"claims_{scale}.json", {"scale": scale, "claims": rows, "provenance": provenance()})
         text = markdown(rows, scale)
         write_text_atomic(out / f"claims_{scale}.md", text)
         print(text)

@@ -39,17 +39,11 @@ def figure2(args) -> None:
         for r in sorted(rs, key=lambda r: r["seed"]):
             name, hist = reporting.NAMES[model], r["metrics"]["val_history"]
             style = {"color": f"C{ORDER.index(model)}", "alpha": 1.0 if r["seed"] == 0 else 0.4}
-            ax.plot(
-                [h["step"] for h in hist],
-                [h["val_loss"] for h in hist],
-                label=name if r["seed"] == 0 else None,
-                **style,
-            )
+            label = name if r["seed"] == 0 else None
+            ax.plot([h["step"] for h in hist], [h["val_loss"] for h in hist], label=label, **style)
             best = min(hist, key=lambda h: h["val_loss"])
-            rows.append(
-                f"| {name} | {r['seed']} | {best['val_loss']:.3f} | {best['step']} "
-                f"| {paper['best_test_loss'].get(name, '—')} | {paper['best_step'].get(name, '—')} |"
-            )
+            theirs = [str(paper[k].get(name, "—")) for k in ("best_test_loss", "best_step")]
+            rows.append([name, str(r["seed"]), f"{best['val_loss']:.3f}", str(best["step"]), *theirs])
     first = next(iter(cells.values()))[0]
     cfg = first["config"]
     ax.set(
@@ -62,7 +56,6 @@ def figure2(args) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     reporting.save_figure(fig, args.out / f"figure2_{args.scale}")
-    plt.close(fig)
     lines = [
         f"## Figure 2: Shakespeare, scale={args.scale}",
         "",
@@ -70,9 +63,7 @@ def figure2(args) -> None:
         "the paper's values are for its own scale (dim 384, context 256, 5000 steps, GPU)."
         + reporting.caveats("make_figure2", bad, ignored),
         "",
-        "| Model | seed | best test loss (ours) | at step | paper | paper's step |",
-        "|---|---|---|---|---|---|",
-        *rows,
+        *reporting.markdown_table(["Model", "seed", "best test loss (ours)", "at step", "paper", "paper's step"], rows),
     ]
     md = "\n".join(lines) + "\n"
     print(md)

@@ -44,11 +44,10 @@ def plot_task(axes, groups: dict) -> list[str]:
             ax.plot([h["step"] for h in hists[0][:n]], mean, color=f"C{i}", label=f"forget bias {bias:g} (n={len(rs)})")
         best = [max(h["val_acc"] for h in hist) for hist in hists]
         reach = [first_step_reaching(hist, 0.95 * b) for hist, b in zip(hists, best, strict=True)]
-        rows.append(
-            f"| {bias:g} | {len(rs)} | {statistics.fmean(best):.3f} | {statistics.fmean(reach):.0f} | "
-            f"{statistics.fmean(reporting.curve_area(r) for r in rs):.3f} | "
-            f"{statistics.fmean(r['metrics']['test_acc'] for r in rs):.3f} |"
-        )
+        area = statistics.fmean(map(reporting.curve_area, rs))
+        test = statistics.fmean(r["metrics"]["test_acc"] for r in rs)
+        means = [f"{statistics.fmean(best):.3f}", f"{statistics.fmean(reach):.0f}", f"{area:.3f}", f"{test:.3f}"]
+        rows.append([f"{bias:g}", str(len(rs)), *means])
     return rows
 
 
@@ -79,12 +78,13 @@ def figure5(args) -> None:
             ax.grid(alpha=0.3)
         row[1].legend(fontsize=8)
         md += ["", f"### {where}" + reporting.caveats("make_figure5", bad, []), ""]
-        md += ["| forget bias | runs | best val acc | first step at 95% of it | mean val acc over the run | test acc |"]
-        md += ["|---|---|---|---|---|---|", *rows]
+        md += reporting.markdown_table(
+            ["forget bias", "runs", "best val acc", "first step at 95% of it", "mean val acc over the run", "test acc"],
+            rows,
+        )
     fig.suptitle(f"minLSTM forget-gate bias, scale={args.scale}", fontsize=9)
     fig.tight_layout()
     reporting.save_figure(fig, args.out / f"figure5_{args.scale}")
-    plt.close(fig)
     text = "\n".join(md) + "\n"
     write_text_atomic(args.out / f"figure5_{args.scale}.md", text)
     print(text)

@@ -52,7 +52,6 @@ def plot_curves(cells: dict, path, title: str) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     reporting.save_figure(fig, path)
-    plt.close(fig)
 
 
 def paper_fmt(v) -> str:

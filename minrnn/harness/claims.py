@@ -1,11 +1,12 @@
 """The paper's claims as data, each checked against the results files (``make claims``).
 
 A claim is the paper's statement (with where it stands), the results it is decided by, and a check
-that reads only files under results/ and returns a verdict: holds, partly holds, does not hold,
-budget-limited (it does not hold yet, and a run that decides it was still improving at its last
-evaluation), or not run (its runs or benchmark are missing, or it needs a GPU or data we cannot get
-here). The paper's numbers come from results/paper_reference.json; ours are computed, never typed.
-Where a longer run of a preset exists (configs/experiment/claims/), the claim is decided by it.
+(registered with ``@claim``; its docstring's first line is the statement) that reads only files under
+results/ and returns a verdict: holds, partly holds, does not hold, budget-limited (it does not hold
+yet, and a run that decides it was still improving at its last evaluation), or not run (its runs or
+benchmark are missing, or it needs a GPU or data we cannot get here). The paper's numbers come from
+results/paper_reference.json; ours are computed, never typed. Where a longer run of a preset exists
+(configs/experiment/claims/), the claim is decided by it.
 """
 
 from __future__ import annotations
@@ -111,6 +112,20 @@ class Claim:
     check: Callable[[Evidence], Verdict]
 
 
+CLAIMS: list[Claim] = []
+
+
+def claim(id: str, source: str, table: str, text: str | None = None):
+    """Register a check as one of the paper's claims: ``text`` (default: the first line of the check's
+    docstring), where the paper makes it (``source``) and the page that shows our evidence (``table``)."""
+
+    def register(check: Callable[[Evidence], Verdict]) -> Callable[[Evidence], Verdict]:
+        CLAIMS.append(Claim(id, source, text or check.__doc__.split("\n")[0], table, check))
+        return check
+
+    return register
+
+
 # ---- Section 3: parameters -------------------------------------------------------------------------------
 
 
@@ -127,6 +142,20 @@ def _params(key: str) -> Callable[[Evidence], Verdict]:
     return check
 
 
+claim(
+    "params-mingru",
+    "v1 §3.1.3, l.118",
+    "core/param_counts.md",
+    "minGRU uses about 33%, 22%, 17% and 13% of GRU's parameters at expansion 1, 2, 3, 4",
+)(_params("minGRU_vs_GRU"))
+claim(
+    "params-minlstm",
+    "v1 §3.2.4, l.164",
+    "core/param_counts.md",
+    "minLSTM uses about 38%, 25%, 19% and 15% of LSTM's parameters at expansion 1, 2, 3, 4",
+)(_params("minLSTM_vs_LSTM"))
+
+
 # ---- Section 4.1: training cost (Figure 1) ----------------------------------------------------------------
 
 
@@ -135,7 +164,9 @@ def _bench_ms(ev: Evidence, model: str, T: int, column: str = "ms_median") -> fl
     return float(rows[0][column]) if rows else None
 
 
+@claim("speedup", "v1 §4.1, l.174-176", "efficiency/efficiency_cpu.md")
 def _speedup(ev: Evidence) -> Verdict:
+    """minGRU and minLSTM are far faster per training step than GRU and LSTM, and more so as sequences grow"""
     pairs = [("minGRU", "GRU (plain loop)", "GRU (torch.nn)"), ("minLSTM", "LSTM (plain loop)", "LSTM (torch.nn)")]
     ratios = {}
     for fast, loop, native in pairs:
@@ -151,7 +182,9 @@ def _speedup(ev: Evidence) -> Verdict:
     return Verdict(HOLDS if faster and grows else PARTLY if faster else FAILS, ours, f"T4 GPU, T = {flat(paper)}")
 
 
+@claim("speedup-magnitude", "v1 §4.1, l.174-176", "efficiency/efficiency_cpu.md")
 def _speedup_magnitude(ev: Evidence) -> Verdict:
+    """175x / 235x at T=512 and 1324x / 1361x at T=4096 on a T4 GPU"""
     paper = ev.paper("figure1_training")["speedup_over_traditional"]
     if ev.scale != "paper" or not ev.bench("training"):
         return Verdict(NOT_RUN, "needs the Figure 1 benchmark on a GPU (bench_training.py --scale paper)", flat(paper))
@@ -161,7 +194,9 @@ def _speedup_magnitude(ev: Evidence) -> Verdict:
     )
 
 
+@claim("runtime-like-mamba", "v1 §4.1, l.174", "efficiency/efficiency_cpu.md")
 def _similar_runtime(ev: Evidence) -> Verdict:
+    """minGRU, minLSTM and Mamba have about the same training runtime"""
     out = {}
     for T in (512, 4096):
         ms = {m: _bench_ms(ev, m, T) for m in ("minGRU", "minLSTM", "Mamba")}
@@ -191,6 +226,17 @@ def _memory(pairs: list[tuple[str, str]], more: bool) -> Callable[[Evidence], Ve
     return check
 
 
+claim(
+    "memory-vs-rnn",
+    "v1 §4.1, l.178",
+    "efficiency/efficiency_cpu.md",
+    "minGRU and minLSTM use about 88% more training memory than GRU and LSTM",
+)(_memory([("minGRU", "GRU (torch.nn)"), ("minLSTM", "LSTM (torch.nn)")], more=True))
+claim(
+    "memory-mamba", "v1 §4.1, l.178", "efficiency/efficiency_cpu.md", "Mamba uses 56% more training memory than minGRU"
+)(_memory([("Mamba", "minGRU")], more=True))
+
+
 # ---- Tables 1 and 2: selective copying ----------------------------------------------------------------------
 
 COPY = "selective_copy"
@@ -203,7 +249,9 @@ def _copy(ev: Evidence, model: str, depth: int, longer: bool = False) -> list[di
     return ev.runs(COPY, "test_acc", *presets)[0]
 
 
+@claim("table1-depth", "v1 §4.2, l.182; Table 1", "tables/table1_{scale}.md")
 def _depth(ev: Evidence) -> Verdict:
+    """one layer fails at selective copying; two or more layers drastically increase accuracy (minGRU and minLSTM)"""
     parts, ok, deciding = [], [], []
     for model in ("mingru", "minlstm"):
         accs = {d: _copy(ev, model, d) for d in (1, 2, 3)}
@@ -222,7 +270,9 @@ def _paper_table1(ev: Evidence) -> str:
     return "; ".join(f"{m}: " + ", ".join(f"{d}: {v[0]}" for d, v in ref[m].items()) for m in ("minGRU", "minLSTM"))
 
 
+@claim("table1-stability", "v1 §4.2, l.194; Table 1", "tables/table1_{scale}.md")
 def _stability(ev: Evidence) -> Verdict:
+    """more layers lower the variance across seeds, and minGRU is more stable than minLSTM"""
     sd = {}
     for model in ("mingru", "minlstm"):
         for d in (1, 3):
@@ -257,6 +307,26 @@ def _solves(models: tuple[str, ...], threshold: float = 95.0) -> Callable[[Evide
     return check
 
 
+claim(
+    "table2-minrnns-solve",
+    "v1 §4.3, l.202-218; Table 2",
+    "tables/table2_{scale}.md",
+    "minGRU and minLSTM solve selective copying (3 layers), comparable to Mamba's S6",
+)(_solves(("mingru", "minlstm")))
+claim(
+    "table2-mamba-solves", "v1 §4.3, l.202; Table 2", "tables/table2_{scale}.md", "Mamba (S6) solves selective copying"
+)(_solves(("mamba",)))
+
+
+@claim("table3-d4rl", "v1 §4.3, l.216-222; Table 3", "tables/table3_demo_{scale}.md")
+def _d4rl(ev: Evidence) -> Verdict:
+    """minLSTM and minGRU outperform Decision S4 and match Decision Transformer, Aaren and Decision Mamba on D4RL"""
+    found = list((ev.results / "d4rl").glob(f"*/{ev.scale}/*.json"))
+    if not found:
+        return Verdict(NOT_RUN, "needs the D4RL datasets (a download); results/d4rl-demo is a plumbing demo only")
+    return Verdict(NOT_RUN, f"{len(found)} D4RL runs found; the comparison is made in Table 3, not decided here")
+
+
 # ---- Figure 2: Shakespeare ----------------------------------------------------------------------------------
 
 SHAKESPEARE = "shakespeare"
@@ -267,8 +337,11 @@ def _lm(ev: Evidence, model: str, longer: bool) -> list[dict]:
     return ev.runs(SHAKESPEARE, "test_loss", [preset])[0]
 
 
+@claim("figure2-comparable", "v1 §4.3, l.224; Figure 2", "figures/figure2_{scale}.md")
 def _comparable_loss(ev: Evidence) -> Verdict:
-    """Each model's longest run: the 2000-step runs of configs/experiment/claims where they exist."""
+    """minGRU, minLSTM, Mamba and the Transformer reach comparable test losses on Shakespeare
+
+    Each model's longest run: the 2000-step runs of configs/experiment/claims where they exist."""
     longer = ("mingru", "minlstm", "transformer")  # the presets of configs/experiment/claims/figure2_long_*
     runs = {
         m: (m in longer and _lm(ev, m, True)) or _lm(ev, m, False)
@@ -284,8 +357,11 @@ def _comparable_loss(ev: Evidence) -> Verdict:
     return Verdict(budget(verdict, [r for rs in runs.values() for r in rs]), ours, f"{flat(paper)} (spread 1.8%)")
 
 
+@claim("figure2-transformer-slower", "v1 §4.3, l.224; Figure 2", "figures/figure2_{scale}.md")
 def _transformer_slower(ev: Evidence) -> Verdict:
-    """Steps the Transformer needs to reach minGRU's best test loss, over the steps minGRU needs."""
+    """the Transformer needs about 2.5x the training steps of minGRU to reach comparable loss
+
+    Steps the Transformer needs to reach minGRU's best test loss, over the steps minGRU needs."""
     for longer in (True, False):
         gru, tf = _lm(ev, "mingru", longer), _lm(ev, "transformer", longer)
         if gru and tf:
@@ -307,7 +383,9 @@ def _transformer_slower(ev: Evidence) -> Verdict:
     return Verdict(budget(verdict, gru), ours, paper_txt)
 
 
+@claim("figure2-mamba-early", "v1 §4.3, l.224; Figure 2", "figures/figure2_{scale}.md")
 def _mamba_early(ev: Evidence) -> Verdict:
+    """Mamba reaches its best loss earlier than minGRU and minLSTM"""
     runs = {m: _lm(ev, m, longer=False) for m in ("mamba", "mingru", "minlstm")}
     if not all(runs.values()):
         return Verdict(NOT_RUN, "Figure 2 runs missing")
@@ -323,17 +401,12 @@ def _mamba_early(ev: Evidence) -> Verdict:
 # ---- Tables 3, 4, 6 and Figures 3-5 ---------------------------------------------------------------------
 
 
-def _d4rl(ev: Evidence) -> Verdict:
-    found = list((ev.results / "d4rl").glob(f"*/{ev.scale}/*.json"))
-    if not found:
-        return Verdict(NOT_RUN, "needs the D4RL datasets (a download); results/d4rl-demo is a plumbing demo only")
-    return Verdict(NOT_RUN, f"{len(found)} D4RL runs found; the comparison is made in Table 3, not decided here")
-
-
 CHOMSKY = ("bucket_sort", "missing_duplicate", "cycle_nav", "even_pairs", "majority", "majority_count")
 
 
+@claim("table4-chomsky", "v3 App. D.1; Table 4", "tables/table4_{scale}.md")
 def _chomsky_vs_paper(ev: Evidence) -> Verdict:
+    """minLSTM's Chomsky-hierarchy accuracies (the paper's minLSTM row)"""
     paper = ev.paper("table4_chomsky_lra")
     ref = paper.get("minrnn", {}).get("minLSTM") or paper.get("chomsky", {}).get("minLSTM")
     gaps, runs_of, deciding = {}, {}, []
@@ -357,7 +430,9 @@ def _chomsky_vs_paper(ev: Evidence) -> Verdict:
     return Verdict(budget(verdict, deciding), ours, "minLSTM, 500k steps: " + ", ".join(f"{t} {ref[t]}" for t in gaps))
 
 
+@claim("table6-ablation", "v3 App. D.3; Table 6", "tables/table6_{scale}.md")
 def _ablation(ev: Evidence) -> Verdict:
+    """on ListOps, adding the Conv and the MLP to minLSTM improves accuracy"""
     plain = ev.runs("lra/listops", "test_acc", ["experiment=table6/minlstm_plain"])[0]
     full = ev.runs(
         "lra/listops", "test_acc", ["experiment=table6/minlstm_conv_mlp"], ["experiment=table4/lra_minlstm"]
@@ -389,8 +464,11 @@ def figure5_presets(task: str, biases) -> dict:
     return {b: [preset, f"model.net.block.rnn_kwargs.forget_bias={b}"] for b in biases} | {"default": [default]}
 
 
+@claim("figure5-forget-bias", "v3 App. D.4; Figure 5", "figures/figure5_{scale}.md")
 def _forget_bias(ev: Evidence) -> Verdict:
-    """Faster convergence, read two ways: the mean validation accuracy over the run (how early it learns)
+    """a larger forget-gate bias makes minLSTM converge faster
+
+    Faster convergence, read two ways: the mean validation accuracy over the run (how early it learns)
     and the last one (where it stands at the budget). Holds if a larger bias is ahead on both; partly
     if the largest is ahead of the smallest on one (the curves cross)."""
     found = {}
@@ -426,7 +504,9 @@ def _forget_bias(ev: Evidence) -> Verdict:
     )
 
 
+@claim("figure4-inference", "v3 App. D.2; Figure 4", "efficiency/efficiency_cpu.md")
 def _inference(ev: Evidence) -> Verdict:
+    """minGRU and minLSTM infer faster than GRU and LSTM (context included)"""
     rows = ev.bench("inference")
     if not rows:
         return Verdict(NOT_RUN, f"results/efficiency/inference_{ev.scale}.csv missing")
@@ -448,143 +528,6 @@ def _inference(ev: Evidence) -> Verdict:
     )
     verdict = HOLDS if min(ratios.values()) > 1 else PARTLY if max(ratios.values()) > 1 else FAILS
     return Verdict(verdict, ours, "Figure 4: minGRU/minLSTM faster than GRU/LSTM at inference, context included")
-
-
-CLAIMS = [
-    Claim(
-        "params-mingru",
-        "v1 §3.1.3, l.118",
-        "minGRU uses about 33%, 22%, 17% and 13% of GRU's parameters at expansion 1, 2, 3, 4",
-        "core/param_counts.md",
-        _params("minGRU_vs_GRU"),
-    ),
-    Claim(
-        "params-minlstm",
-        "v1 §3.2.4, l.164",
-        "minLSTM uses about 38%, 25%, 19% and 15% of LSTM's parameters at expansion 1, 2, 3, 4",
-        "core/param_counts.md",
-        _params("minLSTM_vs_LSTM"),
-    ),
-    Claim(
-        "speedup",
-        "v1 §4.1, l.174-176",
-        "minGRU and minLSTM are far faster per training step than GRU and LSTM, and more so as sequences grow",
-        "efficiency/efficiency_cpu.md",
-        _speedup,
-    ),
-    Claim(
-        "speedup-magnitude",
-        "v1 §4.1, l.174-176",
-        "175x / 235x at T=512 and 1324x / 1361x at T=4096 on a T4 GPU",
-        "efficiency/efficiency_cpu.md",
-        _speedup_magnitude,
-    ),
-    Claim(
-        "runtime-like-mamba",
-        "v1 §4.1, l.174",
-        "minGRU, minLSTM and Mamba have about the same training runtime",
-        "efficiency/efficiency_cpu.md",
-        _similar_runtime,
-    ),
-    Claim(
-        "memory-vs-rnn",
-        "v1 §4.1, l.178",
-        "minGRU and minLSTM use about 88% more training memory than GRU and LSTM",
-        "efficiency/efficiency_cpu.md",
-        _memory([("minGRU", "GRU (torch.nn)"), ("minLSTM", "LSTM (torch.nn)")], more=True),
-    ),
-    Claim(
-        "memory-mamba",
-        "v1 §4.1, l.178",
-        "Mamba uses 56% more training memory than minGRU",
-        "efficiency/efficiency_cpu.md",
-        _memory([("Mamba", "minGRU")], more=True),
-    ),
-    Claim(
-        "table1-depth",
-        "v1 §4.2, l.182; Table 1",
-        "one layer fails at selective copying; two or more layers drastically increase accuracy (minGRU and minLSTM)",
-        "tables/table1_{scale}.md",
-        _depth,
-    ),
-    Claim(
-        "table1-stability",
-        "v1 §4.2, l.194; Table 1",
-        "more layers lower the variance across seeds, and minGRU is more stable than minLSTM",
-        "tables/table1_{scale}.md",
-        _stability,
-    ),
-    Claim(
-        "table2-minrnns-solve",
-        "v1 §4.3, l.202-218; Table 2",
-        "minGRU and minLSTM solve selective copying (3 layers), comparable to Mamba's S6",
-        "tables/table2_{scale}.md",
-        _solves(("mingru", "minlstm")),
-    ),
-    Claim(
-        "table2-mamba-solves",
-        "v1 §4.3, l.202; Table 2",
-        "Mamba (S6) solves selective copying",
-        "tables/table2_{scale}.md",
-        _solves(("mamba",)),
-    ),
-    Claim(
-        "table3-d4rl",
-        "v1 §4.3, l.216-222; Table 3",
-        "minLSTM and minGRU outperform Decision S4 and match Decision Transformer, Aaren and Decision Mamba on D4RL",
-        "tables/table3_demo_{scale}.md",
-        _d4rl,
-    ),
-    Claim(
-        "figure2-comparable",
-        "v1 §4.3, l.224; Figure 2",
-        "minGRU, minLSTM, Mamba and the Transformer reach comparable test losses on Shakespeare",
-        "figures/figure2_{scale}.md",
-        _comparable_loss,
-    ),
-    Claim(
-        "figure2-transformer-slower",
-        "v1 §4.3, l.224; Figure 2",
-        "the Transformer needs about 2.5x the training steps of minGRU to reach comparable loss",
-        "figures/figure2_{scale}.md",
-        _transformer_slower,
-    ),
-    Claim(
-        "figure2-mamba-early",
-        "v1 §4.3, l.224; Figure 2",
-        "Mamba reaches its best loss earlier than minGRU and minLSTM",
-        "figures/figure2_{scale}.md",
-        _mamba_early,
-    ),
-    Claim(
-        "table4-chomsky",
-        "v3 App. D.1; Table 4",
-        "minLSTM's Chomsky-hierarchy accuracies (the paper's minLSTM row)",
-        "tables/table4_{scale}.md",
-        _chomsky_vs_paper,
-    ),
-    Claim(
-        "table6-ablation",
-        "v3 App. D.3; Table 6",
-        "on ListOps, adding the Conv and the MLP to minLSTM improves accuracy",
-        "tables/table6_{scale}.md",
-        _ablation,
-    ),
-    Claim(
-        "figure5-forget-bias",
-        "v3 App. D.4; Figure 5",
-        "a larger forget-gate bias makes minLSTM converge faster",
-        "figures/figure5_{scale}.md",
-        _forget_bias,
-    ),
-    Claim(
-        "figure4-inference",
-        "v3 App. D.2; Figure 4",
-        "minGRU and minLSTM infer faster than GRU and LSTM (context included)",
-        "efficiency/efficiency_cpu.md",
-        _inference,
-    ),
-]
 
 
 def evaluate(results: Path, scale: str) -> list[dict]:

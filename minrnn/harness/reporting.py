@@ -171,25 +171,31 @@ def latex(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join([*lines, r"\bottomrule", r"\end{tabular}"]) + "\n"
 
 
+def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """The lines of a Markdown table."""
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
+
+
 def write_table(out: Path, name: str, title: str, note: str, header: list[str], rows: list[list[str]]) -> None:
     """A titled Markdown table with its note as out/name.md, the same rows as out/name.tex; printed."""
-    md = (
-        "\n".join(
-            [title, "", note, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-            + ["| " + " | ".join(r) + " |" for r in rows]
-        )
-        + "\n"
-    )
+    md = "\n".join([title, "", note, "", *markdown_table(header, rows)]) + "\n"
     write_text_atomic(Path(out) / f"{name}.md", md)
     write_text_atomic(Path(out) / f"{name}.tex", latex(header, rows))
     print(md)
 
 
-def save_figure(fig, path: Path) -> None:
-    """PNG and PDF beside each other."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    for ext in ("png", "pdf"):
-        fig.savefig(Path(path).with_suffix(f".{ext}"), bbox_inches="tight", dpi=150)
+def save_figure(fig, path: Path) -> list[Path]:
+    """PNG and PDF beside each other, each written under a temporary name and renamed; closes the figure."""
+    import matplotlib.pyplot as plt
+
+    paths = [Path(path).with_suffix(f".{ext}") for ext in ("png", "pdf")]
+    paths[0].parent.mkdir(parents=True, exist_ok=True)
+    for p in paths:
+        tmp = p.with_name(f".{p.stem}.tmp{p.suffix}")
+        fig.savefig(tmp, bbox_inches="tight", dpi=150)
+        tmp.replace(p)
+    plt.close(fig)
+    return paths
 
 
 def script_args(description: str, figures: bool = False):
