@@ -114,16 +114,19 @@ def _suffix(dtype: torch.dtype) -> str:
     raise ValueError(f"the compiled CPU scan supports float32 and float64, not {dtype}")
 
 
-def _check(name: str, shapes: dict[str, tuple], tensors: dict[str, torch.Tensor | None]) -> None:
-    """Refuse, before any pointer reaches C, tensors whose shape, dtype or device the kernel would misread."""
-    first = next(t for t in tensors.values() if t is not None)
-    for key, t in tensors.items():
+def _prepare(name: str, shapes: dict[str, tuple], *tensors: torch.Tensor | None) -> tuple:
+    """(library, dtype suffix, the tensors made contiguous; None stays None), after refusing, before any
+    pointer reaches C, a tensor (named by ``shapes``, in order) whose shape, dtype or device the kernel
+    would misread."""
+    first = next(t for t in tensors if t is not None)
+    for (key, shape), t in zip(shapes.items(), tensors, strict=True):
         if t is None:
             continue
         if t.device.type != "cpu" or t.dtype != first.dtype:
             raise ValueError(f"{name}: {key} must be a CPU tensor of {first.dtype}, got {t.dtype} on {t.device}")
-        if tuple(t.shape) != shapes[key]:
-            raise ValueError(f"{name}: {key} must have shape {shapes[key]}, got {tuple(t.shape)}")
+        if tuple(t.shape) != shape:
+            raise ValueError(f"{name}: {key} must have shape {shape}, got {tuple(t.shape)}")
+    return load(), _suffix(first.dtype), [t if t is None else t.contiguous() for t in tensors]
 
 
 def _c(arg):
@@ -178,10 +181,7 @@ def linear_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None) -> to
     if a.dim() != 3:
         raise ValueError(f"linear_scan: a must have shape (B, T, C), got {tuple(a.shape)}")
     B, T, C = a.shape
-    _check("linear_scan", {"a": (B, T, C), "b": (B, T, C), "h0": (B, C)}, {"a": a, "b": b, "h0": h0})
-    lib, suf = load(), _suffix(a.dtype)
-    a, b = a.contiguous(), b.contiguous()
-    h0 = h0.contiguous() if h0 is not None else None
+    lib, suf, (a, b, h0) = _prepare("linear_scan", {"a": (B, T, C), "b": (B, T, C), "h0": (B, C)}, a, b, h0)
     h = torch.empty_like(a)
 
     def args(b0, b1, c0, c1, scratch):
@@ -197,14 +197,8 @@ def linear_scan_backward(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(dL/da, dL/db, dL/dh0; the last empty when h0 is None) by the reverse recurrence."""
     B, T, C = a.shape
-    _check(
-        "linear_scan_backward",
-        {"a": (B, T, C), "h0": (B, C), "h": (B, T, C), "gh": (B, T, C)},
-        {"a": a, "h0": h0, "h": h, "gh": gh},
-    )
-    lib, suf = load(), _suffix(a.dtype)
-    a, h, gh = a.contiguous(), h.contiguous(), gh.contiguous()
-    h0 = h0.contiguous() if h0 is not None else None
+    shapes = {"a": (B, T, C), "h0": (B, C), "h": (B, T, C), "gh": (B, T, C)}
+    lib, suf, (a, h0, h, gh) = _prepare("linear_scan_backward", shapes, a, h0, h, gh)
     ga, gb = torch.empty_like(a), torch.empty_like(a)
     gh0 = torch.empty_like(h0) if h0 is not None else a.new_empty(0)
 
@@ -228,11 +222,8 @@ def gate_scan(
     """
     B, T, P = _gate_shape(p, mode)
     H, (off_i, off_h) = _gate_layout(P, mode)
-    _check("gate_scan", {"p": (B, T, P), "h0": (B, H), "bias": (P,)}, {"p": p, "h0": h0, "bias": bias})
-    lib, suf = load(), _suffix(p.dtype)
-    p = p.contiguous()
-    h0 = h0.contiguous() if h0 is not None else None
-    q = bias.contiguous() if bias is not None else p.new_zeros(P)
+    lib, suf, (p, h0, q) = _prepare("gate_scan", {"p": (B, T, P), "h0": (B, H), "bias": (P,)}, p, h0, bias)
+    q = q if q is not None else p.new_zeros(P)
     h = p.new_empty(B, T, H)
     variant = (ctypes.c_int(MODES[mode]), ctypes.c_int(use_g), off_i, off_h)
 
@@ -256,15 +247,9 @@ def gate_scan_backward(
     """(dL/dp, dL/dh0, dL/dbias; dL/dh0 empty when h0 is None), gates recomputed from p, not stored."""
     B, T, P = _gate_shape(p, mode)
     H, (off_i, off_h) = _gate_layout(P, mode)
-    _check(
-        "gate_scan_backward",
-        {"p": (B, T, P), "h0": (B, H), "h": (B, T, H), "gh": (B, T, H), "bias": (P,)},
-        {"p": p, "h0": h0, "h": h, "gh": gh, "bias": bias},
-    )
-    lib, suf = load(), _suffix(p.dtype)
-    p, h, gh = p.contiguous(), h.contiguous(), gh.contiguous()
-    h0 = h0.contiguous() if h0 is not None else None
-    q = bias.contiguous() if bias is not None else p.new_zeros(P)
+    shapes = {"p": (B, T, P), "h0": (B, H), "h": (B, T, H), "gh": (B, T, H), "bias": (P,)}
+    lib, suf, (p, h0, h, gh, q) = _prepare("gate_scan_backward", shapes, p, h0, h, gh, bias)
+    q = q if q is not None else p.new_zeros(P)
     gp = torch.empty_like(p)
     gh0 = torch.empty_like(h0) if h0 is not None else p.new_empty(0)
     variant = (ctypes.c_int(MODES[mode]), ctypes.c_int(use_g), off_i, off_h)
@@ -366,13 +351,8 @@ def selective_scan(
     if u.dim() != 3 or A.dim() != 2:
         raise ValueError(f"S6: u must be (B, L, D) and A (D, N), got {tuple(u.shape)} and {tuple(A.shape)}")
     (B, L, D), N, K = u.shape, A.shape[1], S6_CHUNK
-    _check(
-        "S6",
-        {"u": (B, L, D), "delta": (B, L, D), "A": (D, N), "Bm": (B, L, N), "Cm": (B, L, N)},
-        {"u": u, "delta": delta, "A": A, "Bm": Bm, "Cm": Cm},
-    )
-    lib, suf = load(), _suffix(u.dtype)
-    u, delta, A, Bm, Cm = (t.contiguous() for t in (u, delta, A, Bm, Cm))
+    shapes = {"u": (B, L, D), "delta": (B, L, D), "A": (D, N), "Bm": (B, L, N), "Cm": (B, L, N)}
+    lib, suf, (u, delta, A, Bm, Cm) = _prepare("S6", shapes, u, delta, A, Bm, Cm)
     y, hc = u.new_empty(B, L, D), u.new_empty(B, -(-L // K), D, N)
     fn = getattr(lib, f"s6_fwd_{suf}")
     _run_rows(
@@ -400,14 +380,9 @@ def selective_scan_backward(
     if u.dim() != 3 or A.dim() != 2:
         raise ValueError(f"S6 backward: u must be (B, L, D) and A (D, N), got {tuple(u.shape)} and {tuple(A.shape)}")
     (B, L, D), N, K = u.shape, A.shape[1], S6_CHUNK
-    _check(
-        "S6 backward",
-        {"u": (B, L, D), "delta": (B, L, D), "A": (D, N), "Bm": (B, L, N), "Cm": (B, L, N)}
-        | {"hc": (B, -(-L // K), D, N), "gy": (B, L, D)},
-        {"u": u, "delta": delta, "A": A, "Bm": Bm, "Cm": Cm, "hc": hc, "gy": gy},
-    )
-    lib, suf = load(), _suffix(u.dtype)
-    u, delta, A, Bm, Cm, hc, gy = (t.contiguous() for t in (u, delta, A, Bm, Cm, hc, gy))
+    shapes = {"u": (B, L, D), "delta": (B, L, D), "A": (D, N), "Bm": (B, L, N), "Cm": (B, L, N)}
+    shapes |= {"hc": (B, -(-L // K), D, N), "gy": (B, L, D)}
+    lib, suf, (u, delta, A, Bm, Cm, hc, gy) = _prepare("S6 backward", shapes, u, delta, A, Bm, Cm, hc, gy)
     gu, gdelta = torch.empty_like(u), torch.empty_like(u)
     gB, gC = torch.zeros_like(Bm), torch.zeros_like(Cm)
     fn = getattr(lib, f"s6_bwd_{suf}")
@@ -452,9 +427,7 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> tuple[torch.T
     """RMSNorm over the last dimension (csrc rms_fwd): y = x / sqrt(mean(x^2) + eps) * weight, with
     the per-row 1 / sqrt(mean(x^2) + eps) (x.shape[:-1]) kept for the backward."""
     D = x.shape[-1] if x.dim() else 0
-    _check("rms_norm", {"x": tuple(x.shape), "weight": (D,)}, {"x": x, "weight": weight})
-    lib, suf = load(), _suffix(x.dtype)
-    x, weight = x.contiguous(), weight.contiguous()
+    lib, suf, (x, weight) = _prepare("rms_norm", {"x": tuple(x.shape), "weight": (D,)}, x, weight)
     y, rstd = torch.empty_like(x), x.new_empty(x.shape[:-1])
     fn, eps_c = getattr(lib, f"rms_fwd_{suf}"), ctypes.c_double(eps)
     _run_rows(fn, rstd.numel(), D, lambda r0, r1, s: (r0, r1, D, eps_c, x, weight, y, rstd), x.new_empty(0))
@@ -472,13 +445,8 @@ def rms_norm_backward(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(dL/dx, dL/dweight) of rms_norm, one pass over x and gy (csrc rms_bwd)."""
     D = x.shape[-1]
-    _check(
-        "rms_norm_backward",
-        {"x": tuple(x.shape), "weight": (D,), "rstd": tuple(x.shape[:-1]), "gy": tuple(x.shape)},
-        {"x": x, "weight": weight, "rstd": rstd, "gy": gy},
-    )
-    lib, suf = load(), _suffix(x.dtype)
-    x, weight, rstd, gy = (t.contiguous() for t in (x, weight, rstd, gy))
+    shapes = {"x": tuple(x.shape), "weight": (D,), "rstd": tuple(x.shape[:-1]), "gy": tuple(x.shape)}
+    lib, suf, (x, weight, rstd, gy) = _prepare("rms_norm_backward", shapes, x, weight, rstd, gy)
     gx, partial_gw = torch.empty_like(x), []
 
     def args(r0, r1, gw):

@@ -53,17 +53,16 @@ def _initial(h0, m, HAS_H0: tl.constexpr, ACC: tl.constexpr, BLOCK: tl.constexpr
 
 
 @triton.jit
-def _scan_fwd(
-    a_ptr, b_ptr, h0_ptr, h_ptr, T, C, s_b, s_t, HAS_H0: tl.constexpr, ACC: tl.constexpr, BLOCK: tl.constexpr
-):
+def _scan_fwd(a_ptr, b_ptr, h0_ptr, h_ptr, T, C, HAS_H0: tl.constexpr, ACC: tl.constexpr, BLOCK: tl.constexpr):
+    """a, b, h: contiguous (B, T, C); one program per (batch row, block of channels)."""
     row, c = tl.program_id(0), tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
     m = c < C
     h = _initial(h0_ptr + row * C + c, m, HAS_H0, ACC, BLOCK)
     for t in range(T):
-        at = tl.load(a_ptr + row * s_b + t * s_t + c, mask=m, other=0.0).to(ACC)
-        bt = tl.load(b_ptr + row * s_b + t * s_t + c, mask=m, other=0.0).to(ACC)
+        at = tl.load(a_ptr + (row * T + t) * C + c, mask=m, other=0.0).to(ACC)
+        bt = tl.load(b_ptr + (row * T + t) * C + c, mask=m, other=0.0).to(ACC)
         h = at * h + bt
-        tl.store(h_ptr + row * s_b + t * s_t + c, h, mask=m)
+        tl.store(h_ptr + (row * T + t) * C + c, h, mask=m)
 
 
 @triton.jit
@@ -86,8 +85,6 @@ def _scan_bwd(
     gh0_ptr,
     T,
     C,
-    s_b,
-    s_t,
     HAS_H0: tl.constexpr,
     ACC: tl.constexpr,
     BLOCK: tl.constexpr,
@@ -98,10 +95,18 @@ def _scan_bwd(
     carry = tl.zeros([BLOCK], ACC)
     for i in range(T - 1):  # t = T-1 .. 1, then t = 0 with h0 as the previous state
         t = T - 1 - i
-        prev = tl.load(h_ptr + row * s_b + (t - 1) * s_t + c, mask=m, other=0.0).to(ACC)
-        carry = _scan_bwd_step(a_ptr, gh_ptr, ga_ptr, gb_ptr, row * s_b + t * s_t + c, m, prev, carry, ACC)
-    carry = _scan_bwd_step(a_ptr, gh_ptr, ga_ptr, gb_ptr, row * s_b + c, m, first, carry, ACC)
+        prev = tl.load(h_ptr + (row * T + t - 1) * C + c, mask=m, other=0.0).to(ACC)
+        carry = _scan_bwd_step(a_ptr, gh_ptr, ga_ptr, gb_ptr, (row * T + t) * C + c, m, prev, carry, ACC)
+    carry = _scan_bwd_step(a_ptr, gh_ptr, ga_ptr, gb_ptr, row * T * C + c, m, first, carry, ACC)
     tl.store(gh0_ptr + row * C + c, carry, mask=m)
+
+
+@triton.jit
+def _layout(H, MODE: tl.constexpr):
+    """(P, offset of the input gate, offset of the candidate) of p's channels: [k | h~] or [f | i | h~]."""
+    if MODE == 0:
+        return 2 * H, H, H
+    return 3 * H, H, 2 * H
 
 
 @triton.jit
@@ -111,23 +116,19 @@ def _gate_fwd(
     h_ptr,
     T,
     H,
-    s_pb,
-    s_pt,
-    s_hb,
-    s_ht,
-    OFF_I,
-    OFF_X,
     HAS_H0: tl.constexpr,
     MODE: tl.constexpr,
     USE_G: tl.constexpr,
     ACC: tl.constexpr,
     BLOCK: tl.constexpr,
 ):
+    """p: contiguous (B, T, P) Linear outputs, h: contiguous (B, T, H)."""
     row, c = tl.program_id(0), tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
     m = c < H
+    P, OFF_I, OFF_X = _layout(H, MODE)
     h = _initial(h0_ptr + row * H + c, m, HAS_H0, ACC, BLOCK)
     for t in range(T):
-        p = p_ptr + row * s_pb + t * s_pt
+        p = p_ptr + (row * T + t) * P
         k = tl.load(p + c, mask=m, other=0.0).to(ACC)
         cand = _cand(tl.load(p + OFF_X + c, mask=m, other=0.0).to(ACC), USE_G)
         if MODE == 0:  # minGRU: h = (1 - z) h_prev + z h~   (Algorithms 1, 5)
@@ -138,7 +139,7 @@ def _gate_fwd(
                 h = f * h + i * cand
             else:  # normalised gates: h = (f h_prev + i h~) / (f + i)   (Algorithms 3, 7)
                 h = (f * h + i * cand) / (f + i)
-        tl.store(h_ptr + row * s_hb + t * s_ht + c, h, mask=m)
+        tl.store(h_ptr + (row * T + t) * H + c, h, mask=m)
 
 
 @triton.jit
@@ -178,12 +179,6 @@ def _gate_bwd(
     gh0_ptr,
     T,
     H,
-    s_pb,
-    s_pt,
-    s_hb,
-    s_ht,
-    OFF_I,
-    OFF_X,
     HAS_H0: tl.constexpr,
     MODE: tl.constexpr,
     USE_G: tl.constexpr,
@@ -192,28 +187,18 @@ def _gate_bwd(
 ):
     row, c = tl.program_id(0), tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
     m = c < H
+    P, OFF_I, OFF_X = _layout(H, MODE)
     first = _initial(h0_ptr + row * H + c, m, HAS_H0, ACC, BLOCK)
     carry = tl.zeros([BLOCK], ACC)
-    for i in range(T - 1):  # t = T-1 .. 1, then t = 0 with h0 as the previous state
+    for i in range(T):  # t = T-1 .. 0; at t = 0 the previous state is h0
         t = T - 1 - i
-        prev = tl.load(h_ptr + row * s_hb + (t - 1) * s_ht + c, mask=m, other=0.0).to(ACC)
+        prev = first
+        if t > 0:
+            prev = tl.load(h_ptr + (row * T + t - 1) * H + c, mask=m, other=0.0).to(ACC)
+        at_p, at_h = (row * T + t) * P, (row * T + t) * H
         carry = _gate_bwd_step(
-            p_ptr + row * s_pb + t * s_pt,
-            gp_ptr + row * s_pb + t * s_pt,
-            gh_ptr + row * s_hb + t * s_ht,
-            c,
-            m,
-            prev,
-            carry,
-            OFF_I,
-            OFF_X,
-            MODE,
-            USE_G,
-            ACC,
+            p_ptr + at_p, gp_ptr + at_p, gh_ptr + at_h, c, m, prev, carry, OFF_I, OFF_X, MODE, USE_G, ACC
         )
-    carry = _gate_bwd_step(
-        p_ptr + row * s_pb, gp_ptr + row * s_pb, gh_ptr + row * s_hb, c, m, first, carry, OFF_I, OFF_X, MODE, USE_G, ACC
-    )
     tl.store(gh0_ptr + row * H + c, carry, mask=m)
 
 
@@ -248,7 +233,7 @@ def linear_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None) -> to
     h = torch.empty(B, T, C, dtype=_state_dtype(a.dtype), device=a.device)
     block = _block(C)
     _scan_fwd[(B, triton.cdiv(C, block))](
-        a, b, h0 if h0 is not None else a, h, T, C, T * C, C, HAS_H0=h0 is not None, ACC=_acc(a.dtype), BLOCK=block
+        a, b, h0 if h0 is not None else a, h, T, C, HAS_H0=h0 is not None, ACC=_acc(a.dtype), BLOCK=block
     )
     return h
 
@@ -267,21 +252,9 @@ def linear_scan_backward(
     ga, gb = torch.empty_like(h), torch.empty_like(h)
     gh0 = torch.empty(B, C, dtype=h.dtype, device=a.device)
     block = _block(C)
+    h0_or_a = h0.contiguous() if h0 is not None else a
     _scan_bwd[(B, triton.cdiv(C, block))](
-        a,
-        h0.contiguous() if h0 is not None else a,
-        h,
-        gh,
-        ga,
-        gb,
-        gh0,
-        T,
-        C,
-        T * C,
-        C,
-        HAS_H0=h0 is not None,
-        ACC=_acc(h.dtype),
-        BLOCK=block,
+        a, h0_or_a, h, gh, ga, gb, gh0, T, C, HAS_H0=h0 is not None, ACC=_acc(h.dtype), BLOCK=block
     )
     return ga, gb, gh0
 
@@ -310,51 +283,34 @@ linear_scan.register_autograd(_linear_backward, setup_context=_linear_setup)
 # ---- the fused minGRU / minLSTM recurrence ----------------------------------------------------------------
 
 
-def _layout(P: int, mode: str) -> tuple[int, int, int]:
-    """(H, offset of the input gate, offset of the candidate) in the Linear outputs p (B, T, P)."""
+def _hidden(P: int, mode: str) -> int:
+    """H of the Linear outputs p (B, T, P): P = 2H ([k | h~], minGRU) or 3H ([f | i | h~], minLSTM)."""
     if mode not in MODES:
         raise ValueError(f"triton_gate_scan: mode must be one of {', '.join(MODES)}, got {mode!r}")
     parts = 2 if mode == "gru" else 3
     if P % parts:
         raise ValueError(f"triton_gate_scan: p's last dimension {P} is not {parts} x H for mode {mode}")
-    H = P // parts
-    return (H, 0, H) if mode == "gru" else (H, H, 2 * H)
+    return P // parts
 
 
 @torch.library.custom_op("minrnn::triton_gate_scan", mutates_args=())
 def gate_scan(p: torch.Tensor, h0: torch.Tensor | None, mode: str, use_g: bool) -> torch.Tensor:
     """The fused recurrence on p = [k | (i) | h~ pre-activations]; float32 states (float64 for float64)."""
-    H, off_i, off_x = _layout(p.shape[-1], mode)
+    H = _hidden(p.shape[-1], mode)
     _check("triton_gate_scan", p, h0, H)
     p = p.contiguous()
     h0 = h0.contiguous() if h0 is not None else None
-    B, T, P = p.shape
+    B, T, _ = p.shape
     h = torch.empty(B, T, H, dtype=_state_dtype(p.dtype), device=p.device)
     block = _block(H)
-    _gate_fwd[(B, triton.cdiv(H, block))](
-        p,
-        h0 if h0 is not None else p,
-        h,
-        T,
-        H,
-        T * P,
-        P,
-        T * H,
-        H,
-        off_i,
-        off_x,
-        HAS_H0=h0 is not None,
-        MODE=MODES[mode],
-        USE_G=use_g,
-        ACC=_acc(p.dtype),
-        BLOCK=block,
-    )
+    variant = {"HAS_H0": h0 is not None, "MODE": MODES[mode], "USE_G": use_g, "ACC": _acc(p.dtype), "BLOCK": block}
+    _gate_fwd[(B, triton.cdiv(H, block))](p, h0 if h0 is not None else p, h, T, H, **variant)
     return h
 
 
 @gate_scan.register_fake
 def _(p, h0, mode, use_g):
-    H = _layout(p.shape[-1], mode)[0]
+    H = _hidden(p.shape[-1], mode)
     return p.new_empty(*p.shape[:-1], H, dtype=_state_dtype(p.dtype))
 
 
@@ -362,33 +318,14 @@ def _(p, h0, mode, use_g):
 def gate_scan_backward(
     p: torch.Tensor, h0: torch.Tensor | None, h: torch.Tensor, gh: torch.Tensor, mode: str, use_g: bool
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    H, off_i, off_x = _layout(p.shape[-1], mode)
+    H = _hidden(p.shape[-1], mode)
     p, h, gh = p.contiguous(), h.contiguous(), gh.contiguous().to(h.dtype)
     B, T, P = p.shape
     gp = torch.zeros(B, T, P, dtype=h.dtype, device=p.device)
     gh0 = torch.empty(B, H, dtype=h.dtype, device=p.device)
     block = _block(H)
-    _gate_bwd[(B, triton.cdiv(H, block))](
-        p,
-        h0.contiguous() if h0 is not None else p,
-        h,
-        gh,
-        gp,
-        gh0,
-        T,
-        H,
-        T * P,
-        P,
-        T * H,
-        H,
-        off_i,
-        off_x,
-        HAS_H0=h0 is not None,
-        MODE=MODES[mode],
-        USE_G=use_g,
-        ACC=_acc(h.dtype),
-        BLOCK=block,
-    )
+    variant = {"HAS_H0": h0 is not None, "MODE": MODES[mode], "USE_G": use_g, "ACC": _acc(h.dtype), "BLOCK": block}
+    _gate_bwd[(B, triton.cdiv(H, block))](p, h0.contiguous() if h0 is not None else p, h, gh, gp, gh0, T, H, **variant)
     return gp, gh0
 
 
