@@ -38,3 +38,9 @@ class Task(Protocol):
 
     def metrics(self, logits: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
         """Sums over the batch (the trainer divides by the number of examples)."""
+
+
+def train_generator(seed: int, step: int) -> torch.Generator:
+    """The random generator of training batch ``step``: seeded by (seed, step) alone, so a resumed run sees
+    the same batches, and by an odd number, so never by a fixed validation or test set's seed (0, 2)."""
+    return torch.Generator().manual_seed((seed * 1_000_003 + step) * 2 + 1)

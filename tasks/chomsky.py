@@ -25,6 +25,8 @@ from collections.abc import Iterator
 import torch
 import torch.nn.functional as F
 
+from minrnn.tasks import train_generator
+
 # problem: (number of symbols, EMPTY token = vocab_size - 1, classes)
 PROBLEMS = {
     "parity_check": (2, 2),
@@ -102,8 +104,7 @@ class Chomsky:
         return self.sample(batch_size, length, g)
 
     def train_batch(self, batch_size: int, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        g = torch.Generator().manual_seed((self.seed * 1_000_003 + step) * 2 + 1)  # odd: never a val/test seed
-        return self._batch(batch_size, self.train_lengths, g)
+        return self._batch(batch_size, self.train_lengths, train_generator(self.seed, step))
 
     def eval_batches(self, split: str) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Fixed sets: validation from seed 0, test from seed 2; each batch one length in eval_lengths."""

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from minrnn.tasks import train_generator
 from minrnn.tasks.d4rl_data import ENVS, Episode, locate, normalized_score, read_d4rl, read_minari
 from minrnn.tasks.decision_model import DecisionModel, StepPolicy, WindowPolicy
 from minrnn.tasks.download import DataError
@@ -116,8 +117,7 @@ class D4RL:
         return torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
 
     def train_batch(self, batch_size: int, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        g = torch.Generator().manual_seed((self.seed * 1_000_003 + step) * 2 + 1)
-        return self._windows(batch_size, g)
+        return self._windows(batch_size, train_generator(self.seed, step))
 
     def eval_batches(self, split: str) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Fixed windows of the dataset (DT keeps no held-out data): validation from seed 0, test seed 2."""

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from minrnn.tasks import train_generator
 from minrnn.tasks.download import DataError, download, md5sum
 from minrnn.tasks.pooling import PooledClassification
 
@@ -109,8 +110,7 @@ class GImage(PooledClassification):
 
     def train_batch(self, batch_size: int, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         x, y = self.splits["train"]
-        g = torch.Generator().manual_seed((self.seed * 1_000_003 + step) * 2 + 1)
-        idx = torch.randint(0, len(x), (batch_size,), generator=g).numpy()
+        idx = torch.randint(0, len(x), (batch_size,), generator=train_generator(self.seed, step)).numpy()
         return self.encode(x[idx], y[idx])
 
     def eval_batches(self, split: str) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

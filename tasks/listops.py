@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from minrnn.harness.records import write_text_atomic
+from minrnn.tasks import train_generator
 from minrnn.tasks.pooling import PooledClassification
 
 OPERATORS = ["[MIN", "[MAX", "[MED", "[SM"]
@@ -171,8 +172,7 @@ class ListOps(PooledClassification):
 
     def train_batch(self, batch_size: int, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         data = self.splits["train"]
-        g = torch.Generator().manual_seed((self.seed * 1_000_003 + step) * 2 + 1)
-        idx = torch.randint(0, len(data), (batch_size,), generator=g).tolist()
+        idx = torch.randint(0, len(data), (batch_size,), generator=train_generator(self.seed, step)).tolist()
         return self.encode([data[i] for i in idx])
 
     def eval_batches(self, split: str) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from minrnn.tasks import train_generator
 from minrnn.tasks.download import DataError
 
 RELEASE = "https://storage.googleapis.com/long-range-arena/lra_release.gz"
@@ -115,7 +116,7 @@ class Retrieval:
 
     def train_batch(self, batch_size: int, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         data = self.splits["train"]
-        g = torch.Generator().manual_seed((self.seed * 1_000_003 + step) * 2 + 1)
+        g = train_generator(self.seed, step)
         return self.encode([data[i] for i in torch.randint(0, len(data), (batch_size,), generator=g).tolist()])
 
     def eval_batches(self, split: str) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 import torch
 import torch.nn.functional as F
 
+from minrnn.tasks import train_generator
+
 
 class SelectiveCopy:
     metric = "acc"
@@ -48,8 +50,7 @@ class SelectiveCopy:
         return torch.cat([seq, markers], dim=1), tokens
 
     def train_batch(self, batch_size: int, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        g = torch.Generator().manual_seed((self.seed * 1_000_003 + step) * 2 + 1)  # odd: never a val/test seed
-        return self.sample(batch_size, g)
+        return self.sample(batch_size, train_generator(self.seed, step))
 
     def eval_batches(self, split: str) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Fixed sets as in the authors' code: validation from seed 0, test from seed 2 (even seeds only,

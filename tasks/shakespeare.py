@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from minrnn.tasks import train_generator
 from minrnn.tasks.download import DataError, download, md5sum
 
 URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
@@ -86,8 +87,7 @@ class Shakespeare:
         return chunk[:, :-1], chunk[:, 1:]
 
     def train_batch(self, batch_size: int, step: int):
-        g = torch.Generator().manual_seed((self.seed * 1_000_003 + step) * 2 + 1)
-        return self._windows(self.train, batch_size, g)
+        return self._windows(self.train, batch_size, train_generator(self.seed, step))
 
     def eval_batches(self, split: str) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """A fixed set of test-split windows (the paper's curves are test loss), the same every call."""
