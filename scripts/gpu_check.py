@@ -81,39 +81,19 @@ def training_steps(device: torch.device, steps: int) -> list[dict]:
     rows = []
     for model in ("mingru", "minlstm", "mamba", "gru", "lstm", "transformer"):
         with tempfile.TemporaryDirectory() as tmp, initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
-            cfg = compose(
-                "train",
-                [
-                    f"experiment=table2/{model}",
-                    "scale=paper",
-                    "trainer.device=cuda",
-                    "trainer.amp=true",
-                    f"trainer.max_steps={steps}",
-                    f"trainer.eval_every={steps}",
-                    "trainer.log_every=1",
-                    "++task.eval_batches=1",
-                    "logger.mode=disabled",
-                    "trainer.progress=false",
-                    f"paths.runs={tmp}/runs",
-                    f"paths.results={tmp}/results",
-                ],
-            )
+            overrides = f"experiment=table2/{model} scale=paper trainer.device=cuda trainer.amp=true "
+            overrides += f"trainer.max_steps={steps} trainer.eval_every={steps} trainer.log_every=1 "
+            overrides += "++task.eval_batches=1 logger.mode=disabled trainer.progress=false "
+            cfg = compose("train", [*overrides.split(), f"paths.runs={tmp}/runs", f"paths.results={tmp}/results"])
             torch.cuda.reset_peak_memory_stats(device)
             started = time.perf_counter()
             run(cfg)
             seconds = time.perf_counter() - started
             log = (Path(tmp) / "runs" / cfg.run_name / "metrics.jsonl").read_text()
             losses = [float(v) for v in re.findall(r'"train_loss": ([0-9.eE+-]+)', log)]
-            rows.append(
-                {
-                    "model": model,
-                    "first_loss": losses[0],
-                    "last_loss": losses[-1],
-                    "falls": losses[-1] < losses[0],
-                    "peak_gib": torch.cuda.max_memory_allocated(device) / 2**30,
-                    "seconds": seconds,
-                }
-            )
+            peak = torch.cuda.max_memory_allocated(device) / 2**30
+            row = {"model": model, "first_loss": losses[0], "last_loss": losses[-1], "falls": losses[-1] < losses[0]}
+            rows.append(row | {"peak_gib": peak, "seconds": seconds})
     return rows
 
 
