@@ -134,6 +134,14 @@ def test_the_committed_claims_are_what_the_committed_results_give():
     ]
 
 
+def test_the_readme_claims_table_is_the_committed_claims():
+    """Each claim's README row: its verdict and our evidence as results/claims_cpu.json has them (cut at 140)."""
+    readme = (ROOT / "README.md").read_text()
+    for r in json.loads((ROOT / "results" / "claims_cpu.json").read_text())["claims"]:
+        ours = r["ours"] if len(r["ours"]) <= 140 else r["ours"][:137] + "..."
+        assert f"| [{r['claim']}](results/{r['table']}) | **{r['verdict']}** | {ours} |\n" in readme, r["id"]
+
+
 def test_make_claims_without_results_is_one_message(tmp_path):
     out = subprocess.run(
         [sys.executable, "scripts/make_claims.py", "--results", str(tmp_path)], cwd=ROOT, capture_output=True, text=True
