@@ -25,13 +25,13 @@ ORDER = ["mingru", "minlstm", "mamba", "transformer", "gru", "lstm"]
 
 
 def figure2(args) -> None:
-    folder = args.results / "shakespeare" / args.scale
     paper = reporting.paper_reference(args.results, "figure2_shakespeare")
-    runs, bad = reporting.load_runs(folder, args.scale, "best_val")
-    cells, ignored = reporting.match(runs, {m: [f"experiment=figure2/{m}"] for m in ORDER}, args.scale)
+    presets = {m: [f"experiment=figure2/{m}"] for m in ORDER}
+    cells, caveat = reporting.gather(args, "make_figure2", "best_val", {"shakespeare": presets})
     if not cells:
         raise reporting.ResultsError(
-            f"no run summaries of the presets in {folder}; run `make reproduce-figure2 SCALE={args.scale}` first"
+            f"no run summaries of the presets in {args.results / 'shakespeare' / args.scale}; run "
+            f"`make reproduce-figure2 SCALE={args.scale}` first"
         )
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     rows = []
@@ -60,8 +60,7 @@ def figure2(args) -> None:
         f"## Figure 2: Shakespeare, scale={args.scale}",
         "",
         f"Best test loss and the step it was reached (evaluations every {cfg['trainer']['eval_every']} steps); "
-        "the paper's values are for its own scale (dim 384, context 256, 5000 steps, GPU)."
-        + reporting.caveats("make_figure2", bad, ignored),
+        "the paper's values are for its own scale (dim 384, context 256, 5000 steps, GPU)." + caveat,
         "",
         *reporting.markdown_table(["Model", "seed", "best test loss (ours)", "at step", "paper", "paper's step"], rows),
     ]

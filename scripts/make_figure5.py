@@ -54,13 +54,13 @@ def plot_task(axes, groups: dict) -> list[str]:
 def figure5(args) -> None:
     found_tasks = {}
     for task, (folder, *_) in FIGURE5_TASKS.items():
-        runs, bad = reporting.load_runs(args.results / folder / args.scale, args.scale, "test_acc")
-        found, _ = reporting.match(runs, figure5_presets(task, args.biases), args.scale)
+        presets = {folder: figure5_presets(task, args.biases)}
+        found, caveat = reporting.gather(args, "make_figure5", "test_acc", presets, list_ignored=False)
         if len(found) >= 2:  # another bias beside the default
             groups = {
                 rs[0]["config"]["model"]["net"]["block"]["rnn_kwargs"]["forget_bias"]: rs for rs in found.values()
             }
-            found_tasks[task] = (groups, bad)
+            found_tasks[task] = (groups, caveat)
     if not found_tasks:
         raise reporting.ResultsError(
             f"no minLSTM forget-bias run summaries in {args.results} at scale={args.scale}; run "
@@ -69,7 +69,7 @@ def figure5(args) -> None:
     fig, axes = plt.subplots(len(found_tasks), 2, figsize=(10, 3.8 * len(found_tasks)), squeeze=False)
     md = [f"## Figure 5: minLSTM forget-gate bias initialisation (scale={args.scale})", ""]
     md += ["The paper: a larger forget-gate bias trains faster and more stably. Our copy does not name its task."]
-    for row, (groups, bad) in zip(axes, found_tasks.values(), strict=True):
+    for row, (groups, caveat) in zip(axes, found_tasks.values(), strict=True):
         rows = plot_task(row, groups)
         cfg = next(iter(groups.values()))[0]["config"]
         where = f"{cfg['task']['name']}, {cfg['task']['arch']['depth']} blocks, width {cfg['task']['arch']['dim']}"
@@ -77,7 +77,7 @@ def figure5(args) -> None:
             ax.set(xlabel="training step", ylabel=label, title=where)
             ax.grid(alpha=0.3)
         row[1].legend(fontsize=8)
-        md += ["", f"### {where}" + reporting.caveats("make_figure5", bad, []), ""]
+        md += ["", f"### {where}" + caveat, ""]
         md += reporting.markdown_table(
             ["forget bias", "runs", "best val acc", "first step at 95% of it", "mean val acc over the run", "test acc"],
             rows,

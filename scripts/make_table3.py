@@ -34,22 +34,13 @@ def label(key: str) -> str:
 
 def collect(args, keys: list[str]) -> tuple[dict, str]:
     """{(model, dataset key): runs} of the presets, and the note on files left out."""
-    root = args.results / ("d4rl-demo" if args.demo else "d4rl")
-    cells, bad, ignored, pending = {}, [], [], []
+    root = "d4rl-demo" if args.demo else "d4rl"
+    folders = {}
     for key in keys:
         env, _, dataset = key.partition("-")
         extra = DEMO if args.demo else [f"task.env={env}", f"task.dataset={dataset}"]
-        runs, b = reporting.load_runs(root / key / args.scale, args.scale, "final.score")
-        found, ign = reporting.match(
-            runs, {(m, key): [f"experiment=table3/{m}", *extra] for m in reporting.MODELS}, args.scale
-        )
-        cells.update(found)
-        bad, ignored = bad + b, ignored + ign
-        pending += [
-            f"{key}/{n}"
-            for n in reporting.unfinished_runs(args.runs / root.name / key / args.scale, root / key / args.scale)
-        ]
-    return cells, reporting.caveats("make_table3", bad, ignored, pending)
+        folders[f"{root}/{key}"] = {(m, key): [f"experiment=table3/{m}", *extra] for m in reporting.MODELS}
+    return reporting.gather(args, "make_table3", "final.score", folders)
 
 
 def table3(args) -> None:

@@ -42,20 +42,6 @@ def preset(model: str, column: str) -> list[str]:
     return [f"experiment=table4/lra_{model}"] + ([f"task={column}"] if column != "listops" else [])
 
 
-def collect(args) -> tuple[dict, list, list, list, list]:
-    """{(model, column): runs}, bad files, ignored runs, unfinished run names, every matched run."""
-    cells, bad, ignored, pending = {}, [], [], []
-    for column in [*COLUMNS, *EXTRA]:
-        sub = f"lra/{column}" if column in LRA else f"chomsky/{column}"
-        folder = args.results / sub / args.scale
-        runs, b = reporting.load_runs(folder, args.scale, "test_acc")
-        found, ign = reporting.match(runs, {(m, column): preset(m, column) for m in reporting.MODELS}, args.scale)
-        cells.update(found)
-        bad, ignored = bad + b, ignored + ign
-        pending += [f"{column}/{n}" for n in reporting.unfinished_runs(args.runs / sub / args.scale, folder)]
-    return cells, bad, ignored, pending
-
-
 def setting_note(cells: dict, scale: str) -> str:
     notes = [
         f"scale={scale}; test accuracy of the best validation checkpoint, mean ± std over seeds (n). "
@@ -84,7 +70,11 @@ def setting_note(cells: dict, scale: str) -> str:
 
 
 def table4(args) -> None:
-    runs, bad, ignored, pending = collect(args)
+    folders = {
+        f"lra/{c}" if c in LRA else f"chomsky/{c}": {(m, c): preset(m, c) for m in reporting.MODELS}
+        for c in [*COLUMNS, *EXTRA]
+    }
+    runs, caveat = reporting.gather(args, "make_table4", "test_acc", folders)
     if not runs:
         raise reporting.ResultsError(
             f"no run summaries of the presets in {args.results}/{{chomsky,lra}}/*/{args.scale}; run "
@@ -92,7 +82,7 @@ def table4(args) -> None:
         )
     cells = {k: reporting.cell(rs, "test_acc") for k, rs in runs.items()}
     paper = reporting.paper_reference(args.results, "table4_chomsky_lra")
-    note = setting_note(runs, args.scale) + reporting.caveats("make_table4", bad, ignored, pending)
+    note = setting_note(runs, args.scale) + caveat
     extra = [p for p in EXTRA if any(k[1] == p for k in cells)]
     header = ["Model", "source", *COLUMNS.values(), "Average", *(EXTRA[p] for p in extra)]
     rows = []

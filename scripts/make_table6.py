@@ -24,12 +24,11 @@ ROWS = {
 
 
 def table6(args) -> None:
-    folder = args.results / "lra" / "listops" / args.scale
-    runs, bad = reporting.load_runs(folder, args.scale, "test_acc")
-    cells, _ = reporting.match(runs, {row: [f"experiment={p}"] for row, p in ROWS.items()}, args.scale)
+    presets = {row: [f"experiment={p}"] for row, p in ROWS.items()}  # the folder holds Table 4's and Figure 5's too
+    cells, caveat = reporting.gather(args, "make_table6", "test_acc", {"lra/listops": presets}, list_ignored=False)
     if not cells:
         raise reporting.ResultsError(
-            f"no minLSTM ListOps run summaries of the presets in {folder}; run "
+            f"no minLSTM ListOps run summaries of the presets in {args.results / 'lra/listops' / args.scale}; run "
             f"`make reproduce-table6 SCALE={args.scale}` first"
         )
     cfg = next(iter(cells.values()))[0]["config"]
@@ -40,7 +39,7 @@ def table6(args) -> None:
         f"lr {tr['lr']}, batch {tr['batch_size']}, forget-gate bias {bias}; test accuracy of the best "
         "validation checkpoint, mean ± std over seeds (n). The paper (3 seeds, its numbers lost in our copy): "
         "adding the Conv and the MLP improved ListOps accuracy."
-    ) + reporting.caveats("make_table6", bad, [])
+    ) + caveat
     rows = [[row, reporting.fmt_cell(reporting.cell(cells[row], "test_acc") if row in cells else None)] for row in ROWS]
     title = "## Table 6: ListOps architecture ablation (minLSTM)"
     reporting.write_table(args.out, f"table6_{args.scale}", title, note, ["Model", "ListOps accuracy"], rows)

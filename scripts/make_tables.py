@@ -76,15 +76,13 @@ def describe(cells: dict, scale: str) -> str:
 
 
 def tables(args) -> None:
-    folder = args.results / "selective_copy" / args.scale
-    runs, bad = reporting.load_runs(folder, args.scale, "test_acc")
-    cells, ignored = reporting.match(runs, PRESETS | {k: [f"experiment=claims/{k}"] for k in LONGER}, args.scale)
+    presets = PRESETS | {k: [f"experiment=claims/{k}"] for k in LONGER}
+    cells, caveat = reporting.gather(args, "make_tables", "test_acc", {"selective_copy": presets})
     longer = {k: cells.pop(k) for k in LONGER if k in cells}
-    pending = reporting.unfinished_runs(args.runs / "selective_copy" / args.scale, folder)
-    caveat = reporting.caveats("make_tables", bad, ignored, pending)
     if not cells:
         raise reporting.ResultsError(
-            f"no run summaries of the presets in {folder}; run `make reproduce-table1 SCALE={args.scale}` first"
+            f"no run summaries of the presets in {args.results / 'selective_copy' / args.scale}; run "
+            f"`make reproduce-table1 SCALE={args.scale}` first"
         )
     note = describe(cells, args.scale) + caveat
     acc = {k: reporting.cell(rs, "test_acc", 100) for k, rs in cells.items()}

@@ -119,4 +119,4 @@ def test_runs_without_a_summary_are_reported_as_unfinished(tmp_path):
     (tmp_path / "runs/selective_copy/cpu" / crashed / "checkpoint.pt").write_bytes(b"x")  # crashed or running
     out = tables(tmp_path / "results")
     assert out.returncode == 0, out.stderr
-    assert f"still running): {crashed}." in (tmp_path / "results/tables/table1_cpu.md").read_text()
+    assert f"still running): selective_copy/cpu/{crashed}." in (tmp_path / "results/tables/table1_cpu.md").read_text()

@@ -123,6 +123,20 @@ def unfinished_runs(runs_dir: Path, results_folder: Path) -> list[str]:
     return sorted(d.name for d in found if not (Path(results_folder) / f"{d.name}.json").exists())
 
 
+def gather(args, script: str, key: str, folders: dict[str, dict], list_ignored: bool = True) -> tuple[dict, str]:
+    """({preset key: its runs}, the table note's sentences on what was left out) over results folders:
+    ``folders`` maps each one under ``args.results`` (at ``args.scale``) to its presets. A run of
+    another config is named as ignored unless ``list_ignored`` is False (a folder other tables share)."""
+    cells, bad, ignored, pending = {}, [], [], []
+    for sub, presets in folders.items():
+        folder = args.results / sub / args.scale
+        runs, b = load_runs(folder, args.scale, key)
+        found, ign = match(runs, presets, args.scale)
+        cells, bad, ignored = cells | found, bad + b, ignored + (ign if list_ignored else [])
+        pending += [f"{sub}/{args.scale}/{n}" for n in unfinished_runs(args.runs / sub / args.scale, folder)]
+    return cells, caveats(script, bad, ignored, pending)
+
+
 def caveats(script: str, bad: list[str], ignored: list[dict], pending: list[str] = ()) -> str:
     """Sentences (with a leading space) for a table's note about files left out, also printed to stderr."""
     parts = []
