@@ -19,7 +19,6 @@ import sys
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from minrnn.harness import bench_grid
 
@@ -38,16 +37,9 @@ def measure(job: dict) -> dict:
     if job["threads"]:
         torch.set_num_threads(job["threads"])
     model, vocab = bench_grid.build_model(job["model"], job["scale"], job["overrides"], device)
-    model.train()
-    params = list(model.parameters())
     x = torch.randint(0, vocab, (job["batch"], job["T"]), device=device)
     y = torch.randint(0, vocab, (job["batch"], job["T"]), device=device)
-
-    def step():
-        for p in params:
-            p.grad = None
-        F.cross_entropy(model(x).flatten(0, 1), y.flatten()).backward()
-
+    step = bench_grid.training_step(model, x, y)
     with bench_grid.MemoryProbe(device) as mem:
         times = bench_grid.repeat_timed(step, device, job["repeats"], job["budget"])
     return {
@@ -56,7 +48,7 @@ def measure(job: dict) -> dict:
         "ms_min": 1000 * min(times),
         "runs": len(times),
         "peak_mib": round(mem.mib, 1),
-        "params": sum(p.numel() for p in params),
+        "params": sum(p.numel() for p in model.parameters()),
         "implementation": bench_grid.describe(model, device),
     }
 

@@ -23,10 +23,9 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
 
-from minrnn.harness.bench_grid import BENCH_OVERRIDES, MODELS, build_model, describe
+from minrnn.harness.bench_grid import BENCH_OVERRIDES, MODELS, build_model, describe, training_step
 from minrnn.harness.records import provenance, write_json_atomic, write_text_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,7 +100,7 @@ def main(argv=None) -> int:
             model, vocab = build_model(name, "cpu", args.overrides, device)
             x = torch.randint(0, vocab, (args.batch, T))
             y = torch.randint(0, vocab, (args.batch, T))
-            steps[name] = (model, _training_step(model, x, y))
+            steps[name] = (model, training_step(model, x, y))
         times = {name: [] for name in steps}
         for _, step in steps.values():
             step()  # warm-up
@@ -140,18 +139,6 @@ def main(argv=None) -> int:
     write_json_atomic(args.out / "profile_cpu.json", record)
     write_text_atomic(args.out / "profile_cpu.md", table)
     return 0
-
-
-def _training_step(model, x, y):
-    params = list(model.parameters())
-
-    def step():
-        for p in params:
-            p.grad = None
-        F.cross_entropy(model(x).flatten(0, 1), y.flatten()).backward()
-
-    model.train()
-    return step
 
 
 def report(rows: list[dict], args) -> str:

@@ -128,6 +128,19 @@ def repeat_timed(fn, device: torch.device, repeats: int, budget: float) -> list[
     return times
 
 
+def training_step(model, x: torch.Tensor, y: torch.Tensor):
+    """Figure 1's training step as a function: forward, cross-entropy over every position, backward."""
+    params = list(model.parameters())
+    model.train()
+
+    def step():
+        for p in params:
+            p.grad = None
+        torch.nn.functional.cross_entropy(model(x).flatten(0, 1), y.flatten()).backward()
+
+    return step
+
+
 def state_bytes(state) -> int:
     """Bytes held by the tensors of a (nested) recurrent state or KV cache."""
     if isinstance(state, torch.Tensor):
