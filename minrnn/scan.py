@@ -13,13 +13,15 @@ h0 of shape (B, C) (zeros when None) and h of shape (B, T, C), and computes the 
   CUDA tensors, or on CPU tensors under ``TRITON_INTERPRET=1`` (how the tests run it).
 
 ``scan(a, b, h0, backend="auto")`` picks one: ``cpu`` on CPU when the kernel compiles (else
-``sequential``), ``triton`` on CUDA when triton imports (else ``log``). The MinGRU/MinLSTM layers
+``sequential``), ``triton`` on CUDA when a test launch works (else ``log``, with one warning that
+says why). The MinGRU/MinLSTM layers
 use the fused variants of the CPU and Triton kernels, which also compute a and b from the gates.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -143,14 +145,43 @@ def triton_kernels(device: torch.device):
     return triton_scan
 
 
-def triton_available(device: torch.device) -> bool:
+_TRITON_PROBLEMS: dict[str, str | None] = {}  # device -> why the Triton kernels cannot run there (None: they can)
+
+
+def _probe_triton(device: torch.device) -> None:
+    """Launch the smallest scan once: imports triton, compiles a kernel and builds Triton's launcher
+    (Triton 3.x compiles it with a C compiler and the Python headers at the first launch)."""
+    from minrnn import triton_scan
+
+    x = torch.ones(1, 1, 1, device=device)
+    triton_scan.linear_scan(x, x, None)
+    torch.cuda.synchronize(device)
+
+
+def triton_problem(device: torch.device) -> str | None:
+    """None when the Triton kernels run on ``device`` (a CUDA device); else why not. Checked once per device."""
     if device.type != "cuda":
-        return False
-    try:
-        import triton  # noqa: F401
-    except Exception:
-        return False
-    return True
+        return f"Triton kernels run on CUDA devices, not {device.type}"
+    key = str(device if device.index is not None else torch.device("cuda", torch.cuda.current_device()))
+    if key not in _TRITON_PROBLEMS:
+        try:
+            _probe_triton(torch.device(key))
+            _TRITON_PROBLEMS[key] = None
+        except Exception as e:  # ImportError, a missing compiler, an unsupported GPU, ...
+            first = (str(e).strip().splitlines() or [""])[0][:300]
+            _TRITON_PROBLEMS[key] = f"{type(e).__name__}: {first}"
+            warnings.warn(
+                f"scan='auto' uses the log-space scan on {key}: the Triton kernels cannot run there "
+                f"({_TRITON_PROBLEMS[key]})",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+    return _TRITON_PROBLEMS[key]
+
+
+def triton_available(device: torch.device) -> bool:
+    """Whether scan='auto' takes the Triton kernels on ``device`` (CUDA, and a test launch worked)."""
+    return device.type == "cuda" and triton_problem(device) is None
 
 
 @torch.compiler.assume_constant_result  # torch.compile calls it once while tracing (it builds the kernel)

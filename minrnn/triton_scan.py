@@ -17,6 +17,8 @@ them as operators. Importing this module needs ``triton``; nothing else in minrn
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 import triton
 import triton.language as tl
@@ -55,7 +57,7 @@ def _initial(h0, m, HAS_H0: tl.constexpr, ACC: tl.constexpr, BLOCK: tl.constexpr
 @triton.jit
 def _scan_fwd(a_ptr, b_ptr, h0_ptr, h_ptr, T, C, HAS_H0: tl.constexpr, ACC: tl.constexpr, BLOCK: tl.constexpr):
     """a, b, h: contiguous (B, T, C); one program per (batch row, block of channels)."""
-    row, c = tl.program_id(0), tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+    row, c = tl.program_id(0).to(tl.int64), tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)  # 64-bit offsets
     m = c < C
     h = _initial(h0_ptr + row * C + c, m, HAS_H0, ACC, BLOCK)
     for t in range(T):
@@ -89,7 +91,7 @@ def _scan_bwd(
     ACC: tl.constexpr,
     BLOCK: tl.constexpr,
 ):
-    row, c = tl.program_id(0), tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+    row, c = tl.program_id(0).to(tl.int64), tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)  # 64-bit offsets
     m = c < C
     first = _initial(h0_ptr + row * C + c, m, HAS_H0, ACC, BLOCK)
     carry = tl.zeros([BLOCK], ACC)
@@ -123,7 +125,7 @@ def _gate_fwd(
     BLOCK: tl.constexpr,
 ):
     """p: contiguous (B, T, P) Linear outputs, h: contiguous (B, T, H)."""
-    row, c = tl.program_id(0), tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+    row, c = tl.program_id(0).to(tl.int64), tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)  # 64-bit offsets
     m = c < H
     P, OFF_I, OFF_X = _layout(H, MODE)
     h = _initial(h0_ptr + row * H + c, m, HAS_H0, ACC, BLOCK)
@@ -185,7 +187,7 @@ def _gate_bwd(
     ACC: tl.constexpr,
     BLOCK: tl.constexpr,
 ):
-    row, c = tl.program_id(0), tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+    row, c = tl.program_id(0).to(tl.int64), tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)  # 64-bit offsets
     m = c < H
     P, OFF_I, OFF_X = _layout(H, MODE)
     first = _initial(h0_ptr + row * H + c, m, HAS_H0, ACC, BLOCK)
@@ -210,6 +212,11 @@ def _state_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 
+def on_device(t: torch.Tensor):
+    """Triton launches on the current CUDA device: make that the tensors' device (trainer.device=cuda:1)."""
+    return torch.cuda.device(t.device) if t.device.type == "cuda" else contextlib.nullcontext()
+
+
 def _check(name: str, x: torch.Tensor, h0: torch.Tensor | None, channels: int) -> None:
     """The layouts the kernels assume, checked before launch (the op makes inputs contiguous)."""
     if x.dim() != 3 or x.shape[1] < 1 or x.dtype not in (torch.float32, torch.float64, torch.bfloat16, torch.float16):
@@ -232,9 +239,10 @@ def linear_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None) -> to
     B, T, C = a.shape
     h = torch.empty(B, T, C, dtype=_state_dtype(a.dtype), device=a.device)
     block = _block(C)
-    _scan_fwd[(B, triton.cdiv(C, block))](
-        a, b, h0 if h0 is not None else a, h, T, C, HAS_H0=h0 is not None, ACC=_acc(a.dtype), BLOCK=block
-    )
+    with on_device(a):
+        _scan_fwd[(B, triton.cdiv(C, block))](
+            a, b, h0 if h0 is not None else a, h, T, C, HAS_H0=h0 is not None, ACC=_acc(a.dtype), BLOCK=block
+        )
     return h
 
 
@@ -253,9 +261,10 @@ def linear_scan_backward(
     gh0 = torch.empty(B, C, dtype=h.dtype, device=a.device)
     block = _block(C)
     h0_or_a = h0.contiguous() if h0 is not None else a
-    _scan_bwd[(B, triton.cdiv(C, block))](
-        a, h0_or_a, h, gh, ga, gb, gh0, T, C, HAS_H0=h0 is not None, ACC=_acc(h.dtype), BLOCK=block
-    )
+    with on_device(a):
+        _scan_bwd[(B, triton.cdiv(C, block))](
+            a, h0_or_a, h, gh, ga, gb, gh0, T, C, HAS_H0=h0 is not None, ACC=_acc(h.dtype), BLOCK=block
+        )
     return ga, gb, gh0
 
 
@@ -304,7 +313,8 @@ def gate_scan(p: torch.Tensor, h0: torch.Tensor | None, mode: str, use_g: bool) 
     h = torch.empty(B, T, H, dtype=_state_dtype(p.dtype), device=p.device)
     block = _block(H)
     variant = {"HAS_H0": h0 is not None, "MODE": MODES[mode], "USE_G": use_g, "ACC": _acc(p.dtype), "BLOCK": block}
-    _gate_fwd[(B, triton.cdiv(H, block))](p, h0 if h0 is not None else p, h, T, H, **variant)
+    with on_device(p):
+        _gate_fwd[(B, triton.cdiv(H, block))](p, h0 if h0 is not None else p, h, T, H, **variant)
     return h
 
 
@@ -325,7 +335,10 @@ def gate_scan_backward(
     gh0 = torch.empty(B, H, dtype=h.dtype, device=p.device)
     block = _block(H)
     variant = {"HAS_H0": h0 is not None, "MODE": MODES[mode], "USE_G": use_g, "ACC": _acc(h.dtype), "BLOCK": block}
-    _gate_bwd[(B, triton.cdiv(H, block))](p, h0.contiguous() if h0 is not None else p, h, gh, gp, gh0, T, H, **variant)
+    with on_device(p):
+        _gate_bwd[(B, triton.cdiv(H, block))](
+            p, h0.contiguous() if h0 is not None else p, h, gh, gp, gh0, T, H, **variant
+        )
     return gp, gh0
 
 

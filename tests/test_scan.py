@@ -1,3 +1,5 @@
+import contextlib
+import inspect
 import os
 import subprocess
 import sys
@@ -194,3 +196,37 @@ def test_auto_falls_back_to_sequential_without_the_kernel():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "torch.Size([2, 5, 4])" in out.stdout
+
+
+def test_auto_on_cuda_falls_back_to_log_with_one_warning_naming_the_reason(monkeypatch):
+    import warnings
+
+    from minrnn import scan as S
+
+    def no_launcher(device):
+        raise RuntimeError("Failed to compile launcher: Python.h: No such file or directory")
+
+    monkeypatch.setattr(S, "_probe_triton", no_launcher)
+    monkeypatch.setattr(S, "_TRITON_PROBLEMS", {})
+    cuda = torch.device("cuda", 0)
+    with pytest.warns(RuntimeWarning, match="log-space scan on cuda:0.*Python.h: No such file"):
+        assert S.resolve_backend("auto", cuda) == "log"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said once, not at every call
+        assert S.resolve_backend("auto", cuda) == "log"
+    monkeypatch.setattr(S, "_probe_triton", lambda device: None)
+    assert S.resolve_backend("auto", torch.device("cuda", 1)) == "triton"  # each device checked on its own
+
+
+def test_triton_kernels_launch_on_their_tensors_device(monkeypatch):
+    from types import SimpleNamespace
+
+    from minrnn import triton_scan as TS
+
+    entered = []
+    monkeypatch.setattr(TS.torch.cuda, "device", lambda d: entered.append(d) or contextlib.nullcontext())
+    with TS.on_device(SimpleNamespace(device=torch.device("cuda", 1))):
+        pass
+    assert entered == [torch.device("cuda", 1)]
+    source = inspect.getsource(TS)
+    assert source.count("with on_device(") == source.count("[(B, triton.cdiv(") == 4  # every launch guarded

@@ -46,12 +46,27 @@ def _canonical(node):
     return node.removeprefix("minrnn.") if isinstance(node, str) else node
 
 
+def _as_committed(trainer: dict) -> dict:
+    """Settings added since results were committed, written as the configs of those results wrote them,
+    so a committed run keeps its identity: ``precision: auto`` is the former ``amp: true`` (on CPU both
+    train in fp32; on CUDA ``auto`` now also picks fp16 or fp32 by the GPU, recorded in the result)."""
+    if "precision" not in trainer:
+        return trainer
+    trainer = dict(trainer)
+    if trainer["precision"] == "auto":
+        del trainer["precision"]
+        trainer.setdefault("amp", True)
+    return trainer
+
+
 def identity(config: dict) -> str:
     """8 hex digits of sha256 over the result-shaping part of a resolved config (a plain dict)."""
     kept = {k: v for k, v in config.items() if k not in NOT_RESULT[""]}
     for section, keys in NOT_RESULT.items():
         if section and isinstance(kept.get(section), dict):
             kept[section] = {k: v for k, v in kept[section].items() if k not in keys}
+    if isinstance(kept.get("trainer"), dict):
+        kept["trainer"] = _as_committed(kept["trainer"])
     return hashlib.sha256(json.dumps(_canonical(kept), sort_keys=True).encode()).hexdigest()[:8]
 
 

@@ -2,7 +2,8 @@
 
 Adam/AdamW with linear warm-up and a constant, cosine or linear schedule; gradient clipping and
 accumulation; evaluation every ``eval_every`` steps on a fixed validation set, keeping the best
-model (the authors' protocol); early stopping on patience or a target; bf16 autocast on CUDA.
+model (the authors' protocol); early stopping on patience or a target; ``trainer.precision``
+(minrnn.harness.precision: bf16, fp16 with a GradScaler, or fp32, by the GPU's compute capability).
 A checkpoint (model, optimiser, scheduler, RNG states, step, data position, best model, history)
 is written atomically to ``run_dir/checkpoint.pt`` at every evaluation and every
 ``checkpoint_every`` steps, and ``fit`` resumes from it: the task's batches depend only on
@@ -26,6 +27,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from minrnn.harness.precision import Precision
 from minrnn.harness.records import write_text_atomic
 
 
@@ -126,13 +128,13 @@ def pick_device(name: str) -> torch.device:
 
 
 @torch.no_grad()
-def evaluate(model, task, batches, device, amp) -> dict[str, float]:
+def evaluate(model, task, batches, device, precision: Precision) -> dict[str, float]:
     """Mean of the task's metrics over fixed batches."""
     model.eval()
     totals, n = {}, 0
     for x, y in batches:
         x, y = x.to(device), y.to(device)
-        with amp:
+        with precision.autocast():
             logits = model(x)
         for k, v in task.metrics(logits, y).items():
             totals[k] = totals.get(k, 0.0) + v
@@ -161,7 +163,9 @@ def save_checkpoint(path: Path, obj: dict) -> None:
     os.replace(tmp, path)
 
 
-def load_checkpoint(path: Path, model, opt, sched, fingerprint: str, grad_accum: int = 1) -> dict:
+def load_checkpoint(
+    path: Path, model, opt, sched, fingerprint: str, grad_accum: int = 1, precision: Precision | None = None
+) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
@@ -183,6 +187,8 @@ def load_checkpoint(path: Path, model, opt, sched, fingerprint: str, grad_accum:
     opt.load_state_dict(ckpt["optimizer"])
     sched.load_state_dict(ckpt["scheduler"])
     _set_rng_state(ckpt["rng"])
+    if precision is not None:
+        precision.load_state_dict(ckpt.get("precision"))
     return ckpt
 
 
@@ -192,8 +198,7 @@ def fit(model: torch.nn.Module, task, cfg, run_dir: Path, logger, fingerprint: s
         raise ValueError(f"trainer.keep must be best or last, got {cfg.keep!r}")
     device = pick_device(cfg.device)
     model.to(device)
-    amp_dtype = torch.bfloat16 if device.type == "cuda" and cfg.amp else None
-    amp = torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None)
+    precision = Precision(cfg.get("precision", "auto"), device)
     # trainer.compile: the training forward through torch.compile (the kernels are custom ops, so the
     # graph is whole); evaluation, checkpoints and state dicts use the module itself
     forward = torch.compile(model) if cfg.get("compile", False) else model
@@ -204,7 +209,7 @@ def fit(model: torch.nn.Module, task, cfg, run_dir: Path, logger, fingerprint: s
 
     step, best, best_step, bad_evals, history, best_state, saved_step = 0, -math.inf, 0, 0, [], None, None
     if ckpt_path.exists():
-        ckpt = load_checkpoint(ckpt_path, model, opt, sched, fingerprint, cfg.grad_accum)
+        ckpt = load_checkpoint(ckpt_path, model, opt, sched, fingerprint, cfg.grad_accum, precision)
         step, best, best_step, bad_evals = ckpt["step"], ckpt["best"], ckpt["best_step"], ckpt["bad_evals"]
         history, best_state, saved_step = ckpt["history"], ckpt["best_model"], step
         print(f"resuming {run_dir} from step {step}", flush=True)
@@ -230,6 +235,7 @@ def fit(model: torch.nn.Module, task, cfg, run_dir: Path, logger, fingerprint: s
                 "bad_evals": bad_evals,
                 "history": history,
                 "best_model": best_state,
+                "precision": precision.state_dict(),
             },
         )
         saved_step = step
@@ -257,9 +263,9 @@ def fit(model: torch.nn.Module, task, cfg, run_dir: Path, logger, fingerprint: s
             for m in range(cfg.grad_accum):
                 x, y = task.train_batch(micro, step * cfg.grad_accum + m)
                 x, y = x.to(device), y.to(device)
-                with amp:
+                with precision.autocast():
                     loss = task.loss(forward(x), y) / cfg.grad_accum
-                loss.backward()
+                precision.backward(loss)
                 loss_sum += loss.item()
                 tokens_seen += x.shape[0] * x.shape[1]
             if not math.isfinite(loss_sum):
@@ -278,8 +284,9 @@ def fit(model: torch.nn.Module, task, cfg, run_dir: Path, logger, fingerprint: s
                     "Set trainer.on_nonfinite=skip to skip such batches."
                 )
             if cfg.grad_clip:
+                precision.unscale(opt)
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            opt.step()
+            precision.step(opt)
             sched.step()
             step += 1
             bar.update(1)
@@ -291,7 +298,7 @@ def fit(model: torch.nn.Module, task, cfg, run_dir: Path, logger, fingerprint: s
                 logger.log(rec, step)
                 bar.set_postfix(loss=f"{loss_sum:.3f}", tok_s=f"{rate:.0f}")
             if step % cfg.eval_every == 0 or step == cfg.max_steps:
-                metrics = evaluate(model, task, task.eval_batches("val"), device, amp)
+                metrics = evaluate(model, task, task.eval_batches("val"), device, precision)
                 rec = {"step": step, **{f"val_{k}": v for k, v in metrics.items()}}
                 history.append(rec)
                 mlog.write(json.dumps(rec) + "\n")
@@ -328,7 +335,7 @@ def fit(model: torch.nn.Module, task, cfg, run_dir: Path, logger, fingerprint: s
             model.load_state_dict(best_state)
         # a signal from here on is noted and dropped: training is over and its last step is saved
         # (the loop ends on an evaluation), so finishing the test evaluation is the quickest way to stop
-        test = evaluate(model, task, task.eval_batches("test"), device, amp)
+        test = evaluate(model, task, task.eval_batches("test"), device, precision)
     logger.log({f"test_{k}": v for k, v in test.items()}, step)
     return {
         "steps": step,
@@ -336,6 +343,7 @@ def fit(model: torch.nn.Module, task, cfg, run_dir: Path, logger, fingerprint: s
         "best_val": sign * best,
         "best_step": best_step,
         **{f"test_{k}": v for k, v in test.items()},
+        "precision": precision.name,
         "val_history": history,
         "train_seconds_this_session": time.perf_counter() - t_start,
     }

@@ -1,0 +1,160 @@
+"""Every Triton kernel of minrnn.triton_scan compiled for real NVIDIA GPUs, on a machine with no GPU.
+
+``triton.compile(ASTSource(kernel, signature, constexprs), target=GPUTarget("cuda", cc, 32))`` runs
+Triton's whole pipeline (TTIR, TTGIR, LLVM IR, PTX, then a cubin through the ``ptxas`` its wheel
+ships) with no driver. ``variants()`` lists the launch configurations that minrnn.triton_scan uses
+(every dtype mix that autocast produces, gate mode, g or identity candidate, with and without h0,
+each channel block), ``compile_variant`` compiles one for a compute capability and reads
+``ptxas -v``'s registers and spills, and ``scalar_offsets`` checks that every pointer offset that is
+not a per-lane channel index is 64-bit (an int32 offset overflows at B x T x C >= 2^31 elements).
+CI runs the full matrix (``make test-gpu-compile``); the default suite one variant per kernel.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import triton
+import triton.language as tl
+from triton.backends.compiler import GPUTarget
+from triton.compiler import ASTSource
+
+from minrnn import triton_scan
+
+CAPABILITIES = (60, 70, 75, 80, 90)  # P100, V100, T4, A100, H100
+BLOCKS = (16, 32, 64, 128)  # triton_scan._block's range
+PTR = {"float32": "*fp32", "float64": "*fp64", "bfloat16": "*bf16", "float16": "*fp16"}
+# (input dtype, h0 dtype or None): the state is float32 (float64 for float64 inputs); a learned or
+# given h0 stays float32 when autocast makes the inputs half precision
+DTYPE_MIXES = [*[(d, None) for d in PTR], *[(d, d) for d in PTR], ("bfloat16", "float32"), ("float16", "float32")]
+
+
+@dataclass(frozen=True)
+class Variant:
+    kernel: str  # a @triton.jit function of minrnn.triton_scan
+    dtype: str
+    h0_dtype: str | None
+    block: int
+    mode: str | None = None  # gate kernels: gru | lstm | lstm_norm
+    use_g: bool = True
+
+    @property
+    def name(self) -> str:
+        mode = f" {self.mode} {'g' if self.use_g else 'identity'}" if self.mode else ""
+        return f"{self.kernel}{mode} {self.dtype} h0={self.h0_dtype} BLOCK={self.block}"
+
+    def source(self) -> ASTSource:
+        state = "float64" if self.dtype == "float64" else "float32"
+        inp, st = PTR[self.dtype], PTR[state]
+        h0 = PTR[self.h0_dtype] if self.h0_dtype else inp  # without h0 the kernel gets a dummy pointer
+        ptrs = {
+            "_scan_fwd": [("a_ptr", inp), ("b_ptr", inp), ("h0_ptr", h0), ("h_ptr", st)],
+            "_scan_bwd": [("a_ptr", inp), ("h0_ptr", h0), ("h_ptr", st), ("gh_ptr", st), ("ga_ptr", st)]
+            + [("gb_ptr", st), ("gh0_ptr", st)],
+            "_gate_fwd": [("p_ptr", inp), ("h0_ptr", h0), ("h_ptr", st)],
+            "_gate_bwd": [("p_ptr", inp), ("h0_ptr", h0), ("h_ptr", st), ("gh_ptr", st), ("gp_ptr", st)]
+            + [("gh0_ptr", st)],
+        }[self.kernel]
+        sizes = ("T", "C") if self.kernel.startswith("_scan") else ("T", "H")
+        constexprs = {"HAS_H0": self.h0_dtype is not None, "ACC": tl.float64 if state == "float64" else tl.float32}
+        if self.mode:
+            constexprs |= {"MODE": triton_scan.MODES[self.mode], "USE_G": self.use_g}
+        constexprs["BLOCK"] = self.block
+        signature = dict(ptrs) | dict.fromkeys(sizes, "i32") | dict.fromkeys(constexprs, "constexpr")
+        return ASTSource(fn=getattr(triton_scan, self.kernel), signature=signature, constexprs=constexprs)
+
+
+def variants(blocks=BLOCKS) -> list[Variant]:
+    """Every launch configuration of the four kernels (the gate kernels in each mode and candidate)."""
+    out = []
+    for (dtype, h0), block in itertools.product(DTYPE_MIXES, blocks):
+        out += [Variant(k, dtype, h0, block) for k in ("_scan_fwd", "_scan_bwd")]
+        for kernel, mode, use_g in itertools.product(("_gate_fwd", "_gate_bwd"), triton_scan.MODES, (True, False)):
+            out.append(Variant(kernel, dtype, h0, block, mode, use_g))
+    return out
+
+
+@dataclass
+class Compiled:
+    variant: Variant
+    capability: int
+    registers: int
+    spill_stores: int
+    spill_loads: int
+    ttir: str
+
+
+def ptxas_usage(ptx: str, capability: int) -> tuple[int, int, int]:
+    """(registers, spill-store bytes, spill-load bytes) from ``ptxas -v`` on the PTX, for sm_<capability>."""
+    from triton.backends.nvidia.compiler import get_ptxas
+
+    arch = f"sm_{capability}a" if capability >= 90 else f"sm_{capability}"
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "kernel.ptx"
+        src.write_text(ptx)
+        cmd = [get_ptxas(capability).path, "-v", f"--gpu-name={arch}", str(src), "-o", str(Path(tmp) / "k.cubin")]
+        out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"ptxas failed for {arch}: {out.stderr.strip()[-500:]}")
+    regs = [int(n) for n in re.findall(r"Used (\d+) registers", out.stderr)]
+    stores = [int(n) for n in re.findall(r"(\d+) bytes spill stores", out.stderr)]
+    loads = [int(n) for n in re.findall(r"(\d+) bytes spill loads", out.stderr)]
+    if not regs:
+        raise RuntimeError(f"ptxas -v printed no register count for {arch}: {out.stderr.strip()[-500:]}")
+    return max(regs), max(stores, default=0), max(loads, default=0)
+
+
+def compile_variant(variant: Variant, capability: int) -> Compiled:
+    """Compile ``variant`` for sm_<capability> (no GPU needed); registers and spills from ptxas -v."""
+    kernel = triton.compile(variant.source(), target=GPUTarget("cuda", capability, 32))
+    regs, stores, loads = ptxas_usage(kernel.asm["ptx"], capability)
+    return Compiled(variant, capability, regs, stores, loads, kernel.asm["ttir"])
+
+
+def row_arithmetic_in_int32(ttir: str) -> list[str]:
+    """TTIR lines doing 32-bit integer arithmetic on a value derived from the batch row (program_id x).
+
+    The row's offset is (row * T + t) * C: in int32 it wraps once B x T x C reaches 2^31 elements, and
+    the kernel reads and writes out of bounds. Channel offsets (program_id y, arange) stay below C and
+    may be 32-bit. Empty when every row offset is computed in 64 bits.
+    """
+    tainted, found = set(), []
+    for line in ttir.splitlines():
+        m = re.match(r"\s*(%[\w.]+)(?::\d+)? = (\S+)(.*)", line)
+        if not m:
+            continue
+        name, op, rest = m.groups()
+        if op == "tt.get_program_id" and rest.lstrip().startswith("x"):
+            tainted.add(name)
+            continue
+        operands = set(re.findall(r"%[\w.]+", rest.split(" loc(")[0]))
+        if operands & tainted:
+            tainted.add(name)
+            if op.startswith("arith.") and re.search(r":\s*(tensor<[\dx]*)?i32>?\s*(loc|$)", rest):
+                found.append(line.strip())
+    return found
+
+
+ONE_PER_KERNEL = [  # the mix autocast produces (bf16 Linear outputs, a float32 h0), the widest block
+    Variant("_scan_fwd", "bfloat16", "float32", 128),
+    Variant("_scan_bwd", "bfloat16", "float32", 128),
+    Variant("_gate_fwd", "bfloat16", "float32", 128, "lstm_norm", True),
+    Variant("_gate_bwd", "float64", "float64", 128, "lstm_norm", True),
+]
+
+
+def check(variant: Variant, capability: int) -> dict:
+    """One row: compiled or not, registers, spills, 32-bit row arithmetic; ``ok`` when all is well."""
+    row = {"kernel": variant.name, "capability": capability}
+    try:
+        c = compile_variant(variant, capability)
+    except Exception as e:  # a variant that does not compile is a row, not the end of the run
+        return row | {"ok": False, "error": f"{type(e).__name__}: {(str(e).strip().splitlines() or [''])[0][:300]}"}
+    int32 = row_arithmetic_in_int32(c.ttir)
+    row |= {"registers": c.registers, "spill_stores": c.spill_stores, "spill_loads": c.spill_loads}
+    return row | {"int32_row_offsets": len(int32), "ok": not (c.spill_stores or c.spill_loads or int32)}
