@@ -19,7 +19,7 @@ TRAIN := $(VENV)/bin/minrnn-train
 
 .PHONY: help install install-dev test lint format bench reproduce reproduce-table1 reproduce-table2 reproduce-figure2 \
 	reproduce-figure1 reproduce-inference figures-efficiency faults reproduce-table4 tables clean \
-	reproduce-table3 reproduce-table3-demo reproduce-table4-lra \
+	reproduce-table3 reproduce-table3-demo reproduce-table4-lra test-gpu-compile \
 	reproduce-table6 reproduce-figure5 claims claims-runs test-slurm test-paper-scale gpu-check bench-compile \
 	profile-step
 
@@ -44,9 +44,13 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 test: install-dev  ## run the test suite (two processes: pytest-xdist)
 	$(PY) -m pytest -q -n 2
 
-gpu-check: install  ## on a CUDA machine: backends vs sequential, bf16 steps at scale=paper, Figure 1 -> results/gpu/
-	$(VENV)/bin/pip install -q "triton>=3.2"
-	$(PY) scripts/gpu_check.py
+# The GPU targets run in the Python you activated (your CUDA build of torch): nothing is installed.
+GPU_PYTHON ?= python3
+gpu-check:  ## on a CUDA machine, in your environment: backends vs float64, 2^31+ elements, Table 2 steps, Figure 1 -> results/gpu/
+	@$(GPU_PYTHON) scripts/gpu_check.py
+
+test-gpu-compile: install-dev  ## every Triton kernel variant compiled for sm_60..sm_90 with ptxas -v (no GPU; CI)
+	env -u TRITON_INTERPRET $(PY) -m pytest -q -n 2 -p no:cacheprovider tests_gpu_compile
 
 test-paper-scale: install-dev  ## every experiment= preset, one step at scale=paper on CPU (the paper's model sizes; minutes)
 	$(PY) -m pytest -q -p no:cacheprovider tests_paper_scale

@@ -12,68 +12,16 @@ run of each model; the loss is the mean output.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
-from minrnn import MinGRU, MinLSTM
-from minrnn.baselines.loop_rnn import LoopGRU, LoopLSTM
+from minrnn.harness.layer_bench import callable_of, layer_models, time_fwd_bwd
 from minrnn.harness.records import provenance, write_json_atomic, write_text_atomic
 from minrnn.harness.reporting import paper_reference
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-class Projections(nn.Module):
-    """MinGRU's own Linear projections alone (linear_z and linear_h as one matmul, as the layer runs them)."""
-
-    def __init__(self, layer: MinGRU):
-        super().__init__()
-        self.layer = layer
-
-    def forward(self, x):
-        lins = self.layer._projections
-        return F.linear(x, torch.cat([lin.weight for lin in lins]), torch.cat([lin.bias for lin in lins]))
-
-
-def models(dim: int) -> dict[str, nn.Module]:
-    mingru = MinGRU(dim, dim)
-    first = lambda m: lambda x: m(x)[0]  # noqa: E731  torch.nn RNNs (and the loops) return (out, h)
-    return {
-        "MinGRU": mingru,
-        "MinLSTM": MinLSTM(dim, dim),
-        "MinGRU (log-space scan)": MinGRU(dim, dim, scan="log"),
-        "MinLSTM (log-space scan)": MinLSTM(dim, dim, scan="log"),
-        "MinGRU projections only": Projections(mingru),
-        "nn.GRU (fused)": nn.GRU(dim, dim, batch_first=True),
-        "nn.LSTM (fused)": nn.LSTM(dim, dim, batch_first=True),
-        "GRU loop (plain PyTorch)": LoopGRU(dim, dim),
-        "LSTM loop (plain PyTorch)": LoopLSTM(dim, dim),
-    }, first
-
-
-def time_fwd_bwd(fns: dict, x, repeats: int) -> dict[str, float]:
-    """Median forward+backward seconds of each (fn, params) in ``fns``, timed in interleaved rounds."""
-
-    def once(fn, params):
-        for p in params:
-            p.grad = None
-        t0 = time.perf_counter()
-        fn(x).mean().backward()
-        return time.perf_counter() - t0
-
-    for fn, params in fns.values():
-        once(fn, params)  # warm-up (also builds the compiled kernel on first use)
-    times = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, (fn, params) in fns.items():
-            times[name].append(once(fn, params))
-    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def paper_comparison(t: dict, lengths: list[int]) -> list[str]:
@@ -115,12 +63,11 @@ def main(argv=None) -> int:
         ap.error("lengths, batch, dim and repeats must be positive")
 
     torch.manual_seed(0)
-    mods, first = models(args.dim)
-    fused = {"nn.GRU (fused)", "nn.LSTM (fused)", "GRU loop (plain PyTorch)", "LSTM loop (plain PyTorch)"}
+    mods = layer_models(args.dim)
     rows = []
     for T in args.lengths:
         x = torch.randn(args.batch, T, args.dim)
-        fns = {name: (first(m) if name in fused else m, list(m.parameters())) for name, m in mods.items()}
+        fns = {name: (callable_of(name, m), list(m.parameters())) for name, m in mods.items()}
         for name, sec in time_fwd_bwd(fns, x, args.repeats).items():
             rows.append({"model": name, "T": T, "seconds": sec})
             print(f"T={T:5d}  {name:28s} {sec * 1000:9.1f} ms", flush=True)

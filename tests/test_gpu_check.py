@@ -1,8 +1,12 @@
-"""scripts/gpu_check.py: one line and exit 2 without CUDA; its report's ratios from given timings."""
+"""scripts/gpu_check.py: one line and exit 2 without CUDA; its dry run on CPU (Triton's interpreter)
+passes on correct kernels; a check that fails or runs out of memory is a row, and the rest still run."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
+
+import torch
 
 from scripts import gpu_check
 
@@ -12,17 +16,64 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_without_cuda_it_says_so_in_one_line_and_exits_2():
     out = subprocess.run([sys.executable, "scripts/gpu_check.py"], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 2 and out.stdout == ""
-    assert out.stderr.strip().count("\n") == 0 and "no CUDA device" in out.stderr
+    assert out.stderr.strip().count("\n") == 0 and "no CUDA device" in out.stderr and "--device cpu" in out.stderr
 
 
-def test_the_report_puts_our_speedups_beside_the_papers():
-    bench = {}
-    for T, scale in ((512, 1.0), (4096, 8.0)):
-        bench.update({("MinGRU", T): 1.0 * scale, ("MinLSTM", T): 2.0 * scale})
-        bench.update({("GRU loop (plain PyTorch)", T): 300.0 * scale, ("nn.GRU (fused)", T): 4.0 * scale})
-        bench.update({("LSTM loop (plain PyTorch)", T): 500.0 * scale, ("nn.LSTM (fused)", T): 5.0 * scale})
-    errors = [{"what": "minGRU", "backend": "triton", "dtype": "float32", "error": 1e-7}]
-    training = [{"model": "mingru", "first_loss": 2.8, "last_loss": 2.1, "falls": True, "peak_gib": 1.5, "seconds": 9}]
-    text = gpu_check.report("Test GPU", errors, training, bench)
-    assert "| 512 | 175x | 300x | 4.0x | 235x | 250x | 2.5x |" in text
-    assert "| mingru | 2.800 | 2.100 | True | 1.50 | 9 |" in text and "| minGRU | triton | float32 | 1.0e-07 |" in text
+def test_a_python_without_torch_is_one_line(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-S", "-I", str(ROOT / "scripts/gpu_check.py")], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert out.returncode == 2 and out.stderr.strip().count("\n") == 0 and "torch is not installed" in out.stderr
+
+
+def test_the_dry_run_passes_on_correct_kernels_with_references_in_float64(tmp_path):
+    assert gpu_check.main(["--device", "cpu", "--steps", "8", "--out", str(tmp_path)]) == 0
+    record = json.loads(next(tmp_path.glob("*.json")).read_text())
+    checks = record["checks"]
+    assert list(checks) == [
+        "backends against the float64 reference",
+        "large input (64-bit offsets)",
+        "training steps (Table 2 models)",
+        "Figure 1 layers",
+    ]
+    backends = checks["backends against the float64 reference"]
+    assert len(backends) == 2 + 3 * 3 * 2 and all(r["ok"] for r in backends)
+    # the Triton kernel keeps a float32 state: under bf16 autocast it is exact on the rounded inputs
+    lstm_bf16 = next(
+        r for r in backends if r["what"] == "minLSTM" and r["dtype"] == "bfloat16" and r["backend"] == "triton"
+    )
+    assert lstm_bf16["output error"] < 1e-5
+    assert [r["model"] for r in checks["training steps (Table 2 models)"]] == list(gpu_check.TABLE2)
+    assert {r["layer"] for r in checks["Figure 1 layers"]} >= {
+        "MinGRU (parallel log-space scan)",
+        "MinGRU (cpu kernel)",
+    }
+    assert (
+        "torch" in record["provenance"] and (tmp_path / next(tmp_path.glob("*.json")).with_suffix(".md").name).exists()
+    )
+
+
+def test_the_float64_reference_fails_a_backend_that_holds_its_state_in_bf16():
+    """What the old check missed: the sequential loop under bf16 autocast as the reference."""
+    torch.manual_seed(0)
+    from minrnn import MinLSTM
+
+    layer = MinLSTM(16, 24, scan="sequential")
+    x = torch.randn(2, 400, 16, dtype=torch.float64)
+    ref = gpu_check.rounded_reference(layer, x, torch.bfloat16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        h = layer(x.float())
+    assert gpu_check.relative_error(h.detach(), ref) > gpu_check.TOLERANCES["bfloat16"][0]
+
+
+def test_a_check_that_runs_out_of_memory_is_a_row_and_the_others_still_run(tmp_path, monkeypatch):
+    def oom(*args):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 12.00 GiB")
+
+    monkeypatch.setattr(gpu_check, "training_steps", oom)
+    monkeypatch.setattr(gpu_check, "backend_errors", lambda device, quick: [{"what": "scan", "ok": True}])
+    assert gpu_check.main(["--device", "cpu", "--out", str(tmp_path)]) == 1
+    checks = json.loads(next(tmp_path.glob("*.json")).read_text())["checks"]
+    (row,) = checks["training steps (Table 2 models)"]
+    assert row["ok"] is False and row["error"].startswith("out of memory: CUDA out of memory")
+    assert checks["Figure 1 layers"] and not any("error" in r for r in checks["Figure 1 layers"])

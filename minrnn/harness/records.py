@@ -7,6 +7,7 @@ are written to a temporary name and renamed, so a killed run never leaves a half
 from __future__ import annotations
 
 import datetime
+import importlib.metadata
 import json
 import os
 import platform
@@ -49,11 +50,38 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def package_version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def cuda_details(device: torch.device) -> dict:
+    """What a GPU result most needs: the GPU, compute capability, memory, CUDA, driver, cuDNN, Triton."""
+    props = torch.cuda.get_device_properties(device)
+    try:
+        smi = ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader", f"--id={props.pci_bus_id}"]
+        driver = subprocess.run(smi, capture_output=True, text=True, timeout=20).stdout.strip() or None
+    except (OSError, AttributeError, subprocess.SubprocessError):
+        driver = None
+    return {
+        "compute_capability": f"{props.major}.{props.minor}",
+        "gpu_memory_gib": round(props.total_memory / 2**30, 1),
+        "cuda": torch.version.cuda,
+        "driver": driver,
+        "cudnn": torch.backends.cudnn.version(),
+        "triton": package_version("triton"),
+    }
+
+
 def provenance(device: str | torch.device = "cpu") -> dict:
-    """Where a result came from: commit, library versions, device, machine, threads, UTC date."""
+    """Where a result came from: commit, library versions, device, machine, threads, UTC date; on a
+    GPU also its compute capability, memory, CUDA, driver, cuDNN and Triton versions."""
     device = torch.device(device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
-    return {
+    extra = cuda_details(device) if device.type == "cuda" else {}
+    return extra | {
         "git_commit": git_commit(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "device": device.type,
