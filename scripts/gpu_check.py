@@ -261,7 +261,6 @@ def layer_bench(device, quick: bool) -> list[dict]:
 
     from minrnn.harness.layer_bench import callable_of, layer_models, time_fwd_bwd
     from minrnn.harness.reporting import paper_reference
-
     from minrnn.scan import resolve_backend
 
     paper = paper_reference(ROOT / "results", "figure1_training")["speedup_over_traditional"]
@@ -318,8 +317,9 @@ def main(argv=None) -> int:
     else:
         device = torch.device("cpu")
     try:
-        import minrnn  # noqa: F401
         import triton  # noqa: F401
+
+        import minrnn  # noqa: F401
     except ImportError as e:
         return fail(f"{e.name} is not importable from {sys.executable}; run `pip install -e '.[repro,triton]'` first")
     torch.manual_seed(0)
