@@ -19,7 +19,7 @@ TRAIN := $(VENV)/bin/minrnn-train
 
 .PHONY: help install install-dev test lint format bench reproduce reproduce-table1 reproduce-table2 reproduce-figure2 \
 	reproduce-figure1 reproduce-inference figures-efficiency faults reproduce-table4 tables clean \
-	reproduce-table3 reproduce-table3-demo reproduce-table4-lra test-gpu-compile \
+	reproduce-table3 reproduce-table3-demo reproduce-table4-lra test-gpu-compile test-mamba-ssm \
 	reproduce-table6 reproduce-figure5 claims claims-runs test-slurm test-paper-scale gpu-check bench-compile \
 	profile-step
 
@@ -48,6 +48,13 @@ test: install-dev  ## run the test suite (two processes: pytest-xdist)
 GPU_PYTHON ?= python3
 gpu-check:  ## on a CUDA machine, in your environment: backends vs float64, 2^31+ elements, Table 2 steps, Figure 1 -> results/gpu/
 	@$(GPU_PYTHON) scripts/gpu_check.py
+
+# mamba-ssm's Python code without its CUDA build, in a folder of its own (the .venv stays without it)
+MAMBA_SSM_DIR ?= build/mamba-ssm
+test-mamba-ssm: install-dev  ## our Mamba block and model against mamba-ssm's own (reference path), float64, 1e-12 (CI)
+	MAMBA_FORCE_BUILD=TRUE MAMBA_SKIP_CUDA_BUILD=TRUE $(PY) -m pip install --quiet --upgrade --no-build-isolation \
+		--no-deps --target $(MAMBA_SSM_DIR) "mamba-ssm==2.3.2.post1" "einops>=0.8"
+	PYTHONPATH=$(MAMBA_SSM_DIR) $(PY) -m pytest -q -p no:cacheprovider tests_mamba_ssm
 
 test-gpu-compile: install-dev  ## every Triton kernel variant compiled for sm_60..sm_90 with ptxas -v (no GPU; CI)
 	env -u TRITON_INTERPRET $(PY) -m pytest -q -n 2 -p no:cacheprovider tests_gpu_compile

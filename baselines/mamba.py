@@ -79,6 +79,7 @@ class MambaMixer(nn.Module):
             self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))
         self.A_log = nn.Parameter(torch.log(torch.arange(1, d_state + 1, dtype=torch.float32)).repeat(self.d_inner, 1))
         self.D = nn.Parameter(torch.ones(self.d_inner))
+        self.A_log._no_weight_decay = self.D._no_weight_decay = True  # as mamba-ssm (minrnn's trainer honours it)
         self.out_proj = nn.Linear(self.d_inner, dim, bias=False)
 
     def _ssm_inputs(self, x):  # x (B, L, d_inner) after conv
@@ -140,15 +141,51 @@ class MambaMixer(nn.Module):
         return self.out_proj(y * F.silu(z)), (window[:, 1:], h_new)
 
 
-def _mamba_ssm_block(dim, d_state, d_conv, expand):
-    """mamba-ssm's Mamba block when CUDA and the package are present, else None."""
-    if not torch.cuda.is_available():
+class _Cache:
+    """mamba-ssm's InferenceParams, as far as its Mamba block reads it (a prefill fills the states)."""
+
+    def __init__(self):
+        self.key_value_memory_dict, self.seqlen_offset = {}, 0
+
+
+class MambaSSMMixer(nn.Module):
+    """mamba-ssm's Mamba block behind MambaMixer's interface: ``forward(x, return_state)`` and ``step``.
+
+    Its state is mamba-ssm's own: (conv_state (B, d_inner, d_conv), ssm_state (B, d_inner, d_state)),
+    filled by a prefill through its inference cache and advanced by its ``step``.
+    """
+
+    def __init__(self, block: nn.Module):
+        super().__init__()
+        self.block = block
+
+    def forward(self, x: torch.Tensor, state=None, return_state: bool = False):
+        if state is not None:
+            raise ValueError("MambaSSMMixer's parallel mode starts from an empty state (prefill); use step")
+        if not return_state:
+            return self.block(x)
+        cache = _Cache()
+        out = self.block(x, inference_params=cache)
+        return out, cache.key_value_memory_dict[self.block.layer_idx]
+
+    def step(self, x_t: torch.Tensor, state=None):
+        if state is None:
+            state = self.block.allocate_inference_cache(x_t.shape[0], 1, dtype=x_t.dtype)
+        conv_state, ssm_state = (s.clone() for s in state)  # mamba-ssm updates them in place
+        out, conv_state, ssm_state = self.block.step(x_t.unsqueeze(1), conv_state, ssm_state)
+        return out.squeeze(1), (conv_state, ssm_state)
+
+
+def _mamba_ssm_block(dim, d_state, d_conv, expand, device):
+    """mamba-ssm's Mamba block (as a MambaSSMMixer) when the run's device is CUDA and the package
+    imports, else None."""
+    if device is None or torch.device(device).type != "cuda":
         return None
     try:
         from mamba_ssm import Mamba as MambaSSM
     except Exception:
         return None
-    return MambaSSM(d_model=dim, d_state=d_state, d_conv=d_conv, expand=expand)
+    return MambaSSMMixer(MambaSSM(d_model=dim, d_state=d_state, d_conv=d_conv, expand=expand, layer_idx=0))
 
 
 class Mamba(nn.Module):
@@ -166,37 +203,37 @@ class Mamba(nn.Module):
         d_conv: int = 4,
         expand: int = 2,
         implementation: str = "auto",
+        device: str | None = None,
     ):
+        """``device``: the run's device (minrnn-train passes it); ``auto`` takes mamba-ssm's block only
+        when it is CUDA and mamba-ssm imports, else the pure-PyTorch mixers."""
         super().__init__()
         if implementation not in ("auto", "mamba_ssm", "minrnn"):
             raise ValueError(f"Mamba implementation must be auto, mamba_ssm or minrnn, got {implementation!r}")
         self.vocab_size = vocab_size
         self.embed = input_layer(dim, vocab_size, dim_in)
-        fast = _mamba_ssm_block(dim, d_state, d_conv, expand) if implementation != "minrnn" else None
+        fast = _mamba_ssm_block(dim, d_state, d_conv, expand, device) if implementation != "minrnn" else None
         if implementation == "mamba_ssm" and fast is None:
-            raise ValueError("Mamba implementation=mamba_ssm needs CUDA and `pip install mamba-ssm`")
+            raise ValueError("Mamba implementation=mamba_ssm needs a CUDA device and `pip install mamba-ssm`")
         self.implementation = "mamba_ssm" if fast is not None else "minrnn scan (pure PyTorch)"
-        make = (
-            (lambda: _mamba_ssm_block(dim, d_state, d_conv, expand))
-            if fast is not None
-            else (lambda: MambaMixer(dim, d_state, d_conv, expand))
-        )
-        self.mixers = nn.ModuleList(make() for _ in range(depth))
+        if fast is not None:
+            self.mixers = nn.ModuleList(
+                [fast, *(_mamba_ssm_block(dim, d_state, d_conv, expand, device) for _ in range(depth - 1))]
+            )
+            for i, mixer in enumerate(self.mixers):
+                mixer.block.layer_idx = i
+        else:
+            self.mixers = nn.ModuleList(MambaMixer(dim, d_state, d_conv, expand) for _ in range(depth))
         self.norms = nn.ModuleList(RMSNorm(dim) for _ in range(depth))
         self.norm = RMSNorm(dim)
         self.head = nn.Linear(dim, dim_out, bias=False)
 
-    @property
-    def constant_state(self) -> bool:
-        """Whether ``step`` runs with a state of constant size (the pure-PyTorch mixers; not mamba-ssm's)."""
-        return self.implementation != "mamba_ssm"
+    constant_state = True  # step() carries a state of fixed size, with either implementation
 
     def forward(self, x: torch.Tensor, state: list | None = None, return_state: bool = False):
-        """Parallel mode; with return_state (pure-PyTorch mixers), also the per-layer state for ``step``."""
+        """Parallel mode; with return_state, also the per-layer state for ``step``."""
         if state is not None:
             raise ValueError("Mamba's parallel mode starts from an empty state; continue with step")
-        if return_state and self.implementation == "mamba_ssm":
-            raise ValueError("return_state/step need the pure-PyTorch mixers (Mamba implementation=minrnn)")
         h = self.embed(x)
         states = []
         for norm, mixer in zip(self.norms, self.mixers, strict=True):
@@ -209,7 +246,7 @@ class Mamba(nn.Module):
         return (logits, states) if return_state else logits
 
     def step(self, x_t: torch.Tensor, state: list | None = None):
-        """Sequential mode (pure-PyTorch mixers): constant-size state per layer."""
+        """Sequential mode: a constant-size state per layer."""
         h = self.embed(x_t)
         new = []
         for i, (norm, mixer) in enumerate(zip(self.norms, self.mixers, strict=True)):
@@ -219,4 +256,4 @@ class Mamba(nn.Module):
         return self.head(self.norm(h)), new
 
 
-__all__ = ["Mamba", "MambaMixer", "selective_scan"]
+__all__ = ["Mamba", "MambaMixer", "MambaSSMMixer", "selective_scan"]

@@ -82,7 +82,7 @@ def test_mixer_uses_mambas_initialisation():
 
 
 def test_asking_for_mamba_ssm_without_cuda_is_a_clear_error():
-    with pytest.raises(ValueError, match="needs CUDA and `pip install mamba-ssm`"):
+    with pytest.raises(ValueError, match="needs a CUDA device and `pip install mamba-ssm`"):
         Mamba(dim=8, depth=1, dim_out=2, vocab_size=2, implementation="mamba_ssm")
 
 
@@ -99,3 +99,59 @@ def test_parallel_prefill_state_continues_in_step_mode(prefix):
         torch.testing.assert_close(o, full[:, t], rtol=0, atol=1e-10)
     with pytest.raises(ValueError, match="empty state"):
         model(x, state=state)
+
+
+class _StandInMambaSSM(torch.nn.Module):
+    """A stand-in for mamba_ssm.Mamba: records that it was built."""
+
+    built = 0
+
+    def __init__(self, d_model, d_state, d_conv, expand, layer_idx=None):
+        super().__init__()
+        type(self).built += 1
+        self.layer_idx, self.lin = layer_idx, torch.nn.Linear(d_model, d_model)
+
+    def forward(self, x, inference_params=None):
+        return self.lin(x)
+
+
+@pytest.fixture
+def mamba_ssm_installed_on_a_gpu_machine(monkeypatch):
+    import sys
+    import types
+
+    fake = types.ModuleType("mamba_ssm")
+    fake.Mamba = _StandInMambaSSM
+    monkeypatch.setitem(sys.modules, "mamba_ssm", fake)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+
+
+def test_mamba_ssm_is_chosen_by_the_runs_device_not_by_cuda_being_there(mamba_ssm_installed_on_a_gpu_machine):
+    assert Mamba(dim=8, depth=2, dim_out=2, vocab_size=2, device="cpu").implementation == "minrnn scan (pure PyTorch)"
+    assert Mamba(dim=8, depth=2, dim_out=2, vocab_size=2).implementation == "minrnn scan (pure PyTorch)"
+    model = Mamba(dim=8, depth=2, dim_out=2, vocab_size=2, device="cuda:1")
+    assert model.implementation == "mamba_ssm" and [m.block.layer_idx for m in model.mixers] == [0, 1]
+
+
+def test_a_training_run_passes_its_device_to_the_mamba_baseline(tmp_path, mamba_ssm_installed_on_a_gpu_machine):
+    from harness import compose_cfg, tiny
+
+    from minrnn.harness.train import build
+
+    _, on_cpu = build(compose_cfg(tiny(tmp_path, "model=mamba", "trainer.device=cpu")))
+    _, on_gpu = build(compose_cfg(tiny(tmp_path, "model=mamba", "trainer.device=auto")))
+    assert (on_cpu.implementation, on_gpu.implementation) == ("minrnn scan (pure PyTorch)", "mamba_ssm")
+
+
+def test_a_log_and_d_get_no_weight_decay_as_in_mamba_ssm():
+    from types import SimpleNamespace
+
+    from minrnn.harness.trainer import build_optimizer
+
+    model = Mamba(dim=8, depth=1, dim_out=2, vocab_size=2)
+    cfg = SimpleNamespace(weight_decay=0.1, optimizer="adamw", lr=1e-3, betas=(0.9, 0.999))
+    decay, no_decay = build_optimizer(model, cfg).param_groups
+    assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
+    assert not any(p is model.mixers[0].A_log for p in decay["params"])
+    assert any(p is model.mixers[0].A_log for p in no_decay["params"])
+    assert any(p is model.mixers[0].in_proj.weight for p in decay["params"])

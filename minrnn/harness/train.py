@@ -64,6 +64,8 @@ def build(cfg: DictConfig):
     if not isinstance(task, Task):
         raise ValueError(f"{type(task).__name__} does not implement the Task protocol (minrnn/tasks/__init__.py)")
     io = {"vocab_size": task.vocab_size} if getattr(task, "vocab_size", None) else {"dim_in": task.dim_in}
+    if "device" in inspect.signature(get_class(cfg.model.net._target_)).parameters:  # e.g. Mamba picks by it
+        io["device"] = str(pick_device(cfg.trainer.device))
     model = instantiate_checked(cfg.model.net, "model.net", skip=("_target_",), dim_out=task.dim_out, **io)
     return task, (task.wrap(model) if hasattr(task, "wrap") else model)
 

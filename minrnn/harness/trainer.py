@@ -98,9 +98,11 @@ class StopSignals:
 
 
 def build_optimizer(model: torch.nn.Module, cfg) -> torch.optim.Optimizer:
-    """Weight decay on matrices only (not biases, norms); Adam or AdamW."""
-    decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
+    """Weight decay on matrices only (not biases, norms, nor parameters marked ``_no_weight_decay``, as
+    mamba-ssm marks A_log and D); Adam or AdamW."""
+    exempt = lambda p: p.dim() < 2 or getattr(p, "_no_weight_decay", False)  # noqa: E731
+    decay = [p for p in model.parameters() if p.requires_grad and not exempt(p)]
+    no_decay = [p for p in model.parameters() if p.requires_grad and exempt(p)]
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     kinds = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
     if cfg.optimizer not in kinds:
