@@ -93,12 +93,12 @@ def _scan_bwd(
 ):
     row, c = tl.program_id(0).to(tl.int64), tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)  # 64-bit offsets
     m = c < C
-    first = _initial(h0_ptr + row * C + c, m, HAS_H0, ACC, BLOCK)
     carry = tl.zeros([BLOCK], ACC)
     for i in range(T - 1):  # t = T-1 .. 1, then t = 0 with h0 as the previous state
         t = T - 1 - i
         prev = tl.load(h_ptr + (row * T + t - 1) * C + c, mask=m, other=0.0).to(ACC)
         carry = _scan_bwd_step(a_ptr, gh_ptr, ga_ptr, gb_ptr, (row * T + t) * C + c, m, prev, carry, ACC)
+    first = _initial(h0_ptr + row * C + c, m, HAS_H0, ACC, BLOCK)  # after the loop: a register less inside it
     carry = _scan_bwd_step(a_ptr, gh_ptr, ga_ptr, gb_ptr, row * T * C + c, m, first, carry, ACC)
     tl.store(gh0_ptr + row * C + c, carry, mask=m)
 

@@ -54,15 +54,20 @@ SCALES = {
 
 @torch.no_grad()
 def generate(model, context: torch.Tensor, new_tokens: int) -> tuple[float, float, int, int]:
-    """Prefill then greedy steps; returns (prefill s, decode s, state bytes after prefill, after decode)."""
+    """Prefill then greedy steps; returns (prefill s, decode s, state bytes after prefill, after decode).
+    CUDA runs asynchronously: each clock is read after the device has finished the work before it."""
+    sync = torch.cuda.synchronize if context.device.type == "cuda" else (lambda: None)
+    sync()
     t0 = time.perf_counter()
     logits, state = model(context, return_state=True)
     tok = logits[:, -1].argmax(-1)
+    sync()
     t1 = time.perf_counter()
     after_prefill = bench_grid.state_bytes(state)
     for _ in range(new_tokens):
         logits, state = model.step(tok, state)
         tok = logits.argmax(-1)
+    sync()
     return t1 - t0, time.perf_counter() - t1, after_prefill, bench_grid.state_bytes(state)
 
 

@@ -52,3 +52,28 @@ def test_a_compiled_step_model_is_measured_beside_its_eager_self(tmp_path):
     with pytest.raises(SystemExit) as e:
         bench_inference.main([*argv, "--models", "minGRU (compiled stepp)"])
     assert e.value.code == 2
+
+
+def test_on_cuda_every_clock_is_read_after_the_device_has_synchronised(monkeypatch):
+    """CUDA kernels run asynchronously: a clock read without a synchronize times the launch, not the work."""
+    from types import SimpleNamespace
+
+    import torch
+
+    events = []
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda *a: events.append("sync"))
+    clock = iter(range(100))
+    monkeypatch.setattr(bench_inference.time, "perf_counter", lambda: events.append("clock") or next(clock))
+
+    class Model:
+        def __call__(self, context, return_state):
+            events.append("prefill")
+            return torch.zeros(2, 4, 5), [torch.zeros(2, 3)]
+
+        def step(self, tok, state):
+            events.append("step")
+            return torch.zeros(2, 5), state
+
+    context = SimpleNamespace(device=torch.device("cuda"))
+    bench_inference.generate(Model(), context, 2)
+    assert events == ["sync", "clock", "prefill", "sync", "clock", "step", "step", "sync", "clock"]

@@ -47,3 +47,25 @@ def test_import_turns_on_torchs_huge_page_allocation_unless_the_user_chose():
     env["THP_MEM_ALLOC_ENABLE"] = "0"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "0"
+
+
+# The Triton each torch release pins (its CUDA wheels' requirement), for the releases at our bounds.
+TRITON_PINNED_BY_TORCH = {"2.4": "3.0", "2.5": "3.1", "2.6": "3.2"}
+
+
+def _lower_bound(requirements: list[str], name: str) -> tuple[int, ...]:
+    (req,) = [r for r in requirements if r.split(">")[0].split("=")[0].strip() == name]
+    return tuple(int(x) for x in req.split(">=")[1].split(",")[0].split("."))
+
+
+def test_the_torch_and_triton_bounds_resolve_together():
+    """The oldest torch we allow pins a Triton that our [triton] extra accepts (torch 2.4/2.5 did not)."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    torch_min = _lower_bound(project["dependencies"], "torch")
+    triton_min = _lower_bound(project["optional-dependencies"]["triton"], "triton")
+    pinned = tuple(int(x) for x in TRITON_PINNED_BY_TORCH[".".join(map(str, torch_min[:2]))].split("."))
+    assert pinned >= triton_min, f"torch {torch_min} pins triton {pinned}, below the extra's {triton_min}"
+    doc = (ROOT / "docs/gpus.md").read_text()
+    assert f"torch >= {torch_min[0]}.{torch_min[1]}" in doc and f"triton >= {triton_min[0]}.{triton_min[1]}" in doc
