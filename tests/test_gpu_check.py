@@ -77,3 +77,12 @@ def test_a_check_that_runs_out_of_memory_is_a_row_and_the_others_still_run(tmp_p
     (row,) = checks["training steps (Table 2 models)"]
     assert row["ok"] is False and row["error"].startswith("out of memory: CUDA out of memory")
     assert checks["Figure 1 layers"] and not any("error" in r for r in checks["Figure 1 layers"])
+
+
+def test_make_gpu_check_runs_in_the_users_python_and_installs_nothing():
+    """The README's second GPU command, as far as a CPU allows: the activated Python, one line, exit 2."""
+    out = subprocess.run(
+        ["make", "-s", "gpu-check", f"GPU_PYTHON={sys.executable}"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert out.returncode == 2 and out.stdout == "" and "pip" not in out.stderr
+    assert out.stderr.splitlines()[0].startswith("gpu_check: no CUDA device")
