@@ -19,7 +19,7 @@ TRAIN := $(VENV)/bin/minrnn-train
 
 .PHONY: help install install-dev test lint format bench reproduce reproduce-table1 reproduce-table2 reproduce-figure2 \
 	reproduce-figure1 reproduce-inference figures-efficiency faults reproduce-table4 tables clean \
-	reproduce-table3 reproduce-table3-demo reproduce-table4-lra test-gpu-compile test-mamba-ssm \
+	reproduce-table3 reproduce-table3-demo reproduce-table4-lra test-gpu-compile test-mamba-ssm reproduce-recall \
 	reproduce-table6 reproduce-figure5 claims claims-runs test-slurm test-paper-scale gpu-check bench-compile \
 	profile-step
 
@@ -143,6 +143,10 @@ reproduce-table4: install  ## Table 4: Chomsky (4 models x 7 problems) and LRA L
 		seed=$(SEEDS) scale=$(SCALE) $(LAUNCH)
 	$(TRAIN) -m experiment=table4/lra_minlstm,table4/lra_mingru seed=$(SEEDS) scale=$(SCALE) $(LAUNCH)
 	$(PY) scripts/make_table4.py --scale $(SCALE)
+
+reproduce-recall: install  ## the recall grid (MQAR x model x width x lr; docs/recall.md), one run at a time, resumable; then its figure
+	$(PY) scripts/run_recall_grid.py --scale $(SCALE)
+	$(PY) scripts/make_recall.py --scale $(SCALE)
 
 # Retrieval and G-Image need LRA's AAN files (MINRNN_AAN=<folder>) and CIFAR-10 (MINRNN_CIFAR10 or a download).
 reproduce-table4-lra: install  ## Table 4's Retrieval and G-Image columns (minLSTM, minGRU; needs their data)
