@@ -22,16 +22,18 @@ from pathlib import Path
 
 import torch
 
-from minrnn.harness import bench_grid
+from minrnn.harness import bench_grid, registry
 
 ROOT = Path(__file__).resolve().parent.parent
 
 # the models with a step mode (the plain loops and the log-space scan differ only in training)
-MODELS = ["minGRU", "minLSTM", "Mamba", "Transformer", "GRU (torch.nn)", "LSTM (torch.nn)"]
+MODELS = [next(iter(m.variants())) for m in registry.models()]  # each model as configured (no plain loops)
 # on request (--models): the same model with ``step`` through torch.compile, which fuses the few dozen
 # small ops of a token (Python and dispatch overhead at width 64) into a handful of kernels
 COMPILED = " (compiled step)"
-CHOICES = MODELS + ["minGRU" + COMPILED, "minLSTM" + COMPILED]
+CHOICES = MODELS + [
+    registry.names()[m] + COMPILED for m in registry.keys() if registry.models()[registry.keys().index(m)].paper
+]
 SCALES = {
     "paper": {
         "contexts": [64, 256, 1024, 4096, 16384],

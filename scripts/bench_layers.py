@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def paper_comparison(t: dict, lengths: list[int]) -> list[str]:
     """Our speedups beside Section 4.1's (T4 GPU, parallel scan vs traditional RNN) where T matches."""
-    paper = paper_reference(ROOT / "results", "figure1_training")
+    paper = paper_reference("figure1_training")
     shared = [T for T in lengths if str(T) in paper["speedup_over_traditional"]]
     if not shared:
         return []

@@ -34,7 +34,6 @@ import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TABLE2 = ("mingru", "minlstm", "mamba", "gru", "lstm", "transformer")
 # Largest error allowed, relative to the largest magnitude of the float64 reference, per dtype:
 # (outputs, input gradients). float32: the state is float32 in every backend, and the chunked
 # log-space scan's worst case is about chunk x 87 x eps = 7e-4 relative (minrnn.scan): 2e-3 for both.
@@ -215,16 +214,18 @@ def training_steps(device, quick: bool, steps: int) -> list[dict]:
     import torch
     from hydra import compose, initialize_config_dir
 
+    from minrnn.harness import reporting
     from minrnn.harness.config import CONFIGS, register_resolvers
     from minrnn.harness.train import run
 
     register_resolvers()
     rows = []
-    for model in TABLE2:
+    for model in reporting.MODELS:
 
         def one(model=model):
             with tempfile.TemporaryDirectory() as tmp, initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
-                overrides = f"experiment=table2/{model} scale={'cpu' if quick else 'paper'} trainer.device={device} "
+                overrides = " ".join(reporting.preset("table2", model))
+                overrides += f" scale={'cpu' if quick else 'paper'} trainer.device={device} "
                 overrides += f"trainer.max_steps={steps} trainer.eval_every={steps} trainer.log_every=1 "
                 overrides += "trainer.lr=3e-3 trainer.patience=0 ++task.eval_batches=1 logger.mode=disabled "
                 overrides += "trainer.progress=false"
@@ -263,7 +264,7 @@ def layer_bench(device, quick: bool) -> list[dict]:
     from minrnn.harness.reporting import paper_reference
     from minrnn.scan import resolve_backend
 
-    paper = paper_reference(ROOT / "results", "figure1_training")["speedup_over_traditional"]
+    paper = paper_reference("figure1_training")["speedup_over_traditional"]
     batch, dim, lengths, repeats = (2, 16, (64,), 1) if quick else (64, 128, (512, 4096), 10)
     mods = {k: m.to(device) for k, m in layer_models(dim).items() if k != "MinGRU projections only"}
     rows = []

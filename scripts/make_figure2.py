@@ -15,18 +15,16 @@ import sys
 
 import matplotlib
 
-from minrnn.harness import reporting
+from minrnn.harness import registry, reporting
 from minrnn.harness.records import write_text_atomic
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-ORDER = ["mingru", "minlstm", "mamba", "transformer", "gru", "lstm"]
-
 
 def figure2(args) -> None:
-    paper = reporting.paper_reference(args.results, "figure2_shakespeare")
-    presets = {m: [f"experiment=figure2/{m}"] for m in ORDER}
+    paper = reporting.paper_reference("figure2_shakespeare")
+    presets = {m: reporting.preset("figure2", m) for m in reporting.MODELS}
     cells, caveat = reporting.gather(args, "make_figure2", "best_val", {"shakespeare": presets})
     if not cells:
         raise reporting.ResultsError(
@@ -35,10 +33,13 @@ def figure2(args) -> None:
         )
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     rows = []
-    for model, rs in sorted(cells.items(), key=lambda kv: ORDER.index(kv[0])):
+    for model, rs in sorted(cells.items(), key=lambda kv: reporting.MODELS.index(kv[0])):
         for r in sorted(rs, key=lambda r: r["seed"]):
             name, hist = reporting.NAMES[model], r["metrics"]["val_history"]
-            style = {"color": f"C{ORDER.index(model)}", "alpha": 1.0 if r["seed"] == 0 else 0.4}
+            style = {
+                "color": registry.models()[reporting.MODELS.index(model)].color,
+                "alpha": 1.0 if r["seed"] == 0 else 0.4,
+            }
             label = name if r["seed"] == 0 else None
             ax.plot([h["step"] for h in hist], [h["val_loss"] for h in hist], label=label, **style)
             best = min(hist, key=lambda h: h["val_loss"])

@@ -21,7 +21,7 @@ from minrnn.harness import reporting
 
 ENV_NAMES = {"halfcheetah": "HalfCheetah", "hopper": "Hopper", "walker2d": "Walker"}
 DATASET_NAMES = {"medium": "M", "medium_replay": "M-R", "medium_expert": "M-E"}
-ORDER = ["minlstm", "mingru", "lstm", "gru", "mamba", "transformer"]
+ORDER = reporting.MODELS
 PAPER_COLUMNS = ["DT", "DS4", "DAaren", "DMamba", "minLSTM", "minGRU"]
 # make reproduce-table3-demo's settings (task.path is a location, not part of a run's identity)
 DEMO = ["task.env=halfcheetah", "task.name=d4rl-demo/halfcheetah", "task.target_returns=[-300,-700]"]
@@ -44,7 +44,7 @@ def collect(args, keys: list[str]) -> tuple[dict, str]:
 
 
 def table3(args) -> None:
-    paper = reporting.paper_reference(args.results, "table3_d4rl")
+    paper = reporting.paper_reference("table3_d4rl")
     keys = ["halfcheetah"] if args.demo else paper["datasets"]
     runs, caveat = collect(args, keys)
     if not runs:

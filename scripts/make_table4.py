@@ -33,7 +33,7 @@ COLUMNS = {
 EXTRA = {"parity_check": "Parity (not in Table 4)"}
 LRA = ("retrieval", "listops", "gimage")
 PAPER_LRA_KEYS = {"retrieval": "retrieval", "listops": "listops", "gimage": "g_image"}
-ORDER = ["minlstm", "mingru", "lstm", "gru", "mamba", "transformer"]
+ORDER = reporting.MODELS
 
 
 def preset(model: str, column: str) -> list[str]:
@@ -81,7 +81,7 @@ def table4(args) -> None:
             f"`make reproduce-table4 SCALE={args.scale}` first"
         )
     cells = {k: reporting.cell(rs, "test_acc") for k, rs in runs.items()}
-    paper = reporting.paper_reference(args.results, "table4_chomsky_lra")
+    paper = reporting.paper_reference("table4_chomsky_lra")
     note = setting_note(runs, args.scale) + caveat
     extra = [p for p in EXTRA if any(k[1] == p for k in cells)]
     header = ["Model", "source", *COLUMNS.values(), "Average", *(EXTRA[p] for p in extra)]

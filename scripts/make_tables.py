@@ -19,15 +19,16 @@ import sys
 
 import matplotlib
 
-from minrnn.harness import reporting
+from minrnn.harness import registry, reporting
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-MODELS = ("mingru", "minlstm", "mamba", "gru", "lstm", "transformer")
+MODELS = reporting.MODELS
+TABLE1 = [m for m in MODELS if m in reporting.PAPER_MODELS]  # Table 1 is the paper's two models' depths
 PRESETS = {
-    **{(m, d): [f"experiment=table1/{m}", f"task.arch.depth={d}"] for m in ("minlstm", "mingru") for d in (1, 2, 3)},
-    **{(m, 3): [f"experiment=table2/{m}"] for m in MODELS},
+    **{(m, d): [f"experiment=table1/{m}", f"task.arch.depth={d}"] for m in TABLE1 for d in (1, 2, 3)},
+    **{(m, 3): reporting.preset("table2", m) for m in MODELS},
 }
 LONGER = {  # the claims audit's longer Table 2 minLSTM runs (configs/experiment/claims/), rows of their own
     "copy_minlstm_long": "minLSTM",
@@ -42,7 +43,7 @@ def plot_curves(cells: dict, path, title: str) -> None:
         hists = [r["metrics"]["val_history"] for r in runs]
         n = min(len(h) for h in hists)
         accs = list(zip(*[[100 * h["val_acc"] for h in hist[:n]] for hist in hists], strict=True))
-        style = {"color": f"C{MODELS.index(model)}", "linestyle": {1: ":", 2: "--"}.get(depth, "-")}
+        style = {"color": registry.models()[MODELS.index(model)].color, "linestyle": {1: ":", 2: "--"}.get(depth, "-")}
         steps = [h["step"] for h in hists[0][:n]]
         label = f"{reporting.NAMES[model]}, {depth} layer{'s' * (depth > 1)} (n={len(hists)})"
         ax.plot(steps, [statistics.fmean(c) for c in accs], label=label, **style)
@@ -87,8 +88,8 @@ def tables(args) -> None:
     note = describe(cells, args.scale) + caveat
     acc = {k: reporting.cell(rs, "test_acc", 100) for k, rs in cells.items()}
     paper1, paper2 = (
-        reporting.paper_reference(args.results, "table1_selective_copy_layers"),
-        reporting.paper_reference(args.results, "table2_selective_copy"),
+        reporting.paper_reference("table1_selective_copy_layers"),
+        reporting.paper_reference("table2_selective_copy"),
     )
     rows1 = [
         [
@@ -97,21 +98,19 @@ def tables(args) -> None:
             reporting.fmt_cell(acc.get((m, d)), 1, "missing"),
             paper_fmt(paper1[reporting.NAMES[m]][str(d)]),
         ]
-        for m in ("minlstm", "mingru")
+        for m in TABLE1
         for d in (1, 2, 3)
     ]
     quoted = {r["model"] if r["model"] != "Mamba" else r["layer"]: r for r in paper2["rows"]}
     rows2 = [
         [r["model"], r["layer"], "not run (quoted by the paper from the Mamba paper)", paper_fmt(r)]
         for r in paper2["rows"]
-        if r["model"] not in ("minGRU", "minLSTM")
+        if r["model"] not in [reporting.NAMES[m] for m in reporting.PAPER_MODELS]
     ]
     for m in MODELS:
         impl = cells[m, 3][0].get("implementation", "") if (m, 3) in cells else ""
         layer = reporting.NAMES[m] if m != "mamba" else "S6" + (f" ({impl})" if impl else "")
-        theirs = (
-            quoted.get("S6" if m == "mamba" else reporting.NAMES[m]) if m in ("mingru", "minlstm", "mamba") else None
-        )
+        theirs = quoted.get("S6" if m == "mamba" else reporting.NAMES[m])  # the paper's Mamba rows name the layer
         rows2.append(
             [
                 f"{reporting.NAMES[m]} (ours)",

@@ -1,7 +1,7 @@
 """Section 3's parameter claims, counted on our modules: minGRU/minLSTM weights as a share of GRU/LSTM's.
 
 Weights only (bias=False), d_h = alpha * d_x, printed beside the paper's percentages
-(results/paper_reference.json); feeds the claims params-mingru and params-minlstm (make claims), which
+(minrnn/harness/paper_reference.json); feeds the claims params-mingru and params-minlstm (make claims), which
 hold at every scale. Writes --out/param_counts.{json,md}.
 
     python scripts/param_counts.py --out results/core
@@ -33,7 +33,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.dim < 1:
         ap.error("--dim must be positive")
-    paper = paper_reference(ROOT / "results", "section3_parameter_percent")
+    paper = paper_reference("section3_parameter_percent")
     d, rows = args.dim, []
     for alpha in (1, 2, 3, 4):
         h = alpha * d

@@ -25,11 +25,13 @@ from pathlib import Path
 import torch
 from torch.profiler import ProfilerActivity, profile
 
+from minrnn.harness import registry
 from minrnn.harness.bench_grid import BENCH_OVERRIDES, MODELS, build_model, describe, training_step
 from minrnn.harness.records import provenance, write_json_atomic, write_text_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MODELS = ["minGRU", "minLSTM", "GRU (torch.nn)", "LSTM (torch.nn)"]
+# the paper's models and the RNNs they replace, each as configured (registry order)
+DEFAULT_MODELS = [next(iter(m.variants())) for m in registry.models() if m.paper or m.key in ("gru", "lstm")]
 
 # (part, substrings of operator names), first match wins; matched against the lower-cased name.
 PARTS = [

@@ -19,7 +19,19 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-MODELS = ["mingru", "mingru_conv", "minlstm", "minlstm_conv", "gru", "lstm", "mamba", "transformer"]
+
+
+def presets() -> list[str]:
+    """configs/experiment/recall/*.yaml, in the registry's model order (variants beside their model)."""
+    from minrnn.harness import registry
+    from minrnn.harness.config import CONFIGS
+
+    names = [p.stem for p in (Path(CONFIGS) / "experiment" / "recall").glob("*.yaml")]
+    order = registry.keys()
+    return sorted(names, key=lambda n: (order.index(n.split("_")[0]) if n.split("_")[0] in order else 99, n))
+
+
+MODELS = presets()
 SETTINGS = {"cpu": [(64, 4), (128, 8)], "paper": [(64, 4), (128, 8), (256, 16), (512, 64)]}
 
 

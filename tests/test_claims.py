@@ -1,7 +1,6 @@
 """Claims as data (minrnn.harness.claims): verdicts computed from results files alone."""
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +8,7 @@ from pathlib import Path
 from harness import write_summary
 
 from minrnn.harness.claims import BUDGET, CLAIMS, FAILS, HOLDS, NOT_RUN, PARTLY, evaluate
+from minrnn.harness.reporting import paper_reference
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -16,7 +16,6 @@ ROOT = Path(__file__).resolve().parent.parent
 def results_folder(tmp: Path) -> Path:
     out = tmp / "results"
     out.mkdir()
-    shutil.copy(ROOT / "results" / "paper_reference.json", out)
     return out
 
 
@@ -105,7 +104,7 @@ def test_figure5_curves_that_cross_partly_hold(tmp_path):
 
 def test_chomsky_is_decided_by_the_longer_runs_of_a_task_when_they_exist(tmp_path):
     results = results_folder(tmp_path)
-    paper = json.loads((results / "paper_reference.json").read_text())["table4_chomsky_lra"]
+    paper = paper_reference("table4_chomsky_lra")
     ref = (paper.get("minrnn", {}).get("minLSTM") or paper["chomsky"]["minLSTM"])["majority"]
 
     def runs(preset, steps, acc, best_step):
@@ -134,12 +133,13 @@ def test_the_committed_claims_are_what_the_committed_results_give():
     ]
 
 
-def test_the_readme_claims_table_is_the_committed_claims():
-    """Each claim's README row: its verdict and our evidence as results/claims_cpu.json has them (cut at 140)."""
-    readme = (ROOT / "README.md").read_text()
+def test_the_claims_table_of_the_results_report_is_the_committed_claims():
+    """Each claim's row in docs/results.md: its verdict and our evidence as results/claims_cpu.json has them
+    (cut at 140)."""
+    report = (ROOT / "docs" / "results.md").read_text()
     for r in json.loads((ROOT / "results" / "claims_cpu.json").read_text())["claims"]:
         ours = r["ours"] if len(r["ours"]) <= 140 else r["ours"][:137] + "..."
-        assert f"| [{r['claim']}](results/{r['table']}) | **{r['verdict']}** | {ours} |\n" in readme, r["id"]
+        assert f"| [{r['claim']}](../results/{r['table']}) | **{r['verdict']}** | {ours} |\n" in report, r["id"]
 
 
 def test_make_claims_without_results_is_one_message(tmp_path):

@@ -1,9 +1,12 @@
 import json
 import os
+from pathlib import Path
 
 import pytest
 
 from minrnn.harness import records
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_provenance_names_commit_versions_device_and_date():
@@ -25,3 +28,23 @@ def test_atomic_write_keeps_the_old_file_when_the_rename_fails(tmp_path, monkeyp
         records.write_json_atomic(path, {"v": 2})
     assert json.loads(path.read_text()) == {"v": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # no temporary file left behind
+
+
+def test_an_installed_copy_inside_another_repository_records_no_commit(tmp_path, monkeypatch):
+    """A non-editable install under someone else's git checkout: that checkout's commit is not ours."""
+    import subprocess
+
+    from minrnn.harness import records
+
+    other = tmp_path / "their-project"
+    (other / "lib/python/site-packages").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(other)], check=True)
+    (other / "x.txt").write_text("x")
+    subprocess.run(["git", "-C", str(other), "add", "x.txt"], check=True)
+    subprocess.run(
+        ["git", "-C", str(other), "-c", "user.name=a", "-c", "user.email=a@b", "commit", "-qm", "x"], check=True
+    )
+    monkeypatch.setattr(records, "REPO", other / "lib/python/site-packages")
+    assert records.git_commit() == "unknown"
+    monkeypatch.setattr(records, "REPO", ROOT)
+    assert records.git_commit() != "unknown"

@@ -5,7 +5,7 @@ A claim is the paper's statement (with where it stands), the results it is decid
 results/ and returns a verdict: holds, partly holds, does not hold, budget-limited (it does not hold
 yet, and a run that decides it was still improving at its last evaluation), or not run (its runs or
 benchmark are missing, or it needs a GPU or data we cannot get here). The paper's numbers come from
-results/paper_reference.json; ours are computed, never typed. Where a longer run of a preset exists
+minrnn/harness/paper_reference.json; ours are computed, never typed. Where a longer run of a preset exists
 (configs/experiment/claims/), the claim is decided by it.
 """
 
@@ -40,7 +40,7 @@ class Evidence:
         self._folders: dict[tuple[str, str], list[dict]] = {}
 
     def paper(self, section: str) -> dict:
-        return paper_reference(self.results, section)
+        return paper_reference(section)
 
     def runs(self, folder: str, key: str, *presets: list[str]) -> tuple[list[dict], list[str]]:
         """The runs of the first preset (a list of overrides) that has any, and that preset."""

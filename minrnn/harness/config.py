@@ -8,8 +8,8 @@ and a command-line override of the key still wins, since it replaces the interpo
 result. It ends every run name (``mingru-L3-s1-3fa2b1c9``), so a run of another config (a trial
 with fewer steps, another learning rate) gets its own run directory and results file and never
 resumes from, nor writes over, another's. Left out: the seed (in the name already, so the seeds of
-one setting share the hash), where files go, logging, progress, threads, the device, and code
-locations (``_target_``).
+one setting share the hash), where files go, logging, progress, threads, the device, how results
+show the model (``model.display``) and code locations (``_target_``).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ NOT_RESULT = {
     "": ("seed", "tag", "paths", "logger", "threads", "run_name", "experiment", "hydra"),
     "trainer": ("progress", "handle_signals", "log_every", "checkpoint_every", "device", "compile"),
     "task": ("seed", "path", "cache_dir", "download"),
+    "model": ("display",),  # how results show the model (minrnn.harness.registry), not a setting
 }
 
 

@@ -23,9 +23,13 @@ RESULT_KEYS = ("config", "provenance", "seed", "scale", "metrics")
 
 
 def git_commit() -> str:
-    """The checkout's commit, with ``-dirty`` if tracked files outside results/ differ from it (outputs
-    written by earlier scripts are not code); 'unknown' outside git."""
+    """The commit of minrnn's own checkout, with ``-dirty`` if tracked files outside results/ differ from it
+    (outputs written by earlier scripts are not code); 'unknown' for an installed copy, even one inside
+    another git repository."""
     try:
+        # the checkout must be minrnn's own: a non-editable install inside another repository is not
+        tracked = ["git", "ls-files", "--error-unmatch", "minrnn/layers.py"]
+        subprocess.run(tracked, cwd=REPO, capture_output=True, text=True, check=True)
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True)
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!results"],

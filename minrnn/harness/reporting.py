@@ -5,7 +5,7 @@ the results files whose config identity (minrnn.harness.config) equals the prese
 one per seed; every other file in the folder is listed as ignored (another config: a trial run, an
 older setting), and a file that cannot be trusted (unreadable, no provenance, another scale, a
 missing or non-finite metric) is listed as bad. Neither ever reaches a cell. Cells are mean ± sample
-std over seeds with n. The paper's numbers come only from results/paper_reference.json.
+std over seeds with n. The paper's numbers come only from minrnn/harness/paper_reference.json.
 """
 
 from __future__ import annotations
@@ -17,18 +17,23 @@ import statistics
 import sys
 from pathlib import Path
 
+from minrnn.harness import registry
 from minrnn.harness.config import CONFIGS, identity, register_resolvers
 from minrnn.harness.records import RESULT_KEYS, write_text_atomic
 
-NAMES = {
-    "mingru": "minGRU",
-    "minlstm": "minLSTM",
-    "gru": "GRU",
-    "lstm": "LSTM",
-    "mamba": "Mamba",
-    "transformer": "Transformer",
-}
-MODELS = list(NAMES)
+NAMES = registry.names()  # key -> display name, every model of the registry (minrnn.harness.registry)
+MODELS = list(NAMES)  # in display order
+PAPER_MODELS = [m.key for m in registry.models() if m.paper]  # minGRU, minLSTM
+
+
+def preset(experiment: str, model: str, *extra: str) -> list[str]:
+    """The overrides of ``model``'s cell in a table: its preset ``<experiment>/<model>`` where one exists,
+    else the table's template for any model (``experiment=<experiment> model=<model>``)."""
+    if (Path(CONFIGS) / "experiment" / experiment / f"{model}.yaml").exists():
+        return [f"experiment={experiment}/{model}", *extra]
+    return [f"experiment={experiment}", f"model={model}", *extra]
+
+
 _HASH = re.compile(r"-([0-9a-f]{8})$")
 
 
@@ -36,12 +41,12 @@ class ResultsError(ValueError):
     """Nothing to report (no runs), or a results folder that cannot be read; the message says what to run."""
 
 
-def paper_reference(results: Path, section: str) -> dict:
-    """One section of paper_reference.json in ``results`` (else the checkout's results/): the paper's
-    numbers, never mixed with ours."""
-    path = Path(results) / "paper_reference.json"
-    path = path if path.exists() else Path(__file__).resolve().parents[2] / "results" / "paper_reference.json"
-    return json.loads(path.read_text())[section]
+PAPER_REFERENCE = Path(__file__).with_name("paper_reference.json")  # the paper's numbers, an input
+
+
+def paper_reference(section: str) -> dict:
+    """One section of minrnn/harness/paper_reference.json: the paper's numbers, never mixed with ours."""
+    return json.loads(PAPER_REFERENCE.read_text())[section]
 
 
 def metric(run: dict, key: str):

@@ -1,0 +1,49 @@
+"""The README stays short and true: its numbers are checked against the results files they come from,
+its claims line against results/claims_cpu.json, and every file it links to exists."""
+
+import collections
+import json
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+# every number of the README's results section, and the committed file that holds it
+HEADLINES = {
+    "98.8 ± 0.9": "results/tables/table2_cpu.md",
+    "99.1 ± 0.6": "results/tables/table2_cpu.md",
+    "76.6 ± 0.9": "results/tables/table2_cpu.md",
+    "98.9": "results/tables/table2_cpu.md",
+    "4.91x": "results/efficiency/efficiency_cpu.md",
+    "4.00x": "results/efficiency/efficiency_cpu.md",
+    "1.548": "results/claims_cpu.md",
+    "1.550": "results/claims_cpu.md",
+}
+
+
+def test_the_readme_is_short():
+    assert README.count("\n") <= 200
+
+
+def test_the_claims_line_counts_the_committed_verdicts():
+    claims = json.loads((ROOT / "results/claims_cpu.json").read_text())["claims"]
+    n = collections.Counter(r["verdict"] for r in claims)
+    line = (
+        f"{n['holds']} of {len(claims)} claims hold,\n{n['partly holds']} partly, {n['does not hold']} do not, "
+        f"{n['budget-limited']} are budget-limited, {n['not run']} need data or a GPU we do not have."
+    )
+    assert line in README
+
+
+def test_every_headline_number_is_in_the_results_file_it_comes_from():
+    section = README[README.index("## Three results") : README.index("## Layout")]
+    numbers = set(re.findall(r"\d+\.\d+(?: ± \d+\.\d+)?x?", section)) - {"2.5", "1.555", "99.5", "99.8", "96.0"}
+    assert numbers <= set(HEADLINES), numbers - set(HEADLINES)  # the paper's numbers aside, each one is listed
+    for number, source in HEADLINES.items():
+        assert number in section and number in (ROOT / source).read_text(), (number, source)
+
+
+def test_every_linked_file_exists():
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "results/README.md"]:
+        for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", doc.read_text()):
+            assert (doc.parent / target).exists(), f"{doc.name} links to {target}, which does not exist"
