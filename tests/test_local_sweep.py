@@ -124,3 +124,36 @@ def test_a_sweep_signal_stops_the_run_after_its_checkpoint(tmp_path, monkeypatch
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def small_sweep(tmp: Path, *values: str) -> list[str]:
+    exe = Path(sys.executable).with_name("minrnn-train")
+    return [
+        str(exe),
+        "-m",
+        *values,
+        "hydra/launcher=local",
+        "threads=1",
+        *f"logger.mode=disabled trainer.progress=false paths.runs={tmp}/runs paths.results={tmp}/results".split(),
+        *"task.seq_len=8 task.num_tokens=2 task.eval_batches=1 task.arch.dim=16 task.arch.depth=1".split(),
+        *"trainer.max_steps=6 trainer.eval_every=3".split(),
+    ]
+
+
+def test_a_failing_run_fails_alone_and_a_rerun_retries_only_it(tmp_path):
+    cmd = small_sweep(tmp_path, "trainer.lr=1e-3,1e9")  # the second run diverges at once
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 1, out.stderr[-2000:]
+    (result,) = (tmp_path / "results/selective_copy/cpu").glob("*.json")  # the healthy run's result
+    assert "1 run(s) of the sweep failed" in out.stderr and "non-finite loss" in out.stderr
+    assert "Traceback" not in out.stderr
+    before = result.read_bytes()
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 1 and "finished already" in again.stdout and result.read_bytes() == before
+
+
+def test_a_bad_value_anywhere_in_a_sweep_is_found_before_any_run_starts(tmp_path):
+    out = subprocess.run(small_sweep(tmp_path, "seed=0,-1,2"), capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2 and "run 2 of 3 of the sweep" in out.stderr and "seed=-1" in out.stderr
+    assert out.stderr.strip().count("\n") == 0 and not (tmp_path / "results").exists()
+    assert not (tmp_path / "runs").exists()

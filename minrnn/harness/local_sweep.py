@@ -9,10 +9,14 @@ a worker notes it between runs instead of dying, which would break joblib's pool
 of the other workers. A worker joins when its first run is handed to it; a signal in the second or
 so before that still kills it (the sweep then fails as before, with nothing trained yet to lose).
 Slurm sweeps are left to submitit, which requeues on its own signals.
+
+A run that fails (a bad value, a diverging loss) fails alone: it is noted here, every other run goes
+on and records its result, and the sweep ends by naming each failed run with its reason (exit 1).
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
@@ -66,6 +70,13 @@ class SweepStop:
     def reports(self) -> list[str]:
         return sorted(p.read_text() for p in self.folder.glob("report-*"))
 
+    def fail(self, line: str) -> None:
+        """A run that failed: named at the end of the sweep, while the other runs go on."""
+        (self.folder / f"failed-{os.getpid()}-{time.monotonic_ns()}").write_text(line)
+
+    def failures(self) -> list[str]:
+        return sorted(p.read_text() for p in self.folder.glob("failed-*"))
+
     @classmethod
     def join(cls) -> SweepStop | None:
         """In a run of a local sweep: the sweep's handler, installed in this process; else None."""
@@ -94,6 +105,7 @@ class LocalSweepSignals(Callback):
         if not str(config.hydra.launcher.get("_target_", "")).endswith(LOCAL_LAUNCHERS):
             return
         folder = Path(tempfile.mkdtemp(prefix="minrnn-sweep-"))
+        atexit.register(shutil.rmtree, folder, True)  # removed on every exit path, a crash of the sweep too
         (folder / "workers").mkdir()
         (folder / "parent").write_text(str(os.getpid()))
         os.environ[ENV] = str(folder)
@@ -104,12 +116,21 @@ class LocalSweepSignals(Callback):
     def on_multirun_end(self, config, **kwargs) -> None:
         if self.sweep is None:
             return
-        signum, reports = self.sweep.signum(), self.sweep.reports()
+        signum, reports, failures = self.sweep.signum(), self.sweep.reports(), self.sweep.failures()
         for sig, handler in self.previous.items():
             signal.signal(sig, handler)
         os.environ.pop(ENV, None)
         shutil.rmtree(self.sweep.folder, ignore_errors=True)
         if signum is None:
+            if failures:
+                lines = "".join(f"\n  {line}" for line in failures)
+                print(
+                    f"minrnn-train: {len(failures)} run(s) of the sweep failed; the others finished:{lines}\n"
+                    "Rerun the same command to retry them (finished runs are skipped).",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                sys.exit(1)
             return
         lines = "".join(f"\n  {line}" for line in reports)
         print(

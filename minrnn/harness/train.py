@@ -25,6 +25,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.experimental.callback import Callback
+from hydra.types import RunMode
 from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -93,11 +94,27 @@ def write_result(path: Path, summary: dict) -> None:
     write_json_atomic(path, summary)
 
 
+def finished(path: Path, ident: str, seed: int) -> dict | None:
+    """The summary at ``path`` when it is this config's and seed's (a sweep's rerun skips the run)."""
+    try:
+        old = json.loads(path.read_text())
+        return old if run_identity(old, path) == ident and old["seed"] == seed and "metrics" in old else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
 def run(cfg: DictConfig) -> dict:
-    """Check every setting and output folder, lock the run directory, then train and record the run."""
+    """Check every setting and output folder, lock the run directory, then train and record the run.
+    In a sweep (-m), a run whose result is already written is skipped: a rerun retries only the rest."""
     config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     check_settings(config)
     results = check_writable("paths.results", cfg.paths.results)
+    check_writable("paths.results", results / Path(cfg.run_name).parent)  # the run's own folder, before training
+    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        done = finished(results / f"{cfg.run_name}.json", identity(config), cfg.seed)
+        if done is not None:
+            print(f"{cfg.run_name}: finished already ({results / cfg.run_name}.json); skipped", flush=True)
+            return done
     run_dir = run_directory(cfg)
     check_writable("hydra.run.dir" if HydraConfig.initialized() else "paths.runs", run_dir)
     torch.manual_seed(cfg.seed)
@@ -199,7 +216,11 @@ def main(cfg: DictConfig) -> None:
     ) as e:
         if isinstance(e, InstantiationException) and isinstance(e.__cause__, (ValueError, FileNotFoundError)):
             e = e.__cause__  # our own message, not Hydra's wrapper around it
-        print(f"minrnn-train: error: {str(e).strip()}", file=sys.stderr, flush=True)
+        message = str(e).strip()
+        print(f"minrnn-train: error: {message}", file=sys.stderr, flush=True)
+        if sweep:  # a failing run fails alone: the sweep goes on and names it at the end
+            sweep.fail(f"{cfg.run_name}: {message.splitlines()[0] if message else type(e).__name__}")
+            return
         sys.exit(2)
 
 
