@@ -30,18 +30,16 @@ class SweepCheck(Callback):
     def on_multirun_start(self, config, **kwargs) -> None:
         try:
             jobs = sweep_jobs(list(config.hydra.overrides.task))
-        except Exception as e:  # Hydra's own parse errors are reported by Hydra itself later
-            del e
+        except Exception:  # Hydra's own parse errors are reported by Hydra itself, later
             return
         for i, job in enumerate(jobs, 1):
             try:
                 cfg = compose(config_name=config.hydra.job.config_name, overrides=job)
                 check_settings(OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True))
             except (ValueError, OmegaConfBaseException) as e:
-                what = " ".join(job)
+                what, why = " ".join(job), (str(e).strip().splitlines() or [type(e).__name__])[0]
                 print(
-                    f"minrnn-train: error: run {i} of {len(jobs)} of the sweep ({what}): {str(e).strip().splitlines()[0]}"
-                    "; nothing was started",
+                    f"minrnn-train: error: run {i} of {len(jobs)} of the sweep ({what}): {why}; nothing was started",
                     file=sys.stderr,
                     flush=True,
                 )
