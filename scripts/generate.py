@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from omegaconf import OmegaConf
 
-from minrnn.harness.train import build
+from minrnn.harness.train import build, check_own_classes
 from minrnn.tasks.shakespeare import DataError
 
 
@@ -27,10 +27,18 @@ def load_run(run_dir: Path):
     for p in (summary_path, ckpt_path):
         if not p.is_file():
             raise FileNotFoundError(f"{p} not found: give the directory of a finished minrnn-train run")
-    cfg = OmegaConf.create(json.loads(summary_path.read_text())["config"])
+    try:
+        config = json.loads(summary_path.read_text())["config"]
+        check_own_classes(config)  # a summary is data: it may only name minrnn's own classes
+        cfg = OmegaConf.create(config)
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{summary_path} is not a run summary minrnn can rebuild ({e})") from None
     task, model = build(cfg)
-    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-    model.load_state_dict(ckpt["best_model"] or ckpt["model"])
+    try:
+        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        model.load_state_dict(ckpt["best_model"] or ckpt["model"])
+    except Exception as e:  # truncated, foreign, or of another model
+        raise ValueError(f"cannot load {ckpt_path} ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
     return task, model.eval()
 
 

@@ -31,15 +31,35 @@ TRAIN_FILES = [f"data_batch_{i}" for i in range(1, 6)]
 HOW = f"Download {URL} (md5 {MD5}), unpack it and point task.path at the folder holding {FOLDER}/"
 
 
+class BatchUnpickler(pickle.Unpickler):
+    """Unpickles a CIFAR-10 batch and nothing else: a pickle may name any callable, and a file planted
+    under task.path would run it. Only the numpy array constructors a batch needs are allowed, and
+    object arrays are refused."""
+
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+    }
+
+    def find_class(self, module, name):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refused to load {module}.{name}: not part of a CIFAR-10 batch")
+        return super().find_class(module, name)
+
+
 def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """One CIFAR-10 pickle: images (N, 3, 32, 32) uint8 and labels (N,)."""
+    """One CIFAR-10 pickle: images (N, 3, 32, 32) uint8 and labels (N,), read by BatchUnpickler."""
     if not path.is_file():
         raise DataError(f"CIFAR-10 file {path} not found. {HOW}.")
     try:
         with open(path, "rb") as f:
-            d = pickle.load(f, encoding="bytes")
-        return np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32), np.asarray(d[b"labels"])
-    except (pickle.UnpicklingError, KeyError, EOFError, ValueError) as e:
+            d = BatchUnpickler(f, encoding="bytes").load()
+        if not isinstance(d, dict) or getattr(d.get(b"data"), "dtype", None) == object:
+            raise ValueError("not a dict of a uint8 array and labels")
+        return np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32), np.asarray(d[b"labels"], dtype=np.int64)
+    except (pickle.UnpicklingError, KeyError, EOFError, ValueError, TypeError, AttributeError) as e:
         raise DataError(f"{path} is not a CIFAR-10 python batch ({e!r}). {HOW}.") from None
 
 

@@ -64,3 +64,26 @@ def test_download_unpacks_the_checked_archive_into_the_cache(tmp_path, monkeypat
     bad.write_bytes(pickle.dumps("not the archive"))
     with pytest.raises(DataError, match="wrong md5"):
         G.GImage(cache_dir=str(bad.parent))
+
+
+def test_a_planted_pickle_runs_nothing_and_is_one_message(tmp_path):
+    """A pickle can name any callable: a file planted under task.path must not run it."""
+    import os
+    import pickle
+
+    import pytest
+
+    from minrnn.tasks.download import DataError
+    from minrnn.tasks.gimage import read_batch
+
+    marker = tmp_path / "ran"
+
+    class Planted:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(pickle.dumps({b"data": Planted(), b"labels": [0]}))
+    with pytest.raises(DataError, match="refused to load posix.system"):
+        read_batch(path)
+    assert not marker.exists()

@@ -96,6 +96,26 @@ def test_training_lowers_the_loss_and_generation_samples_text(tmp_path, corpus, 
         assert generate.main(argv) == 2
         err = capsys.readouterr().err
         assert err.startswith("generate: error: ") and message in err and err.count("\n") == 1, err
+    # a planted summary names a class of its own choosing, or a truncated checkpoint: one line, nothing built
+    import json
+    import shutil
+
+    planted = tmp_path / "planted"
+    shutil.copytree(run_dir, planted)
+    rec = json.loads((planted / "summary.json").read_text())
+    rec["config"]["model"]["net"]["_target_"] = "subprocess.Popen"
+    (planted / "summary.json").write_text(json.dumps(rec))
+    truncated = tmp_path / "truncated"
+    shutil.copytree(run_dir, truncated)
+    data = (truncated / "checkpoint.pt").read_bytes()
+    (truncated / "checkpoint.pt").write_bytes(data[: len(data) // 2])
+    for folder, message in (
+        (planted, "'subprocess.Popen', which is not one of minrnn's own"),
+        (truncated, "cannot load"),
+    ):
+        assert generate.main([str(folder)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("generate: error: ") and message in err and err.count("\n") == 1, err
 
 
 @pytest.mark.parametrize("rnn", ["mingru", "minlstm"])

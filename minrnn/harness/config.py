@@ -47,6 +47,11 @@ def _canonical(node):
     return node.removeprefix("minrnn.") if isinstance(node, str) else node
 
 
+# Settings added after results were committed, with the value that reproduces what those runs did:
+# a stored config without one is hashed as if it had it, so its identity is recomputed from it.
+ADDED_SETTINGS = {"trainer": {"keep": "best"}}
+
+
 def _as_committed(trainer: dict) -> dict:
     """Settings added since results were committed, written as the configs of those results wrote them,
     so a committed run keeps its identity: ``precision: auto`` is the former ``amp: true`` (on CPU both
@@ -66,6 +71,9 @@ def identity(config: dict) -> str:
     for section, keys in NOT_RESULT.items():
         if section and isinstance(kept.get(section), dict):
             kept[section] = {k: v for k, v in kept[section].items() if k not in keys}
+    for section, added in ADDED_SETTINGS.items():
+        if isinstance(kept.get(section), dict):
+            kept[section] = {**added, **kept[section]}
     if isinstance(kept.get("trainer"), dict):
         kept["trainer"] = _as_committed(kept["trainer"])
     return hashlib.sha256(json.dumps(_canonical(kept), sort_keys=True).encode()).hexdigest()[:8]

@@ -72,29 +72,71 @@ def run_identity(run: dict, path: Path) -> str:
     return run.get("identity") or (found.group(1) if found else identity(run["config"]))
 
 
+MAX_RESULT_BYTES = 8 * 2**20  # a run summary is a few KiB; anything far larger is not one
+
+
+def _check_summary(rec, path: Path, scale: str, key: str) -> str | None:
+    """Why a results file is not a trustworthy run summary (None when it is): the schema the harness
+    writes, a finite metric of the right type and range, and a config that hashes to its identity."""
+    if not isinstance(rec, dict):
+        return "not a run summary (not a JSON object)"
+    missing = [k for k in RESULT_KEYS if k not in rec]
+    if missing:
+        return f"lacks {', '.join(missing)}"
+    if not isinstance(rec["provenance"], dict) or "git_commit" not in rec["provenance"]:
+        return "lacks provenance.git_commit"
+    if not isinstance(rec["config"], dict) or not isinstance(rec["metrics"], dict):
+        return "config and metrics must be JSON objects"
+    seed = rec["seed"]
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        return f"seed is {seed!r}, not an integer >= 0"
+    if rec["scale"] != scale:
+        return f"a scale={rec['scale']} run in the scale={scale} folder"
+    value = metric(rec, key)
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        return f"metric {key} is {value!r}"
+    if key.endswith("acc") and not 0 <= value <= 1:
+        return f"metric {key} is {value!r}, outside [0, 1]"
+    try:
+        claimed, recomputed = run_identity(rec, path), identity(rec["config"])
+    except (TypeError, ValueError, AttributeError) as e:
+        return f"its config cannot be hashed ({type(e).__name__})"
+    if claimed != recomputed:
+        return f"its config hashes to {recomputed}, not to its identity {claimed} (edited by hand?)"
+    return None
+
+
 def load_runs(folder: Path, scale: str, key: str) -> tuple[list[dict], list[str]]:
-    """(runs, bad): the summaries in folder with a finite ``key`` metric, and 'file: why' for the others."""
-    runs, bad = [], []
+    """(runs, bad): the trustworthy summaries in folder, and 'file: why' for every other file. A results
+    folder is data from anyone who can write there: only regular files of bounded size are read, each is
+    checked against the schema (``_check_summary``), and one config and seed counts once (a copy of a
+    file, or a rerun under another tag, is listed, not counted as another seed)."""
+    runs, bad, seen = [], [], {}
     for f in sorted(Path(folder).glob("*.json")) if Path(folder).is_dir() else []:
+        if f.is_symlink() or not f.is_file():
+            bad.append(f"{f}: not a regular file")
+            continue
+        if f.stat().st_size > MAX_RESULT_BYTES:
+            bad.append(f"{f}: {f.stat().st_size} bytes, too large for a run summary")
+            continue
         try:
             rec = json.loads(f.read_text())
-            missing = [k for k in RESULT_KEYS if k not in rec] or (
-                [] if "git_commit" in rec["provenance"] else ["provenance.git_commit"]
-            )
-        except (ValueError, TypeError, AttributeError) as e:
+        except (ValueError, UnicodeDecodeError, OSError) as e:
             bad.append(f"{f}: not a run summary ({type(e).__name__})")
             continue
-        value = metric(rec, key) if not missing else None
-        if missing:
-            bad.append(f"{f}: lacks {', '.join(missing)}")
-        elif rec["scale"] != scale:
-            bad.append(f"{f}: a scale={rec['scale']} run in the scale={scale} folder")
-        elif not isinstance(value, (int, float)) or not math.isfinite(value):
-            bad.append(f"{f}: metric {key} is {value!r}")
-        else:
-            rec["_file"], rec["_identity"] = str(f), run_identity(rec, f)
-            runs.append(rec)
-    return runs, bad
+        why = _check_summary(rec, f, scale, key)
+        if why:
+            bad.append(f"{f}: {why}")
+            continue
+        rec["_file"], rec["_identity"] = str(f), run_identity(rec, f)
+        seen.setdefault((rec["_identity"], rec["seed"]), []).append(rec)
+    for recs in seen.values():  # the file under the run's own name is the one; the others are copies
+        own = [r for r in recs if Path(r["_file"]).stem == str(r.get("run_name", "")).rsplit("/", 1)[-1]]
+        keep = (own or recs)[0]
+        runs.append(keep)
+        name = Path(keep["_file"]).name
+        bad += [f"{r['_file']}: the same config and seed as {name}, counted once" for r in recs if r is not keep]
+    return sorted(runs, key=lambda r: r["_file"]), bad
 
 
 def preset_identities(presets: dict, scale: str) -> dict:

@@ -58,6 +58,33 @@ def instantiate_checked(node: DictConfig, where: str, skip=(), **extra):
     return cls(**kwargs, **extra)
 
 
+def check_own_classes(config: dict) -> None:
+    """For configs read from files (a run's summary.json: data from anyone who can write there): every
+    class a config names (``_target_``, a block's dotted ``rnn``) must be one of minrnn's own, so a
+    planted file cannot make us build, say, subprocess.Popen. Raises ValueError naming the first other."""
+    import torch
+
+    def named(node):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k in ("_target_", "rnn") and isinstance(v, str) and (k == "_target_" or "." in v):
+                    yield v
+                yield from named(v)
+        elif isinstance(node, list):
+            for v in node:
+                yield from named(v)
+
+    for target in named(config):
+        path = target if target.startswith("minrnn.") else f"minrnn.{target}"  # older summaries: no prefix
+        ok = path.startswith(("minrnn.tasks.", "minrnn.baselines.", "minrnn.model.", "minrnn.layers."))
+        try:
+            cls = get_class(path) if ok else None
+        except Exception:
+            cls = None
+        if cls is None or not (issubclass(cls, torch.nn.Module) or path.startswith("minrnn.tasks.")):
+            raise ValueError(f"the config names {target!r}, which is not one of minrnn's own classes; not built")
+
+
 def build(cfg: DictConfig):
     """The task and the model it needs (vocabulary and output size come from the task; a task with
     ``wrap`` puts its own input/output layers around the model, e.g. the decision model of Table 3)."""
