@@ -56,7 +56,7 @@ def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         with open(path, "rb") as f:
             d = BatchUnpickler(f, encoding="bytes").load()
-        if not isinstance(d, dict) or getattr(d.get(b"data"), "dtype", None) == object:
+        if not isinstance(d, dict) or getattr(d.get(b"data"), "dtype", np.dtype(np.uint8)).kind == "O":
             raise ValueError("not a dict of a uint8 array and labels")
         return np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32), np.asarray(d[b"labels"], dtype=np.int64)
     except (pickle.UnpicklingError, KeyError, EOFError, ValueError, TypeError, AttributeError) as e:

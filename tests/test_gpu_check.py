@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from minrnn.harness import reporting
 from scripts import gpu_check
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,7 +44,7 @@ def test_the_dry_run_passes_on_correct_kernels_with_references_in_float64(tmp_pa
         r for r in backends if r["what"] == "minLSTM" and r["dtype"] == "bfloat16" and r["backend"] == "triton"
     )
     assert lstm_bf16["output error"] < 1e-5
-    assert [r["model"] for r in checks["training steps (Table 2 models)"]] == list(gpu_check.TABLE2)
+    assert [r["model"] for r in checks["training steps (Table 2 models)"]] == reporting.MODELS
     assert {r["layer"] for r in checks["Figure 1 layers"]} >= {
         "MinGRU (parallel log-space scan)",
         "MinGRU (cpu kernel)",
