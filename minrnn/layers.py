@@ -43,12 +43,18 @@ def log_g(x: torch.Tensor) -> torch.Tensor:
 class _MinRNN(nn.Module):
     """What MinGRU and MinLSTM share: input checks, the initial state and backend dispatch.
 
-    Subclasses define ``_projections`` (Linear layers in the fused kernel's channel order),
+    Subclasses define ``_projection_names`` (the Linear layers in the fused kernel's channel order),
     ``_mode`` (the kernel's name for the recurrence), ``coefficients(x)`` -> (a, b) in linear
     space and ``log_coefficients(x)`` -> (log a, log b).
     """
 
     _mode: str
+    _projection_names: tuple[str, ...]
+
+    @property
+    def _projections(self) -> list[nn.Module]:
+        """The projections as they are now: a Linear replaced after construction (LoRA, quantisation) counts."""
+        return [getattr(self, name) for name in self._projection_names]
 
     def __init__(
         self, dim_in: int, dim_hidden: int, log_space: bool, init_hidden_state: bool, scan: str, log_chunk: int
@@ -87,12 +93,24 @@ class _MinRNN(nn.Module):
                 f"{type(self).__name__}: {what} must have shape {shape} with dim_in = "
                 f"{self.dim_in}, got {tuple(x.shape)}"
             )
-        if x.dtype != self._projections[0].weight.dtype and not torch.is_autocast_enabled(x.device.type):
+        weight = next((p for p in self._projections[0].parameters() if p.is_floating_point()), None)
+        if weight is not None and x.dtype != weight.dtype and not torch.is_autocast_enabled(x.device.type):
             raise ValueError(
-                f"{type(self).__name__}: {what} has dtype {x.dtype} but the layer's weights "
-                f"are {self._projections[0].weight.dtype}"
+                f"{type(self).__name__}: {what} has dtype {x.dtype} but the layer's weights are {weight.dtype}"
             )
-        if h is not None and (h.dim() != 2 or tuple(h.shape) != (x.shape[0], self.dim_hidden)):
+        if weight is not None and x.device != weight.device:
+            raise ValueError(
+                f"{type(self).__name__}: {what} is on {x.device} but the layer's weights are on {weight.device}"
+            )
+        if h is None:
+            return
+        if not isinstance(h, torch.Tensor) or not h.is_floating_point():
+            raise ValueError(
+                f"{type(self).__name__}: the state must be a floating-point tensor, got {getattr(h, 'dtype', type(h))}"
+            )
+        if h.device != x.device:
+            raise ValueError(f"{type(self).__name__}: the state is on {h.device} but {what} is on {x.device}")
+        if h.dim() != 2 or tuple(h.shape) != (x.shape[0], self.dim_hidden):
             raise ValueError(
                 f"{type(self).__name__}: the state must have shape (B, dim_hidden) = "
                 f"{(x.shape[0], self.dim_hidden)}, got {tuple(h.shape)}"
@@ -103,6 +121,8 @@ class _MinRNN(nn.Module):
         self._check(x, h0, step=False)
         if h0 is None:
             h0 = self.initial_state(x.shape[0], x)
+        elif h0.dtype != x.dtype:
+            h0 = h0.to(x.dtype)  # every backend takes the state in the input's dtype
         backend = resolve_backend(self.scan, x.device)
         if backend in ("cpu", "triton"):
             return self._forward_fused(x, h0, backend)
@@ -127,9 +147,18 @@ class _MinRNN(nn.Module):
         return parallel_scan_log_chunked(log_coeffs, log_values, self.log_chunk).to(x.dtype)
 
     def _forward_fused(self, x: torch.Tensor, h0: torch.Tensor | None, backend: str) -> torch.Tensor:
-        """A fused kernel on all projections at once: one matmul, then the recurrence on its outputs."""
-        weight = torch.cat([lin.weight for lin in self._projections])
-        bias = None if self._projections[0].bias is None else torch.cat([lin.bias for lin in self._projections])
+        """A fused kernel on all projections at once: one matmul, then the recurrence on its outputs.
+        Projections that are not plain nn.Linear (replaced after construction) are each called as they are."""
+        projections = self._projections
+        if not all(type(lin) is nn.Linear for lin in projections):
+            p = torch.cat([lin(x) for lin in projections], dim=-1)
+            if backend == "triton":
+                return triton_kernels(x.device).gate_scan(p, h0, self._mode, self.log_space).to(x.dtype)
+            compute = p.dtype if p.dtype in (torch.float32, torch.float64) else torch.float32
+            h0 = h0.to(compute) if h0 is not None else None
+            return native.gate_scan(p.to(compute), h0, self._mode, self.log_space, None).to(x.dtype)
+        weight = torch.cat([lin.weight for lin in projections])
+        bias = None if projections[0].bias is None else torch.cat([lin.bias for lin in projections])
         if backend == "triton":  # any float dtype in, a float32 (float64) state inside
             p = F.linear(x, weight, bias)
             return triton_kernels(x.device).gate_scan(p, h0, self._mode, self.log_space).to(x.dtype)
@@ -145,6 +174,8 @@ class _MinRNN(nn.Module):
         self._check(x_t, h_prev, step=True)
         if h_prev is None:
             h_prev = self.initial_state(x_t.shape[0], x_t)
+        elif h_prev.dtype != x_t.dtype:
+            h_prev = h_prev.to(x_t.dtype)
         a, b = self.coefficients(x_t.unsqueeze(1))
         a, b = a.squeeze(1), b.squeeze(1)
         return b if h_prev is None else a * h_prev + b
@@ -172,7 +203,7 @@ class MinGRU(_MinRNN):
         super().__init__(dim_in, dim_hidden, log_space, init_hidden_state, scan, log_chunk)
         self.linear_z = nn.Linear(dim_in, dim_hidden, bias=bias)
         self.linear_h = nn.Linear(dim_in, dim_hidden, bias=bias)
-        self._projections = [self.linear_z, self.linear_h]
+        self._projection_names = ("linear_z", "linear_h")
 
     def coefficients(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Algorithms 1/5 (Listings 1/7): a = 1 - z, b = z * h~."""
@@ -216,7 +247,7 @@ class MinLSTM(_MinRNN):
         self.linear_f = nn.Linear(dim_in, dim_hidden, bias=bias)
         self.linear_i = nn.Linear(dim_in, dim_hidden, bias=bias)
         self.linear_h = nn.Linear(dim_in, dim_hidden, bias=bias)
-        self._projections = [self.linear_f, self.linear_i, self.linear_h]
+        self._projection_names = ("linear_f", "linear_i", "linear_h")
         self.normalize_gates = normalize_gates
         self._mode = "lstm_norm" if normalize_gates else "lstm"
         if forget_bias:

@@ -215,3 +215,44 @@ def test_extreme_gate_logits_stay_finite_and_accurate_in_float32(cls, scale, bac
     assert torch.isfinite(h).all()
     # relative 1e-3; states that underflow (a closed gate from h0 = 0) are compared absolutely
     torch.testing.assert_close(h, ref(x), rtol=1e-3, atol=1e-6)
+
+
+class _LoRA(torch.nn.Module):
+    """What PEFT does: the Linear wrapped, with a low-rank update beside it."""
+
+    def __init__(self, base: torch.nn.Linear, rank: int = 2):
+        super().__init__()
+        self.base = base
+        self.a = torch.nn.Parameter(torch.randn(rank, base.in_features, dtype=base.weight.dtype))
+        self.b = torch.nn.Parameter(torch.randn(base.out_features, rank, dtype=base.weight.dtype))
+
+    def forward(self, x):
+        return self.base(x) + x @ self.a.T @ self.b.T
+
+
+@pytest.mark.parametrize("cls", [MinGRU, MinLSTM])
+def test_a_linear_replaced_after_construction_is_used_by_every_backend(cls):
+    torch.manual_seed(0)
+    layer = cls(5, 7, scan="sequential").double()
+    layer.linear_h = _LoRA(layer.linear_h)  # what LoRA/PEFT tools do
+    x = torch.randn(2, 9, 5, dtype=torch.float64)
+    ref = layer(x)
+    for backend in ("log", "cpu", "triton"):
+        layer.scan = backend
+        torch.testing.assert_close(layer(x), ref, rtol=0, atol=1e-10, msg=backend)
+
+
+@pytest.mark.parametrize("backend", ["sequential", "log", "cpu", "triton"])
+def test_every_backend_takes_h0_alike_and_refuses_one_on_another_device(backend):
+    torch.manual_seed(0)
+    layer = MinGRU(4, 6, scan=backend)
+    x, h0 = torch.randn(2, 5, 4), torch.rand(2, 6, dtype=torch.float64) + 0.1
+    out = layer(x, h0)  # a float64 state with float32 inputs: taken in the inputs' dtype
+    layer.scan = "sequential"
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, layer(x, h0.float()), rtol=0, atol=1e-5)
+    layer.scan = backend
+    with pytest.raises(ValueError, match="the state is on meta but x is on cpu"):
+        layer(x, torch.empty(2, 6, device="meta"))
+    with pytest.raises(ValueError, match="the state must be a floating-point tensor"):
+        layer(x, torch.ones(2, 6, dtype=torch.long))
