@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import statistics
 import sys
+import tempfile
 from pathlib import Path
 
 from minrnn.harness import registry
@@ -251,11 +253,18 @@ def save_figure(fig, path: Path) -> list[Path]:
 
     paths = [Path(path).with_suffix(f".{ext}") for ext in ("png", "pdf")]
     paths[0].parent.mkdir(parents=True, exist_ok=True)
-    for p in paths:
-        tmp = p.with_name(f".{p.stem}.tmp{p.suffix}")
-        fig.savefig(tmp, bbox_inches="tight", dpi=150)
-        tmp.replace(p)
-    plt.close(fig)
+    try:
+        for p in paths:  # a name of this writer's own: two scripts drawing the same figure never share one
+            fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.stem}.", suffix=f".tmp{p.suffix}")
+            os.close(fd)
+            try:
+                fig.savefig(tmp, bbox_inches="tight", dpi=150)
+                os.replace(tmp, p)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+    finally:
+        plt.close(fig)
     return paths
 
 

@@ -61,3 +61,43 @@ def check_writable(key: str, folder: str | Path) -> Path:
     except OSError as e:
         raise ValueError(f"{key}={folder}: is not writable ({e.strerror}); choose another folder") from None
     return path
+
+
+def available_memory(device) -> int | None:
+    """Bytes the run can use: free GPU memory, or MemAvailable on Linux; None when unknown."""
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def check_memory(task, model, trainer: dict, arch: dict, device, available: int | None = None) -> None:
+    """A lower bound on a training step's memory, before the first step: the parameters with their
+    gradients and Adam's moments, and one float32 activation per hidden unit, position and layer of a
+    micro-batch. A run that needs more than all the memory there is gets one message naming the
+    settings; anything else goes ahead (the bound is far below a real step's, so it refuses only the
+    impossible, such as task.seq_len=1e9)."""
+    length = getattr(task, "max_len", None)
+    if not isinstance(length, (int, float)) or not isinstance(arch, dict):
+        return
+    available = available_memory(device) if available is None else available
+    if not available:
+        return
+    width = arch.get("dim", 1) * max(arch.get("expansion", 1), 1)
+    micro = trainer["batch_size"] // trainer["grad_accum"]
+    params = sum(p.numel() for p in model.parameters()) * 4 * 4
+    need = params + micro * length * width * arch.get("depth", 1) * 4
+    if need > available:
+        raise ValueError(
+            f"this run needs at least {need / 2**30:.1f} GiB for a training step (micro-batch {micro} x "
+            f"length {length:g} x width {width} x {arch.get('depth', 1)} layers), and {available / 2**30:.1f} GiB "
+            "is available: lower the sequence length, trainer.batch_size, or raise trainer.grad_accum"
+        )

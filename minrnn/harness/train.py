@@ -35,7 +35,7 @@ from minrnn.harness.local_sweep import SweepStop
 from minrnn.harness.records import provenance, write_json_atomic
 from minrnn.harness.reporting import run_identity
 from minrnn.harness.run_lock import RunInUse, RunLock
-from minrnn.harness.settings import check_settings, check_writable
+from minrnn.harness.settings import check_memory, check_settings, check_writable
 from minrnn.harness.trainer import Preempted, TrainingError, fit, pick_device
 from minrnn.harness.wandb_logger import WandbLogger
 from minrnn.tasks import Task
@@ -167,10 +167,13 @@ def train_and_record(cfg: DictConfig, config: dict, run_dir: Path, results: Path
         tags=[cfg.task.name, cfg.model.name, cfg.scale],
     )
     device = pick_device(cfg.trainer.device)
+    check_memory(task, model, config["trainer"], config["task"].get("arch"), device)  # the impossible, before step 1
     origin = provenance(device)  # taken now: the checkout may change while the run trains
     started = time.time()
     try:
-        metrics = fit(model, task, cfg.trainer, run_dir, logger, fingerprint=f"{ident}-s{cfg.seed}")
+        metrics = fit(
+            model, task, cfg.trainer, run_dir, logger, fingerprint=f"{ident}-s{cfg.seed}", commit=origin["git_commit"]
+        )
         if hasattr(task, "final_evaluation"):  # e.g. Table 3's rollouts in the environment
             metrics["final"] = task.final_evaluation(model, device)
             logger.log({f"final/{k}": v for k, v in metrics["final"].items() if isinstance(v, float)}, metrics["steps"])
@@ -237,7 +240,7 @@ def main(cfg: DictConfig) -> None:
         ValueError,
         TrainingError,
         RunInUse,
-        FileNotFoundError,
+        OSError,  # an unreadable data folder, a full disk, a permission: one line, not a traceback
         InstantiationException,
         OmegaConfBaseException,
     ) as e:

@@ -159,15 +159,34 @@ def _set_rng_state(state: dict) -> None:
 
 
 def save_checkpoint(path: Path, obj: dict) -> None:
-    """torch.save to a temporary file, then rename: a kill mid-write leaves the old checkpoint."""
+    """torch.save to a temporary file, then rename: a kill mid-write leaves the old checkpoint, and a
+    failed write (a full disk) leaves no partial file behind and is one message."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except (OSError, RuntimeError) as e:
+        raise TrainingError(
+            f"cannot write checkpoint {path} ({str(e).strip().splitlines()[0][:200]}); "
+            "the previous checkpoint is intact. Free space and rerun the same command to resume."
+        ) from None
+    finally:
+        if tmp.exists():
+            tmp.unlink()
 
 
 def load_checkpoint(
-    path: Path, model, opt, sched, fingerprint: str, grad_accum: int = 1, precision: Precision | None = None
+    path: Path,
+    model,
+    opt,
+    sched,
+    fingerprint: str,
+    grad_accum: int = 1,
+    precision: Precision | None = None,
+    commit: str | None = None,
 ) -> dict:
+    """Restore the training state from ``path``; a checkpoint of another config, format or model is one
+    message, and a resume across a code change (another commit) says so."""
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
@@ -185,17 +204,28 @@ def load_checkpoint(
             f"with trainer.grad_accum={grad_accum} would be {ckpt['step'] * grad_accum}: "
             "grad_accum changed; use the original value or another run directory"
         )
-    model.load_state_dict(ckpt["model"])
-    opt.load_state_dict(ckpt["optimizer"])
-    sched.load_state_dict(ckpt["scheduler"])
-    _set_rng_state(ckpt["rng"])
+    try:
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        sched.load_state_dict(ckpt["scheduler"])
+        _set_rng_state(ckpt["rng"])
+    except (KeyError, RuntimeError, ValueError, TypeError) as e:
+        raise TrainingError(
+            f"checkpoint {path} does not fit this code's model or format ({type(e).__name__}: "
+            f"{str(e).strip().splitlines()[0][:200]}); move it away to start over"
+        ) from None
+    if ckpt.get("commit") not in (None, commit):
+        print(f"resuming {path} written by commit {ckpt['commit']} with code at {commit}", flush=True)
     if precision is not None:
         precision.load_state_dict(ckpt.get("precision"))
     return ckpt
 
 
-def fit(model: torch.nn.Module, task, cfg, run_dir: Path, logger, fingerprint: str = "") -> dict:
-    """Train ``model`` on ``task`` with trainer settings ``cfg``; returns the summary metrics."""
+def fit(
+    model: torch.nn.Module, task, cfg, run_dir: Path, logger, fingerprint: str = "", commit: str | None = None
+) -> dict:
+    """Train ``model`` on ``task`` with trainer settings ``cfg``; returns the summary metrics. ``commit``
+    is recorded in each checkpoint (a resume across a code change says so) with every stretch of training."""
     if cfg.get("keep", "best") not in ("best", "last"):
         raise ValueError(f"trainer.keep must be best or last, got {cfg.keep!r}")
     device = pick_device(cfg.device)
@@ -210,14 +240,25 @@ def fit(model: torch.nn.Module, task, cfg, run_dir: Path, logger, fingerprint: s
     ckpt_path, metrics_path = run_dir / "checkpoint.pt", run_dir / "metrics.jsonl"
 
     step, best, best_step, bad_evals, history, best_state, saved_step = 0, -math.inf, 0, 0, [], None, None
+    stretches = []  # each stretch of training: commit, first and last step, seconds (a resumed run has several)
     if ckpt_path.exists():
-        ckpt = load_checkpoint(ckpt_path, model, opt, sched, fingerprint, cfg.grad_accum, precision)
+        ckpt = load_checkpoint(ckpt_path, model, opt, sched, fingerprint, cfg.grad_accum, precision, commit)
         step, best, best_step, bad_evals = ckpt["step"], ckpt["best"], ckpt["best_step"], ckpt["bad_evals"]
         history, best_state, saved_step = ckpt["history"], ckpt["best_model"], step
+        stretches = ckpt.get("stretches", [])
         print(f"resuming {run_dir} from step {step}", flush=True)
-        # keep metrics.jsonl consistent with the checkpoint: drop lines written after it
+        # keep metrics.jsonl consistent with the checkpoint: drop lines written after it, and a line torn
+        # by a kill or a full disk mid-write
         if metrics_path.exists():
-            lines = [ln for ln in metrics_path.read_text().splitlines() if json.loads(ln)["step"] <= step]
+            lines, torn = [], 0
+            for ln in metrics_path.read_text(errors="replace").splitlines():
+                try:
+                    if json.loads(ln)["step"] <= step:
+                        lines.append(ln)
+                except (ValueError, KeyError, TypeError):
+                    torn += 1
+            if torn:
+                print(f"{metrics_path}: dropped {torn} torn line(s) (a write cut short)", flush=True)
             write_text_atomic(metrics_path, "".join(ln + "\n" for ln in lines))
 
     def save() -> None:
@@ -238,6 +279,8 @@ def fit(model: torch.nn.Module, task, cfg, run_dir: Path, logger, fingerprint: s
                 "history": history,
                 "best_model": best_state,
                 "precision": precision.state_dict(),
+                "commit": commit,
+                "stretches": [*stretches, this_stretch()],
             },
         )
         saved_step = step
@@ -246,6 +289,11 @@ def fit(model: torch.nn.Module, task, cfg, run_dir: Path, logger, fingerprint: s
     sign = 1 if getattr(task, "higher_is_better", True) else -1  # `best` holds sign * metric: larger is better
     stop_reason = "max_steps"
     t_start, tokens_seen = time.perf_counter(), 0
+    first_step = step
+
+    def this_stretch() -> dict:
+        return {"commit": commit, "from_step": first_step, "to_step": step, "seconds": time.perf_counter() - t_start}
+
     bar = tqdm(
         total=cfg.max_steps,
         initial=step,
@@ -348,4 +396,6 @@ def fit(model: torch.nn.Module, task, cfg, run_dir: Path, logger, fingerprint: s
         "precision": precision.name,
         "val_history": history,
         "train_seconds_this_session": time.perf_counter() - t_start,
+        "stretches": (every := [*stretches, this_stretch()]),
+        "train_seconds_all_stretches": sum(s["seconds"] for s in every),
     }
