@@ -227,7 +227,29 @@ def _run_in_use(tmp: Path) -> None:
     assert holder.stdout.readline().strip() == "held"
 
 
+def _planted_summary(tmp: Path) -> None:
+    """A run whose summary.json someone rewrote to name a class of their choosing."""
+    _setup_run(tmp)
+    path = tmp / "runs" / RUN / "summary.json"
+    rec = json.loads(path.read_text())
+    rec["config"]["model"]["net"]["_target_"] = "subprocess.Popen"
+    path.write_text(json.dumps(rec))
+
+
+def _checkpoint_of_another_format(tmp: Path) -> None:
+    """A finished run whose checkpoint's parameters no longer fit the code (renamed since, or older)."""
+    import torch
+
+    _setup_run(tmp)
+    path = tmp / "runs" / RUN / "checkpoint.pt"
+    ckpt = torch.load(path, weights_only=True)
+    ckpt["model"] = {"renamed.weight": torch.zeros(1)}
+    torch.save(ckpt, path)
+
+
 SETUPS = {
+    "planted_summary": _planted_summary,
+    "checkpoint_of_another_format": _checkpoint_of_another_format,
     "run": _setup_run,
     "truncated_checkpoint": _truncate_checkpoint,
     "corrupt_results": _corrupt_results,
@@ -299,6 +321,33 @@ BAD_INPUTS = [
         "runs path is a file", [*TINY, "paths.runs={tmp}/a-file"], r"a-file is a file\)", setup="file_for_a_folder"
     ),
     BadInput("the same run already running", TINY, r"is in use by pid \d+", setup="run_in_use"),
+    BadInput(
+        "a bad value in the middle of a sweep", [*TINY[:3], "-m", *TINY[3:], "seed=0,-1,2"], r"run 2 of 3 .*seed=-1"
+    ),
+    BadInput(
+        "a diverging run in a sweep (the other finishes)",
+        [*TINY[:3], "-m", *TINY[3:-1], "trainer.lr=1e-3,1e9"],
+        r"1 run\(s\) of the sweep failed.*non-finite loss",
+    ),
+    BadInput("an impossible sequence length", [*TINY, "task.seq_len=1000000000"], r"needs at least .* GiB"),
+    BadInput(
+        "a checkpoint that no longer fits the code",
+        TINY,
+        r"does not fit this code",
+        setup="checkpoint_of_another_format",
+    ),
+    BadInput(
+        "a planted summary naming another class (generate.py)",
+        [*SCRIPT, "scripts/generate.py", f"{{tmp}}/runs/{RUN}"],
+        r"'subprocess\.Popen', which is not one of minrnn's own",
+        setup="planted_summary",
+    ),
+    BadInput(
+        "a truncated checkpoint (generate.py)",
+        [*SCRIPT, "scripts/generate.py", f"{{tmp}}/runs/{RUN}"],
+        r"cannot load .*checkpoint\.pt",
+        setup="truncated_checkpoint",
+    ),
     BadInput(
         "empty results folder (efficiency plots)",
         [*SCRIPT, "scripts/plot_efficiency.py", "--results", "{tmp}/results"],
