@@ -179,7 +179,7 @@ tables: install  ## regenerate Tables 1, 2, 4, 6, Figure 5 and the Table 3 demo 
 	$(PY) scripts/make_table3.py --demo --scale $(SCALE)
 
 claims: install  ## the paper's claims, each with a verdict computed from results/ -> results/claims_<scale>.{md,json}
-	$(PY) scripts/make_claims.py
+	$(PY) scripts/make_claims.py --docs docs/results.md
 
 # The longer runs that decide budget-limited claims (configs/experiment/claims/), as preset:seeds[:a sweep
 # override]. Each run resumes from its checkpoint when rerun, so this target can be stopped and restarted.
@@ -191,7 +191,7 @@ claims-runs: install  ## the longer runs behind budget-limited claims (resumable
 		set -- $$(echo $$run | tr : ' '); \
 		$(TRAIN) -m experiment=claims/$$1 seed=$$2 $$3 threads=1 trainer.checkpoint_every=250 || exit $$?; \
 	done
-	$(PY) scripts/make_claims.py
+	$(PY) scripts/make_claims.py --docs docs/results.md
 
 clean:  ## remove the virtual environment and local outputs
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache
