@@ -112,14 +112,14 @@ reproduce-figure2: install  ## Figure 2: character-level Shakespeare, every mode
 
 reproduce-figure1: install  ## Figure 1: training step time and memory vs length, every model (resumable)
 	$(PY) scripts/bench_training.py --scale $(SCALE)
-	$(PY) scripts/plot_efficiency.py --scale $(SCALE)
+	$(PY) scripts/make_figure1_3_4.py --scale $(SCALE)
 
 reproduce-inference: install  ## Figures 3-4: inference time and memory vs context and batch (resumable)
 	$(PY) scripts/bench_inference.py --scale $(SCALE)
-	$(PY) scripts/plot_efficiency.py --scale $(SCALE)
+	$(PY) scripts/make_figure1_3_4.py --scale $(SCALE)
 
 figures-efficiency: install  ## redraw Figures 1, 3-4 and the report from results/efficiency/*.csv alone
-	$(PY) scripts/plot_efficiency.py --scale $(SCALE)
+	$(PY) scripts/make_figure1_3_4.py --scale $(SCALE)
 
 # Table 3 needs D4RL's nine HDF5 files: downloaded into ~/.cache/minrnn/data when online, or MINRNN_D4RL=<folder>.
 T3_SEEDS ?= 0,1,2,3,4
@@ -169,7 +169,7 @@ reproduce-figure5: install  ## Figure 5: minLSTM forget-gate biases on ListOps (
 	$(PY) scripts/make_figure5.py --scale $(SCALE) --biases $(subst $(COMMA), ,$(FORGET_BIASES))
 
 faults: install  ## fault injection: kill/resume runs at random steps, bad inputs -> results/reliability/
-	$(PY) scripts/fault_injection.py --kills 10 --terms 5 --sweeps 2
+	$(PY) tests/fault_injection.py --kills 10 --terms 5 --sweeps 2
 
 tables: install  ## regenerate Tables 1, 2, 4, 6, Figure 5 and the Table 3 demo from results/ alone
 	$(PY) scripts/make_tables.py --scale $(SCALE)

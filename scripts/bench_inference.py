@@ -6,7 +6,7 @@ and continue in sequential mode (Algorithms 5/7) with a state of constant size, 
 recurrence over the context, Mamba prefills in parallel and steps with its SSM state, the
 Transformer keeps a KV cache that grows with the context. Per configuration (fresh subprocess):
 total time, prefill time, time per generated token, the bytes of the state carried between tokens,
-and peak memory. Rerunning the same command resumes; ``scripts/plot_efficiency.py`` draws the figures.
+and peak memory. Rerunning the same command resumes; ``scripts/make_figure1_3_4.py`` draws the figures.
 
     python scripts/bench_inference.py                    # scale cpu: results/efficiency/inference_cpu.csv
     python scripts/bench_inference.py --models minGRU "minGRU (compiled step)" --out results/efficiency/compiled_step
@@ -130,7 +130,7 @@ def main(argv=None) -> int:
         return 2
     jobs = [{"model": m, "batch": b, "context": c, **settings} for b in batches for c in contexts for m in args.models]
     bench_grid.run_grid(grid, jobs, Path(__file__), settings["timeout"], not args.in_process, measure, grows="context")
-    print(f"wrote {grid.csv_path}; plot with: python scripts/plot_efficiency.py --scale {args.scale}")
+    print(f"wrote {grid.csv_path}; plot with: python scripts/make_figure1_3_4.py --scale {args.scale}")
     return 0
 
 

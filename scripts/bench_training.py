@@ -5,7 +5,7 @@ batch 64, for the Table 2 network (3 layers, width 64) at expansion 1, every rec
 width (``--set task.arch.expansion=6`` for Table 2's minGRU/minLSTM: results/efficiency/expansion6), plus the
 paper's plain-PyTorch variants: the log-space scan (Listings 5, 8, 10) and GRU/LSTM as Python loops.
 Each (model, length) runs in a fresh subprocess, all in one invocation, so the ratios compare like
-with like. Rerunning the same command resumes; ``scripts/plot_efficiency.py`` draws the figure.
+with like. Rerunning the same command resumes; ``scripts/make_figure1_3_4.py`` draws the figure.
 
     python scripts/bench_training.py                     # scale cpu: results/efficiency/training_cpu.csv
     python scripts/bench_training.py --scale paper       # 100 timed steps per config, for a GPU
@@ -75,7 +75,7 @@ def main(argv=None) -> int:
         return 2
     jobs = [{"model": m, "T": T, **settings} for T in lengths for m in args.models]
     bench_grid.run_grid(grid, jobs, Path(__file__), settings["timeout"], not args.in_process, measure, grows="T")
-    print(f"wrote {grid.csv_path}; plot with: python scripts/plot_efficiency.py --scale {args.scale}")
+    print(f"wrote {grid.csv_path}; plot with: python scripts/make_figure1_3_4.py --scale {args.scale}")
     return 0
 
 

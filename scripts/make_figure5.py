@@ -1,7 +1,7 @@
 """Figure 5 (Appendix D.4): minLSTM training curves for several forget-gate bias initialisations.
 
 Our copy of the paper does not name Figure 5's task, so it is drawn for each task of
-minrnn.harness.claims.FIGURE5_TASKS that has runs: selective copying (experiment=claims/figure5_copy,
+minrnn.harness.reporting.FIGURE5_TASKS that has runs: selective copying (experiment=claims/figure5_copy,
 and table2/minlstm at the default bias 3), where convergence takes thousands of steps and so shows at
 CPU scale, and ListOps (experiment=figure5/minlstm, and table4/lra_minlstm). Runs are matched by config
 identity: validation loss and accuracy against the step, the mean over seeds, seeds faint. The tables
@@ -20,7 +20,6 @@ import sys
 import matplotlib
 
 from minrnn.harness import reporting
-from minrnn.harness.claims import FIGURE5_TASKS, figure5_presets
 from minrnn.harness.records import write_text_atomic
 
 matplotlib.use("Agg")
@@ -53,8 +52,8 @@ def plot_task(axes, groups: dict) -> list[str]:
 
 def figure5(args) -> None:
     found_tasks = {}
-    for task, (folder, *_) in FIGURE5_TASKS.items():
-        presets = {folder: figure5_presets(task, args.biases)}
+    for task, (folder, *_) in reporting.FIGURE5_TASKS.items():
+        presets = {folder: reporting.figure5_presets(task, args.biases)}
         found, caveat = reporting.gather(args, "make_figure5", "test_acc", presets, list_ignored=False)
         if len(found) >= 2:  # another bias beside the default
             groups = {

@@ -1,16 +1,16 @@
-"""The fault-injection suite (scripts/fault_injection.py), one trial of each kind, plus signal hand-off."""
+"""The fault-injection suite (tests/fault_injection.py), one trial of each kind, plus signal hand-off."""
 
 import os
 import random
 import signal
 
+import fault_injection as F
 import pytest
 import torch
 from harness import compose_cfg, tiny
 
 from minrnn.harness.train import run
 from minrnn.harness.trainer import Preempted
-from scripts import fault_injection as F
 
 
 @pytest.fixture(scope="module")

@@ -97,7 +97,7 @@ def test_a_model_from_outside_the_package_trains_and_shows_up_in_a_table_and_a_f
     bench += ["--batch", "2", "--repeats", "1", "--in-process", "--out", str(out)]
     done = subprocess.run(bench, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    plot = [sys.executable, "scripts/plot_efficiency.py", "--results", str(out), "--scale", "cpu"]
+    plot = [sys.executable, "scripts/make_figure1_3_4.py", "--results", str(out), "--scale", "cpu"]
     done = subprocess.run(plot, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (out / "training_cpu.png").exists() and "Toy" in (out / "efficiency_cpu.md").read_text()

@@ -19,7 +19,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from minrnn.harness.reporting import curve_area, load_runs, metric, n_steps, paper_reference, preset_identities
+from minrnn.harness.reporting import (
+    FIGURE5_TASKS,
+    curve_area,
+    figure5_presets,
+    load_runs,
+    metric,
+    n_steps,
+    paper_reference,
+    preset_identities,
+)
 
 HOLDS, PARTLY, FAILS, BUDGET, NOT_RUN = "holds", "partly holds", "does not hold", "budget-limited", "not run"
 INCONCLUSIVE = "inconclusive"  # the data cannot decide: the difference is within the seeds' spread
@@ -499,21 +508,6 @@ def _ablation(ev: Evidence) -> Verdict:
     if gain <= noise and gain > -noise:
         verdict = INCONCLUSIVE  # within the seeds' spread: the data cannot decide
     return Verdict(budget(verdict, plain + full), ours + f" (gain {gain:+.3f}, seed spread {noise:.3f})", flat(paper))
-
-
-# Figure 5's task is not named in our copy of the paper: ListOps (the LRA setting of D.3) and selective
-# copying, where minLSTM's convergence takes thousands of steps and so shows at CPU scale. Per task:
-# (results folder, the forget-bias preset, the default-bias (3) preset). The first task with runs decides.
-FIGURE5_TASKS = {
-    "selective_copy": ("selective_copy", "experiment=claims/figure5_copy", "experiment=table2/minlstm"),
-    "listops": ("lra/listops", "experiment=figure5/minlstm", "experiment=table4/lra_minlstm"),
-}
-
-
-def figure5_presets(task: str, biases) -> dict:
-    """{bias: overrides} for make_figure5 and the claim; bias 3.0 falls back to the default preset."""
-    _, preset, default = FIGURE5_TASKS[task]
-    return {b: [preset, f"model.net.block.rnn_kwargs.forget_bias={b}"] for b in biases} | {"default": [default]}
 
 
 @claim("figure5-forget-bias", "v3 App. D.4; Figure 5", "figures/figure5_{scale}.md")
