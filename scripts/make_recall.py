@@ -71,7 +71,8 @@ def main(argv=None) -> int:
                         "setting": setting,
                         "model": label(v),
                         "preset": f"recall/{v}",
-                        "width": width,
+                        "width": r["config"]["task"]["arch"]["dim"],
+                        "expansion": r["config"]["task"]["arch"]["expansion"],
                         "state": state_size(r["config"]),
                         "best_lr": r["config"]["trainer"]["lr"],
                         "val_acc": r["metrics"]["best_val"],
@@ -90,12 +91,12 @@ def main(argv=None) -> int:
         "",
     ]
     lines += reporting.markdown_table(
-        ["setting", "model", "width", "state", "best lr", "test acc", "lrs tried"],
+        ["setting", "model", "width x expansion", "state", "best lr", "test acc", "lrs tried"],
         [
             [
                 r["setting"],
                 r["model"],
-                str(r["width"]),
+                f"{r['width']} x {r['expansion']}",
                 str(r["state"]),
                 f"{r['best_lr']:g}",
                 f"{r['test_acc']:.3f}",

@@ -38,32 +38,37 @@ def label(v: str) -> str:
 
 
 def collect(results: Path, scale: str) -> tuple[dict, list[str], list[str]]:
-    """{setting: {variant: {width: best run}}}, bad files, ignored files."""
+    """{setting: {variant: {state size: best run}}}, bad files, ignored files. A model's size is its
+    recurrent state per layer (state_size): the width, and for minGRU/minLSTM the expansion too."""
     best, bad, ignored = defaultdict(lambda: defaultdict(dict)), [], []
-    tried = defaultdict(set)  # (setting, variant, width) -> learning rates with a run
+    tried = defaultdict(set)  # (setting, variant, state size) -> learning rates with a run
     for folder in sorted((results / "mqar").glob(f"*/{scale}")):
         runs, b = reporting.load_runs(folder, scale, "test_acc")
         bad += b
         presets = {}
         for r in runs:
             c = r["config"]
+            arch = c["task"]["arch"]
             key = (
                 variant(c),
-                c["task"]["arch"]["dim"],
+                state_size(c),
                 c["trainer"]["lr"],
                 c["task"]["seq_len"],
                 c["task"]["num_kv_pairs"],
+                arch["dim"],
+                arch["expansion"],
             )
             presets[key] = [
                 f"experiment=recall/{key[0]}",
                 f"task.seq_len={key[3]}",
                 f"task.num_kv_pairs={key[4]}",
-                f"task.arch.dim={key[1]}",
+                f"task.arch.dim={key[5]}",
                 f"trainer.lr={key[2]}",
+                *([f"task.arch.expansion={key[6]}"] if key[6] != 1 else []),
             ]
         cells, other = reporting.match(runs, presets, scale)
         ignored += [Path(r["_file"]).name for r in other]
-        for (v, width, lr, L, P), rs in cells.items():
+        for (v, width, lr, L, P, _, _), rs in cells.items():
             for r in rs:
                 tried[f"L{L}-P{P}", v, width].add(lr)
                 slot = best[f"L{L}-P{P}"][v]
