@@ -221,6 +221,39 @@ def load_checkpoint(
     return ckpt
 
 
+def trim_log(metrics_path: Path, step: int) -> None:
+    """Keep metrics.jsonl consistent with a checkpoint at ``step``: drop the lines written after it, and a
+    line torn by a kill or a full disk mid-write (said once)."""
+    if not metrics_path.exists():
+        return
+    lines, torn = [], 0
+    for ln in metrics_path.read_text(errors="replace").splitlines():
+        try:
+            if json.loads(ln)["step"] <= step:
+                lines.append(ln)
+        except (ValueError, KeyError, TypeError):
+            torn += 1
+    if torn:
+        print(f"{metrics_path}: dropped {torn} torn line(s) (a write cut short)", flush=True)
+    write_text_atomic(metrics_path, "".join(ln + "\n" for ln in lines))
+
+
+def accumulate_gradients(model, forward, task, opt, precision: Precision, cfg, step: int, device) -> tuple[float, int]:
+    """Forward and backward of step ``step``'s ``grad_accum`` micro-batches: (the loss, tokens seen)."""
+    model.train()
+    opt.zero_grad(set_to_none=True)
+    micro, loss_sum, tokens = cfg.batch_size // cfg.grad_accum, 0.0, 0
+    for m in range(cfg.grad_accum):
+        x, y = task.train_batch(micro, step * cfg.grad_accum + m)
+        x, y = x.to(device), y.to(device)
+        with precision.autocast():
+            loss = task.loss(forward(x), y) / cfg.grad_accum
+        precision.backward(loss)
+        loss_sum += loss.item()
+        tokens += x.shape[0] * x.shape[1]
+    return loss_sum, tokens
+
+
 def fit(
     model: torch.nn.Module, task, cfg, run_dir: Path, logger, fingerprint: str = "", commit: str | None = None
 ) -> dict:
@@ -247,19 +280,7 @@ def fit(
         history, best_state, saved_step = ckpt["history"], ckpt["best_model"], step
         stretches = ckpt.get("stretches", [])
         print(f"resuming {run_dir} from step {step}", flush=True)
-        # keep metrics.jsonl consistent with the checkpoint: drop lines written after it, and a line torn
-        # by a kill or a full disk mid-write
-        if metrics_path.exists():
-            lines, torn = [], 0
-            for ln in metrics_path.read_text(errors="replace").splitlines():
-                try:
-                    if json.loads(ln)["step"] <= step:
-                        lines.append(ln)
-                except (ValueError, KeyError, TypeError):
-                    torn += 1
-            if torn:
-                print(f"{metrics_path}: dropped {torn} torn line(s) (a write cut short)", flush=True)
-            write_text_atomic(metrics_path, "".join(ln + "\n" for ln in lines))
+        trim_log(metrics_path, step)
 
     def save() -> None:
         nonlocal saved_step
@@ -285,7 +306,6 @@ def fit(
         )
         saved_step = step
 
-    micro = cfg.batch_size // cfg.grad_accum
     sign = 1 if getattr(task, "higher_is_better", True) else -1  # `best` holds sign * metric: larger is better
     stop_reason = "max_steps"
     t_start, tokens_seen = time.perf_counter(), 0
@@ -307,17 +327,8 @@ def fit(
     # first checkpoint would otherwise hold those steps twice
     with open(metrics_path, "a" if step else "w") as mlog, StopSignals(cfg.handle_signals) as signals:
         while step < cfg.max_steps:
-            model.train()
-            opt.zero_grad(set_to_none=True)
-            loss_sum = 0.0
-            for m in range(cfg.grad_accum):
-                x, y = task.train_batch(micro, step * cfg.grad_accum + m)
-                x, y = x.to(device), y.to(device)
-                with precision.autocast():
-                    loss = task.loss(forward(x), y) / cfg.grad_accum
-                precision.backward(loss)
-                loss_sum += loss.item()
-                tokens_seen += x.shape[0] * x.shape[1]
+            loss_sum, tokens = accumulate_gradients(model, forward, task, opt, precision, cfg, step, device)
+            tokens_seen += tokens
             if not math.isfinite(loss_sum):
                 if cfg.on_nonfinite == "skip":
                     print(f"step {step}: non-finite loss {loss_sum}; batch skipped", flush=True)
@@ -396,6 +407,6 @@ def fit(
         "precision": precision.name,
         "val_history": history,
         "train_seconds_this_session": time.perf_counter() - t_start,
-        "stretches": (every := [*stretches, this_stretch()]),
-        "train_seconds_all_stretches": sum(s["seconds"] for s in every),
+        "stretches": (all_stretches := [*stretches, this_stretch()]),
+        "train_seconds_all_stretches": sum(s["seconds"] for s in all_stretches),
     }
