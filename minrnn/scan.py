@@ -202,5 +202,10 @@ def scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None, backe
         raise ValueError(f"scan needs a and b of the same shape (B, T, C), got {tuple(a.shape)} and {tuple(b.shape)}")
     if h0 is not None and h0.shape != (a.shape[0], a.shape[2]):
         raise ValueError(f"h0 must have shape (B, C) = {(a.shape[0], a.shape[2])}, got {tuple(h0.shape)}")
+    for name, t in (("b", b), ("h0", h0)):  # checked before any kernel runs: a kernel would read garbage
+        if t is not None and (t.device != a.device or not t.is_floating_point()):
+            raise ValueError(f"scan: {name} must be a floating-point tensor on {a.device}, got {t.dtype} on {t.device}")
+    if not a.is_floating_point():
+        raise ValueError(f"scan: a must be a floating-point tensor, got {a.dtype}")
     name = resolve_backend(backend, a.device)
     return {"sequential": scan_sequential, "log": scan_log, "cpu": scan_cpu, "triton": scan_triton}[name](a, b, h0)

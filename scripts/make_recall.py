@@ -65,7 +65,7 @@ def main(argv=None) -> int:
     rows = []
     for setting in sorted(best, key=lambda s: int(s.split("-")[0][1:])):
         for v in sorted(best[setting], key=lambda v: (registry.keys().index(v.removesuffix("_conv")), v)):
-            for width, r in sorted(best[setting][v].items()):
+            for _size, r in sorted(best[setting][v].items()):
                 rows.append(
                     {
                         "setting": setting,

@@ -230,3 +230,12 @@ def test_triton_kernels_launch_on_their_tensors_device(monkeypatch):
     assert entered == [torch.device("cuda", 1)]
     source = inspect.getsource(TS)
     assert source.count("with on_device(") == source.count("[(B, triton.cdiv(") == 4  # every launch guarded
+
+
+@pytest.mark.parametrize("backend", ["sequential", "log", "cpu", "triton"])
+def test_arguments_on_another_device_or_of_an_integer_dtype_are_one_message(backend):
+    a, b, h0 = positive_inputs(2, 5, 3)
+    with pytest.raises(ValueError, match="h0 must be a floating-point tensor on cpu, got torch.float64 on meta"):
+        S.scan(a, b, torch.empty(2, 3, dtype=torch.float64, device="meta"), backend=backend)
+    with pytest.raises(ValueError, match="b must be a floating-point tensor"):
+        S.scan(a, b.long(), backend=backend)
