@@ -116,8 +116,13 @@ class _MinRNN(nn.Module):
                 f"{(x.shape[0], self.dim_hidden)}, got {tuple(h.shape)}"
             )
 
-    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
-        """Parallel mode: x (B, T, dim_in), h0 (B, dim_hidden) or None -> h (B, T, dim_hidden)."""
+    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None, return_state: bool = False):
+        """Parallel mode: x (B, T, dim_in), h0 (B, dim_hidden) or None -> h (B, T, dim_hidden); with
+        ``return_state``, (h, h_T): the state after x, to pass as the next chunk's h0 (or to ``step``)."""
+        h = self._forward(x, h0)
+        return (h, h[:, -1]) if return_state else h
+
+    def _forward(self, x: torch.Tensor, h0: torch.Tensor | None) -> torch.Tensor:
         self._check(x, h0, step=False)
         if h0 is None:
             h0 = self.initial_state(x.shape[0], x)
