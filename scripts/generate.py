@@ -2,9 +2,13 @@
 
     python scripts/generate.py runs/shakespeare/cpu/mingru-L3-s0-2eb3b8d2 --prompt "ROMEO:" --tokens 500 \
         --temperature 0.8 --top-k 10
+    python scripts/generate.py runs/shakespeare/cpu/mingru-L3-s0-2eb3b8d2 --export models/mingru-shakespeare
+    python scripts/generate.py models/mingru-shakespeare --prompt "ROMEO:"     # needs minrnn alone
 
-Rebuilds the model from the run's summary.json, loads the best weights from its checkpoint
-(weights_only), prefills the prompt in parallel mode and continues with model.step.
+From a run directory: rebuilds the model from its summary.json (minrnn's own classes only) and the best
+weights of its checkpoint (weights_only), with the training data for the vocabulary. From an exported
+model (``--export``: SequenceModel.save_pretrained, the vocabulary in its config): neither Hydra nor the
+data. Prefills the prompt in parallel mode and continues with model.step.
 """
 
 from __future__ import annotations
@@ -16,13 +20,47 @@ import sys
 from pathlib import Path
 
 import torch
-from omegaconf import OmegaConf
 
-from minrnn.harness.train import build, check_own_classes
-from minrnn.tasks.shakespeare import DataError
+from minrnn import SequenceModel
+
+
+class DataError(Exception):
+    """Stands in for the Shakespeare task's error where the harness is not imported."""
+
+
+class Characters:
+    """An exported model's vocabulary: encode and decode as the Shakespeare task does."""
+
+    def __init__(self, chars: str):
+        self.chars, self.stoi = chars, {c: i for i, c in enumerate(chars)}
+
+    def encode(self, s: str) -> torch.Tensor:
+        unknown = sorted(set(s) - set(self.stoi))
+        if unknown:
+            raise ValueError(f"characters {''.join(unknown)!r} are not in the corpus vocabulary")
+        return torch.tensor([self.stoi[c] for c in s], dtype=torch.long)
+
+    def decode(self, ids) -> str:
+        return "".join(self.chars[i] for i in ids)
+
+
+def load_exported(path: Path):
+    model = SequenceModel.from_pretrained(path)
+    chars = model.extra.get("vocabulary")
+    if not isinstance(chars, str) or not chars:
+        raise ValueError(f"{path} holds no character vocabulary: not an exported character model")
+    return Characters(chars), model
 
 
 def load_run(run_dir: Path):
+    if (run_dir / "config.json").is_file() and (run_dir / "model.safetensors").is_file():
+        return load_exported(run_dir)
+    global DataError
+    from omegaconf import OmegaConf
+
+    from minrnn.harness.train import build, check_own_classes
+    from minrnn.tasks.shakespeare import DataError  # noqa: F811  the task's own, from here on
+
     summary_path, ckpt_path = run_dir / "summary.json", run_dir / "checkpoint.pt"
     for p in (summary_path, ckpt_path):
         if not p.is_file():
@@ -50,6 +88,7 @@ def main(argv=None) -> int:
     ap.add_argument("--temperature", type=float, default=0.8)
     ap.add_argument("--top-k", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--export", type=Path, default=None, help="write the run as a model that needs minrnn alone")
     args = ap.parse_args(argv)
     try:
         if not args.prompt:
@@ -64,6 +103,12 @@ def main(argv=None) -> int:
         task, model = load_run(args.run_dir)
         if not hasattr(task, "decode"):
             raise ValueError(f"{args.run_dir} is not a character-level run")
+        if args.export:
+            if not isinstance(model, SequenceModel):
+                raise ValueError(f"{args.run_dir}: only SequenceModel runs can be exported")
+            model.save_pretrained(args.export, extra={"vocabulary": "".join(task.chars), "from_run": str(args.run_dir)})
+            print(f"exported {args.run_dir} to {args.export}")
+            return 0
         prompt = task.encode(args.prompt).unsqueeze(0)
         g = torch.Generator().manual_seed(args.seed)
         out = model.generate(prompt, args.tokens, args.temperature, args.top_k, generator=g)

@@ -96,6 +96,20 @@ def test_training_lowers_the_loss_and_generation_samples_text(tmp_path, corpus, 
         assert generate.main(argv) == 2
         err = capsys.readouterr().err
         assert err.startswith("generate: error: ") and message in err and err.count("\n") == 1, err
+    # exported: the same samples from a folder that needs minrnn alone (no Hydra, no corpus)
+    exported = tmp_path / "exported"
+    assert generate.main([run_dir, "--export", str(exported)]) == 0
+    capsys.readouterr()
+    sample = [*gen[2:]]
+    assert generate.main(sample) == 0
+    from_run = capsys.readouterr().out
+    assert generate.main([str(exported), *sample[1:]]) == 0
+    assert capsys.readouterr().out == from_run
+    code = f"import runpy, sys; sys.argv = ['generate', {str(exported)!r}, '--tokens', '5']; "
+    code += "runpy.run_path('scripts/generate.py', run_name='__main__')"
+    check = code.replace("run_name='__main__')", "run_name='x'); print([m for m in ('hydra', 'omegaconf') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr
     # a planted summary names a class of its own choosing, or a truncated checkpoint: one line, nothing built
     import json
     import shutil
