@@ -39,7 +39,7 @@ def collect(args, keys: list[str]) -> tuple[dict, str]:
     for key in keys:
         env, _, dataset = key.partition("-")
         extra = DEMO if args.demo else [f"task.env={env}", f"task.dataset={dataset}"]
-        folders[f"{root}/{key}"] = {(m, key): [f"experiment=table3/{m}", *extra] for m in reporting.MODELS}
+        folders[f"{root}/{key}"] = {(m, key): reporting.preset("table3", m, *extra) for m in reporting.MODELS}
     return reporting.gather(args, "make_table3", "final.score", folders)
 
 

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import statistics
 import sys
+from pathlib import Path
 
 from minrnn.harness import reporting
+from minrnn.harness.config import CONFIGS
 
 COLUMNS = {
     "bucket_sort": "Bucket Sort",
@@ -37,9 +39,13 @@ ORDER = reporting.MODELS
 
 
 def preset(model: str, column: str) -> list[str]:
+    """A cell's overrides: the model's preset where one exists, else the table's template with the model."""
     if column not in LRA:
-        return [f"experiment=table4/{model}", f"task.problem={column}"]
-    return [f"experiment=table4/lra_{model}"] + ([f"task={column}"] if column != "listops" else [])
+        return reporting.preset("table4", model, f"task.problem={column}")
+    task = [f"task={column}"] if column != "listops" else []
+    if (Path(CONFIGS) / "experiment" / "table4" / f"lra_{model}.yaml").exists():
+        return [f"experiment=table4/lra_{model}", *task]
+    return ["experiment=table4_lra", f"model={model}", *task]
 
 
 def setting_note(cells: dict, scale: str) -> str:

@@ -61,8 +61,10 @@ def test_display_settings_are_not_part_of_a_runs_identity():
 
 
 def test_the_template_presets_compose_the_same_runs_as_the_per_model_presets():
-    for table in ("table2", "figure2"):
+    for table in ("table1", "table2", "figure2", "table3", "table4"):
         for key in registry.keys():
+            if table == "table1" and key not in ("mingru", "minlstm"):
+                continue
             a = OmegaConf.to_container(compose_cfg([f"experiment={table}/{key}"]), resolve=True)
             b = OmegaConf.to_container(compose_cfg([f"experiment={table}", f"model={key}"]), resolve=True)
             assert identity(a) == identity(b), (table, key)
