@@ -22,6 +22,7 @@ import random
 import signal
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -254,6 +255,132 @@ def accumulate_gradients(model, forward, task, opt, precision: Precision, cfg, s
     return loss_sum, tokens
 
 
+@dataclass
+class Progress:
+    """Where a run stands: what a checkpoint holds besides the model, optimiser and schedule."""
+
+    step: int = 0
+    best: float = -math.inf  # sign * the validation metric: larger is better
+    best_step: int = 0
+    bad_evals: int = 0
+    history: list = field(default_factory=list)
+    best_state: dict | None = None
+    saved_step: int | None = None
+    stretches: list = field(default_factory=list)  # each earlier stretch of training: commit, steps, seconds
+
+
+class Run:
+    """One training run's pieces (model, optimiser, schedule, precision, files) and its checkpointing."""
+
+    def __init__(self, model, task, cfg, run_dir: Path, fingerprint: str, commit: str | None):
+        self.model, self.task, self.cfg, self.fingerprint, self.commit = model, task, cfg, fingerprint, commit
+        self.device = pick_device(cfg.device)
+        model.to(self.device)
+        self.precision = Precision(cfg.get("precision", "auto"), self.device)
+        # trainer.compile: the training forward through torch.compile (the kernels are custom ops, so the
+        # graph is whole); evaluation, checkpoints and state dicts use the module itself
+        self.forward = torch.compile(model) if cfg.get("compile", False) else model
+        self.opt = build_optimizer(model, cfg)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: lr_factor(s, cfg))
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.ckpt_path, self.metrics_path = run_dir / "checkpoint.pt", run_dir / "metrics.jsonl"
+        self.sign = 1 if getattr(task, "higher_is_better", True) else -1
+        self.started, self.first_step = time.perf_counter(), 0
+
+    def resume(self) -> Progress:
+        """The progress in the run's checkpoint (its log trimmed to it), or a fresh start."""
+        if not self.ckpt_path.exists():
+            return Progress()
+        ckpt = load_checkpoint(
+            self.ckpt_path,
+            self.model,
+            self.opt,
+            self.sched,
+            self.fingerprint,
+            self.cfg.grad_accum,
+            self.precision,
+            self.commit,
+        )
+        p = Progress(ckpt["step"], ckpt["best"], ckpt["best_step"], ckpt["bad_evals"], ckpt["history"])
+        p.best_state, p.saved_step, p.stretches = ckpt["best_model"], ckpt["step"], ckpt.get("stretches", [])
+        print(f"resuming {self.ckpt_path.parent} from step {p.step}", flush=True)
+        trim_log(self.metrics_path, p.step)
+        self.first_step = p.step
+        return p
+
+    def stretch(self, p: Progress) -> dict:
+        """This stretch of training so far."""
+        seconds = time.perf_counter() - self.started
+        return {"commit": self.commit, "from_step": self.first_step, "to_step": p.step, "seconds": seconds}
+
+    def save(self, p: Progress) -> None:
+        save_checkpoint(
+            self.ckpt_path,
+            {
+                "fingerprint": self.fingerprint,
+                "step": p.step,
+                "data_position": p.step * self.cfg.grad_accum,
+                "model": self.model.state_dict(),
+                "optimizer": self.opt.state_dict(),
+                "scheduler": self.sched.state_dict(),
+                "rng": _rng_state(),
+                "best": p.best,
+                "best_step": p.best_step,
+                "bad_evals": p.bad_evals,
+                "history": p.history,
+                "best_model": p.best_state,
+                "precision": self.precision.state_dict(),
+                "commit": self.commit,
+                "stretches": [*p.stretches, self.stretch(p)],
+            },
+        )
+        p.saved_step = p.step
+
+    def optimizer_step(self, p: Progress, tokens_seen: int) -> tuple[float, int]:
+        """One optimiser step over grad_accum micro-batches: (the loss, tokens seen so far). A non-finite
+        loss skips the batch (trainer.on_nonfinite=skip) or stops the run naming the last good checkpoint."""
+        cfg = self.cfg
+        loss, tokens = accumulate_gradients(
+            self.model, self.forward, self.task, self.opt, self.precision, cfg, p.step, self.device
+        )
+        if not math.isfinite(loss):
+            if cfg.on_nonfinite != "skip":
+                last = f"the last good checkpoint is {self.ckpt_path} (step {p.saved_step})" if p.saved_step else ""
+                raise TrainingError(
+                    f"non-finite loss {loss} at step {p.step}; {last or 'no checkpoint yet'}. "
+                    "Set trainer.on_nonfinite=skip to skip such batches."
+                )
+            print(f"step {p.step}: non-finite loss {loss}; batch skipped", flush=True)
+        else:
+            if cfg.grad_clip:
+                self.precision.unscale(self.opt)
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+            self.precision.step(self.opt)
+        self.sched.step()
+        p.step += 1
+        return loss, tokens_seen + tokens
+
+    def validate(self, p: Progress, write) -> str | None:
+        """Evaluate, keep the best weights, checkpoint; the reason to stop early, if there is one."""
+        task, cfg = self.task, self.cfg
+        metrics = evaluate(self.model, task, task.eval_batches("val"), self.device, self.precision)
+        rec = {"step": p.step, **{f"val_{k}": v for k, v in metrics.items()}}
+        p.history.append(rec)
+        write(rec)
+        score = self.sign * metrics[task.metric]
+        if score > p.best:
+            p.best, p.best_step, p.bad_evals = score, p.step, 0
+            p.best_state = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+        else:
+            p.bad_evals += 1
+        self.save(p)
+        if cfg.stop_at is not None and p.best >= self.sign * cfg.stop_at:
+            return f"val {task.metric} reached {cfg.stop_at}"
+        if cfg.patience and p.bad_evals >= cfg.patience:
+            return f"early stopping: no improvement in {cfg.patience} evaluations"
+        return None
+
+
 def fit(
     model: torch.nn.Module, task, cfg, run_dir: Path, logger, fingerprint: str = "", commit: str | None = None
 ) -> dict:
@@ -261,152 +388,70 @@ def fit(
     is recorded in each checkpoint (a resume across a code change says so) with every stretch of training."""
     if cfg.get("keep", "best") not in ("best", "last"):
         raise ValueError(f"trainer.keep must be best or last, got {cfg.keep!r}")
-    device = pick_device(cfg.device)
-    model.to(device)
-    precision = Precision(cfg.get("precision", "auto"), device)
-    # trainer.compile: the training forward through torch.compile (the kernels are custom ops, so the
-    # graph is whole); evaluation, checkpoints and state dicts use the module itself
-    forward = torch.compile(model) if cfg.get("compile", False) else model
-    opt = build_optimizer(model, cfg)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg))
-    run_dir.mkdir(parents=True, exist_ok=True)
-    ckpt_path, metrics_path = run_dir / "checkpoint.pt", run_dir / "metrics.jsonl"
-
-    step, best, best_step, bad_evals, history, best_state, saved_step = 0, -math.inf, 0, 0, [], None, None
-    stretches = []  # each stretch of training: commit, first and last step, seconds (a resumed run has several)
-    if ckpt_path.exists():
-        ckpt = load_checkpoint(ckpt_path, model, opt, sched, fingerprint, cfg.grad_accum, precision, commit)
-        step, best, best_step, bad_evals = ckpt["step"], ckpt["best"], ckpt["best_step"], ckpt["bad_evals"]
-        history, best_state, saved_step = ckpt["history"], ckpt["best_model"], step
-        stretches = ckpt.get("stretches", [])
-        print(f"resuming {run_dir} from step {step}", flush=True)
-        trim_log(metrics_path, step)
-
-    def save() -> None:
-        nonlocal saved_step
-        save_checkpoint(
-            ckpt_path,
-            {
-                "fingerprint": fingerprint,
-                "step": step,
-                "data_position": step * cfg.grad_accum,
-                "model": model.state_dict(),
-                "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(),
-                "rng": _rng_state(),
-                "best": best,
-                "best_step": best_step,
-                "bad_evals": bad_evals,
-                "history": history,
-                "best_model": best_state,
-                "precision": precision.state_dict(),
-                "commit": commit,
-                "stretches": [*stretches, this_stretch()],
-            },
-        )
-        saved_step = step
-
-    sign = 1 if getattr(task, "higher_is_better", True) else -1  # `best` holds sign * metric: larger is better
-    stop_reason = "max_steps"
-    t_start, tokens_seen = time.perf_counter(), 0
-    first_step = step
-
-    def this_stretch() -> dict:
-        return {"commit": commit, "from_step": first_step, "to_step": step, "seconds": time.perf_counter() - t_start}
-
+    run = Run(model, task, cfg, run_dir, fingerprint, commit)
+    p = run.resume()
+    stop_reason, tokens_seen = "max_steps", 0
     bar = tqdm(
         total=cfg.max_steps,
-        initial=step,
+        initial=p.step,
         desc=run_dir.name,
         mininterval=2,
         dynamic_ncols=True,
         disable=not cfg.progress,
     )
-    every = cfg.checkpoint_every
     # a run that starts without a checkpoint starts a new log: lines left by a run killed before its
     # first checkpoint would otherwise hold those steps twice
-    with open(metrics_path, "a" if step else "w") as mlog, StopSignals(cfg.handle_signals) as signals:
-        while step < cfg.max_steps:
-            loss_sum, tokens = accumulate_gradients(model, forward, task, opt, precision, cfg, step, device)
-            tokens_seen += tokens
-            if not math.isfinite(loss_sum):
-                if cfg.on_nonfinite == "skip":
-                    print(f"step {step}: non-finite loss {loss_sum}; batch skipped", flush=True)
-                    step += 1
-                    sched.step()
-                    continue
-                last = (
-                    f"the last good checkpoint is {ckpt_path} (step {saved_step})"
-                    if saved_step
-                    else "no checkpoint yet"
-                )
-                raise TrainingError(
-                    f"non-finite loss {loss_sum} at step {step}; {last}. "
-                    "Set trainer.on_nonfinite=skip to skip such batches."
-                )
-            if cfg.grad_clip:
-                precision.unscale(opt)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            precision.step(opt)
-            sched.step()
-            step += 1
+    with open(run.metrics_path, "a" if p.step else "w") as mlog, StopSignals(cfg.handle_signals) as signals:
+
+        def write(rec: dict) -> None:
+            mlog.write(json.dumps(rec) + "\n")
+            mlog.flush()  # so progress is visible (tail -f, schedulers, the fault-injection suite)
+            logger.log(rec, rec["step"])
+
+        while p.step < cfg.max_steps:
+            loss, tokens_seen = run.optimizer_step(p, tokens_seen)
             bar.update(1)
-            if step % cfg.log_every == 0:
-                rate = tokens_seen / (time.perf_counter() - t_start)
-                rec = {"step": step, "train_loss": loss_sum, "lr": sched.get_last_lr()[0], "tokens_per_s": rate}
-                mlog.write(json.dumps(rec) + "\n")
-                mlog.flush()  # so progress is visible (tail -f, schedulers, the fault-injection suite)
-                logger.log(rec, step)
-                bar.set_postfix(loss=f"{loss_sum:.3f}", tok_s=f"{rate:.0f}")
-            if step % cfg.eval_every == 0 or step == cfg.max_steps:
-                metrics = evaluate(model, task, task.eval_batches("val"), device, precision)
-                rec = {"step": step, **{f"val_{k}": v for k, v in metrics.items()}}
-                history.append(rec)
-                mlog.write(json.dumps(rec) + "\n")
-                mlog.flush()
-                logger.log(rec, step)
-                score = sign * metrics[task.metric]
-                if score > best:
-                    best, best_step, bad_evals = score, step, 0
-                    best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-                else:
-                    bad_evals += 1
+            if p.step % cfg.log_every == 0 and math.isfinite(loss):
+                rate = tokens_seen / (time.perf_counter() - run.started)
+                write({"step": p.step, "train_loss": loss, "lr": run.sched.get_last_lr()[0], "tokens_per_s": rate})
+                bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{rate:.0f}")
+            if p.step % cfg.eval_every == 0 or p.step == cfg.max_steps:
+                reason = run.validate(p, write)
+                shown = run.sign * p.best
                 bar.write(
-                    f"step {step}: val {task.metric} {metrics[task.metric]:.4f} (best {sign * best:.4f} at {best_step})"
+                    f"step {p.step}: val {task.metric} {p.history[-1]['val_' + task.metric]:.4f} "
+                    f"(best {shown:.4f} at {p.best_step})"
                 )
-                save()
-                if cfg.stop_at is not None and best >= sign * cfg.stop_at:
-                    stop_reason = f"val {task.metric} reached {cfg.stop_at}"
+                if reason:
+                    stop_reason = reason
                     break
-                if cfg.patience and bad_evals >= cfg.patience:
-                    stop_reason = f"early stopping: no improvement in {cfg.patience} evaluations"
-                    break
-            elif every and step % every == 0:
-                save()
+            elif cfg.checkpoint_every and p.step % cfg.checkpoint_every == 0:
+                run.save(p)
             for signum in signals.take():
-                if saved_step != step:
-                    save()
-                bar.write(f"{signal.Signals(signum).name} at step {step}: checkpoint saved to {ckpt_path}")
+                if p.saved_step != p.step:
+                    run.save(p)
+                bar.write(f"{signal.Signals(signum).name} at step {p.step}: checkpoint saved to {run.ckpt_path}")
                 if signals.hand_on(signum):
                     mlog.flush()
                     bar.close()
-                    raise Preempted(signum, step, ckpt_path)
+                    raise Preempted(signum, p.step, run.ckpt_path)
         bar.close()
-        if best_state is not None and cfg.get("keep", "best") == "best":
-            model.load_state_dict(best_state)
+        if p.best_state is not None and cfg.get("keep", "best") == "best":
+            model.load_state_dict(p.best_state)
         # a signal from here on is noted and dropped: training is over and its last step is saved
         # (the loop ends on an evaluation), so finishing the test evaluation is the quickest way to stop
-        test = evaluate(model, task, task.eval_batches("test"), device, precision)
-    logger.log({f"test_{k}": v for k, v in test.items()}, step)
+        test = evaluate(model, task, task.eval_batches("test"), run.device, run.precision)
+    logger.log({f"test_{k}": v for k, v in test.items()}, p.step)
+    stretches = [*p.stretches, run.stretch(p)]
     return {
-        "steps": step,
+        "steps": p.step,
         "stop_reason": stop_reason,
-        "best_val": sign * best,
-        "best_step": best_step,
+        "best_val": run.sign * p.best,
+        "best_step": p.best_step,
         **{f"test_{k}": v for k, v in test.items()},
-        "precision": precision.name,
-        "val_history": history,
-        "train_seconds_this_session": time.perf_counter() - t_start,
-        "stretches": (all_stretches := [*stretches, this_stretch()]),
-        "train_seconds_all_stretches": sum(s["seconds"] for s in all_stretches),
+        "precision": run.precision.name,
+        "val_history": p.history,
+        "train_seconds_this_session": time.perf_counter() - run.started,
+        "stretches": stretches,
+        "train_seconds_all_stretches": sum(s["seconds"] for s in stretches),
     }
