@@ -107,7 +107,9 @@ def test_training_lowers_the_loss_and_generation_samples_text(tmp_path, corpus, 
     assert capsys.readouterr().out == from_run
     code = f"import runpy, sys; sys.argv = ['generate', {str(exported)!r}, '--tokens', '5']; "
     code += "runpy.run_path('scripts/generate.py', run_name='__main__')"
-    check = code.replace("run_name='__main__')", "run_name='x'); print([m for m in ('hydra', 'omegaconf') if m in sys.modules])")
+    check = code.replace(
+        "run_name='__main__')", "run_name='x'); print([m for m in ('hydra', 'omegaconf') if m in sys.modules])"
+    )
     out = subprocess.run([sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr
     # a planted summary names a class of its own choosing, or a truncated checkpoint: one line, nothing built
