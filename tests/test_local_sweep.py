@@ -114,12 +114,12 @@ def test_a_sweep_signal_stops_the_run_after_its_checkpoint(tmp_path, monkeypatch
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         sweep.install()
-        with StopSignals() as signals:
+        with StopSignals(sweep=sweep) as signals:
             os.kill(os.getpid(), signal.SIGINT)
             assert signals.take() == [signal.SIGINT]
             assert signals.hand_on(signal.SIGINT) is True
         assert sweep.signum() == signal.SIGINT
-        with StopSignals() as signals:  # a run set up after the sweep was stopped stops at its first step
+        with StopSignals(sweep=sweep) as signals:  # a run set up after the sweep was stopped stops at its first step
             assert signals.take() == [signal.SIGINT]
     finally:
         for sig, handler in previous.items():

@@ -34,9 +34,7 @@ LOCAL_LAUNCHERS = ("JoblibLauncher", "BasicLauncher")
 
 class SweepStop:
     """The signal handler of a sweep's processes; a run in progress stops after its checkpoint
-    (``stops_run``, read by trainer.StopSignals.hand_on)."""
-
-    stops_run = True
+    (minrnn-train passes it to the trainer's StopSignals, which hands a run's signal to it)."""
 
     def __init__(self, folder: Path, parent: bool):
         self.folder, self.parent = folder, parent

@@ -130,7 +130,7 @@ def finished(path: Path, ident: str, seed: int) -> dict | None:
         return None
 
 
-def run(cfg: DictConfig) -> dict:
+def run(cfg: DictConfig, sweep=None) -> dict:
     """Check every setting and output folder, lock the run directory, then train and record the run.
     In a sweep (-m), a run whose result is already written is skipped: a rerun retries only the rest."""
     config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
@@ -150,10 +150,10 @@ def run(cfg: DictConfig) -> dict:
     if cfg.trainer.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
     with RunLock(run_dir):
-        return train_and_record(cfg, config, run_dir, results)
+        return train_and_record(cfg, config, run_dir, results, sweep)
 
 
-def train_and_record(cfg: DictConfig, config: dict, run_dir: Path, results: Path) -> dict:
+def train_and_record(cfg: DictConfig, config: dict, run_dir: Path, results: Path, sweep=None) -> dict:
     """Build, train, evaluate and write the summary of one run (its directory locked by the caller)."""
     task, model = build(cfg)
     ident = identity(config)
@@ -172,7 +172,14 @@ def train_and_record(cfg: DictConfig, config: dict, run_dir: Path, results: Path
     started = time.time()
     try:
         metrics = fit(
-            model, task, cfg.trainer, run_dir, logger, fingerprint=f"{ident}-s{cfg.seed}", commit=origin["git_commit"]
+            model,
+            task,
+            cfg.trainer,
+            run_dir,
+            logger,
+            fingerprint=f"{ident}-s{cfg.seed}",
+            commit=origin["git_commit"],
+            sweep=sweep,  # a local sweep's stop, which the run's signals go to
         )
         if hasattr(task, "final_evaluation"):  # e.g. Table 3's rollouts in the environment
             metrics["final"] = task.final_evaluation(model, device)
@@ -229,7 +236,7 @@ def main(cfg: DictConfig) -> None:
         sweep.report(f"{cfg.run_name}: not started")
         return
     try:
-        run(cfg)
+        run(cfg, sweep)
     except Preempted as e:
         if sweep:  # the parent reports it and exits once every run has stopped
             sweep.report(f"{cfg.run_name}: stopped at step {e.step}, checkpoint saved")

@@ -52,14 +52,17 @@ class StopSignals:
 
     After saving, ``hand_on`` passes the signal to the handler installed before ours: submitit's
     (under hydra-submitit-launcher) requeues the job on SIGUSR2 and ignores SIGTERM, so training goes
-    on until it does. With no such handler the run stops (exit 128 + signal in minrnn-train).
+    on until it does. With no such handler the run stops (exit 128 + signal in minrnn-train). In a
+    local sweep (``sweep``: the run's minrnn.harness.local_sweep.SweepStop, passed down by minrnn-train)
+    the signal goes to the sweep, which stops its other runs too, and this run stops.
     Signals can only be caught in the main thread; elsewhere this does nothing.
     """
 
     NAMES = ("SIGTERM", "SIGUSR2", "SIGINT")
 
-    def __init__(self, enabled: bool = True):
+    def __init__(self, enabled: bool = True, sweep=None):
         self.enabled = enabled and threading.current_thread() is threading.main_thread()
+        self.sweep = sweep
         self.previous: dict[int, object] = {}
         self.pending: list[int] = []
 
@@ -68,9 +71,8 @@ class StopSignals:
             sig = getattr(signal, name, None)
             if sig is not None:
                 self.previous[sig] = signal.signal(sig, self._note)
-        sweep = self.previous.get(signal.SIGINT)
-        if getattr(sweep, "stops_run", False) and sweep.signum():  # a local sweep stopped while this run was set up
-            self.pending.append(sweep.signum())
+        if self.sweep is not None and self.sweep.signum():  # the sweep was stopped while this run was set up
+            self.pending.append(self.sweep.signum())
         return self
 
     def __exit__(self, *exc):
@@ -89,8 +91,8 @@ class StopSignals:
         prev = self.previous.get(signum)
         if prev is signal.SIG_IGN:
             return False
-        if getattr(prev, "stops_run", False):  # a local sweep's (minrnn.harness.local_sweep)
-            prev(signum, None)
+        if self.sweep is not None:  # the sweep notes it and stops its other runs
+            self.sweep(signum, None)
             return True
         if callable(prev) and prev is not signal.default_int_handler:
             prev(signum, None)  # submitit: requeue and exit on SIGUSR2; log and carry on for SIGTERM
@@ -382,7 +384,14 @@ class Run:
 
 
 def fit(
-    model: torch.nn.Module, task, cfg, run_dir: Path, logger, fingerprint: str = "", commit: str | None = None
+    model: torch.nn.Module,
+    task,
+    cfg,
+    run_dir: Path,
+    logger,
+    fingerprint: str = "",
+    commit: str | None = None,
+    sweep=None,
 ) -> dict:
     """Train ``model`` on ``task`` with trainer settings ``cfg``; returns the summary metrics. ``commit``
     is recorded in each checkpoint (a resume across a code change says so) with every stretch of training."""
@@ -401,7 +410,7 @@ def fit(
     )
     # a run that starts without a checkpoint starts a new log: lines left by a run killed before its
     # first checkpoint would otherwise hold those steps twice
-    with open(run.metrics_path, "a" if p.step else "w") as mlog, StopSignals(cfg.handle_signals) as signals:
+    with open(run.metrics_path, "a" if p.step else "w") as mlog, StopSignals(cfg.handle_signals, sweep) as signals:
 
         def write(rec: dict) -> None:
             mlog.write(json.dumps(rec) + "\n")
