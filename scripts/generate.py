@@ -22,26 +22,7 @@ from pathlib import Path
 import torch
 
 from minrnn import SequenceModel
-
-
-class DataError(Exception):
-    """Stands in for the Shakespeare task's error where the harness is not imported."""
-
-
-class Characters:
-    """An exported model's vocabulary: encode and decode as the Shakespeare task does."""
-
-    def __init__(self, chars: str):
-        self.chars, self.stoi = chars, {c: i for i, c in enumerate(chars)}
-
-    def encode(self, s: str) -> torch.Tensor:
-        unknown = sorted(set(s) - set(self.stoi))
-        if unknown:
-            raise ValueError(f"characters {''.join(unknown)!r} are not in the corpus vocabulary")
-        return torch.tensor([self.stoi[c] for c in s], dtype=torch.long)
-
-    def decode(self, ids) -> str:
-        return "".join(self.chars[i] for i in ids)
+from minrnn.tasks.shakespeare import Characters, DataError
 
 
 def load_exported(path: Path):
@@ -55,11 +36,9 @@ def load_exported(path: Path):
 def load_run(run_dir: Path):
     if (run_dir / "config.json").is_file() and (run_dir / "model.safetensors").is_file():
         return load_exported(run_dir)
-    global DataError
     from omegaconf import OmegaConf
 
     from minrnn.harness.train import build, check_own_classes
-    from minrnn.tasks.shakespeare import DataError  # noqa: F811  the task's own, from here on
 
     summary_path, ckpt_path = run_dir / "summary.json", run_dir / "checkpoint.pt"
     for p in (summary_path, ckpt_path):

@@ -44,6 +44,27 @@ def locate(path: str | None, cache_dir: str, md5: str | None = MD5, url: str = U
     return p
 
 
+def encode(stoi: dict[str, int], s: str) -> torch.Tensor:
+    """Token ids of ``s``; a character outside the vocabulary is one message naming it."""
+    unknown = sorted(set(s) - set(stoi))
+    if unknown:
+        raise ValueError(f"characters not in the corpus vocabulary: {unknown!r}")
+    return torch.tensor([stoi[c] for c in s], dtype=torch.long)
+
+
+class Characters:
+    """A character vocabulary without its corpus (an exported model's): encode and decode as the task."""
+
+    def __init__(self, chars: str):
+        self.chars, self.stoi = chars, {c: i for i, c in enumerate(chars)}
+
+    def encode(self, s: str) -> torch.Tensor:
+        return encode(self.stoi, s)
+
+    def decode(self, ids) -> str:
+        return "".join(self.chars[i] for i in ids)
+
+
 class Shakespeare:
     metric = "loss"
     higher_is_better = False
@@ -72,10 +93,7 @@ class Shakespeare:
         self.eval_batches_n, self.eval_batch_size = eval_batches, eval_batch_size
 
     def encode(self, s: str) -> torch.Tensor:
-        unknown = sorted(set(s) - set(self.stoi))
-        if unknown:
-            raise ValueError(f"characters not in the corpus vocabulary: {unknown!r}")
-        return torch.tensor([self.stoi[c] for c in s], dtype=torch.long)
+        return encode(self.stoi, s)
 
     def decode(self, ids) -> str:
         return "".join(self.chars[i] for i in ids)
