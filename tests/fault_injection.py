@@ -272,6 +272,7 @@ TINY = (
 )
 SCRIPT = [sys.executable]
 TABLES = [*SCRIPT, "scripts/make_tables.py", "--results", "{tmp}/results", "--out", "{tmp}/tables"]
+GENERATE = [*SCRIPT, "scripts/generate.py", f"{{tmp}}/runs/{RUN}"]
 BAD_INPUTS = [
     BadInput("unknown model", [*TINY, "model=nosuch"], r"Could not find 'model/nosuch'"),
     BadInput("unknown task", [*TINY, "task=nosuch"], r"Could not find 'task/nosuch'"),
@@ -338,15 +339,12 @@ BAD_INPUTS = [
     ),
     BadInput(
         "a planted summary naming another class (generate.py)",
-        [*SCRIPT, "scripts/generate.py", f"{{tmp}}/runs/{RUN}"],
+        GENERATE,
         r"'subprocess\.Popen', which is not one of minrnn's own",
         setup="planted_summary",
     ),
     BadInput(
-        "a truncated checkpoint (generate.py)",
-        [*SCRIPT, "scripts/generate.py", f"{{tmp}}/runs/{RUN}"],
-        r"cannot load .*checkpoint\.pt",
-        setup="truncated_checkpoint",
+        "a truncated checkpoint (generate.py)", GENERATE, r"cannot load .*checkpoint\.pt", setup="truncated_checkpoint"
     ),
     BadInput(
         "empty results folder (efficiency plots)",
