@@ -180,9 +180,11 @@ def test_scontrol_requeue_resumes_from_the_checkpoint_and_equals_an_uninterrupte
 
 
 def test_the_signal_before_the_time_limit_requeues_and_the_run_resumes_identically(tmp_path):
-    # SIGUSR2 is due 10 s into each attempt (a 1-minute limit, signalled 50 s before); Slurm checks
-    # time limits every 30 s, so it arrives 10 to 40 s in
-    limit = "hydra.launcher.timeout_min=1 hydra.launcher.signal_delay_s=50 hydra.launcher.max_num_timeout=10".split()
+    # SIGUSR2 is due 30 s into each attempt (a 2-minute limit, signalled 90 s before); Slurm checks
+    # time limits every 30 s, so it arrives 30 to 60 s in. Not sooner: submitit installs its handler only
+    # after unpickling the job (importing torch and the harness), which took over 10 s on a loaded CI
+    # machine, and a signal before that kills the job (state FAILED, "User defined signal 2")
+    limit = "hydra.launcher.timeout_min=2 hydra.launcher.signal_delay_s=90 hydra.launcher.max_num_timeout=10".split()
     proc = submit(tmp_path, *tiny(tmp_path, ENDLESS), *limit)
     upto = resumed_then(tmp_path, proc)
     cancel(tmp_path)
