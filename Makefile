@@ -21,7 +21,7 @@ TRAIN := $(VENV)/bin/minrnn-train
 	reproduce-figure1 reproduce-inference figures-efficiency faults reproduce-table4 tables clean \
 	reproduce-table3 reproduce-table3-demo reproduce-table4-lra test-gpu-compile test-mamba-ssm reproduce-recall \
 	reproduce-table6 reproduce-figure5 claims claims-runs test-slurm test-paper-scale gpu-check bench-compile \
-	profile-step
+	profile-step docs layer-precision
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -76,8 +76,15 @@ format: install-dev  ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: install  ## layer benchmark (T = 64 .. 4096), written to results/bench/ for committing
+bench: install  ## layer benchmark (T = 64 .. 4096), written to results/bench/ for committing; docs regenerated
 	$(PY) scripts/bench_layers.py --out results/bench
+	$(PY) scripts/make_docs.py
+
+docs: install  ## regenerate the numbers in docs/ that come from results/ (minrnn/harness/doc_blocks.py)
+	$(PY) scripts/make_docs.py
+
+layer-precision: install  ## the precision policy measured: half inputs, every backend, T = 4096 and 65,536 (results/core/layer_precision.*)
+	$(PY) scripts/layer_precision.py --out results/core
 
 profile-step: install  ## where a training step's time goes, per part of the network, T = 512, 4096 (results/efficiency/profile_cpu.*)
 	$(PY) scripts/profile_step.py

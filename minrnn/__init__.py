@@ -4,6 +4,7 @@
     layer = MinGRU(dim_in, dim_hidden)     # log_space=True by default (Appendix B)
     h = layer(x)                           # (B, T, dim_in) -> (B, T, dim_hidden), parallel mode
     h_t = layer.step(x_t, h_prev)          # sequential mode
+    h = layer(packed, resets=resets)       # packed sequences (minrnn.resets)
 
 The scans themselves: ``from minrnn.scan import scan`` (one function per backend in minrnn.scan).
 """
@@ -19,7 +20,18 @@ os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 from minrnn.blocks import Block, CausalConv1d  # noqa: E402
 from minrnn.layers import MinGRU, MinLSTM, g, log_g  # noqa: E402
 from minrnn.model import SequenceModel  # noqa: E402
+from minrnn.resets import resets_from_cu_seqlens  # noqa: E402
 from minrnn.scan import parallel_scan_log  # noqa: E402
 
-__all__ = ["Block", "CausalConv1d", "MinGRU", "MinLSTM", "SequenceModel", "g", "log_g", "parallel_scan_log"]
+__all__ = [
+    "Block",
+    "CausalConv1d",
+    "MinGRU",
+    "MinLSTM",
+    "SequenceModel",
+    "g",
+    "log_g",
+    "parallel_scan_log",
+    "resets_from_cu_seqlens",
+]
 __version__ = "0.1.0"

@@ -23,6 +23,7 @@ from torch import nn
 
 from minrnn import native
 from minrnn.layers import MinGRU, MinLSTM
+from minrnn.resets import check_resets
 
 RNNS = {"mingru": MinGRU, "minlstm": MinLSTM}
 
@@ -86,19 +87,40 @@ class CausalConv1d(nn.Module):
         self.depthwise = nn.Conv1d(dim, dim, kernel_size, groups=dim)
         self.pointwise = nn.Conv1d(dim, dim, 1)
 
-    def forward(self, x: torch.Tensor, state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, state: torch.Tensor | None = None, resets: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         k = self.kernel_size
         if state is None:
             state = x.new_zeros(x.shape[0], k - 1, x.shape[2])
         window = torch.cat([state, x], dim=1)  # (B, k-1+T, D)
+        if resets is not None and k > 1:
+            return self._forward_resets(window, resets)
         y = self.pointwise(self.depthwise(window.transpose(1, 2))).transpose(1, 2)
         return y, window[:, window.shape[1] - (k - 1) :]
 
-    def step(self, x_t: torch.Tensor, state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """One token: x_t (B, D) -> y_t (B, D); O(k D) work and memory."""
+    def _forward_resets(self, window: torch.Tensor, resets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The conv where no window mixes two sequences: an input before the start of the output's
+        sequence counts as the zero padding a sequence run alone has (minrnn.resets)."""
+        k = self.kernel_size
+        segment = F.pad(resets.long().cumsum(1), (k - 1, 0))  # (B, k-1+T): the inputs before x are segment 0
+        same = segment.unfold(1, k, 1) == segment[:, k - 1 :].unsqueeze(-1)  # (B, T, k)
+        inputs = window.unfold(1, k, 1) * same.unsqueeze(2).to(window.dtype)  # (B, T, D, k)
+        y = torch.einsum("btdk,dk->btd", inputs, self.depthwise.weight.squeeze(1)) + self.depthwise.bias
+        y = F.linear(y, self.pointwise.weight.squeeze(-1), self.pointwise.bias)
+        last = window[:, window.shape[1] - (k - 1) :]  # the next chunk's inputs before it: this sequence's only
+        kept = segment[:, segment.shape[1] - (k - 1) :] == segment[:, -1:]
+        return y, last * kept.unsqueeze(-1).to(window.dtype)
+
+    def step(
+        self, x_t: torch.Tensor, state: torch.Tensor | None = None, reset: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One token: x_t (B, D) -> y_t (B, D); O(k D) work and memory. ``reset`` (B,): rows that start anew."""
         k = self.kernel_size
         if state is None:
             state = x_t.new_zeros(x_t.shape[0], k - 1, x_t.shape[1])
+        elif reset is not None:
+            state = state.masked_fill(reset.view(-1, 1, 1), 0.0)
         window = torch.cat([state, x_t.unsqueeze(1)], dim=1)  # (B, k, D)
         y = torch.einsum("bkd,dk->bd", window, self.depthwise.weight.squeeze(1)) + self.depthwise.bias
         y = F.linear(y, self.pointwise.weight.squeeze(-1), self.pointwise.bias)
@@ -149,30 +171,54 @@ class Block(nn.Module):
         self.mlp_norm = NORMS[norm](dim) if mlp else None
         self.mlp = MLP(dim, mlp_mult, dropout) if mlp else None
 
-    def forward(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
-        """Parallel mode: x (B, T, D) -> (y (B, T, D), state after the last token)."""
+    def _resets_supported(self) -> None:
+        if not getattr(self.rnn, "supports_resets", False):
+            raise ValueError(f"resets need a layer that takes them (MinGRU, MinLSTM), not {type(self.rnn).__name__}")
+
+    def forward(
+        self, x: torch.Tensor, state: State | None = None, resets: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, State]:
+        """Parallel mode: x (B, T, D) -> (y (B, T, D), state after the last token). ``resets`` (B, T)
+        bool: where a new sequence starts; neither the conv nor the RNN sees across it (minrnn.resets)."""
         conv_state, h0 = state if state is not None else (None, None)
+        if resets is not None:
+            self._resets_supported()
+            check_resets(resets, x.shape[0], x.shape[1], x.device, "Block")
         if self.conv is not None:
-            c, conv_state = self.conv(x, conv_state)
+            c, conv_state = self.conv(x, conv_state, resets)
             x = x + c
         if hasattr(self.rnn, "forward_state"):
             h, rnn_state = self.rnn.forward_state(self.norm(x), h0)
         else:
-            h = self.rnn(self.norm(x), h0)
+            h = self.rnn(self.norm(x), h0, resets=resets) if resets is not None else self.rnn(self.norm(x), h0)
             rnn_state = h[:, -1]
         x = x + self.rnn_dropout(self.down(h))
         if self.mlp is not None:
             x = x + self.mlp(self.mlp_norm(x))
         return x, (conv_state, rnn_state)
 
-    def step(self, x_t: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
-        """Sequential mode: x_t (B, D) -> (y_t (B, D), new state); memory independent of position."""
+    def step(
+        self, x_t: torch.Tensor, state: State | None = None, reset: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, State]:
+        """Sequential mode: x_t (B, D) -> (y_t (B, D), new state); memory independent of position.
+        ``reset`` (B,) bool: rows where a new sequence starts at this token."""
         conv_state, h_prev = state if state is not None else (None, None)
+        if reset is not None:
+            self._resets_supported()
+            check_resets(
+                reset.unsqueeze(-1) if isinstance(reset, torch.Tensor) else reset,
+                x_t.shape[0],
+                1,
+                x_t.device,
+                "Block.step",
+            )
         if self.conv is not None:
-            c, conv_state = self.conv.step(x_t, conv_state)
+            c, conv_state = self.conv.step(x_t, conv_state, reset)
             x_t = x_t + c
         if hasattr(self.rnn, "step_state"):
             h_t, rnn_state = self.rnn.step_state(self.norm(x_t), h_prev)
+        elif reset is not None:
+            h_t = rnn_state = self.rnn.step(self.norm(x_t), h_prev, reset)
         else:
             h_t = rnn_state = self.rnn.step(self.norm(x_t), h_prev)
         x_t = x_t + self.rnn_dropout(self.down(h_t))

@@ -27,12 +27,27 @@ import torch.nn.functional as F
 from torch import nn
 
 from minrnn import native
-from minrnn.scan import LOG_CHUNK, parallel_scan_log_chunked, resolve_backend, scan_sequential, triton_kernels
+from minrnn.resets import check_resets, reset_coefficients, reset_log_coefficients, step_state
+from minrnn.scan import (
+    LOG_CHUNK,
+    parallel_scan_log_chunked,
+    resolve_backend,
+    scan_cpu,
+    scan_sequential,
+    scan_triton,
+    triton_kernels,
+)
 
 
 def g(x: torch.Tensor) -> torch.Tensor:
     """Listing 6: x + 0.5 for x >= 0, sigmoid(x) otherwise; continuous and positive."""
     return torch.where(x >= 0, x + 0.5, torch.sigmoid(x))
+
+
+def f32(t: torch.Tensor) -> torch.Tensor:
+    """The precision policy: half-precision projections (bf16/fp16 models, autocast) are upcast, so
+    the gates and the state are computed in float32 (results/core/layer_precision.md)."""
+    return t.float() if t.element_size() < 4 else t
 
 
 def log_g(x: torch.Tensor) -> torch.Tensor:
@@ -116,24 +131,55 @@ class _MinRNN(nn.Module):
                 f"{(x.shape[0], self.dim_hidden)}, got {tuple(h.shape)}"
             )
 
-    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None, return_state: bool = False):
+    supports_resets = True  # Block passes resets on to layers that say so
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        h0: torch.Tensor | None = None,
+        return_state: bool = False,
+        resets: torch.Tensor | None = None,
+    ):
         """Parallel mode: x (B, T, dim_in), h0 (B, dim_hidden) or None -> h (B, T, dim_hidden); with
-        ``return_state``, (h, h_T): the state after x, to pass as the next chunk's h0 (or to ``step``)."""
-        h = self._forward(x, h0)
+        ``return_state``, (h, h_T): the state after x, to pass as the next chunk's h0 (or to ``step``).
+        ``resets`` (B, T) bool: True at t where a new sequence starts, whose state before t is the
+        initial state (the learned one, else zeros), not h_{t-1} (minrnn.resets; packed sequences)."""
+        h = self._forward(x, h0, resets)
         return (h, h[:, -1]) if return_state else h
 
-    def _forward(self, x: torch.Tensor, h0: torch.Tensor | None) -> torch.Tensor:
+    def _forward(self, x: torch.Tensor, h0: torch.Tensor | None, resets: torch.Tensor | None = None) -> torch.Tensor:
         self._check(x, h0, step=False)
         if h0 is None:
             h0 = self.initial_state(x.shape[0], x)
         elif h0.dtype != x.dtype:
             h0 = h0.to(x.dtype)  # every backend takes the state in the input's dtype
         backend = resolve_backend(self.scan, x.device)
+        if resets is not None:
+            check_resets(resets, x.shape[0], x.shape[1], x.device, type(self).__name__)
+            return self._forward_resets(x, h0, backend, resets)
         if backend in ("cpu", "triton"):
             return self._forward_fused(x, h0, backend)
         if backend == "log":
             return self._forward_log(x, h0)
-        return scan_sequential(*self.coefficients(x), h0)
+        a, b = (t.float() if t.element_size() < 4 else t for t in self.coefficients(x))  # a float32 state
+        return scan_sequential(a, b, h0.to(a.dtype) if h0 is not None else None).to(x.dtype)
+
+    def _forward_resets(self, x: torch.Tensor, h0: torch.Tensor | None, backend: str, resets: torch.Tensor):
+        """Parallel mode with resets: the coefficients changed where a sequence starts (a_t = 0,
+        b_t += a_t s; minrnn.resets), then the backend's own scan with its backward (``cpu`` and
+        ``triton`` run their generic scan kernels on a, b; the path without resets is unchanged)."""
+        initial = self.initial_state(x.shape[0], x)
+        if backend == "log":
+            log_a, log_b = (t.float() if t.element_size() < 4 else t for t in self.log_coefficients(x))
+            log_s = None if initial is None else initial.log().to(log_b.dtype)
+            log_a, log_b = reset_log_coefficients(log_a, log_b, resets, log_s)
+            return self._scan_log(log_a, log_b, h0).to(x.dtype)
+        a, b = (t.float() if t.element_size() < 4 else t for t in self.coefficients(x))  # a float32 state
+        if initial is not None:
+            initial = initial.to(a.dtype)
+        a, b = reset_coefficients(a, b, resets, initial)
+        h0 = h0.to(a.dtype) if h0 is not None else None
+        return {"sequential": scan_sequential, "cpu": scan_cpu, "triton": scan_triton}[backend](a, b, h0).to(x.dtype)
 
     def _forward_log(self, x: torch.Tensor, h0: torch.Tensor | None) -> torch.Tensor:
         """Algorithm 6/8: the log-space parallel scan (Listing 5) on log-coefficients and log-values,
@@ -142,6 +188,10 @@ class _MinRNN(nn.Module):
         Computed in float32 at least: under bf16/fp16 autocast, logcumsumexp in half precision loses
         the state (Appendix B's point is numerical stability)."""
         log_coeffs, log_values = (t.float() if t.element_size() < 4 else t for t in self.log_coefficients(x))
+        return self._scan_log(log_coeffs, log_values, h0).to(x.dtype)
+
+    def _scan_log(self, log_coeffs: torch.Tensor, log_values: torch.Tensor, h0: torch.Tensor | None) -> torch.Tensor:
+        """Listing 5, chunked, from log a and log b (B, T, C), with log h0 in front when given."""
         if h0 is not None:
             if not self.log_space or bool((h0 <= 0).any()):
                 raise ValueError(
@@ -149,7 +199,7 @@ class _MinRNN(nn.Module):
                     "log-space layer are always positive"
                 )
             log_values = torch.cat([h0.log().to(log_values.dtype).unsqueeze(1), log_values], dim=1)
-        return parallel_scan_log_chunked(log_coeffs, log_values, self.log_chunk).to(x.dtype)
+        return parallel_scan_log_chunked(log_coeffs, log_values, self.log_chunk)
 
     def _forward_fused(self, x: torch.Tensor, h0: torch.Tensor | None, backend: str) -> torch.Tensor:
         """A fused kernel on all projections at once: one matmul, then the recurrence on its outputs.
@@ -174,16 +224,28 @@ class _MinRNN(nn.Module):
         bias = bias.float() if bias is not None else None
         return native.gate_scan(p.float(), h0, self._mode, self.log_space, bias).to(x.dtype)
 
-    def step(self, x_t: torch.Tensor, h_prev: torch.Tensor | None = None) -> torch.Tensor:
-        """Sequential mode: x_t (B, dim_in), h_prev (B, dim_hidden) or None -> h_t (B, dim_hidden)."""
+    def step(
+        self, x_t: torch.Tensor, h_prev: torch.Tensor | None = None, reset: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Sequential mode: x_t (B, dim_in), h_prev (B, dim_hidden) or None -> h_t (B, dim_hidden).
+        ``reset`` (B,) bool: rows where a new sequence starts at this step start from the initial state."""
         self._check(x_t, h_prev, step=True)
-        if h_prev is None:
-            h_prev = self.initial_state(x_t.shape[0], x_t)
-        elif h_prev.dtype != x_t.dtype:
+        if reset is not None:
+            check_resets(
+                reset.unsqueeze(-1) if isinstance(reset, torch.Tensor) else reset,
+                x_t.shape[0],
+                1,
+                x_t.device,
+                f"{type(self).__name__}.step",
+            )
+        if h_prev is not None and h_prev.dtype != x_t.dtype:
             h_prev = h_prev.to(x_t.dtype)
-        a, b = self.coefficients(x_t.unsqueeze(1))
-        a, b = a.squeeze(1), b.squeeze(1)
-        return b if h_prev is None else a * h_prev + b
+        h_prev = step_state(h_prev, reset, self.initial_state(x_t.shape[0], x_t))
+        a, b = (
+            t.squeeze(1).float() if t.element_size() < 4 else t.squeeze(1) for t in self.coefficients(x_t.unsqueeze(1))
+        )
+        h_t = b if h_prev is None else a * h_prev.to(a.dtype) + b  # float32 arithmetic for half inputs
+        return h_t.to(x_t.dtype)
 
 
 class MinGRU(_MinRNN):
@@ -212,16 +274,16 @@ class MinGRU(_MinRNN):
 
     def coefficients(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Algorithms 1/5 (Listings 1/7): a = 1 - z, b = z * h~."""
-        z = torch.sigmoid(self.linear_z(x))
-        h_tilde = self.candidate(self.linear_h(x))
+        z = torch.sigmoid(f32(self.linear_z(x)))
+        h_tilde = self.candidate(f32(self.linear_h(x)))
         return 1 - z, z * h_tilde
 
     def log_coefficients(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Listing 8, lines 5-9: log(1 - z) = -softplus(k), log(z) + log g(Linear_h(x))."""
-        k = self.linear_z(x)
+        k = f32(self.linear_z(x))
         log_z = -F.softplus(-k)
         log_coeffs = -F.softplus(k)
-        log_tilde_h = log_g(self.linear_h(x))
+        log_tilde_h = log_g(f32(self.linear_h(x)))
         return log_coeffs, log_z + log_tilde_h
 
 
@@ -263,9 +325,9 @@ class MinLSTM(_MinRNN):
 
     def coefficients(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Algorithms 3/7 (Listings 3/9): a = f', b = i' * h~ (f, i when not normalised)."""
-        f_t = torch.sigmoid(self.linear_f(x))
-        i_t = torch.sigmoid(self.linear_i(x))
-        tilde_h = self.candidate(self.linear_h(x))
+        f_t = torch.sigmoid(f32(self.linear_f(x)))
+        i_t = torch.sigmoid(f32(self.linear_i(x)))
+        tilde_h = self.candidate(f32(self.linear_h(x)))
         if self.normalize_gates:
             f_t, i_t = f_t / (f_t + i_t), i_t / (f_t + i_t)
         return f_t, i_t * tilde_h
@@ -273,11 +335,11 @@ class MinLSTM(_MinRNN):
     def log_coefficients(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Listing 10, lines 5-10: log f', log i' via softplus differences (log f, log i if not normalised)."""
         if self.normalize_gates:
-            diff = F.softplus(-self.linear_f(x)) - F.softplus(-self.linear_i(x))
+            diff = F.softplus(-f32(self.linear_f(x))) - F.softplus(-f32(self.linear_i(x)))
             log_f = -F.softplus(diff)
             log_i = -F.softplus(-diff)
         else:
-            log_f = -F.softplus(-self.linear_f(x))
-            log_i = -F.softplus(-self.linear_i(x))
-        log_tilde_h = log_g(self.linear_h(x))
+            log_f = -F.softplus(-f32(self.linear_f(x)))
+            log_i = -F.softplus(-f32(self.linear_i(x)))
+        log_tilde_h = log_g(f32(self.linear_h(x)))
         return log_f, log_i + log_tilde_h

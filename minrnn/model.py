@@ -120,22 +120,32 @@ class SequenceModel(nn.Module):
             raise ValueError(f"token ids must lie in [0, {self.vocab_size}), got [{int(x.min())}, {int(x.max())}]")
         return self.embed(x)
 
-    def forward(self, x: torch.Tensor, state: list[State] | None = None, return_state: bool = False):
-        """Parallel mode: logits (B, T, dim_out); with return_state, also the state after x."""
+    def forward(
+        self,
+        x: torch.Tensor,
+        state: list[State] | None = None,
+        return_state: bool = False,
+        resets: torch.Tensor | None = None,
+    ):
+        """Parallel mode: logits (B, T, dim_out); with return_state, also the state after x. ``resets``
+        (B, T) bool: True where a new sequence starts (packed sequences: minrnn.resets.resets_from_cu_seqlens)."""
         h = self._embed(x, step=False)
         new_state = []
         for i, block in enumerate(self.blocks):
-            h, s = block(h, state[i] if state is not None else None)
+            h, s = block(h, state[i] if state is not None else None, resets)
             new_state.append(s)
         logits = self.head(self.norm(h))
         return (logits, new_state) if return_state else logits
 
-    def step(self, x_t: torch.Tensor, state: list[State] | None = None) -> tuple[torch.Tensor, list[State]]:
-        """Sequential mode: one token (B,) or vector (B, dim_in) -> (logits (B, dim_out), new state)."""
+    def step(
+        self, x_t: torch.Tensor, state: list[State] | None = None, reset: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, list[State]]:
+        """Sequential mode: one token (B,) or vector (B, dim_in) -> (logits (B, dim_out), new state);
+        ``reset`` (B,) bool: rows where a new sequence starts at this token."""
         h = self._embed(x_t, step=True)
         new_state = []
         for i, block in enumerate(self.blocks):
-            h, s = block.step(h, state[i] if state is not None else None)
+            h, s = block.step(h, state[i] if state is not None else None, reset)
             new_state.append(s)
         return self.head(self.norm(h)), new_state
 

@@ -14,7 +14,8 @@ h0 of shape (B, C) (zeros when None) and h of shape (B, T, C), and computes the 
 
 ``scan(a, b, h0, backend="auto")`` picks one: ``cpu`` on CPU when the kernel compiles (else
 ``sequential``), ``triton`` on CUDA when a test launch works (else ``log``, with one warning that
-says why). The MinGRU/MinLSTM layers
+says why). ``scan(..., resets=...)`` restarts the state where a new sequence starts (minrnn.resets),
+on every backend. The MinGRU/MinLSTM layers
 use the fused variants of the CPU and Triton kernels, which also compute a and b from the gates.
 """
 
@@ -27,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from minrnn import native
+from minrnn.resets import check_resets, reset_coefficients
 
 BACKENDS = ("sequential", "log", "cpu", "triton")
 
@@ -196,8 +198,15 @@ def resolve_backend(backend: str, device: torch.device) -> str:
     return backend
 
 
-def scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None, backend: str = "auto") -> torch.Tensor:
-    """h_t = a_t * h_{t-1} + b_t with the chosen backend (see the module docstring)."""
+def scan(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    h0: torch.Tensor | None = None,
+    backend: str = "auto",
+    resets: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """h_t = a_t * h_{t-1} + b_t with the chosen backend (see the module docstring). ``resets`` (B, T)
+    bool: where True, h_{t-1} is replaced by zeros (a new sequence starts at t; minrnn.resets)."""
     if a.dim() != 3 or a.shape != b.shape:
         raise ValueError(f"scan needs a and b of the same shape (B, T, C), got {tuple(a.shape)} and {tuple(b.shape)}")
     if h0 is not None and h0.shape != (a.shape[0], a.shape[2]):
@@ -208,4 +217,7 @@ def scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None, backe
     if not a.is_floating_point():
         raise ValueError(f"scan: a must be a floating-point tensor, got {a.dtype}")
     name = resolve_backend(backend, a.device)
+    if resets is not None:
+        check_resets(resets, a.shape[0], a.shape[1], a.device, "scan")
+        a, b = reset_coefficients(a, b, resets)
     return {"sequential": scan_sequential, "log": scan_log, "cpu": scan_cpu, "triton": scan_triton}[name](a, b, h0)

@@ -93,6 +93,8 @@ def main(argv=None) -> int:
         ("log-space MinGRU / MinGRU", "MinGRU (log-space scan)", "MinGRU", "speedup, target >= 6 at T=4096"),
         ("log-space MinLSTM / MinLSTM", "MinLSTM (log-space scan)", "MinLSTM", "speedup"),
         ("MinGRU / its projections", "MinGRU", "MinGRU projections only", "overhead, target <= 2 at T=4096"),
+        ("packed MinGRU / MinGRU", "MinGRU, packed (a reset every 256 steps)", "MinGRU", "cost of the reset path"),
+        ("packed MinLSTM / MinLSTM", "MinLSTM, packed (a reset every 256 steps)", "MinLSTM", "cost of the reset path"),
     ]
     lines += [
         "",

@@ -30,7 +30,8 @@ def test_bench_layers_writes_times_ratios_and_provenance(tmp_path):
     assert out.returncode == 0, out.stderr
     rec = json.loads((tmp_path / "layers.json").read_text())
     assert {r["T"] for r in rec["rows"]} == {8, 16} and all(r["seconds"] > 0 for r in rec["rows"])
-    assert len(rec["rows"]) == 2 * 9
+    assert len(rec["rows"]) == 2 * 11
+    assert rec["ratios"]["packed MinGRU / MinGRU"].keys() == {"8", "16"}
     assert rec["ratios"]["nn.GRU (fused) / MinGRU"].keys() == {"8", "16"}
     assert rec["provenance"]["torch"] and rec["provenance"]["git_commit"]
     assert "| nn.GRU (fused) / MinGRU |" in (tmp_path / "layers.md").read_text()

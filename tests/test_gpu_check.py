@@ -55,16 +55,23 @@ def test_the_dry_run_passes_on_correct_kernels_with_references_in_float64(tmp_pa
 
 
 def test_the_float64_reference_fails_a_backend_that_holds_its_state_in_bf16():
-    """What the old check missed: the sequential loop under bf16 autocast as the reference."""
+    """What the old check missed (its reference was the sequential loop under bf16 autocast, whose state
+    was then bf16): a bf16 state fails the bf16 tolerance; every backend now keeps a float32 state and passes."""
     torch.manual_seed(0)
     from minrnn import MinLSTM
+    from minrnn.scan import scan_sequential
 
     layer = MinLSTM(16, 24, scan="sequential")
     x = torch.randn(2, 400, 16, dtype=torch.float64)
     ref = gpu_check.rounded_reference(layer, x, torch.bfloat16)
     with torch.autocast("cpu", dtype=torch.bfloat16):
+        a, b = (t.bfloat16() for t in layer.coefficients(x.float()))
         h = layer(x.float())
-    assert gpu_check.relative_error(h.detach(), ref) > gpu_check.TOLERANCES["bfloat16"][0]
+    bf16_state = scan_sequential(a, b)
+    assert bf16_state.dtype == torch.bfloat16
+    assert gpu_check.relative_error(bf16_state.detach().float(), ref) > gpu_check.TOLERANCES["bfloat16"][0]
+    assert h.dtype == torch.float32
+    assert gpu_check.relative_error(h.detach(), ref) < gpu_check.TOLERANCES["bfloat16"][0]
 
 
 def test_a_check_that_runs_out_of_memory_is_a_row_and_the_others_still_run(tmp_path, monkeypatch):

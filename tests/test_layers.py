@@ -170,6 +170,31 @@ def test_half_precision_scans_in_float32(backend):
         torch.testing.assert_close(auto(x).float(), ref, rtol=0.05, atol=0.05)
 
 
+@pytest.mark.parametrize("half", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("cls", [MinGRU, MinLSTM])
+def test_half_inputs_keep_a_float32_state_in_every_backend_and_mode(cls, half):
+    """The precision policy (docs/library.md): only the projections are half; under autocast every
+    backend and step mode return float32 and agree with each other to float32 rounding (the fused cpu
+    kernel adds the bias in float32, so it is held to the half tolerance)."""
+    torch.manual_seed(0)
+    layer = cls(8, 16, init_hidden_state=True)
+    x = torch.randn(2, 300, 8)
+    outs = {}
+    with torch.autocast("cpu", dtype=half):
+        for backend in ["sequential", "log", "triton", "cpu"]:
+            layer.scan = backend
+            outs[backend] = layer(x)
+        h, steps = None, []
+        for t in range(300):
+            h = layer.step(x[:, t], h)
+            steps.append(h)
+    outs["step"] = torch.stack(steps, 1)
+    assert all(o.dtype == torch.float32 for o in outs.values())
+    for name in ["log", "triton", "step"]:
+        torch.testing.assert_close(outs[name], outs["sequential"], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(outs["cpu"], outs["sequential"], rtol=2e-2, atol=2e-2)
+
+
 @pytest.mark.parametrize("cls", [MinGRU, MinLSTM])
 def test_bad_shapes_and_dtypes_raise_value_error(cls):
     layer = cls(5, 7)

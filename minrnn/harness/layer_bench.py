@@ -32,13 +32,30 @@ class Projections(nn.Module):
         return F.linear(x, torch.cat([lin.weight for lin in lins]), torch.cat([lin.bias for lin in lins]))
 
 
+class WithResets(nn.Module):
+    """A layer on packed sequences: a reset every ``every`` steps (minrnn.resets), as packing sequences
+    of that length end to end gives; times the reset path against the layer without resets."""
+
+    def __init__(self, layer: nn.Module, every: int = 256):
+        super().__init__()
+        self.layer, self.every = layer, every
+
+    def forward(self, x):
+        resets = torch.zeros(x.shape[:2], dtype=torch.bool, device=x.device)
+        resets[:, :: self.every] = True
+        return self.layer(x, resets=resets)
+
+
 def layer_models(dim: int) -> dict[str, nn.Module]:
-    """MinGRU/MinLSTM with the device's default scan (fused kernel) and with the paper's log-space scan,
-    beside torch.nn's fused GRU/LSTM and GRU/LSTM as plain loops (what Section 4.1 compares with)."""
-    mingru = MinGRU(dim, dim)
+    """MinGRU/MinLSTM with the device's default scan (fused kernel), on packed sequences (the reset
+    path) and with the paper's log-space scan, beside torch.nn's fused GRU/LSTM and GRU/LSTM as plain
+    loops (what Section 4.1 compares with)."""
+    mingru, minlstm = MinGRU(dim, dim), MinLSTM(dim, dim)
     return {
         "MinGRU": mingru,
-        "MinLSTM": MinLSTM(dim, dim),
+        "MinLSTM": minlstm,
+        "MinGRU, packed (a reset every 256 steps)": WithResets(mingru),
+        "MinLSTM, packed (a reset every 256 steps)": WithResets(minlstm),
         "MinGRU (log-space scan)": MinGRU(dim, dim, scan="log"),
         "MinLSTM (log-space scan)": MinLSTM(dim, dim, scan="log"),
         "MinGRU projections only": Projections(mingru),
