@@ -1,7 +1,9 @@
 """A GPT-style decoder baseline: pre-norm blocks of causal self-attention and a GELU MLP.
 
-Attention is torch's scaled_dot_product_attention (flash/memory-efficient kernels where available),
-positions are rotary (RoPE), so there is no maximum length. ``step`` decodes one token with a
+Attention is torch's scaled_dot_product_attention (flash/memory-efficient kernels where available).
+Positions are rotary (RoPE, the default: no maximum length) or, as in nanoGPT (the framework the paper
+trains Figure 2's Transformer with), a learned table of ``max_len`` absolute positions; ``tie_head``
+ties the output head to the token embedding, as nanoGPT does. ``step`` decodes one token with a
 key/value cache, whose memory grows with the context (the contrast with the RNNs' constant state).
 Same constructor as minrnn.SequenceModel: dim, depth, dim_out, and vocab_size or dim_in.
 """
@@ -26,11 +28,11 @@ def rotate(x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
 
 
 class SelfAttention(nn.Module):
-    def __init__(self, dim: int, heads: int, dropout: float):
+    def __init__(self, dim: int, heads: int, dropout: float, rope: bool = True):
         super().__init__()
-        if dim % heads or (dim // heads) % 2:
+        if dim % heads or (rope and (dim // heads) % 2):
             raise ValueError(f"Transformer: dim={dim} must be divisible by heads={heads} into an even head size")
-        self.heads, self.dropout = heads, dropout
+        self.heads, self.dropout, self.rope = heads, dropout, rope
         self.qkv = nn.Linear(dim, 3 * dim)
         self.out = nn.Linear(dim, dim)
 
@@ -45,7 +47,8 @@ class SelfAttention(nn.Module):
         q, k, v = self.qkv(x).view(B, T, 3, self.heads, D // self.heads).permute(2, 0, 3, 1, 4)
         start = 0 if cache is None else cache[2]
         pos = torch.arange(start, start + T, device=x.device)
-        q, k = rotate(q, pos), rotate(k, pos)
+        if self.rope:
+            q, k = rotate(q, pos), rotate(k, pos)
         if cache is not None:
             kb, vb, n = cache
             if n + T > kb.shape[2]:
@@ -63,10 +66,10 @@ class SelfAttention(nn.Module):
 
 
 class TransformerBlock(nn.Module):
-    def __init__(self, dim: int, heads: int, mlp_mult: float, dropout: float):
+    def __init__(self, dim: int, heads: int, mlp_mult: float, dropout: float, rope: bool = True):
         super().__init__()
         self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
-        self.attn = SelfAttention(dim, heads, dropout)
+        self.attn = SelfAttention(dim, heads, dropout, rope)
         hidden = int(dim * mlp_mult)
         self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim), nn.Dropout(dropout))
 
@@ -77,7 +80,6 @@ class TransformerBlock(nn.Module):
 
 
 class Transformer(nn.Module):
-    implementation = "torch scaled_dot_product_attention, RoPE"
     constant_state = False  # the KV cache grows with every token
 
     def __init__(
@@ -91,18 +93,42 @@ class Transformer(nn.Module):
         heads: int = 4,
         mlp_mult: float = 4.0,
         dropout: float = 0.0,
+        positions: str = "rope",
+        max_len: int | None = None,
+        tie_head: bool = False,
     ):
         super().__init__()
-        self.vocab_size = vocab_size
+        if positions not in ("rope", "learned"):
+            raise ValueError(f"Transformer: positions must be 'rope' or 'learned', got {positions!r}")
+        if positions == "learned" and (not isinstance(max_len, int) or max_len < 1):
+            raise ValueError(f"Transformer: learned positions need max_len >= 1, got {max_len!r}")
+        if tie_head and (vocab_size is None or vocab_size != dim_out):
+            raise ValueError("Transformer: tie_head needs token inputs with vocab_size == dim_out")
+        self.vocab_size, self.max_len = vocab_size, max_len
+        self.implementation = (
+            f"torch scaled_dot_product_attention, {'RoPE' if positions == 'rope' else 'learned positions'}"
+        )
         self.embed = input_layer(dim, vocab_size, dim_in)
+        self.pos = nn.Embedding(max_len, dim) if positions == "learned" else None
         self.drop = nn.Dropout(dropout)
-        self.blocks = nn.ModuleList(TransformerBlock(dim, heads, mlp_mult, dropout) for _ in range(depth))
+        rope = positions == "rope"
+        self.blocks = nn.ModuleList(TransformerBlock(dim, heads, mlp_mult, dropout, rope) for _ in range(depth))
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, dim_out, bias=False)
+        if tie_head:
+            self.head.weight = self.embed.weight  # nanoGPT's weight tying
 
     def forward(self, x: torch.Tensor, state: list | None = None, return_state: bool = False):
         """Parallel mode over (B, T) tokens or (B, T, dim_in) vectors; state is the KV cache."""
-        h = self.drop(self.embed(x))
+        h = self.embed(x)
+        if self.pos is not None:
+            start = 0 if state is None else state[0][2]
+            if start + x.shape[1] > self.max_len:
+                raise ValueError(
+                    f"Transformer: {start + x.shape[1]} positions, more than its learned max_len {self.max_len}"
+                )
+            h = h + self.pos(torch.arange(start, start + x.shape[1], device=h.device))
+        h = self.drop(h)
         caches = []
         for i, block in enumerate(self.blocks):
             h, c = block(h, None if state is None else state[i])

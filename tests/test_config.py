@@ -128,3 +128,39 @@ def test_the_slurm_commands_of_the_docs_compose():
         cfg = compose_cfg([*launcher, *overrides], hydra_cfg=True)
         assert cfg.hydra.launcher.partition == "gpu" and cfg.hydra.launcher.max_num_timeout == 3
         OmegaConf.to_container(cfg.task, resolve=True)
+
+
+def test_settings_added_at_the_value_of_the_committed_runs_keep_every_identity():
+    """minrnn.harness.config.ABSENT_AT: a setting added to the configs (for scale=paper) hashes as absent
+    at the value that reproduces the committed runs, and as a new identity at any other value."""
+    from minrnn.harness.config import ABSENT_AT, identity
+
+    base = {"trainer": {"lr": 1e-3}, "model": {"net": {"dim": 8, "block": {"rnn_kwargs": {"scan": "auto"}}}}}
+    for path, value in ABSENT_AT.items():
+        with_default = {"task": {"arch": {"dim": 8}}, **base}
+        node = with_default = json_copy(with_default)
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = value
+        plain = json_copy({"task": {"arch": {"dim": 8}}, **base})
+        assert identity(with_default) == identity(plain), path
+        node[path[-1]] = "changed" if isinstance(value, str) or value is None else (not value)
+        assert identity(with_default) != identity(plain), path
+    assert identity({"trainer": {"decay_rnn": 1}}) != identity({"trainer": {}})  # 1 is not True
+
+
+def json_copy(d: dict) -> dict:
+    import json
+
+    return json.loads(json.dumps(d))
+
+
+def test_scale_paper_follows_the_authors_code_where_the_paper_is_silent_and_cpu_keeps_its_runs():
+    paper = compose_cfg(["experiment=table2/mingru", "scale=paper"])
+    cpu = compose_cfg(["experiment=table2/mingru", "scale=cpu"])
+    assert paper.trainer.optimizer == "adamw" and paper.trainer.decay_rnn is False
+    assert paper.model.net.block.rnn_kwargs.init_hidden_state is True and paper.task.arch.rnn_dropout == 0.0
+    assert cpu.trainer.optimizer == "adam" and cpu.model.net.block.rnn_kwargs.init_hidden_state is False
+    gpt = compose_cfg(["experiment=figure2/transformer", "scale=paper"])
+    assert gpt.model.net.positions == "learned" and gpt.model.net.tie_head is True
+    assert gpt.model.net.max_len == gpt.task.context == 256

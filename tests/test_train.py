@@ -196,3 +196,21 @@ def test_compiled_training_equals_eager_training(tmp_path):
     assert b["test_loss"] == pytest.approx(a["test_loss"], rel=1e-4, abs=1e-5)
     lines = (tmp_path / "compiled" / "runs" / compiled["run_name"] / "metrics.jsonl").read_text()
     assert '"train_loss"' in lines
+
+
+def test_decay_rnn_false_exempts_the_minrnn_projections_from_weight_decay_as_the_authors_code():
+    from types import SimpleNamespace
+
+    from minrnn import SequenceModel
+    from minrnn.harness.trainer import build_optimizer
+
+    model = SequenceModel(dim=8, depth=1, vocab_size=5, dim_out=5, block=dict(rnn="mingru", mlp=True))
+    rnn = model.blocks[0].rnn
+    cfg = SimpleNamespace(weight_decay=0.05, optimizer="adamw", lr=1e-3, betas=(0.9, 0.999))
+    decay, _ = build_optimizer(model, cfg).param_groups
+    assert any(p is rnn.linear_z.weight for p in decay["params"])  # the default: every matrix
+    cfg.decay_rnn = False
+    decay, no_decay = build_optimizer(model, cfg).param_groups
+    assert not any(p is rnn.linear_z.weight or p is rnn.linear_h.weight for p in decay["params"])
+    assert any(p is rnn.linear_h.weight for p in no_decay["params"])
+    assert any(p is model.blocks[0].down.weight for p in decay["params"])  # the rest still decays

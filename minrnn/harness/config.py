@@ -52,6 +52,50 @@ def _canonical(node):
 ADDED_SETTINGS = {"trainer": {"keep": "best"}}
 
 
+# Settings added later, with the value that reproduces the committed runs: left out of the hash when
+# at that value, so adding one to the configs (for scale=paper's presets, docs/deviations.md) keeps
+# every committed run's identity, and a run that sets another value gets a new one.
+ABSENT_AT = {
+    ("trainer", "decay_rnn"): True,
+    ("task", "arch", "init_hidden_state"): False,
+    ("model", "net", "block", "rnn_kwargs", "init_hidden_state"): False,
+    ("model", "net", "positions"): "rope",
+    ("model", "net", "tie_head"): False,
+    ("model", "net", "max_len"): None,
+}
+
+
+def _without_defaults(config: dict) -> dict:
+    """``config`` with every ABSENT_AT setting that is at its value removed (copied along the way)."""
+    for path, value in ABSENT_AT.items():
+        node, parents = config, []
+        for key in path[:-1]:
+            if not isinstance(node, dict) or not isinstance(node.get(key), dict):
+                break
+            parents.append((node, key))
+            node = node[key]
+        else:
+            if path[-1] in node and node[path[-1]] == value and not isinstance(node[path[-1]], (dict, list)):
+                if type(node[path[-1]]) is not type(value):
+                    continue  # 0 is not False, 1 is not True
+                config = _copy_path(config, path[:-1])
+                target = config
+                for key in path[:-1]:
+                    target = target[key]
+                del target[path[-1]]
+    return config
+
+
+def _copy_path(config: dict, path: tuple) -> dict:
+    """A copy of ``config`` whose dicts along ``path`` are copies too (the caller's are not changed)."""
+    top = dict(config)
+    node = top
+    for key in path:
+        node[key] = dict(node[key])
+        node = node[key]
+    return top
+
+
 def _as_committed(trainer: dict) -> dict:
     """Settings added since results were committed, written as the configs of those results wrote them,
     so a committed run keeps its identity: ``precision: auto`` is the former ``amp: true`` (on CPU both
@@ -67,7 +111,7 @@ def _as_committed(trainer: dict) -> dict:
 
 def identity(config: dict) -> str:
     """8 hex digits of sha256 over the result-shaping part of a resolved config (a plain dict)."""
-    kept = {k: v for k, v in config.items() if k not in NOT_RESULT[""]}
+    kept = _without_defaults({k: v for k, v in config.items() if k not in NOT_RESULT[""]})
     for section, keys in NOT_RESULT.items():
         if section and isinstance(kept.get(section), dict):
             kept[section] = {k: v for k, v in kept[section].items() if k not in keys}

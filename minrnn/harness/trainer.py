@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from minrnn.harness.precision import Precision
 from minrnn.harness.records import write_text_atomic
+from minrnn.layers import MinGRU, MinLSTM
 
 
 class TrainingError(RuntimeError):
@@ -102,8 +103,12 @@ class StopSignals:
 
 def build_optimizer(model: torch.nn.Module, cfg) -> torch.optim.Optimizer:
     """Weight decay on matrices only (not biases, norms, nor parameters marked ``_no_weight_decay``, as
-    mamba-ssm marks A_log and D); Adam or AdamW."""
-    exempt = lambda p: p.dim() < 2 or getattr(p, "_no_weight_decay", False)  # noqa: E731
+    mamba-ssm marks A_log and D); ``decay_rnn: false`` also exempts the minGRU/minLSTM layers' own
+    projections, as the authors' code does (main.py: no decay on ``to_hidden_and_gate``); Adam or AdamW."""
+    rnn = set()
+    if not getattr(cfg, "decay_rnn", True):
+        rnn = {id(p) for m in model.modules() if isinstance(m, (MinGRU, MinLSTM)) for p in m.parameters()}
+    exempt = lambda p: p.dim() < 2 or getattr(p, "_no_weight_decay", False) or id(p) in rnn  # noqa: E731
     decay = [p for p in model.parameters() if p.requires_grad and not exempt(p)]
     no_decay = [p for p in model.parameters() if p.requires_grad and exempt(p)]
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
