@@ -63,16 +63,16 @@ def paper_fmt(v) -> str:
 
 
 def describe(cells: dict, scale: str) -> str:
-    """The setting the numbers come from, read from the runs' own configs."""
+    """The setting the numbers come from, read from the runs' own configs; the time of exactly these runs."""
     cfg = next(iter(cells.values()))[0]["config"]
     t, tr = cfg["task"], cfg["trainer"]
-    hours = sum(r["wall_seconds"] for runs in cells.values() for r in runs) / 3600
     return (
-        f"scale={scale}: {t['seq_len']} noise tokens + {t['num_tokens']} data tokens to copy "
-        f"(input length {t['seq_len'] + t['num_tokens']}), vocabulary {t['vocab_size']}, width {t['arch']['dim']}, "
-        f"{tr['max_steps']} steps, batch {tr['batch_size']}, {tr['optimizer']} lr {tr['lr']}; "
+        f"scale={scale}: {t['num_tokens']} data tokens among {t['seq_len'] - t['num_tokens']} noise tokens, then "
+        f"{t['num_tokens']} markers (input length {t['seq_len'] + t['num_tokens']}), vocabulary {t['vocab_size']}, "
+        f"width {t['arch']['dim']}, {tr['max_steps']} steps, batch {tr['batch_size']}, "
+        f"{tr['optimizer']} lr {tr['lr']}; "
         f"test accuracy (%) of the best validation checkpoint, mean ± std over seeds (n runs). "
-        f"Total training time of these runs: {hours:.2f} h."
+        f"Time: {reporting.time_note([r for runs in cells.values() for r in runs])}."
     )
 
 
@@ -85,7 +85,10 @@ def tables(args) -> None:
             f"no run summaries of the presets in {args.results / 'selective_copy' / args.scale}; run "
             f"`make reproduce-table1 SCALE={args.scale}` first"
         )
-    note = describe(cells, args.scale) + caveat
+    table1 = {k: rs for k, rs in cells.items() if k[0] in TABLE1}
+    table2 = {k: rs for k, rs in cells.items() if k[1] == 3}
+    note1 = describe(table1 or cells, args.scale) + caveat
+    note2 = describe(table2 or cells, args.scale) + caveat
     acc = {k: reporting.cell(rs, "test_acc", 100) for k, rs in cells.items()}
     paper1, paper2 = (
         reporting.paper_reference("table1_selective_copy_layers"),
@@ -135,10 +138,10 @@ def tables(args) -> None:
     )
     h = ["Model", "# Layers", f"Accuracy, ours ({args.scale})", "Accuracy, paper (Table 1)"]
     reporting.write_table(
-        args.out, f"table1_{args.scale}", "## Table 1: selective copying by number of layers", note, h, rows1
+        args.out, f"table1_{args.scale}", "## Table 1: selective copying by number of layers", note1, h, rows1
     )
     h = ["Model", "Layer", f"Accuracy, ours ({args.scale})", "Accuracy, paper (Table 2)"]
-    reporting.write_table(args.out, f"table2_{args.scale}", "## Table 2: selective copying", note, h, rows2)
+    reporting.write_table(args.out, f"table2_{args.scale}", "## Table 2: selective copying", note2, h, rows2)
 
 
 def main(argv=None) -> int:

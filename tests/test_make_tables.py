@@ -120,3 +120,15 @@ def test_runs_without_a_summary_are_reported_as_unfinished(tmp_path):
     out = tables(tmp_path / "results")
     assert out.returncode == 0, out.stderr
     assert f"still running): selective_copy/cpu/{crashed}." in (tmp_path / "results/tables/table1_cpu.md").read_text()
+
+
+def test_a_tables_time_counts_every_stretch_of_a_resumed_run_and_names_older_runs():
+    from minrnn.harness.reporting import time_note
+
+    resumed = {"wall_seconds": 600, "metrics": {"train_seconds_all_stretches": 3600 + 600}}
+    old = {"wall_seconds": 1200, "metrics": {}}
+    assert time_note([resumed]) == "1 run, 1.17 h of training (70.0 min per run)"
+    assert time_note([resumed, old]) == (
+        "2 runs, 1.50 h of training (20.0-70.0 min per run); "
+        "1 of them from before stretches were recorded: their last process only"
+    )

@@ -85,7 +85,92 @@ def layer_benchmark(results: Path) -> str:
     return head + "\n\n" + "\n".join(rows)
 
 
-BLOCKS = {"layer-benchmark": ("docs/library.md", layer_benchmark)}
+def results_file(name: str):
+    """A committed results table, without its heading: docs show the file's own text, never a copy."""
+
+    def make(results: Path) -> str:
+        lines = (results / name).read_text().splitlines()
+        return "\n".join(lines[1:] if lines and lines[0].startswith("#") else lines).strip("\n")
+
+    make.__doc__ = f"results/{name} without its heading"
+    return make
+
+
+def claim_runs() -> list[tuple[str, list[str]]]:
+    """(label, overrides) of each longer run of ``make claims-runs``, read from the Makefile's CLAIM_RUNS
+    (preset:seeds[:a sweep override]), one entry per swept value."""
+    text = (ROOT / "Makefile").read_text().replace("\\\n", " ")
+    line = next(x for x in text.splitlines() if x.startswith("CLAIM_RUNS ="))
+    out = []
+    for item in line.split("=", 1)[1].split():
+        preset, _, sweep = item.split(":", 2) + [""] * (2 - item.count(":"))
+        key, _, values = sweep.partition("=")
+        for v in values.split(",") if sweep else [None]:
+            extra = [f"{key}={v}"] if v is not None else []
+            out.append(
+                (
+                    preset + (f" ({key.rsplit('.', 1)[-1]}={v})" if v is not None else ""),
+                    [f"experiment=claims/{preset}", *extra],
+                )
+            )
+    return out
+
+
+def claims_runs_table(results: Path) -> str:
+    """docs/results.md's table of the longer claims runs: seeds, steps, test metric and time (every stretch)."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from minrnn.harness.config import CONFIGS, register_resolvers
+    from minrnn.harness.reporting import load_runs, preset_identities, time_note
+
+    register_resolvers()
+    lines = [
+        "| run (configs/experiment/claims/) | results | seeds | steps | test metric | time |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, overrides in claim_runs():
+        with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
+            cfg = OmegaConf.to_container(compose("train", [*overrides, "scale=cpu"]), resolve=True)
+        ident = preset_identities({0: overrides}, "cpu")[0]
+        folder = results / cfg["task"]["name"] / "cpu"
+        key = "test_loss" if cfg["task"]["name"] == "shakespeare" else "test_acc"
+        runs = [r for r in load_runs(folder, "cpu", key)[0] if r["_identity"] == ident]
+        if not runs:
+            lines.append(f"| {label} | results/{cfg['task']['name']}/cpu | not run | | | |")
+            continue
+        values = ", ".join(f"{r['metrics'][key]:.3f}" for r in sorted(runs, key=lambda r: r["seed"]))
+        steps = "/".join(str(s) for s in sorted({r["metrics"]["steps"] for r in runs}))
+        seeds = ",".join(str(r["seed"]) for r in sorted(runs, key=lambda r: r["seed"]))
+        lines.append(
+            f"| {label} | results/{cfg['task']['name']}/cpu | {seeds} | {steps} | {key} {values} | {time_note(runs)} |"
+        )
+    return "\n".join(lines)
+
+
+def figure1_summary(results: Path) -> str:
+    """Figure 1 at its longest T: one training step's time and peak memory per model (training_cpu.csv)."""
+    import csv
+
+    with open(results / "efficiency" / "training_cpu.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["status"] == "ok"]
+    T = max(int(r["T"]) for r in rows)
+    lines = [f"| T = {T}, one training step | time (ms) | peak memory (MiB) |", "|---|---|---|"]
+    for r in (r for r in rows if int(r["T"]) == T):
+        lines.append(f"| {r['model']} | {float(r['ms_median']):.1f} | {float(r['peak_mib']):.0f} |")
+    return "\n".join(lines)
+
+
+BLOCKS = {
+    "layer-benchmark": ("docs/library.md", layer_benchmark),
+    "claims-runs": ("docs/results.md", claims_runs_table),
+    "table1": ("docs/results.md", results_file("tables/table1_cpu.md")),
+    "table2": ("docs/results.md", results_file("tables/table2_cpu.md")),
+    "figure2": ("docs/results.md", results_file("figures/figure2_cpu.md")),
+    "figure1": ("docs/results.md", figure1_summary),
+    "table4": ("docs/results.md", results_file("tables/table4_cpu.md")),
+    "figure5": ("docs/results.md", results_file("figures/figure5_cpu.md")),
+}
 
 
 def regenerate(root: Path = ROOT, results: Path | None = None) -> list[str]:

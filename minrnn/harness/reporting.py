@@ -200,6 +200,24 @@ def caveats(script: str, bad: list[str], ignored: list[dict], pending: list[str]
     return "".join(" " + p for p in parts)
 
 
+def training_seconds(run: dict) -> float:
+    """A run's time in training, every stretch of it (a resumed run's summary also has its earlier ones);
+    runs from before stretches were recorded have only the time of their last process."""
+    m = run["metrics"]
+    return m["train_seconds_all_stretches"] if "train_seconds_all_stretches" in m else run["wall_seconds"]
+
+
+def time_note(runs: list[dict]) -> str:
+    """'N runs, H h of training (M-M min per run)', every stretch of each run; runs made before stretches
+    were recorded count only their last process (a resumed one is then longer than shown), and say so."""
+    minutes = sorted(training_seconds(r) / 60 for r in runs)
+    lo, hi = f"{minutes[0]:.1f}", f"{minutes[-1]:.1f}"
+    per = f"{lo} min" if lo == hi else f"{lo}-{hi} min"
+    old = sum("train_seconds_all_stretches" not in r["metrics"] for r in runs)
+    note = f"{len(runs)} run{'s' if len(runs) != 1 else ''}, {sum(minutes) / 60:.2f} h of training ({per} per run)"
+    return note + (f"; {old} of them from before stretches were recorded: their last process only" if old else "")
+
+
 def n_steps(runs: list[dict]) -> str:
     """The training steps behind a cell, e.g. "30000 steps, n=3" ("2500/10000 steps" if they differ)."""
     steps = sorted({r["metrics"]["steps"] for r in runs})
