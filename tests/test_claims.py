@@ -226,3 +226,22 @@ def test_parallel_equals_sequential_is_decided_by_the_float32_error_of_the_paral
 
     assert accuracy(1e-5) == HOLDS
     assert accuracy(1e-2) == FAILS
+
+
+def test_table6_is_decided_by_two_standard_errors_of_the_difference_over_seeds(tmp_path):
+    results = results_folder(tmp_path)
+
+    def runs(preset, accs):
+        for seed, acc in enumerate(accs):
+            metrics = {"test_acc": acc, "steps": 3000, "best_step": 2000, "stop_reason": "max_steps"}
+            metrics["val_history"] = curve(acc, 3000, 2000)
+            write_summary(results, [f"experiment=table6/{preset}"], metrics, seed)
+
+    runs("minlstm_plain", [0.32, 0.33, 0.34])
+    runs("minlstm_conv_mlp", [0.31, 0.32, 0.33])  # 0.01 lower, standard error of the difference 0.008
+    row = {r["id"]: r for r in evaluate(results, "cpu")}["table6-ablation"]
+    assert row["verdict"] == INCONCLUSIVE and "2 standard errors 0.016" in row["ours"]
+    runs("minlstm_conv_mlp", [0.37, 0.38, 0.39])  # 0.05 higher
+    assert verdicts(results)["table6-ablation"] == HOLDS
+    runs("minlstm_conv_mlp", [0.27, 0.28, 0.29])
+    assert verdicts(results)["table6-ablation"] == FAILS
