@@ -187,6 +187,7 @@ tables: install  ## regenerate Tables 1, 2, 4, 6, Figure 5 and the Table 3 demo 
 
 claims: install  ## the paper's claims, each with a verdict computed from results/ -> results/claims_<scale>.{md,json}
 	$(PY) scripts/make_claims.py --docs docs/results.md
+	$(PY) scripts/make_docs.py
 
 # The longer runs that decide budget-limited claims (configs/experiment/claims/), as preset:seeds[:a sweep
 # override]. Each run resumes from its checkpoint when rerun, so this target can be stopped and restarted.
@@ -199,6 +200,7 @@ claims-runs: install  ## the longer runs behind budget-limited claims (resumable
 		$(TRAIN) -m experiment=claims/$$1 seed=$$2 $$3 threads=1 trainer.checkpoint_every=250 || exit $$?; \
 	done
 	$(PY) scripts/make_claims.py --docs docs/results.md
+	$(PY) scripts/make_docs.py
 
 clean:  ## remove the virtual environment and local outputs
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache

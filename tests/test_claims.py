@@ -85,8 +85,8 @@ def test_figure5_holds_only_where_every_task_agrees_whatever_their_order(tmp_pat
         write_summary(results, preset, {"test_acc": acc, "val_history": hist}, seed)
 
     run("copy", 0.0, 0, 0.50)
-    run("copy", 3.0, 0, 0.70)
-    run("copy", 3.0, 1, 0.90)  # bias 3: mean 0.8
+    run("copy", 3.0, 0, 0.79)
+    run("copy", 3.0, 1, 0.81)  # bias 3: mean 0.8, its seeds close together
     run("copy", 5.0, 0, 0.85)
     got = {r["id"]: r for r in evaluate(results, "cpu")}["figure5-forget-bias"]
     assert got["verdict"] == HOLDS

@@ -161,7 +161,23 @@ def figure1_summary(results: Path) -> str:
     return "\n".join(lines)
 
 
+def claims_status(results: Path) -> str:
+    """The README's claims line, from results/claims_cpu.json."""
+    from collections import Counter
+
+    claims = json.loads((results / "claims_cpu.json").read_text())["claims"]
+    paper = [r for r in claims if r.get("section", "paper") == "paper"]
+    n = Counter(r["verdict"] for r in paper)
+    return (
+        "Claims status at CPU scale (`make claims`, [docs/results.md](docs/results.md)): "
+        f"of the paper's {len(paper)} claims, {n['holds']} hold,\n{n['partly holds']} partly, {n['does not hold']} "
+        f"do not, {n['inconclusive']} are inconclusive, {n['budget-limited']} budget-limited, {n['not run']} need "
+        "data, a GPU or\nmamba-ssm's kernel."
+    )
+
+
 BLOCKS = {
+    "claims-status": ("README.md", claims_status),
     "layer-benchmark": ("docs/library.md", layer_benchmark),
     "claims-runs": ("docs/results.md", claims_runs_table),
     "table1": ("docs/results.md", results_file("tables/table1_cpu.md")),
