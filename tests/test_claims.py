@@ -245,3 +245,30 @@ def test_table6_is_decided_by_two_standard_errors_of_the_difference_over_seeds(t
     assert verdicts(results)["table6-ablation"] == HOLDS
     runs("minlstm_conv_mlp", [0.27, 0.28, 0.29])
     assert verdicts(results)["table6-ablation"] == FAILS
+
+
+def recall_run(results: Path, model: str, L: int, P: int, width: int, acc: float, lr: float = 3e-3) -> None:
+    overrides = [f"experiment=recall/{model}", f"task.seq_len={L}", f"task.num_kv_pairs={P}"]
+    overrides += [f"task.arch.dim={width}", f"trainer.lr={lr}"]
+    metrics = {"test_acc": acc, "val_acc": acc, "best_val": acc, "steps": 1500, "best_step": 1500}
+    metrics |= {"stop_reason": "max_steps", "val_history": [{"step": 1500, "val_acc": acc}]}
+    write_summary(results, overrides, metrics, 0)
+
+
+def test_the_discussion_rows_are_decided_from_the_recall_runs(tmp_path):
+    results = results_folder(tmp_path)
+    recall_run(results, "transformer", 64, 4, 64, 1.0)
+    recall_run(results, "mamba", 64, 4, 64, 0.97)  # as good as attention with 4 pairs
+    recall_run(results, "mingru", 64, 4, 16, 0.20)
+    recall_run(results, "mingru", 64, 4, 64, 0.30)  # rises with its state
+    recall_run(results, "mingru_conv", 64, 4, 64, 0.31)  # the conv changes nothing here
+    got = {r["id"]: r for r in evaluate(results, "cpu")}
+    assert got["recall-attention"]["verdict"] == INCONCLUSIVE  # one setting, no gap
+    assert got["recall-state-size"]["verdict"] == HOLDS and "0.20 -> 0.30" in got["recall-state-size"]["ours"]
+    assert got["recall-convolution"]["verdict"] == INCONCLUSIVE
+    recall_run(results, "transformer", 128, 8, 64, 1.0)
+    recall_run(results, "mamba", 128, 8, 64, 0.15)  # with 8 pairs, far below attention
+    row = {r["id"]: r for r in evaluate(results, "cpu")}["recall-attention"]
+    assert row["verdict"] == PARTLY and "L128-P8: attention - best fixed-state = +0.85" in row["ours"]
+    recall_run(results, "mamba", 64, 4, 64, 0.80)  # now less with 4 pairs too, and more so with 8
+    assert verdicts(results)["recall-attention"] == HOLDS

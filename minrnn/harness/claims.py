@@ -777,13 +777,16 @@ def _recall_attention(ev: Evidence) -> Verdict:
             gaps[setting] = attention - fixed
     if not gaps:
         return Verdict(NOT_RUN, "no setting with both the Transformer and a fixed-state model")
-    ours = "; ".join(f"{s}: attention - best fixed-state = {g:+.2f}" for s, g in sorted(gaps.items()))
-    if not all(g > RECALL_MARGIN for g in gaps.values()):
-        return Verdict(FAILS if all(g < -RECALL_MARGIN for g in gaps.values()) else INCONCLUSIVE, ours)
-    if len(gaps) < 2:
-        return Verdict(PARTLY, ours + " (one setting: the growth with pairs is not measured)")
     ordered = [gaps[s] for s in sorted(gaps, key=lambda s: int(s.split("-P")[1]))]
-    return Verdict(HOLDS if ordered[-1] >= ordered[0] - RECALL_MARGIN else PARTLY, ours)
+    ours = "; ".join(f"{s}: attention - best fixed-state = {g:+.2f}" for s, g in sorted(gaps.items()))
+    grows = len(ordered) > 1 and ordered[-1] - ordered[0] > RECALL_MARGIN
+    if all(g > RECALL_MARGIN for g in ordered):  # less everywhere; holds if the gap does not shrink with pairs
+        if len(ordered) < 2:
+            return Verdict(PARTLY, ours + " (one setting: the growth with pairs is not measured)")
+        return Verdict(HOLDS if ordered[-1] >= ordered[0] - RECALL_MARGIN else PARTLY, ours)
+    if ordered[-1] > RECALL_MARGIN and grows:  # as good with few pairs, less with the most: the gap grows
+        return Verdict(PARTLY, ours + " (less than attention only with the most pairs; the gap grows with them)")
+    return Verdict(FAILS if all(g < -RECALL_MARGIN for g in ordered) else INCONCLUSIVE, ours)
 
 
 @claim("recall-state-size", "discussion: Zoology (Arora et al. 2023)", "recall/recall_{scale}.md", section="discussion")
