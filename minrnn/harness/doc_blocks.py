@@ -176,8 +176,22 @@ def claims_status(results: Path) -> str:
     )
 
 
+def timings(results: Path) -> str:
+    """docs/development.md's Times table, from results/timings/*.json (scripts/time_command.py)."""
+    lines = ["| command | time | measured | what |", "|---|---|---|---|"]
+    for path in sorted((results / "timings").glob("*.json")):
+        t = json.loads(path.read_text())
+        m, s = divmod(round(t["seconds"]), 60)
+        p = t["provenance"]
+        where = f"{p['date'][:10]} at {str(t['commit'])[:7]}, {p['device_name']}, load {t['load_average_before']:.1f}"
+        where += "" if t["exit_code"] == 0 else f", exit {t['exit_code']}"
+        lines.append(f"| `{t['command']}` | {m} min {s} s | {where} | {t['what']} |")
+    return "\n".join(lines)
+
+
 BLOCKS = {
     "claims-status": ("README.md", claims_status),
+    "timings": ("docs/development.md", timings),
     "layer-benchmark": ("docs/library.md", layer_benchmark),
     "claims-runs": ("docs/results.md", claims_runs_table),
     "table1": ("docs/results.md", results_file("tables/table1_cpu.md")),
