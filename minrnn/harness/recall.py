@@ -69,11 +69,22 @@ def collect(results: Path, scale: str) -> tuple[dict, list[str], list[str]]:
         cells, other = reporting.match(runs, presets, scale)
         ignored += [Path(r["_file"]).name for r in other]
         for (v, width, lr, L, P, _, _), rs in cells.items():
-            for r in rs:
-                tried[f"L{L}-P{P}", v, width].add(lr)
-                slot = best[f"L{L}-P{P}"][v]
-                if width not in slot or r["metrics"]["best_val"] > slot[width]["metrics"]["best_val"]:
-                    slot[width] = r
+            tried[f"L{L}-P{P}", v, width].add(lr)
+            r = seed_mean(rs)
+            slot = best[f"L{L}-P{P}"][v]
+            if width not in slot or r["metrics"]["best_val"] > slot[width]["metrics"]["best_val"]:
+                slot[width] = r
     for (setting, v, width), lrs in tried.items():
         best[setting][v][width]["_lrs"] = sorted(lrs)
     return best, bad, ignored
+
+
+def seed_mean(runs: list[dict]) -> dict:
+    """One cell's runs (its seeds) as one: the first run, with the validation and test accuracies
+    averaged over the seeds (``_n`` of them), so the best learning rate is chosen by the mean, not by a
+    lucky seed."""
+    first = sorted(runs, key=lambda r: r["seed"])[0]
+    metrics = dict(first["metrics"])
+    for key in ("best_val", "test_acc"):
+        metrics[key] = sum(r["metrics"][key] for r in runs) / len(runs)
+    return {**first, "metrics": metrics, "_n": len(runs)}
