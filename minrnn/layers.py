@@ -161,7 +161,7 @@ class _MinRNN(nn.Module):
             return self._forward_fused(x, h0, backend)
         if backend == "log":
             return self._forward_log(x, h0)
-        a, b = (t.float() if t.element_size() < 4 else t for t in self.coefficients(x))  # a float32 state
+        a, b = self.coefficients(x)  # float32 for half inputs (f32): a float32 state
         return scan_sequential(a, b, h0.to(a.dtype) if h0 is not None else None).to(x.dtype)
 
     def _forward_resets(self, x: torch.Tensor, h0: torch.Tensor | None, backend: str, resets: torch.Tensor):
@@ -170,11 +170,11 @@ class _MinRNN(nn.Module):
         ``triton`` run their generic scan kernels on a, b; the path without resets is unchanged)."""
         initial = self.initial_state(x.shape[0], x)
         if backend == "log":
-            log_a, log_b = (t.float() if t.element_size() < 4 else t for t in self.log_coefficients(x))
+            log_a, log_b = self.log_coefficients(x)
             log_s = None if initial is None else initial.log().to(log_b.dtype)
             log_a, log_b = reset_log_coefficients(log_a, log_b, resets, log_s)
             return self._scan_log(log_a, log_b, h0).to(x.dtype)
-        a, b = (t.float() if t.element_size() < 4 else t for t in self.coefficients(x))  # a float32 state
+        a, b = self.coefficients(x)
         if initial is not None:
             initial = initial.to(a.dtype)
         a, b = reset_coefficients(a, b, resets, initial)
@@ -185,9 +185,9 @@ class _MinRNN(nn.Module):
         """Algorithm 6/8: the log-space parallel scan (Listing 5) on log-coefficients and log-values,
         in chunks of ``log_chunk`` steps chained across chunks (minrnn.scan; 0: unchunked, as printed).
 
-        Computed in float32 at least: under bf16/fp16 autocast, logcumsumexp in half precision loses
-        the state (Appendix B's point is numerical stability)."""
-        log_coeffs, log_values = (t.float() if t.element_size() < 4 else t for t in self.log_coefficients(x))
+        Computed in float32 at least (log_coefficients upcasts half projections, f32): under bf16/fp16
+        autocast, logcumsumexp in half precision loses the state (Appendix B's point is numerical stability)."""
+        log_coeffs, log_values = self.log_coefficients(x)
         return self._scan_log(log_coeffs, log_values, h0).to(x.dtype)
 
     def _scan_log(self, log_coeffs: torch.Tensor, log_values: torch.Tensor, h0: torch.Tensor | None) -> torch.Tensor:
@@ -241,10 +241,8 @@ class _MinRNN(nn.Module):
         if h_prev is not None and h_prev.dtype != x_t.dtype:
             h_prev = h_prev.to(x_t.dtype)
         h_prev = step_state(h_prev, reset, self.initial_state(x_t.shape[0], x_t))
-        a, b = (
-            t.squeeze(1).float() if t.element_size() < 4 else t.squeeze(1) for t in self.coefficients(x_t.unsqueeze(1))
-        )
-        h_t = b if h_prev is None else a * h_prev.to(a.dtype) + b  # float32 arithmetic for half inputs
+        a, b = (t.squeeze(1) for t in self.coefficients(x_t.unsqueeze(1)))  # float32 for half inputs (f32)
+        h_t = b if h_prev is None else a * h_prev.to(a.dtype) + b
         return h_t.to(x_t.dtype)
 
 

@@ -660,13 +660,21 @@ def _inference(ev: Evidence) -> Verdict:
 # ---- Appendices A, B and D.2: the algorithms themselves --------------------------------------------------
 
 
+SCAN_ACCURACY_MISSING = "results/core/scan_accuracy.json missing (python scripts/scan_accuracy.py)"
+
+
+def _scan_accuracy(ev: Evidence, column: str) -> dict | None:
+    """{(T, backend): column} of results/core/scan_accuracy.json, or None when it is missing."""
+    acc = ev.json("core/scan_accuracy.json")
+    return None if acc is None else {(r["T"], r["backend"]): r[column] for r in acc["rows"]}
+
+
 @claim("parallel-equals-sequential", "v1 §3.1.2, §3.2.3; App. A, B", "core/scan_accuracy.md")
 def _parallel_equals_sequential(ev: Evidence) -> Verdict:
     """the parallel mode computes the same states as the sequential mode (the scan is exact, not an approximation)"""
-    acc = ev.json("core/scan_accuracy.json")
-    if acc is None:
-        return Verdict(NOT_RUN, "results/core/scan_accuracy.json missing (python scripts/scan_accuracy.py)")
-    err = {(r["T"], r["backend"]): r["h_max_abs_err"] for r in acc["rows"]}
+    err = _scan_accuracy(ev, "h_max_abs_err")
+    if err is None:
+        return Verdict(NOT_RUN, SCAN_ACCURACY_MISSING)
     Ts = sorted({T for T, _ in err})
     loop = max(e for (T, b), e in err.items() if b in ("sequential", "cpu"))
     parallel = max(err[T, "log"] for T in Ts if (T, "log") in err)
@@ -682,10 +690,9 @@ def _parallel_equals_sequential(ev: Evidence) -> Verdict:
 @claim("log-space-stable", "v1 App. B; Listing 5", "core/scan_accuracy.md")
 def _log_space_stable(ev: Evidence) -> Verdict:
     """the log-space parallel scan is numerically stable (it equals the sequential recurrence at any length)"""
-    acc = ev.json("core/scan_accuracy.json")
-    if acc is None:
-        return Verdict(NOT_RUN, "results/core/scan_accuracy.json missing (python scripts/scan_accuracy.py)")
-    rows = {(r["T"], r["backend"]): r["grad_rel_err"] for r in acc["rows"]}
+    rows = _scan_accuracy(ev, "grad_rel_err")
+    if rows is None:
+        return Verdict(NOT_RUN, SCAN_ACCURACY_MISSING)
     Ts = sorted({T for T, _ in rows})
     listing = [rows.get((T, "log, unchunked (Listing 5 as printed)")) for T in Ts]
     chunked = [rows.get((T, "log")) for T in Ts]

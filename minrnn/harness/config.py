@@ -66,18 +66,14 @@ ABSENT_AT = {
 
 
 def _without_defaults(config: dict) -> dict:
-    """``config`` with every ABSENT_AT setting that is at its value removed (copied along the way)."""
+    """``config`` with every ABSENT_AT setting that is at its value removed (the caller's dicts unchanged)."""
     for path, value in ABSENT_AT.items():
-        node, parents = config, []
+        node = config
         for key in path[:-1]:
-            if not isinstance(node, dict) or not isinstance(node.get(key), dict):
-                break
-            parents.append((node, key))
-            node = node[key]
-        else:
-            if path[-1] in node and node[path[-1]] == value and not isinstance(node[path[-1]], (dict, list)):
-                if type(node[path[-1]]) is not type(value):
-                    continue  # 0 is not False, 1 is not True
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict) and path[-1] in node:
+            found = node[path[-1]]
+            if type(found) is type(value) and found == value:  # 0 is not False, 1 is not True
                 config = _copy_path(config, path[:-1])
                 target = config
                 for key in path[:-1]:
