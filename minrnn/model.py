@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from minrnn.blocks import NORMS, Block, State
+from minrnn.files import replace_dir, write_text
 from minrnn.safetensors_io import load_file, save_file
 
 
@@ -63,18 +62,18 @@ class SequenceModel(nn.Module):
         and ``path``/model.safetensors (the weights), both written atomically; loads with from_pretrained
         in a process that has only minrnn."""
         path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
         config = {"format": "minrnn.SequenceModel/1", "config": self.config, "extra": extra or {}}
         try:
             text = json.dumps(config, indent=2)
         except TypeError as e:
             raise ValueError(f"save_pretrained: the model's settings are not JSON ({e})") from None
-        save_file(self.state_dict(), path / "model.safetensors")
-        fd, tmp = tempfile.mkstemp(dir=path, prefix=".config.json.", suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            f.write(text + "\n")
-        os.replace(tmp, path / "config.json")
-        return path
+        state = self.state_dict()
+
+        def fill(folder: Path) -> None:
+            save_file(state, folder / "model.safetensors")
+            write_text(folder / "config.json", text + "\n")
+
+        return replace_dir(path, fill)  # a failed save keeps the model saved there before
 
     @classmethod
     def from_pretrained(cls, path: str | Path, map_location: str | torch.device = "cpu") -> SequenceModel:

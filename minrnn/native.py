@@ -18,12 +18,13 @@ import os
 import platform
 import shutil
 import subprocess
-import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
+
+from minrnn.files import atomic_path
 
 SOURCE = Path(__file__).with_name("csrc") / "scan.c"
 HEADERS = [SOURCE.with_name("scan_impl.h")]
@@ -66,17 +67,10 @@ def _build() -> ctypes.CDLL:
     cache = Path(os.environ.get("MINRNN_CACHE", Path.home() / ".cache" / "minrnn"))
     target = cache / f"scan-{key}.so"
     if not target.exists():
-        cache.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=".so", dir=cache)
-        os.close(fd)
-        try:
-            proc = subprocess.run([cc, *FLAGS, "-o", tmp, str(SOURCE)], capture_output=True, text=True)
+        with atomic_path(target, mode=0o777) as tmp:  # concurrent builders all end with a whole file
+            proc = subprocess.run([cc, *FLAGS, "-o", str(tmp), str(SOURCE)], capture_output=True, text=True)
             if proc.returncode != 0:
                 raise RuntimeError(f"{cc} failed to compile {SOURCE}:\n{proc.stderr[-2000:]}")
-            os.replace(tmp, target)  # atomic: concurrent builders all end with a whole file
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
     return ctypes.CDLL(str(target))
 
 

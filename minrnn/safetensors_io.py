@@ -8,12 +8,12 @@ here load with the ``safetensors`` package and the other way round.
 from __future__ import annotations
 
 import json
-import os
 import struct
-import tempfile
 from pathlib import Path
 
 import torch
+
+from minrnn.files import atomic_path
 
 DTYPES = {
     "F64": torch.float64,
@@ -45,17 +45,10 @@ def save_file(tensors: dict[str, torch.Tensor], path: str | Path, metadata: dict
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     raw = json.dumps(header, separators=(",", ":")).encode()
     raw += b" " * (-len(raw) % 8)  # the format aligns the data to 8 bytes
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(struct.pack("<Q", len(raw)) + raw)
-            for c in chunks:
-                f.write(c)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(raw)) + raw)
+        for c in chunks:
+            f.write(c)
 
 
 def load_file(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from minrnn.files import atomic_path
 from minrnn.tasks.download import DataError, download
 
 URL = "http://rail.eecs.berkeley.edu/datasets/offline_rl/gym_mujoco_v2/{env}_{dataset}-v2.hdf5"
@@ -140,11 +141,8 @@ def write_d4rl(path: Path, episodes: list[Episode]) -> None:
     cat = np.concatenate
     term = cat([np.eye(1, len(e), len(e) - 1, dtype=bool)[0] & e.terminal for e in episodes])
     tout = cat([np.eye(1, len(e), len(e) - 1, dtype=bool)[0] & (not e.terminal) for e in episodes])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    with h5py.File(tmp, "w") as f:
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         f["observations"] = cat([e.observations for e in episodes])
         f["actions"] = cat([e.actions for e in episodes])
         f["rewards"] = cat([e.rewards for e in episodes])
         f["terminals"], f["timeouts"] = term, tout
-    tmp.replace(path)

@@ -4,10 +4,10 @@ a checksum is known, and failing with one message that names the file and where 
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import urllib.request
 from pathlib import Path
+
+from minrnn.files import atomic_path
 
 
 class DataError(FileNotFoundError):
@@ -25,14 +25,8 @@ def md5sum(path: Path) -> str:
 def download(url: str, target: Path, how: str) -> None:
     """Fetch url to target through a temporary file and a rename (never a half-written target);
     ``how`` (where to get the file by hand, which setting to point at it) ends the error message."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    os.close(fd)
     try:
-        urllib.request.urlretrieve(url, tmp)
-        os.replace(tmp, target)
+        with atomic_path(target) as tmp:
+            urllib.request.urlretrieve(url, tmp)
     except OSError as e:
         raise DataError(f"could not download {url} to {target} ({e}). {how}.") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from minrnn.harness.records import write_text_atomic
+from minrnn.files import write_text as write_text_atomic
 from minrnn.tasks import train_generator
 from minrnn.tasks.pooling import PooledClassification
 

@@ -214,3 +214,14 @@ def test_decay_rnn_false_exempts_the_minrnn_projections_from_weight_decay_as_the
     assert not any(p is rnn.linear_z.weight or p is rnn.linear_h.weight for p in decay["params"])
     assert any(p is rnn.linear_h.weight for p in no_decay["params"])
     assert any(p is model.blocks[0].down.weight for p in decay["params"])  # the rest still decays
+
+
+@pytest.mark.parametrize("tag", ["/../../../../x", "/../../../../../../../../../tmp/escaped", "-a/../../../../../b"])
+def test_cli_a_tag_never_writes_outside_results_and_runs(tmp_path, tag):
+    work = tmp_path / "a" / "b" / "c"
+    work.mkdir(parents=True)
+    before = sorted(p for p in tmp_path.rglob("*"))
+    out = cli(f"tag={tag}", tmp=work)
+    assert out.returncode == 2 and "would be written outside" in out.stderr, out.stderr[-2000:]
+    assert "Traceback" not in out.stderr
+    assert sorted(p for p in tmp_path.rglob("*")) == before  # not even Hydra's run folder

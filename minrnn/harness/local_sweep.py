@@ -27,6 +27,8 @@ from pathlib import Path
 
 from hydra.experimental.callback import Callback
 
+from minrnn.files import write_text
+
 ENV = "MINRNN_LOCAL_SWEEP"
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 LOCAL_LAUNCHERS = ("JoblibLauncher", "BasicLauncher")
@@ -42,7 +44,7 @@ class SweepStop:
     def __call__(self, signum, frame) -> None:
         mark = self.folder / "signal"
         if not mark.exists():
-            mark.write_text(str(signum))
+            write_text(mark, str(signum))
         if self.parent:
             for pid in self.workers():
                 try:
@@ -63,14 +65,14 @@ class SweepStop:
         return [int(p.name) for p in (self.folder / "workers").iterdir()]
 
     def report(self, line: str) -> None:
-        (self.folder / f"report-{os.getpid()}-{time.monotonic_ns()}").write_text(line)
+        write_text(self.folder / f"report-{os.getpid()}-{time.monotonic_ns()}", line)
 
     def reports(self) -> list[str]:
         return sorted(p.read_text() for p in self.folder.glob("report-*"))
 
     def fail(self, line: str) -> None:
         """A run that failed: named at the end of the sweep, while the other runs go on."""
-        (self.folder / f"failed-{os.getpid()}-{time.monotonic_ns()}").write_text(line)
+        write_text(self.folder / f"failed-{os.getpid()}-{time.monotonic_ns()}", line)
 
     def failures(self) -> list[str]:
         return sorted(p.read_text() for p in self.folder.glob("failed-*"))
@@ -105,7 +107,7 @@ class LocalSweepSignals(Callback):
         folder = Path(tempfile.mkdtemp(prefix="minrnn-sweep-"))
         atexit.register(shutil.rmtree, folder, True)  # removed on every exit path, a crash of the sweep too
         (folder / "workers").mkdir()
-        (folder / "parent").write_text(str(os.getpid()))
+        write_text(folder / "parent", str(os.getpid()))
         os.environ[ENV] = str(folder)
         self.previous = {sig: signal.getsignal(sig) for sig in SIGNALS}
         self.sweep = SweepStop(folder, parent=True)

@@ -1,21 +1,21 @@
-"""Provenance and atomic writes for everything saved under results/.
-
-Every record carries where it came from (git commit, versions, device, machine, date), and files
-are written to a temporary name and renamed, so a killed run never leaves a half-written file.
+"""Provenance for everything saved under results/: every record carries where it came from (git commit,
+versions, device, machine, date). Files are written by the one writer, minrnn.files (re-exported here
+under the names the harness has used).
 """
 
 from __future__ import annotations
 
 import datetime
 import importlib.metadata
-import json
 import os
 import platform
 import subprocess
-import tempfile
 from pathlib import Path
 
 import torch
+
+from minrnn.files import write_json as write_json_atomic  # noqa: F401  (re-exported)
+from minrnn.files import write_text as write_text_atomic  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[2]
 # What every run summary under results/ carries (written by minrnn-train, required by the table scripts).
@@ -96,24 +96,3 @@ def provenance(device: str | torch.device = "cpu") -> dict:
         "torch": torch.__version__,
         "platform": platform.platform(),
     }
-
-
-def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write text to path via a temporary file in the same folder and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def write_json_atomic(path: str | Path, obj) -> None:
-    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
+from minrnn.files import atomic_path
 from minrnn.harness import registry
 from minrnn.harness.config import CONFIGS, identity, register_resolvers
 from minrnn.harness.records import RESULT_KEYS, write_text_atomic
@@ -273,14 +272,8 @@ def save_figure(fig, path: Path) -> list[Path]:
     paths[0].parent.mkdir(parents=True, exist_ok=True)
     try:
         for p in paths:  # a name of this writer's own: two scripts drawing the same figure never share one
-            fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.stem}.", suffix=f".tmp{p.suffix}")
-            os.close(fd)
-            try:
+            with atomic_path(p) as tmp:
                 fig.savefig(tmp, bbox_inches="tight", dpi=150)
-                os.replace(tmp, p)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
     finally:
         plt.close(fig)
     return paths

@@ -30,6 +30,7 @@ from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from minrnn.files import inside
 from minrnn.harness.config import CONFIGS, identity, register_resolvers
 from minrnn.harness.local_sweep import SweepStop
 from minrnn.harness.records import provenance, write_json_atomic
@@ -98,6 +99,12 @@ def build(cfg: DictConfig):
     return task, (task.wrap(model) if hasattr(task, "wrap") else model)
 
 
+def contained(cfg: DictConfig) -> None:
+    """run_name (with its tag) names files under paths.results and paths.runs: never outside them."""
+    inside(cfg.paths.results, f"{cfg.run_name}.json", "run_name (task, model, tag=)")
+    inside(cfg.paths.runs, cfg.run_name, "run_name (task, model, tag=)")
+
+
 def run_directory(cfg: DictConfig) -> Path:
     """Hydra's output directory when launched by Hydra (``hydra.run.dir`` moves it), else paths.runs/run_name."""
     if HydraConfig.initialized():
@@ -118,7 +125,7 @@ def write_result(path: Path, summary: dict) -> None:
                 f"{path} holds the result of another config; not overwritten. This run's summary "
                 f"is in {summary['run_dir']}/summary.json; choose another run_name or paths.results"
             )
-    write_json_atomic(path, summary)
+    write_json_atomic(path, summary, root=path.parent)
 
 
 def finished(path: Path, ident: str, seed: int) -> dict | None:
@@ -135,6 +142,7 @@ def run(cfg: DictConfig, sweep=None) -> dict:
     In a sweep (-m), a run whose result is already written is skipped: a rerun retries only the rest."""
     config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     check_settings(config)
+    contained(cfg)
     results = check_writable("paths.results", cfg.paths.results)
     check_writable("paths.results", results / Path(cfg.run_name).parent)  # the run's own folder, before training
     if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
@@ -215,6 +223,11 @@ class OutputFolder(Callback):
     path through a file is one message and exit 2, not Hydra's traceback."""
 
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        try:
+            contained(config)
+        except ValueError as e:
+            print(f"minrnn-train: error: {e}", file=sys.stderr, flush=True)
+            sys.exit(2)
         self._check("hydra.run.dir", config.hydra.run.dir)
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:

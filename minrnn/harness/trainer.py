@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import signal
 import threading
@@ -28,6 +27,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from minrnn.files import atomic_path
 from minrnn.harness.precision import Precision
 from minrnn.harness.records import write_text_atomic
 from minrnn.layers import MinGRU, MinLSTM
@@ -169,10 +169,9 @@ def _set_rng_state(state: dict) -> None:
 def save_checkpoint(path: Path, obj: dict) -> None:
     """torch.save to a temporary file, then rename: a kill mid-write leaves the old checkpoint, and a
     failed write (a full disk) leaves no partial file behind and is one message."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            torch.save(obj, tmp)
     except (OSError, RuntimeError) as e:
         raise TrainingError(
             f"cannot write checkpoint {path} ({str(e).strip().splitlines()[0][:200]}); "

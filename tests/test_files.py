@@ -1,0 +1,164 @@
+"""The one writer (minrnn.files): atomic, durable, mode from the umask, contained in its root, no leftovers;
+and no second writer anywhere in the tree."""
+
+from __future__ import annotations
+
+import ast
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from minrnn import files
+
+REPO = Path(__file__).resolve().parents[1]
+FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def listing(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+@FAST
+@given(data=st.binary(max_size=4096), mask=st.sampled_from([0o002, 0o022, 0o027, 0o077, 0o000]))
+def test_a_write_is_whole_and_shared_by_the_umask(tmp_path, data, mask):
+    old = os.umask(mask)
+    try:
+        target = files.write_bytes(tmp_path / "sub" / "f.bin", data)
+    finally:
+        os.umask(old)
+    assert target.read_bytes() == data
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~mask
+    assert listing(tmp_path) == ["sub", "sub/f.bin"]  # no temporary file outlives the writer
+
+
+@FAST
+@given(old=st.binary(min_size=1, max_size=256), new=st.binary(max_size=256))
+def test_a_failed_write_keeps_the_old_file_and_leaves_nothing(tmp_path, old, new):
+    target = tmp_path / "result.json"
+    files.write_bytes(target, old)
+    with pytest.raises(RuntimeError), files.atomic_path(target) as tmp:
+        tmp.write_bytes(new)
+        raise RuntimeError("the disk filled up")
+    assert target.read_bytes() == old
+    assert listing(tmp_path) == ["result.json"]
+
+
+NAME = st.lists(st.sampled_from(["..", ".", "a", "b", "/", "x.json", "", "~", "%2e%2e"]), min_size=1, max_size=8).map(
+    "/".join
+)
+
+
+@FAST
+@given(name=NAME)
+def test_a_name_never_writes_outside_its_root(tmp_path, name):
+    root, outside = tmp_path / "results", tmp_path / "elsewhere"
+    root.mkdir(exist_ok=True)
+    outside.mkdir(exist_ok=True)
+    before = listing(outside)
+    try:
+        target = files.write_text(Path(name) / "r.json", "{}", root=root)
+    except files.PathError as e:
+        assert "outside" in str(e)
+    else:
+        assert root.resolve() in target.resolve().parents or target.resolve().parent == root.resolve()
+    assert listing(outside) == before
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_a_link_out_of_the_root_is_refused(tmp_path):
+    root = tmp_path / "results"
+    root.mkdir()
+    (root / "out").symlink_to(tmp_path)
+    with pytest.raises(files.PathError):
+        files.write_text("out/x.json", "{}", root=root)
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_a_failed_folder_save_keeps_the_old_folder(tmp_path):
+    target = tmp_path / "model"
+    files.replace_dir(target, lambda d: (d / "w").write_bytes(b"old"))
+
+    def half(d: Path) -> None:
+        (d / "w").write_bytes(b"new")
+        raise OSError("no space left on device")
+
+    with pytest.raises(OSError):
+        files.replace_dir(target, half)
+    assert listing(tmp_path) == ["model", "model/w"]
+    assert (target / "w").read_bytes() == b"old"
+    files.replace_dir(target, lambda d: (d / "v").write_bytes(b"new"))
+    assert listing(tmp_path) == ["model", "model/v"]  # the old folder's files are gone with it
+
+
+def test_write_json_refuses_what_json_cannot_hold(tmp_path):
+    with pytest.raises(ValueError, match="not JSON"):
+        files.write_json(tmp_path / "r.json", {"x": object()})
+    assert listing(tmp_path) == []
+
+
+# Calls that write a file. Every one outside minrnn/files.py either writes the temporary path that
+# ``with files.atomic_path(...) as tmp`` yields, or is listed here with why.
+WRITERS = {"write_text", "write_bytes", "savefig", "mkstemp", "to_csv", "rename"}
+ALLOWED = {
+    # an append-only log of one line per evaluation; a torn last line is dropped on resume (docs/reliability.md)
+    ("minrnn/harness/trainer.py", "open"),
+    # the lock file of a run folder: opened to hold an fcntl lock, holds the holder's pid
+    ("minrnn/harness/run_lock.py", "open"),
+    # ptxas's input, in a TemporaryDirectory that is removed with it
+    ("minrnn/triton_targets.py", ".write_text"),
+}
+
+
+def writes(tree: ast.AST):
+    """(line, what) for each call that writes a file other than an atomic_path's temporary one."""
+    temporary = {  # names bound by `with atomic_path(...) as name`
+        item.optional_vars.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.With)
+        for item in node.items
+        if isinstance(item.optional_vars, ast.Name) and "atomic_path" in ast.unparse(item.context_expr)
+    }
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        f = node.func
+        if not isinstance(f, ast.Attribute) and getattr(f, "id", "") != "open":
+            continue  # a plain function: minrnn.files' own write_text and friends
+        receiver = ast.unparse(f.value) if isinstance(f, ast.Attribute) else ""
+        args = [ast.unparse(a) for a in node.args]
+        name = f.attr if isinstance(f, ast.Attribute) else "open"
+        if receiver in temporary or set(args) & temporary:
+            continue
+        if name in WRITERS:
+            yield node.lineno, f".{name}" if name in ("write_text", "write_bytes") else name
+        elif name == "replace" and (receiver == "os" or len(node.args) == 1):  # not str.replace(old, new)
+            yield node.lineno, "replace"
+        elif name == "save" and receiver == "torch":
+            yield node.lineno, "torch.save"
+        elif name == "open" and any(
+            isinstance(a, ast.Constant) and isinstance(a.value, str) and set(a.value) & set("wax")
+            for a in [*node.args[1:2], *(k.value for k in node.keywords if k.arg == "mode")]
+        ):
+            yield node.lineno, "open"
+
+
+def test_there_is_no_second_writer():
+    found = []
+    for folder in ("minrnn", "tasks", "baselines", "scripts"):
+        for path in sorted((REPO / folder).rglob("*.py")):
+            rel = str(path.relative_to(REPO))
+            if rel == "minrnn/files.py":
+                continue
+            for line, name in writes(ast.parse(path.read_text())):
+                if (rel, name) not in ALLOWED:
+                    found.append(f"{rel}:{line} {name}")
+    assert not found, "write through minrnn.files instead:\n" + "\n".join(found)
+
+
+def test_the_writer_check_finds_a_planted_writer():
+    planted = "import os\ndef save(p, t):\n    open(p + '.tmp', 'w').write(t)\n    os.replace(p + '.tmp', p)\n"
+    assert sorted(name for _, name in writes(ast.parse(planted))) == ["open", "replace"]
