@@ -20,7 +20,7 @@ TRAIN := $(VENV)/bin/minrnn-train
 .PHONY: help install install-dev test lint format bench reproduce reproduce-table1 reproduce-table2 reproduce-figure2 \
 	reproduce-figure1 reproduce-inference figures-efficiency faults reproduce-table4 tables clean \
 	reproduce-table3 reproduce-table3-demo reproduce-table4-lra test-gpu-compile test-mamba-ssm reproduce-recall \
-	reproduce-table6 reproduce-figure5 claims claims-runs test-slurm test-paper-scale gpu-check bench-compile \
+	reproduce-table6 reproduce-figure5 claims claims-runs referee-runs test-slurm test-paper-scale gpu-check bench-compile \
 	profile-step docs layer-precision
 
 help:  ## list the targets
@@ -201,6 +201,9 @@ claims-runs: install  ## the longer runs behind budget-limited claims (resumable
 	done
 	$(PY) scripts/make_claims.py --docs docs/results.md
 	$(PY) scripts/make_docs.py
+
+referee-runs: install  ## the pre-registered seed matrices (results/preregistration/; one thread, resumable; hours)
+	$(PY) scripts/run_preregistered.py
 
 clean:  ## remove the virtual environment and local outputs
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache
