@@ -7,8 +7,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# The CPU wheel; a bare `torch` would resolve to a multi-GB CUDA build on CPU machines.
+# torch from PyTorch's CPU wheel index when it answers, else the default index (scripts/install_torch.sh
+# says which build it got); a bare `torch` would resolve to a multi-GB CUDA build on CPU machines.
 TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 OUT ?= outputs/reproduce
 SCALE ?= cpu
 SEEDS ?= 0,1,2
@@ -26,11 +28,11 @@ TRAIN := $(VENV)/bin/minrnn-train
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
 
-install: $(VENV)/.installed  ## create .venv with the CPU torch wheel and minrnn[repro] (editable)
+install: $(VENV)/.installed  ## create .venv with torch (the CPU build where its index answers) and minrnn[repro] (editable)
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
+	scripts/install_torch.sh $(PY) "$(TORCH_SPEC)" "$(TORCH_INDEX)"
 	$(PY) -m pip install --quiet -e ".[repro]"
 	$(PY) -c "from minrnn import native; native.load()"  # build the CPU scan kernel once
 	touch $@
