@@ -23,7 +23,7 @@ TRAIN := $(VENV)/bin/minrnn-train
 	reproduce-figure1 reproduce-inference figures-efficiency faults reproduce-table4 tables clean \
 	reproduce-table3 reproduce-table3-demo reproduce-table4-lra test-gpu-compile test-mamba-ssm reproduce-recall \
 	reproduce-table6 reproduce-figure5 claims claims-runs referee-runs test-slurm test-paper-scale gpu-check bench-compile \
-	profile-step docs layer-precision
+	profile-step docs layer-precision replay
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -206,6 +206,10 @@ claims-runs: install  ## the longer runs behind budget-limited claims (resumable
 
 referee-runs: install  ## the pre-registered seed matrices (results/preregistration/; one thread, resumable; hours)
 	$(PY) scripts/run_preregistered.py
+
+RUN ?= results/mqar/L64-P4/cpu/mingru-w32-lr0.003-L2-s0-3b1958de.json
+replay: install  ## rerun a committed run (RUN=results/...json) from its config and seed; bit-exact or the differences
+	$(PY) scripts/replay.py $(RUN)
 
 clean:  ## remove the virtual environment and local outputs
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache

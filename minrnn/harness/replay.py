@@ -1,0 +1,97 @@
+"""Exact replay (issue 35): rerun a committed run from its stored config and seed, in a scratch folder,
+and show that it equals the committed metrics.
+
+A committed summary holds the whole resolved config, its identity and the seed. Replay checks that
+the config still hashes to that identity (the code reads it as the run did), trains it again with
+the same seed, thread count and settings (only where files go, logging and progress bars changed:
+none of them is part of a run's identity), and compares every metric but wall-clock times. On the
+same CPU type and versions the comparison is bit-exact; otherwise it lists each metric that differs
+and each version or machine fact that differs between the two runs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from minrnn.harness.config import identity
+
+# Wall-clock times and the stretches that count them: they differ between any two runs.
+TIMES = ("train_seconds_this_session", "train_seconds_all_stretches", "stretches")
+# What a run's numbers can depend on besides its config and seed.
+ENVIRONMENT = ("device_name", "torch", "python", "torch_threads", "platform")
+
+
+@dataclass
+class Replay:
+    committed: Path
+    replayed: Path
+    differences: list[str] = field(default_factory=list)  # "key: committed -> replayed"
+    environment: list[str] = field(default_factory=list)  # the facts that differ between the two runs
+
+    @property
+    def exact(self) -> bool:
+        return not self.differences
+
+    def report(self) -> str:
+        if self.exact:
+            return f"replay of {self.committed}: bit-exact (every metric but times equal; {self.replayed})"
+        lines = [f"replay of {self.committed}: {len(self.differences)} metric(s) differ ({self.replayed})"]
+        lines += [f"  {d}" for d in self.differences]
+        lines.append(
+            "  the two runs differ in: " + "; ".join(self.environment)
+            if self.environment
+            else "  same CPU type and versions: this is a reproducibility failure"
+        )
+        return "\n".join(lines)
+
+
+def flatten(node, prefix: str = "") -> dict:
+    """Nested metrics as {"a.b[2]": value}: every number compared on its own."""
+    if isinstance(node, dict):
+        return {
+            k: v for key, sub in node.items() for k, v in flatten(sub, f"{prefix}.{key}" if prefix else key).items()
+        }
+    if isinstance(node, list):
+        return {k: v for i, sub in enumerate(node) for k, v in flatten(sub, f"{prefix}[{i}]").items()}
+    return {prefix: node}
+
+
+def compare(committed: dict, replayed: dict) -> tuple[list[str], list[str]]:
+    """(metrics that differ, environment facts that differ) between two summaries."""
+    old = flatten({k: v for k, v in committed["metrics"].items() if k not in TIMES})
+    new = flatten({k: v for k, v in replayed["metrics"].items() if k not in TIMES})
+    differences = [
+        f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k)
+    ]
+    a, b = committed.get("provenance", {}), replayed.get("provenance", {})
+    environment = [f"{k} {a.get(k)!r} vs {b.get(k)!r}" for k in ENVIRONMENT if a.get(k) != b.get(k)]
+    return differences, environment
+
+
+def replay(summary_path: str | Path, scratch: str | Path) -> Replay:
+    """Train the committed run at ``summary_path`` again under ``scratch`` and compare (module docstring)."""
+    from minrnn.harness.train import run  # the harness entry point: Hydra and torch load only here
+
+    path = Path(summary_path)
+    try:
+        committed = json.loads(path.read_text())
+        config, seed = committed["config"], committed["seed"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{path}: not a run summary ({type(e).__name__}: {e})") from None
+    if identity(config) != committed.get("identity"):
+        raise ValueError(
+            f"{path}: its stored config hashes to {identity(config)}, not its identity "
+            f"{committed.get('identity')}: this code no longer reads the config as the run did"
+        )
+    cfg = OmegaConf.create(config)
+    scratch = Path(scratch).resolve()
+    cfg.paths.results, cfg.paths.runs = str(scratch / "results"), str(scratch / "runs")
+    cfg.logger.mode, cfg.trainer.progress = "disabled", False
+    cfg.seed = seed
+    replayed = run(cfg)
+    differences, environment = compare(committed, replayed)
+    return Replay(path, scratch / "results" / f"{cfg.run_name}.json", differences, environment)
