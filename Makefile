@@ -34,7 +34,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	scripts/install_torch.sh $(PY) "$(TORCH_SPEC)" "$(TORCH_INDEX)"
 	$(PY) -m pip install --quiet -e ".[repro]"
-	$(PY) -c "from minrnn import native; native.load()"  # build the CPU scan kernel once
+	$(PY) -c "from minrnn.ops import native; native.load()"  # build the CPU scan kernel once
 	touch $@
 
 install-dev: $(VENV)/.installed-dev  ## add the test, lint, RL and launcher dependencies (minrnn[dev])

@@ -2,7 +2,7 @@
 
 The pure-PyTorch block runs S6's recurrence h_t = exp(delta_t A) h_{t-1} + delta_t B_t x_t, which is
 minGRU's diagonal linear scan over d_inner x d_state channels, on minrnn's own scan (the compiled
-CPU kernel, or the log/triton backends on CUDA): the paper's thesis, in code. ``selective_scan``
+CPU kernel, or the Triton kernel on CUDA; minrnn.backends' names): the paper's thesis, in code. ``selective_scan``
 follows the semantics of mamba-ssm's ``selective_scan_ref``. Each model records which implementation
 ran in ``implementation``.
 """
@@ -15,28 +15,29 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minrnn import native
+from minrnn import backends
 from minrnn.blocks import RMSNorm
 from minrnn.model import input_layer
-from minrnn.scan import scan, triton_available
+from minrnn.ops import native
+from minrnn.scan import scan
 
 
 def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False, backend="auto"):
     """mamba-ssm's selective_scan_ref: u, delta (b, d, l); A (d, n); B, C (b, n, l); D (d,); z (b, d, l).
 
     h_t = exp(delta_t A) * h_{t-1} + delta_t B_t u_t (per channel d and state n), y_t = C_t . h_t + D u_t,
-    then y * silu(z). Returns y (b, d, l). backend "auto": on CPU the fused compiled kernel
-    (minrnn.native.selective_scan, a registered op) when it builds; on CUDA the Triton scan over d * n
-    channels when triton imports; else the sequential loop (the log backend cannot take B u's signs).
+    then y * silu(z). Returns y (b, d, l). ``backend`` is a name of minrnn.backends: ``cpu`` runs the
+    fused compiled S6 kernel (minrnn.ops.native.selective_scan, a registered op); any other the backend's
+    scan over d * n channels. ``auto`` resolves as for a vanilla layer (B u has either sign, so never
+    ``log``): ``cpu`` on CPU, ``triton`` on CUDA, else ``sequential``.
     """
     if delta_bias is not None:
         delta = delta + delta_bias[..., None]
     if delta_softplus:
         delta = F.softplus(delta)
     if backend == "auto":
-        backend = "fused" if u.device.type == "cpu" and native.available() else "sequential"
-        backend = "triton" if triton_available(u.device) else backend
-    if backend == "fused":
+        backend = backends.resolve(backend, u.device, any_sign=True)
+    if backend == "cpu":
         dtype = u.dtype if u.dtype in (torch.float32, torch.float64) else torch.float32
         y, _ = native.selective_scan(
             *(  # contiguous here, so inductor's stride checks around the op see the layout it uses

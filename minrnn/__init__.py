@@ -6,7 +6,8 @@
     h_t = layer.step(x_t, h_prev)          # sequential mode
     h = layer(packed, resets=resets)       # packed sequences (minrnn.resets)
 
-The scans themselves: ``from minrnn.scan import scan`` (one function per backend in minrnn.scan).
+The scans themselves: ``from minrnn.scan import scan`` on any backend (minrnn.backends), the references
+in minrnn.ops.reference, the kernels in minrnn.ops.
 """
 
 import os
@@ -20,8 +21,8 @@ os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 from minrnn.blocks import Block, CausalConv1d  # noqa: E402
 from minrnn.layers import MinGRU, MinLSTM, g, log_g  # noqa: E402
 from minrnn.model import SequenceModel  # noqa: E402
+from minrnn.ops.reference import parallel_scan_log  # noqa: E402
 from minrnn.resets import resets_from_cu_seqlens  # noqa: E402
-from minrnn.scan import parallel_scan_log  # noqa: E402
 
 __all__ = [
     "Block",

@@ -21,8 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minrnn import native
 from minrnn.layers import MinGRU, MinLSTM
+from minrnn.ops import native
 from minrnn.resets import check_resets
 
 RNNS = {"mingru": MinGRU, "minlstm": MinLSTM}
@@ -47,7 +47,7 @@ def rnn_class(name: str) -> type[nn.Module]:
 class RMSNorm(nn.RMSNorm):
     """torch.nn.RMSNorm (same parameters and state dict) that runs the fused CPU kernel on float32/64
     CPU tensors: torch's CPU RMSNorm is a composite of five passes over memory, which made norms
-    about half of a model's training step (minrnn.native.rms_norm)."""
+    about half of a model's training step (minrnn.ops.native.rms_norm)."""
 
     FUSED_FROM = 1 << 16  # elements; below this (one token at a time) the op's call overhead outweighs it
 

@@ -12,12 +12,11 @@ variant and mode. Listings 8 and 10 instead prepend ``log_g(h_0)``: their h_0 is
 whose state is g(h_0). To reproduce that, pass ``g(h_0)``. With ``init_hidden_state=True`` an
 omitted h0 is a learned state g(w) (log space) or w (vanilla), as in the authors' code.
 
-``scan`` picks the backend that computes parallel mode (minrnn.scan): ``log`` runs the paper's
-Listing 8/10 line for line, with Listing 5 applied in chunks of ``log_chunk`` steps, which keeps
-float32 accurate at any length (``log_chunk=0``: the listing over the whole sequence); ``cpu``
-runs the same recurrence in the fused compiled kernel, which reads the Linear outputs directly, and
-``triton`` in the fused Triton kernel (CUDA, or CPU under TRITON_INTERPRET=1); ``sequential`` runs the
-reference loop on a_t, b_t. ``auto`` takes ``cpu`` on CPU and ``triton`` (else ``log``) on CUDA.
+``scan`` names the backend that computes parallel mode (minrnn.backends), and the layer asks it what it
+can do, not what it is called: a fused gate scan reads the Linear outputs directly; a log-space scan runs
+the paper's Listing 8/10 line for line, with Listing 5 applied in chunks of ``log_chunk`` steps, which
+keeps float32 accurate at any length (``log_chunk=0``: the listing over the whole sequence); otherwise
+(and with resets, on every backend) its generic scan runs on a_t, b_t. ``auto`` picks the device's best.
 """
 
 from __future__ import annotations
@@ -26,22 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minrnn import native
+from minrnn import backends
+from minrnn.ops.reference import LOG_CHUNK, g, log_g
 from minrnn.resets import check_resets, reset_coefficients, reset_log_coefficients, step_state
-from minrnn.scan import (
-    LOG_CHUNK,
-    parallel_scan_log_chunked,
-    resolve_backend,
-    scan_cpu,
-    scan_sequential,
-    scan_triton,
-    triton_kernels,
-)
-
-
-def g(x: torch.Tensor) -> torch.Tensor:
-    """Listing 6: x + 0.5 for x >= 0, sigmoid(x) otherwise; continuous and positive."""
-    return torch.where(x >= 0, x + 0.5, torch.sigmoid(x))
 
 
 def f32(t: torch.Tensor) -> torch.Tensor:
@@ -50,16 +36,11 @@ def f32(t: torch.Tensor) -> torch.Tensor:
     return t.float() if t.element_size() < 4 else t
 
 
-def log_g(x: torch.Tensor) -> torch.Tensor:
-    """Listing 6: log g(x), computed without taking log of a sigmoid."""
-    return torch.where(x >= 0, (F.relu(x) + 0.5).log(), -F.softplus(-x))
-
-
 class _MinRNN(nn.Module):
-    """What MinGRU and MinLSTM share: input checks, the initial state and backend dispatch.
+    """What MinGRU and MinLSTM share: input checks, the initial state and parallel mode on a backend.
 
     Subclasses define ``_projection_names`` (the Linear layers in the fused kernel's channel order),
-    ``_mode`` (the kernel's name for the recurrence), ``coefficients(x)`` -> (a, b) in linear
+    ``_mode`` (the recurrence, one of minrnn.backends.MODES), ``coefficients(x)`` -> (a, b) in linear
     space and ``log_coefficients(x)`` -> (log a, log b).
     """
 
@@ -79,9 +60,9 @@ class _MinRNN(nn.Module):
             raise ValueError(f"log_chunk must be >= 0 (0: Listing 5 over the whole sequence), got {log_chunk}")
         if dim_in < 1 or dim_hidden < 1:
             raise ValueError(f"dim_in and dim_hidden must be positive, got {dim_in} and {dim_hidden}")
-        resolve_backend(scan, torch.device("cpu"))  # reject unknown names now, not at first call
-        if scan == "log" and not log_space:
-            raise ValueError("scan='log' needs log_space=True: the vanilla h~ = Linear(x) can be negative")
+        backends.check_name(scan)  # reject unknown names now, not at first call (which builds kernels)
+        if scan != "auto" and backends.BACKENDS[scan].log_space and not log_space:
+            raise ValueError(f"scan={scan!r} needs log_space=True: the vanilla h~ = Linear(x) can be negative")
         self.dim_in, self.dim_hidden, self.log_space, self.scan = dim_in, dim_hidden, log_space, scan
         self.log_chunk = log_chunk
         self.init_hidden_state = nn.Parameter(torch.randn(dim_hidden)) if init_hidden_state else None
@@ -153,76 +134,48 @@ class _MinRNN(nn.Module):
             h0 = self.initial_state(x.shape[0], x)
         elif h0.dtype != x.dtype:
             h0 = h0.to(x.dtype)  # every backend takes the state in the input's dtype
-        backend = resolve_backend(self.scan, x.device)
+        backend = backends.get(self.scan, x.device, any_sign=not self.log_space)
         if resets is not None:
             check_resets(resets, x.shape[0], x.shape[1], x.device, type(self).__name__)
-            return self._forward_resets(x, h0, backend, resets)
-        if backend in ("cpu", "triton"):
-            return self._forward_fused(x, h0, backend)
-        if backend == "log":
-            return self._forward_log(x, h0)
+        elif backend.gate_scan is not None:
+            return self._gate_scan(backend, x, h0)
+        initial = self.initial_state(x.shape[0], x) if resets is not None else None
+        if backend.log_space:
+            return self._scan_log(backend, x, h0, resets, initial)
         a, b = self.coefficients(x)  # float32 for half inputs (f32): a float32 state
-        return scan_sequential(a, b, h0.to(a.dtype) if h0 is not None else None).to(x.dtype)
+        if resets is not None:  # a_t = 0, b_t += a_t s where a sequence starts (minrnn.resets)
+            a, b = reset_coefficients(a, b, resets, initial.to(a.dtype) if initial is not None else None)
+        return backend.scan(a, b, h0.to(a.dtype) if h0 is not None else None).to(x.dtype)
 
-    def _forward_resets(self, x: torch.Tensor, h0: torch.Tensor | None, backend: str, resets: torch.Tensor):
-        """Parallel mode with resets: the coefficients changed where a sequence starts (a_t = 0,
-        b_t += a_t s; minrnn.resets), then the backend's own scan with its backward (``cpu`` and
-        ``triton`` run their generic scan kernels on a, b; the path without resets is unchanged)."""
-        initial = self.initial_state(x.shape[0], x)
-        if backend == "log":
-            log_a, log_b = self.log_coefficients(x)
-            log_s = None if initial is None else initial.log().to(log_b.dtype)
-            log_a, log_b = reset_log_coefficients(log_a, log_b, resets, log_s)
-            return self._scan_log(log_a, log_b, h0).to(x.dtype)
-        a, b = self.coefficients(x)
-        if initial is not None:
-            initial = initial.to(a.dtype)
-        a, b = reset_coefficients(a, b, resets, initial)
-        h0 = h0.to(a.dtype) if h0 is not None else None
-        return {"sequential": scan_sequential, "cpu": scan_cpu, "triton": scan_triton}[backend](a, b, h0).to(x.dtype)
-
-    def _forward_log(self, x: torch.Tensor, h0: torch.Tensor | None) -> torch.Tensor:
+    def _scan_log(self, backend, x: torch.Tensor, h0: torch.Tensor | None, resets, initial) -> torch.Tensor:
         """Algorithm 6/8: the log-space parallel scan (Listing 5) on log-coefficients and log-values,
-        in chunks of ``log_chunk`` steps chained across chunks (minrnn.scan; 0: unchunked, as printed).
+        in chunks of ``log_chunk`` steps chained across chunks (minrnn.ops.reference; 0: unchunked, as printed).
 
         Computed in float32 at least (log_coefficients upcasts half projections, f32): under bf16/fp16
         autocast, logcumsumexp in half precision loses the state (Appendix B's point is numerical stability)."""
-        log_coeffs, log_values = self.log_coefficients(x)
-        return self._scan_log(log_coeffs, log_values, h0).to(x.dtype)
+        log_a, log_b = self.log_coefficients(x)
+        if resets is not None:
+            log_s = None if initial is None else initial.log().to(log_b.dtype)
+            log_a, log_b = reset_log_coefficients(log_a, log_b, resets, log_s)
+        if h0 is not None and (not self.log_space or bool((h0 <= 0).any())):
+            raise ValueError(
+                f"scan={backend.name!r} needs a positive h0 (its log is taken); the states of a "
+                "log-space layer are always positive"
+            )
+        log_h0 = h0.log().to(log_b.dtype) if h0 is not None else None
+        return backend.scan(log_a, log_b, log_h0, self.log_chunk).to(x.dtype)
 
-    def _scan_log(self, log_coeffs: torch.Tensor, log_values: torch.Tensor, h0: torch.Tensor | None) -> torch.Tensor:
-        """Listing 5, chunked, from log a and log b (B, T, C), with log h0 in front when given."""
-        if h0 is not None:
-            if not self.log_space or bool((h0 <= 0).any()):
-                raise ValueError(
-                    "scan='log' needs a positive h0 (its log is taken); the states of a "
-                    "log-space layer are always positive"
-                )
-            log_values = torch.cat([h0.log().to(log_values.dtype).unsqueeze(1), log_values], dim=1)
-        return parallel_scan_log_chunked(log_coeffs, log_values, self.log_chunk)
-
-    def _forward_fused(self, x: torch.Tensor, h0: torch.Tensor | None, backend: str) -> torch.Tensor:
-        """A fused kernel on all projections at once: one matmul, then the recurrence on its outputs.
-        Projections that are not plain nn.Linear (replaced after construction) are each called as they are."""
+    def _gate_scan(self, backend, x: torch.Tensor, h0: torch.Tensor | None) -> torch.Tensor:
+        """The backend's fused gate scan on all projections at once: one matmul without the bias, which
+        the kernel adds as it reads p. Projections that are not plain nn.Linear (replaced after
+        construction: LoRA, quantisation) are each called as they are."""
         projections = self._projections
-        if not all(type(lin) is nn.Linear for lin in projections):
-            p = torch.cat([lin(x) for lin in projections], dim=-1)
-            if backend == "triton":
-                return triton_kernels(x.device).gate_scan(p, h0, self._mode, self.log_space).to(x.dtype)
-            compute = p.dtype if p.dtype in (torch.float32, torch.float64) else torch.float32
-            h0 = h0.to(compute) if h0 is not None else None
-            return native.gate_scan(p.to(compute), h0, self._mode, self.log_space, None).to(x.dtype)
-        weight = torch.cat([lin.weight for lin in projections])
-        bias = None if projections[0].bias is None else torch.cat([lin.bias for lin in projections])
-        if backend == "triton":  # any float dtype in, a float32 (float64) state inside
-            p = F.linear(x, weight, bias)
-            return triton_kernels(x.device).gate_scan(p, h0, self._mode, self.log_space).to(x.dtype)
-        p = F.linear(x, weight)  # the kernel adds the bias as it reads p
-        if p.dtype in (torch.float32, torch.float64):
-            return native.gate_scan(p, h0, self._mode, self.log_space, bias)
-        h0 = h0.float() if h0 is not None else None  # half types: compute in float32
-        bias = bias.float() if bias is not None else None
-        return native.gate_scan(p.float(), h0, self._mode, self.log_space, bias).to(x.dtype)
+        if all(type(lin) is nn.Linear for lin in projections):
+            p = F.linear(x, torch.cat([lin.weight for lin in projections]))
+            bias = None if projections[0].bias is None else torch.cat([lin.bias for lin in projections])
+        else:
+            p, bias = torch.cat([lin(x) for lin in projections], dim=-1), None
+        return backend.gate_scan(p, h0, self._mode, self.log_space, bias).to(x.dtype)
 
     def step(
         self, x_t: torch.Tensor, h_prev: torch.Tensor | None = None, reset: torch.Tensor | None = None

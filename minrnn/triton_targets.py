@@ -1,8 +1,8 @@
-"""Every Triton kernel of minrnn.triton_scan compiled for real NVIDIA GPUs, on a machine with no GPU.
+"""Every Triton kernel of minrnn.ops.triton_scan compiled for real NVIDIA GPUs, on a machine with no GPU.
 
 ``triton.compile(ASTSource(kernel, signature, constexprs), target=GPUTarget("cuda", cc, 32))`` runs
 Triton's whole pipeline (TTIR, TTGIR, LLVM IR, PTX, then a cubin through the ``ptxas`` its wheel
-ships) with no driver. ``variants()`` lists the launch configurations that minrnn.triton_scan uses
+ships) with no driver. ``variants()`` lists the launch configurations that minrnn.ops.triton_scan uses
 (every dtype mix that autocast produces, gate mode, g or identity candidate, with and without h0,
 each channel block), ``compile_variant`` compiles one for a compute capability and reads
 ``ptxas -v``'s registers and spills, and ``scalar_offsets`` checks that every pointer offset that is
@@ -24,7 +24,7 @@ import triton.language as tl
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 
-from minrnn import triton_scan
+from minrnn.ops import triton_scan
 
 CAPABILITIES = (60, 70, 75, 80, 90)  # P100, V100, T4, A100, H100
 BLOCKS = (16, 32, 64, 128)  # triton_scan._block's range
@@ -36,7 +36,7 @@ DTYPE_MIXES = [*[(d, None) for d in PTR], *[(d, d) for d in PTR], ("bfloat16", "
 
 @dataclass(frozen=True)
 class Variant:
-    kernel: str  # a @triton.jit function of minrnn.triton_scan
+    kernel: str  # a @triton.jit function of minrnn.ops.triton_scan
     dtype: str
     h0_dtype: str | None
     block: int
@@ -56,8 +56,8 @@ class Variant:
             "_scan_fwd": [("a_ptr", inp), ("b_ptr", inp), ("h0_ptr", h0), ("h_ptr", st)],
             "_scan_bwd": [("a_ptr", inp), ("h0_ptr", h0), ("h_ptr", st), ("gh_ptr", st), ("ga_ptr", st)]
             + [("gb_ptr", st), ("gh0_ptr", st)],
-            "_gate_fwd": [("p_ptr", inp), ("h0_ptr", h0), ("h_ptr", st)],
-            "_gate_bwd": [("p_ptr", inp), ("h0_ptr", h0), ("h_ptr", st), ("gh_ptr", st), ("gp_ptr", st)]
+            "_gate_fwd": [("p_ptr", inp), ("q_ptr", st), ("h0_ptr", h0), ("h_ptr", st)],
+            "_gate_bwd": [("p_ptr", inp), ("q_ptr", st), ("h0_ptr", h0), ("h_ptr", st), ("gh_ptr", st), ("gp_ptr", st)]
             + [("gh0_ptr", st)],
         }[self.kernel]
         sizes = ("T", "C") if self.kernel.startswith("_scan") else ("T", "H")

@@ -1,7 +1,7 @@
 """Compile every Triton kernel variant for real NVIDIA GPUs on this machine, no GPU needed (make test-gpu-compile).
 
 For each compute capability (default: 60 70 75 80 90, P100 to H100) and each launch configuration of
-minrnn/triton_scan.py (minrnn/triton_targets.py lists them): compiled with the installed Triton and its
+minrnn/ops/triton_scan.py (minrnn/triton_targets.py lists them): compiled with the installed Triton and its
 ptxas, registers and spills from ``ptxas -v``, and a check that batch-row offsets are 64-bit. Writes
 <out>/compile_triton-<version>.{json,md}; exits 1 when a variant fails, 2 on bad arguments.
 

@@ -125,7 +125,7 @@ def rounded_reference(layer, x, dtype):
 
     import torch
 
-    from minrnn.scan import scan_sequential
+    from minrnn.ops.reference import scan_sequential
 
     with torch.autocast(x.device.type, dtype=dtype):
         outs = [lin(x.float()) for lin in layer._projections]
@@ -183,7 +183,7 @@ def large_input(device, quick: bool) -> list[dict]:
     """The fused minGRU scan on bf16 Linear outputs of (B, T, 2H) with B*T*2H > 2^31 (64-bit offsets)."""
     import torch
 
-    from minrnn.scan import triton_kernels
+    from minrnn.backends import triton_kernels
 
     B, T, H = 4, 2**16, 2**13 + 16  # 4.3e9 elements of p: past int32 by half
     need = B * T * H * (2 * 2 + 4) * 1.1
@@ -260,9 +260,9 @@ def layer_bench(device, quick: bool) -> list[dict]:
     """Figure 1's layers, forward + backward (ms, median), and the speedups beside the paper's T4 ones."""
     import torch
 
+    from minrnn.backends import resolve
     from minrnn.harness.layer_bench import callable_of, layer_models, time_fwd_bwd
     from minrnn.harness.reporting import paper_reference
-    from minrnn.scan import resolve_backend
 
     paper = paper_reference("figure1_training")["speedup_over_traditional"]
     batch, dim, lengths, repeats = (2, 16, (64,), 1) if quick else (64, 128, (512, 4096), 10)
@@ -274,7 +274,7 @@ def layer_bench(device, quick: bool) -> list[dict]:
         p = paper.get(str(T), {})
         for rnn, loop, fused in (("MinGRU", "GRU", "nn.GRU"), ("MinLSTM", "LSTM", "nn.LSTM")):
             key = "minGRU_vs_GRU" if rnn == "MinGRU" else "minLSTM_vs_LSTM"
-            fused_scan = f"{resolve_backend('auto', device)} kernel"  # the Triton loop on CUDA
+            fused_scan = f"{resolve('auto', device)} kernel"  # the Triton loop on CUDA
             for scan_name, ours in ((fused_scan, rnn), ("parallel log-space scan", f"{rnn} (log-space scan)")):
                 rows.append(
                     {

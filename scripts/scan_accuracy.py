@@ -18,7 +18,8 @@ import torch
 
 from minrnn import g
 from minrnn.harness.records import provenance, write_json_atomic, write_text_atomic
-from minrnn.scan import scan, scan_log
+from minrnn.ops.reference import scan_log
+from minrnn.scan import scan
 
 UNCHUNKED = "log, unchunked (Listing 5 as printed)"
 

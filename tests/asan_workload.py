@@ -4,9 +4,10 @@ torch.compile of the layers (the use-after-free of the GPU-path issue)."""
 
 import torch
 
-from minrnn import MinGRU, MinLSTM, native
+from minrnn import MinGRU, MinLSTM
 from minrnn.baselines.mamba import selective_scan
-from minrnn.scan import scan_sequential
+from minrnn.ops import native
+from minrnn.ops.reference import scan_sequential
 
 torch.set_num_threads(2)
 for B, T, C in [(1, 1, 1), (3, 17, 5), (1, 300, 256), (8, 257, 33), (64, 64, 64)]:

@@ -3,8 +3,9 @@
 import pytest
 import torch
 
-from minrnn import MinGRU, MinLSTM, SequenceModel, native
+from minrnn import MinGRU, MinLSTM, SequenceModel
 from minrnn.baselines.mamba import Mamba
+from minrnn.ops import native
 
 
 def outputs_and_grads(module, x):

@@ -59,7 +59,7 @@ def test_the_float64_reference_fails_a_backend_that_holds_its_state_in_bf16():
     was then bf16): a bf16 state fails the bf16 tolerance; every backend now keeps a float32 state and passes."""
     torch.manual_seed(0)
     from minrnn import MinLSTM
-    from minrnn.scan import scan_sequential
+    from minrnn.ops.reference import scan_sequential
 
     layer = MinLSTM(16, 24, scan="sequential")
     x = torch.randn(2, 400, 16, dtype=torch.float64)

@@ -5,21 +5,8 @@ import sys
 import pytest
 import torch
 
-from minrnn import native
-from minrnn.scan import scan_sequential
-
-
-def reference(p, h0, mode, use_g):
-    H = p.shape[-1] // (2 if mode == "gru" else 3)
-    if mode == "gru":
-        k, x = p.split(H, -1)
-        a, coef = 1 - torch.sigmoid(k), torch.sigmoid(k)
-    else:
-        f, i, x = p.split(H, -1)
-        f, i = torch.sigmoid(f), torch.sigmoid(i)
-        a, coef = (f / (f + i), i / (f + i)) if mode == "lstm_norm" else (f, i)
-    cand = torch.where(x >= 0, x + 0.5, torch.sigmoid(x)) if use_g else x
-    return scan_sequential(a, coef * cand, h0)
+from minrnn.ops import native
+from minrnn.ops.reference import gate_scan as reference
 
 
 @pytest.mark.parametrize("mode", ["gru", "lstm", "lstm_norm"])
@@ -76,7 +63,7 @@ def test_unsupported_dtype_is_a_clear_error():
 
 def test_build_is_cached_and_atomic(tmp_path):
     """Two processes building into an empty cache at once both load a whole library."""
-    code = "from minrnn import native; native.load(); print('ok')"
+    code = "from minrnn.ops import native; native.load(); print('ok')"
     env = dict(os.environ, MINRNN_CACHE=str(tmp_path))
     procs = [
         subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)
@@ -88,7 +75,7 @@ def test_build_is_cached_and_atomic(tmp_path):
 
 def test_missing_compiler_is_reported(tmp_path):
     code = (
-        "from minrnn import native\nprint(native.available())\n"
+        "from minrnn.ops import native\nprint(native.available())\n"
         "try:\n native.load()\nexcept RuntimeError as e:\n print(e)"
     )
     env = dict(os.environ, MINRNN_CACHE=str(tmp_path), CC="/nonexistent/cc")

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_import_minrnn_pulls_in_no_harness_dependency():
     code = (
-        "import sys, minrnn, minrnn.scan, minrnn.native; "
+        "import sys, minrnn, minrnn.scan, minrnn.ops.native; "
         "print([m for m in ('hydra', 'omegaconf', 'wandb', 'pandas', 'matplotlib') if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/")

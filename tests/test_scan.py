@@ -8,7 +8,9 @@ import pytest
 import torch
 from conftest import positive_inputs
 
+from minrnn import backends as B
 from minrnn import scan as S
+from minrnn.ops import reference as R
 
 LOCAL = ["sequential", "log", "cpu"]  # the backends that run on CPU
 
@@ -19,7 +21,7 @@ LOCAL = ["sequential", "log", "cpu"]  # the backends that run on CPU
 def test_backends_equal_sequential_float64(backend, T, with_h0):
     a, b, h0 = positive_inputs(2, T, 8)
     h0 = h0 if with_h0 else None
-    ref = S.scan_sequential(a, b, h0)
+    ref = R.scan_sequential(a, b, h0)
     out = S.scan(a, b, h0, backend=backend)
     assert out.shape == (2, T, 8)
     torch.testing.assert_close(out, ref, rtol=0, atol=1e-10)
@@ -34,7 +36,7 @@ F32_TOL = {"sequential": 1e-5, "cpu": 1e-5, "log": 1e-4}
 @pytest.mark.parametrize("backend", LOCAL)
 def test_backends_float32_tolerance(backend):
     a, b, h0 = positive_inputs(4, 4096, 16)
-    ref = S.scan_sequential(a, b, h0)
+    ref = R.scan_sequential(a, b, h0)
     out = S.scan(a.float(), b.float(), h0.float(), backend=backend)
     assert out.dtype == torch.float32
     err = (out.double() - ref).abs().max().item()
@@ -44,7 +46,7 @@ def test_backends_float32_tolerance(backend):
 def test_cpu_backend_handles_signed_values():
     a = torch.rand(3, 300, 5, dtype=torch.float64)
     b, h0 = torch.randn(3, 300, 5, dtype=torch.float64), torch.randn(3, 5, dtype=torch.float64)
-    torch.testing.assert_close(S.scan_cpu(a, b, h0), S.scan_sequential(a, b, h0), rtol=0, atol=1e-12)
+    torch.testing.assert_close(B.scan_cpu(a, b, h0), R.scan_sequential(a, b, h0), rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("backend", LOCAL)
@@ -56,9 +58,9 @@ def test_gradcheck(backend):
 
 def test_listing5_with_and_without_h0():
     a, b, h0 = positive_inputs(2, 30, 4)
-    with_h0 = S.parallel_scan_log(a.log(), torch.cat([h0.log().unsqueeze(1), b.log()], 1))
-    torch.testing.assert_close(with_h0, S.scan_sequential(a, b, h0), rtol=0, atol=1e-12)
-    torch.testing.assert_close(S.parallel_scan_log(a.log(), b.log()), S.scan_sequential(a, b), rtol=0, atol=1e-12)
+    with_h0 = R.parallel_scan_log(a.log(), torch.cat([h0.log().unsqueeze(1), b.log()], 1))
+    torch.testing.assert_close(with_h0, R.scan_sequential(a, b, h0), rtol=0, atol=1e-12)
+    torch.testing.assert_close(R.parallel_scan_log(a.log(), b.log()), R.scan_sequential(a, b), rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("logit", [50.0, -50.0])
@@ -69,12 +71,12 @@ def test_log_scan_finite_for_a_million_steps_and_extreme_gates(logit):
     k[0, ::2, 1] = -logit  # alternate in the second channel
     log_coeffs = -torch.nn.functional.softplus(k)
     log_values = -torch.nn.functional.softplus(-k) + 0.1
-    h = S.parallel_scan_log(log_coeffs, log_values)
+    h = R.parallel_scan_log(log_coeffs, log_values)
     assert torch.isfinite(h).all()
     # The compiled loop on the same recurrence is exact to float32 rounding, even here.
     a, b = log_coeffs.exp(), log_values.exp()
-    ref = S.scan_cpu(a.double(), b.double())
-    torch.testing.assert_close(S.scan_cpu(a, b).double(), ref, rtol=1e-5, atol=1e-6)
+    ref = B.scan_cpu(a.double(), b.double())
+    torch.testing.assert_close(B.scan_cpu(a, b).double(), ref, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("chunk", [1, 3, 64])
@@ -83,14 +85,14 @@ def test_log_scan_finite_for_a_million_steps_and_extreme_gates(logit):
 def test_chunked_log_scan_equals_sequential_float64(chunk, T, with_h0):
     a, b, h0 = positive_inputs(2, T, 3)
     h0 = h0 if with_h0 else None
-    out = S.scan_log(a, b, h0, chunk=chunk)
-    torch.testing.assert_close(out, S.scan_sequential(a, b, h0), rtol=0, atol=1e-12)
+    out = R.scan_log(a, b, h0, chunk=chunk)
+    torch.testing.assert_close(out, R.scan_sequential(a, b, h0), rtol=0, atol=1e-12)
 
 
 def test_chunked_log_scan_gradcheck():
     a, b, h0 = (t.requires_grad_() for t in positive_inputs(2, 11, 3))
-    assert torch.autograd.gradcheck(lambda a, b, h0: S.scan_log(a, b, h0, chunk=4), (a, b, h0))
-    assert torch.autograd.gradcheck(lambda a, b: S.scan_log(a, b, chunk=4), (a, b))
+    assert torch.autograd.gradcheck(lambda a, b, h0: R.scan_log(a, b, h0, chunk=4), (a, b, h0))
+    assert torch.autograd.gradcheck(lambda a, b: R.scan_log(a, b, chunk=4), (a, b))
 
 
 def gru_like(T, C, seed=0):
@@ -121,7 +123,7 @@ MILLION_TOL = {
 def test_a_million_steps_stay_accurate(backend, dtype):
     a, b = gru_like(1_000_000, 2)
     a, b = a.to(dtype), b.to(dtype)
-    ref = S.scan_cpu(a.double(), b.double())
+    ref = B.scan_cpu(a.double(), b.double())
     h = S.scan(a, b, backend=backend)
     assert h.dtype == dtype and torch.isfinite(h).all()
     err = ((h.double() - ref).abs() / ref).max().item()
@@ -131,9 +133,9 @@ def test_a_million_steps_stay_accurate(backend, dtype):
 def test_listing5_unchunked_loses_float32_accuracy_where_chunked_does_not():
     """Why the log backend chunks: Listing 5 over 1,000,000 steps is off by percents in float32."""
     a, b = gru_like(1_000_000, 2)
-    ref = S.scan_cpu(a, b)
-    unchunked = S.scan_log(a.float(), b.float(), chunk=0).double()
-    chunked = S.scan_log(a.float(), b.float()).double()
+    ref = B.scan_cpu(a, b)
+    unchunked = R.scan_log(a.float(), b.float(), chunk=0).double()
+    chunked = R.scan_log(a.float(), b.float()).double()
     assert ((unchunked - ref).abs() / ref).max() > 1e-2
     assert ((chunked - ref).abs() / ref).max() < 1e-4
 
@@ -145,7 +147,7 @@ def test_log_scan_gradient_accurate_at_long_lengths():
 
     def grads(dtype, chunk):
         la, lb = (t.log().to(dtype).requires_grad_() for t in (a, b))
-        (S.parallel_scan_log_chunked(la, lb, chunk) * w.to(dtype)).sum().backward()
+        (R.parallel_scan_log_chunked(la, lb, chunk) * w.to(dtype)).sum().backward()
         return torch.cat([la.grad.flatten(), lb.grad.flatten()]).double()
 
     ref = grads(torch.float64, 64)
@@ -158,9 +160,9 @@ def test_log_scan_with_vanishing_coefficients_is_finite_and_exact(a_value):
     """a = 0 (a saturated gate underflows to it) would be log 0 = -inf in Listing 5: floored, it is exact."""
     a, b, h0 = positive_inputs(2, 150, 3)
     a[:, ::7] = a_value
-    out = S.scan_log(a, b, h0)
+    out = R.scan_log(a, b, h0)
     assert torch.isfinite(out).all()
-    torch.testing.assert_close(out, S.scan_sequential(a, b, h0), rtol=1e-12, atol=0)
+    torch.testing.assert_close(out, R.scan_sequential(a, b, h0), rtol=1e-12, atol=0)
 
 
 def test_bad_input_raises_value_error():
@@ -182,46 +184,64 @@ def test_triton_on_cpu_tensors_needs_the_interpreter(monkeypatch):
 
 
 def test_auto_picks_cpu_kernel_on_cpu():
-    assert S.resolve_backend("auto", torch.device("cpu")) == "cpu"
-    assert not S.triton_available(torch.device("cpu"))
+    assert B.resolve("auto", torch.device("cpu")) == "cpu"
+    assert B.triton_problem(torch.device("cpu")) is not None
 
 
-def test_auto_falls_back_to_sequential_without_the_kernel():
+def test_auto_falls_back_to_sequential_without_the_kernel_with_one_warning():
     code = (
-        "import torch; from minrnn import scan as S, MinGRU\n"
-        "assert S.resolve_backend('auto', torch.device('cpu')) == 'sequential'\n"
-        "x = torch.randn(2, 5, 3); print(MinGRU(3, 4)(x).shape)\n"
+        "import warnings, torch; from minrnn import backends as B, MinGRU\n"
+        "layer = MinGRU(3, 4)\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    print(layer(torch.randn(2, 5, 3)).shape, layer(torch.randn(2, 5, 3)).shape)\n"
+        "    assert B.resolve('auto', torch.device('cpu')) == 'sequential'\n"
+        "print([str(w.message) for w in caught])\n"
     )
     env = dict(os.environ, MINRNN_DISABLE_NATIVE="1")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "torch.Size([2, 5, 4])" in out.stdout
+    warned = out.stdout.strip().splitlines()[-1]
+    assert warned.count("scan='auto' on cpu uses 'sequential'") == 1, warned  # once, with reason and cost
+    assert "disabled by MINRNN_DISABLE_NATIVE" in warned and "10x slower" in warned
+
+
+def test_building_a_layer_compiles_nothing(tmp_path):
+    code = (
+        "from minrnn import MinGRU, MinLSTM\nfrom minrnn.ops import native\n"
+        "MinGRU(3, 4), MinLSTM(3, 4)\nprint(native._lib is None and native._error is None)\n"
+    )
+    env = dict(os.environ, MINRNN_CACHE=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "True", out.stdout + out.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_auto_on_cuda_falls_back_to_log_with_one_warning_naming_the_reason(monkeypatch):
     import warnings
 
-    from minrnn import scan as S
-
     def no_launcher(device):
         raise RuntimeError("Failed to compile launcher: Python.h: No such file or directory")
 
-    monkeypatch.setattr(S, "_probe_triton", no_launcher)
-    monkeypatch.setattr(S, "_TRITON_PROBLEMS", {})
+    monkeypatch.setattr(B, "_probe_triton", no_launcher)
+    monkeypatch.setattr(B, "_RESOLVED", {})
     cuda = torch.device("cuda", 0)
-    with pytest.warns(RuntimeWarning, match="log-space scan on cuda:0.*Python.h: No such file"):
-        assert S.resolve_backend("auto", cuda) == "log"
+    with pytest.warns(RuntimeWarning, match="on cuda:0 uses 'log': 'triton' cannot run there.*Python.h: No such file"):
+        assert B.resolve("auto", cuda) == "log"
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # said once, not at every call
-        assert S.resolve_backend("auto", cuda) == "log"
-    monkeypatch.setattr(S, "_probe_triton", lambda device: None)
-    assert S.resolve_backend("auto", torch.device("cuda", 1)) == "triton"  # each device checked on its own
+        assert B.resolve("auto", cuda) == "log"
+    with pytest.warns(RuntimeWarning, match="on cuda:0 uses 'sequential'"):  # a vanilla layer cannot take log
+        assert B.resolve("auto", cuda, any_sign=True) == "sequential"
+    monkeypatch.setattr(B, "_probe_triton", lambda device: None)
+    assert B.resolve("auto", torch.device("cuda", 1)) == "triton"  # each device checked on its own
 
 
 def test_triton_kernels_launch_on_their_tensors_device(monkeypatch):
     from types import SimpleNamespace
 
-    from minrnn import triton_scan as TS
+    from minrnn.ops import triton_scan as TS
 
     entered = []
     monkeypatch.setattr(TS.torch.cuda, "device", lambda d: entered.append(d) or contextlib.nullcontext())

@@ -1,13 +1,14 @@
-"""The Triton backend (minrnn/triton_scan.py) against the sequential reference, run by Triton's
+"""The Triton backend (minrnn/ops/triton_scan.py) against the sequential reference, run by Triton's
 interpreter on CPU tensors (tests/conftest.py sets TRITON_INTERPRET=1): every variant, T from 1 to
 1000, with and without h0, half precision in."""
 
 import pytest
 import torch
 
-from minrnn import triton_scan as TS
 from minrnn.layers import MinGRU, MinLSTM
-from minrnn.scan import scan, scan_sequential
+from minrnn.ops import triton_scan as TS
+from minrnn.ops.reference import scan_sequential
+from minrnn.scan import scan
 
 LENGTHS = (1, 33)  # and 1000 below, on fewer cases: the interpreter takes ~10 ms per step of a program
 VARIANTS = [(MinGRU, {}), (MinLSTM, {}), (MinLSTM, {"normalize_gates": True})]

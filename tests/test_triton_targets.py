@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from minrnn import triton_scan
 from minrnn import triton_targets as TT
+from minrnn.ops import triton_scan
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -260,12 +260,14 @@ MODELS = registry.benchmark_variants()
 
 def describe(model, device: torch.device) -> str:
     """What actually runs: the recurrent layer and its scan backend or torch.nn/loop implementation."""
-    from minrnn.scan import resolve_backend
+    from minrnn.backends import resolve
 
     if not hasattr(model, "blocks") or not hasattr(model.blocks[0], "rnn"):
         return getattr(model, "implementation", type(model).__name__)
     rnn = model.blocks[0].rnn
-    how = f"scan={resolve_backend(rnn.scan, device)}" if hasattr(rnn, "scan") else f"impl={getattr(rnn, 'impl', '?')}"
+    if not hasattr(rnn, "scan"):
+        return f"{type(rnn).__name__} impl={getattr(rnn, 'impl', '?')}"
+    how = f"scan={resolve(rnn.scan, device, not getattr(rnn, 'log_space', True))}"
     return f"{type(rnn).__name__} {how}"
 
 

@@ -3,8 +3,8 @@
 The C file has no torch or Python headers, so it builds with the system C compiler in under a
 second and needs nothing at install time. The shared library is cached per source, compiler flags
 and CPU (``$MINRNN_CACHE``, default ``~/.cache/minrnn``) and written atomically, so parallel jobs
-never load a half-written file. Where no compiler works, ``available()`` is False and
-``scan="auto"`` falls back to the pure-PyTorch loop.
+never load a half-written file. Where no compiler works, ``problem()`` says why and
+``scan="auto"`` falls back to the pure-PyTorch loop with a warning (minrnn.backends).
 
 ctypes releases the GIL during a call, so the work (batch rows, or channel blocks when the batch
 is small) is split over ``torch.get_num_threads()`` Python threads.
@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from minrnn.backends import MODES
 from minrnn.files import atomic_path
 
 SOURCE = Path(__file__).with_name("csrc") / "scan.c"
@@ -40,7 +41,6 @@ FLAGS = [
     "-std=c99",
     *os.environ.get("MINRNN_CFLAGS", "").split(),
 ]
-MODES = {"gru": 0, "lstm": 1, "lstm_norm": 2}
 _MIN_WORK_PER_THREAD = 1 << 16  # elements (B*T*C); below this one thread is faster
 
 _lib: ctypes.CDLL | None = None
@@ -91,13 +91,18 @@ def load() -> ctypes.CDLL:
         return _lib
 
 
-@torch.compiler.assume_constant_result  # torch.compile calls it once while tracing (it may build the kernel)
-def available() -> bool:
+def problem() -> str | None:
+    """None when the kernel library loads (built on first call); else why not."""
     try:
         load()
-        return True
-    except RuntimeError:
-        return False
+        return None
+    except RuntimeError as e:
+        return str(e)
+
+
+@torch.compiler.assume_constant_result  # torch.compile calls it once while tracing (it may build the kernel)
+def available() -> bool:
+    return problem() is None
 
 
 def _suffix(dtype: torch.dtype) -> str:

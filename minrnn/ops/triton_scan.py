@@ -1,6 +1,6 @@
 """Triton kernels for the scan (Section 2.3) and the fused minGRU/minLSTM recurrence, as torch ops.
 
-The same design as the C kernel (minrnn/csrc/scan_impl.h): one program per (batch row, block of
+The same design as the C kernel (minrnn/ops/csrc/scan_impl.h): one program per (batch row, block of
 channels) loops over time, channels in parallel, the state in float32 (float64 for float64 inputs)
 whatever the input dtype (float32, bfloat16, float16); the backward runs the reverse recurrence
 g_t = dL/dh_t + a_{t+1} g_{t+1} and recomputes the gates from the Linear outputs instead of storing
@@ -10,7 +10,8 @@ module keeps the one loop (and the tests cover every T, so a chunked variant can
 
 Runs on CUDA tensors, and on CPU tensors under ``TRITON_INTERPRET=1`` (how the tests run it).
 Launch configs are chosen here, without ``@triton.autotune`` (the interpreter cannot benchmark).
-Ops: ``minrnn::triton_linear_scan(a, b, h0)`` and ``minrnn::triton_gate_scan(p, h0, mode, use_g)``,
+Ops: ``minrnn::triton_linear_scan(a, b, h0)`` and ``minrnn::triton_gate_scan(p, h0, mode, use_g, bias)``
+(the signatures of the C kernels, minrnn.ops.native),
 each with a registered backward and a fake implementation, so ``torch.compile(fullgraph=True)`` sees
 them as operators. Importing this module needs ``triton``; nothing else in minrnn imports it eagerly.
 """
@@ -23,7 +24,7 @@ import torch
 import triton
 import triton.language as tl
 
-MODES = {"gru": 0, "lstm": 1, "lstm_norm": 2}
+from minrnn.backends import MODES
 
 
 def _block(channels: int) -> int:
@@ -114,6 +115,7 @@ def _layout(H, MODE: tl.constexpr):
 @triton.jit
 def _gate_fwd(
     p_ptr,
+    q_ptr,
     h0_ptr,
     h_ptr,
     T,
@@ -124,19 +126,21 @@ def _gate_fwd(
     ACC: tl.constexpr,
     BLOCK: tl.constexpr,
 ):
-    """p: contiguous (B, T, P) Linear outputs, h: contiguous (B, T, H)."""
+    """p: contiguous (B, T, P) Linear outputs without their bias q (P,) (in ACC), added as p is read;
+    h: contiguous (B, T, H)."""
     row, c = tl.program_id(0).to(tl.int64), tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)  # 64-bit offsets
     m = c < H
     P, OFF_I, OFF_X = _layout(H, MODE)
+    qk, qi, qx = _bias(q_ptr, c, m, OFF_I, OFF_X, MODE)
     h = _initial(h0_ptr + row * H + c, m, HAS_H0, ACC, BLOCK)
     for t in range(T):
         p = p_ptr + (row * T + t) * P
-        k = tl.load(p + c, mask=m, other=0.0).to(ACC)
-        cand = _cand(tl.load(p + OFF_X + c, mask=m, other=0.0).to(ACC), USE_G)
+        k = tl.load(p + c, mask=m, other=0.0).to(ACC) + qk
+        cand = _cand(tl.load(p + OFF_X + c, mask=m, other=0.0).to(ACC) + qx, USE_G)
         if MODE == 0:  # minGRU: h = (1 - z) h_prev + z h~   (Algorithms 1, 5)
             h = h + tl.sigmoid(k) * (cand - h)
         else:
-            f, i = tl.sigmoid(k), tl.sigmoid(tl.load(p + OFF_I + c, mask=m, other=0.0).to(ACC))
+            f, i = tl.sigmoid(k), tl.sigmoid(tl.load(p + OFF_I + c, mask=m, other=0.0).to(ACC) + qi)
             if MODE == 1:  # minLSTM as the authors' code: h = f h_prev + i h~
                 h = f * h + i * cand
             else:  # normalised gates: h = (f h_prev + i h~) / (f + i)   (Algorithms 3, 7)
@@ -145,19 +149,31 @@ def _gate_fwd(
 
 
 @triton.jit
+def _bias(q_ptr, c, m, OFF_I, OFF_X, MODE: tl.constexpr):
+    """The bias of the gate, the input gate (minLSTM) and the candidate, loaded once per program."""
+    qk = tl.load(q_ptr + c, mask=m, other=0.0)
+    qx = tl.load(q_ptr + OFF_X + c, mask=m, other=0.0)
+    qi = qk
+    if MODE != 0:
+        qi = tl.load(q_ptr + OFF_I + c, mask=m, other=0.0)
+    return qk, qi, qx
+
+
+@triton.jit
 def _gate_bwd_step(
-    p, gp, gh, c, m, prev, carry, OFF_I, OFF_X, MODE: tl.constexpr, USE_G: tl.constexpr, ACC: tl.constexpr
+    p, gp, gh, c, m, prev, carry, qk, qi, qx, OFF_I, OFF_X, MODE: tl.constexpr, USE_G: tl.constexpr, ACC: tl.constexpr
 ):
     """One reverse step: g = dL/dh_t + carry; writes dL/dp_t (gates recomputed from p), returns dL/dh_{t-1}."""
     g = tl.load(gh + c, mask=m, other=0.0).to(ACC) + carry
-    k, x = tl.load(p + c, mask=m, other=0.0).to(ACC), tl.load(p + OFF_X + c, mask=m, other=0.0).to(ACC)
+    k = tl.load(p + c, mask=m, other=0.0).to(ACC) + qk
+    x = tl.load(p + OFF_X + c, mask=m, other=0.0).to(ACC) + qx
     cand, dcand = _cand(x, USE_G), _dcand(x, USE_G)
     if MODE == 0:
         z = tl.sigmoid(k)
         tl.store(gp + c, g * (cand - prev) * z * (1.0 - z), mask=m)
         tl.store(gp + OFF_X + c, g * z * dcand, mask=m)
         return g * (1.0 - z)
-    f, ig = tl.sigmoid(k), tl.sigmoid(tl.load(p + OFF_I + c, mask=m, other=0.0).to(ACC))
+    f, ig = tl.sigmoid(k), tl.sigmoid(tl.load(p + OFF_I + c, mask=m, other=0.0).to(ACC) + qi)
     if MODE == 1:
         tl.store(gp + c, g * prev * f * (1.0 - f), mask=m)
         tl.store(gp + OFF_I + c, g * cand * ig * (1.0 - ig), mask=m)
@@ -174,6 +190,7 @@ def _gate_bwd_step(
 @triton.jit
 def _gate_bwd(
     p_ptr,
+    q_ptr,
     h0_ptr,
     h_ptr,
     gh_ptr,
@@ -190,6 +207,7 @@ def _gate_bwd(
     row, c = tl.program_id(0).to(tl.int64), tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)  # 64-bit offsets
     m = c < H
     P, OFF_I, OFF_X = _layout(H, MODE)
+    qk, qi, qx = _bias(q_ptr, c, m, OFF_I, OFF_X, MODE)
     first = _initial(h0_ptr + row * H + c, m, HAS_H0, ACC, BLOCK)
     carry = tl.zeros([BLOCK], ACC)
     for i in range(T):  # t = T-1 .. 0; at t = 0 the previous state is h0
@@ -199,7 +217,7 @@ def _gate_bwd(
             prev = tl.load(h_ptr + (row * T + t - 1) * H + c, mask=m, other=0.0).to(ACC)
         at_p, at_h = (row * T + t) * P, (row * T + t) * H
         carry = _gate_bwd_step(
-            p_ptr + at_p, gp_ptr + at_p, gh_ptr + at_h, c, m, prev, carry, OFF_I, OFF_X, MODE, USE_G, ACC
+            p_ptr + at_p, gp_ptr + at_p, gh_ptr + at_h, c, m, prev, carry, qk, qi, qx, OFF_I, OFF_X, MODE, USE_G, ACC
         )
     tl.store(gh0_ptr + row * H + c, carry, mask=m)
 
@@ -302,34 +320,52 @@ def _hidden(P: int, mode: str) -> int:
     return P // parts
 
 
+def _bias_in(p: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """The bias (P,) in the state's dtype, zeros when None: the kernels add it as they read p."""
+    dtype = _state_dtype(p.dtype)
+    return bias.to(dtype).contiguous() if bias is not None else torch.zeros(p.shape[-1], dtype=dtype, device=p.device)
+
+
 @torch.library.custom_op("minrnn::triton_gate_scan", mutates_args=())
-def gate_scan(p: torch.Tensor, h0: torch.Tensor | None, mode: str, use_g: bool) -> torch.Tensor:
-    """The fused recurrence on p = [k | (i) | h~ pre-activations]; float32 states (float64 for float64)."""
+def gate_scan(
+    p: torch.Tensor, h0: torch.Tensor | None, mode: str, use_g: bool, bias: torch.Tensor | None = None
+) -> torch.Tensor:
+    """The fused recurrence on p = [k | (i) | h~ pre-activations] plus ``bias`` (P,) added in the state's
+    precision as p is read (as the C kernel does); float32 states (float64 for float64 inputs)."""
     H = _hidden(p.shape[-1], mode)
     _check("triton_gate_scan", p, h0, H)
-    p = p.contiguous()
+    if bias is not None and (bias.shape != (p.shape[-1],) or bias.device != p.device):
+        raise ValueError(f"triton_gate_scan: bias must be ({p.shape[-1]},) on {p.device}, got {tuple(bias.shape)}")
+    p, q = p.contiguous(), _bias_in(p, bias)
     h0 = h0.contiguous() if h0 is not None else None
     B, T, _ = p.shape
     h = torch.empty(B, T, H, dtype=_state_dtype(p.dtype), device=p.device)
     block = _block(H)
     variant = {"HAS_H0": h0 is not None, "MODE": MODES[mode], "USE_G": use_g, "ACC": _acc(p.dtype), "BLOCK": block}
     with on_device(p):
-        _gate_fwd[(B, triton.cdiv(H, block))](p, h0 if h0 is not None else p, h, T, H, **variant)
+        _gate_fwd[(B, triton.cdiv(H, block))](p, q, h0 if h0 is not None else p, h, T, H, **variant)
     return h
 
 
 @gate_scan.register_fake
-def _(p, h0, mode, use_g):
+def _(p, h0, mode, use_g, bias=None):
     H = _hidden(p.shape[-1], mode)
     return p.new_empty(*p.shape[:-1], H, dtype=_state_dtype(p.dtype))
 
 
 @torch.library.custom_op("minrnn::triton_gate_scan_backward", mutates_args=())
 def gate_scan_backward(
-    p: torch.Tensor, h0: torch.Tensor | None, h: torch.Tensor, gh: torch.Tensor, mode: str, use_g: bool
+    p: torch.Tensor,
+    h0: torch.Tensor | None,
+    h: torch.Tensor,
+    gh: torch.Tensor,
+    mode: str,
+    use_g: bool,
+    bias: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(dL/dp, dL/dh0); dL/dbias is dL/dp summed over (B, T)."""
     H = _hidden(p.shape[-1], mode)
-    p, h, gh = p.contiguous(), h.contiguous(), gh.contiguous().to(h.dtype)
+    p, h, gh, q = p.contiguous(), h.contiguous(), gh.contiguous().to(h.dtype), _bias_in(p, bias)
     B, T, P = p.shape
     gp = torch.zeros(B, T, P, dtype=h.dtype, device=p.device)
     gh0 = torch.empty(B, H, dtype=h.dtype, device=p.device)
@@ -337,26 +373,27 @@ def gate_scan_backward(
     variant = {"HAS_H0": h0 is not None, "MODE": MODES[mode], "USE_G": use_g, "ACC": _acc(h.dtype), "BLOCK": block}
     with on_device(p):
         _gate_bwd[(B, triton.cdiv(H, block))](
-            p, h0.contiguous() if h0 is not None else p, h, gh, gp, gh0, T, H, **variant
+            p, q, h0.contiguous() if h0 is not None else p, h, gh, gp, gh0, T, H, **variant
         )
     return gp, gh0
 
 
 @gate_scan_backward.register_fake
-def _(p, h0, h, gh, mode, use_g):
+def _(p, h0, h, gh, mode, use_g, bias=None):
     return p.new_empty(p.shape, dtype=h.dtype), h.new_empty(h.shape[0], h.shape[2])  # contiguous, as the real op
 
 
 def _gate_setup(ctx, inputs, output):
-    p, h0, mode, use_g = inputs
-    ctx.save_for_backward(p, h0, output)
+    p, h0, mode, use_g, bias = inputs
+    ctx.save_for_backward(p, h0, output, bias)
     ctx.mode, ctx.use_g, ctx.dtypes = mode, use_g, (p.dtype, h0.dtype if h0 is not None else None)
 
 
 def _gate_backward(ctx, gh):
-    p, h0, h = ctx.saved_tensors
-    gp, gh0 = gate_scan_backward(p, h0, h, gh, ctx.mode, ctx.use_g)
-    return gp.to(ctx.dtypes[0]), (gh0.to(ctx.dtypes[1]) if h0 is not None else None), None, None
+    p, h0, h, bias = ctx.saved_tensors
+    gp, gh0 = gate_scan_backward(p, h0, h, gh, ctx.mode, ctx.use_g, bias)
+    gbias = gp.sum((0, 1)).to(bias.dtype) if bias is not None else None
+    return gp.to(ctx.dtypes[0]), (gh0.to(ctx.dtypes[1]) if h0 is not None else None), None, None, gbias
 
 
 gate_scan.register_autograd(_gate_backward, setup_context=_gate_setup)
