@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # Largest error allowed, relative to the largest magnitude of the float64 reference, per dtype:
 # (outputs, input gradients). float32: the state is float32 in every backend, and the chunked
-# log-space scan's worst case is about chunk x 87 x eps = 7e-4 relative (minrnn.scan): 2e-3 for both.
+# log-space scan's worst case is about chunk x 87 x eps = 7e-4 relative (minrnn.ops.reference): 2e-3 for both.
 # Under fp16/bf16 autocast the Linear outputs (gates, candidates) are rounded to the half type before
 # the recurrence; the outputs are compared with the float64 recurrence on those same rounded values,
 # which leaves the backend's own error: 4 units of the half type's rounding (2^-9 fp16, 2^-7 bf16)
