@@ -82,7 +82,7 @@ bench: install  ## layer benchmark (T = 64 .. 4096), written to results/bench/ f
 	$(PY) scripts/bench_layers.py --out results/bench
 	$(PY) scripts/make_docs.py
 
-docs: install  ## regenerate the numbers in docs/ that come from results/ (minrnn/harness/doc_blocks.py)
+docs: install  ## regenerate the numbers in docs/ that come from results/ (minrnn/reports/docs.py)
 	$(PY) scripts/make_docs.py
 
 layer-precision: install  ## the precision policy measured: half inputs, every backend, T = 4096 and 65,536 (results/core/layer_precision.*)
@@ -191,15 +191,11 @@ claims: install  ## the paper's claims, each with a verdict computed from result
 	$(PY) scripts/make_claims.py --docs docs/results.md
 	$(PY) scripts/make_docs.py
 
-# The longer runs that decide budget-limited claims (configs/experiment/claims/), as preset:seeds[:a sweep
-# override]. Each run resumes from its checkpoint when rerun, so this target can be stopped and restarted.
-CLAIM_RUNS = copy_minlstm_long:0,1,2 copy_minlstm_norm_long:0 figure2_long_mingru:0 figure2_long_minlstm:0 \
-	figure2_long_transformer:0 chomsky_long_minlstm:0,1,2:task.problem=cycle_nav \
-	figure5_copy:0,1:model.net.block.rnn_kwargs.forget_bias=0.0,5.0
+# The longer runs that decide budget-limited claims: minrnn/reports/claims/runs.yaml, one minrnn-train sweep
+# a line. Each run resumes from its checkpoint when rerun, so this target can be stopped and restarted.
 claims-runs: install  ## the longer runs behind budget-limited claims (resumable; hours), then make claims
-	@for run in $(CLAIM_RUNS); do \
-		set -- $$(echo $$run | tr : ' '); \
-		$(TRAIN) -m experiment=claims/$$1 seed=$$2 $$3 threads=1 trainer.checkpoint_every=250 || exit $$?; \
+	@$(PY) scripts/make_claims.py --longer-runs | while read -r sweep; do \
+		$(TRAIN) -m $$sweep threads=1 trainer.checkpoint_every=250 < /dev/null || exit $$?; \
 	done
 	$(PY) scripts/make_claims.py --docs docs/results.md
 	$(PY) scripts/make_docs.py

@@ -1,24 +1,20 @@
-"""Regenerate the numbers in docs/ that come from results/ (minrnn/harness/doc_blocks.py).
+"""Regenerate the numbers in docs/ that come from results/ (minrnn/reports/docs.py).
 
 python scripts/make_docs.py
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 
-from minrnn.harness.doc_blocks import BLOCKS, regenerate
+from minrnn.reports import docs
 
 
-def main() -> int:
-    try:
-        changed = regenerate()
-    except (OSError, ValueError, KeyError) as e:
-        print(f"make_docs: error: {e}", file=sys.stderr)
-        return 2
-    for name in BLOCKS:
-        print(f"{name}: {'rewritten' if name in changed else 'unchanged'}")
-    return 0
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    docs.add_arguments(ap)
+    return docs.run(ap.parse_args(argv), ap.error)
 
 
 if __name__ == "__main__":

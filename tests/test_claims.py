@@ -1,4 +1,4 @@
-"""Claims as data (minrnn.harness.claims): verdicts computed from results files alone."""
+"""Claims as data (minrnn.reports.claims): verdicts computed from results files alone."""
 
 import json
 import subprocess
@@ -7,8 +7,8 @@ from pathlib import Path
 
 from harness import write_summary
 
-from minrnn.harness.claims import BUDGET, CLAIMS, FAILS, HOLDS, INCONCLUSIVE, NOT_RUN, PARTLY, evaluate
-from minrnn.harness.reporting import paper_reference
+from minrnn.reports.claims import BUDGET, CLAIMS, FAILS, HOLDS, INCONCLUSIVE, NOT_RUN, PARTLY, evaluate
+from minrnn.reports.runs import paper_reference
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -272,3 +272,19 @@ def test_the_discussion_rows_are_decided_from_the_recall_runs(tmp_path):
     assert row["verdict"] == PARTLY and "L128-P8: attention - best fixed-state = +0.85" in row["ours"]
     recall_run(results, "mamba", 64, 4, 64, 0.80)  # now less with 4 pairs too, and more so with 8
     assert verdicts(results)["recall-attention"] == HOLDS
+
+
+def test_the_longer_runs_are_data_of_the_claims_code_and_name_existing_presets():
+    """runs.yaml (package data) lists the longer runs; make claims-runs reads them through make_claims.py."""
+    from minrnn.harness.config import CONFIGS
+    from minrnn.reports.claims import longer_run_cells, longer_run_sweeps
+
+    sweeps = longer_run_sweeps()
+    assert "experiment=claims/figure5_copy seed=0,1 model.net.block.rnn_kwargs.forget_bias=0.0,5.0" in sweeps
+    for _, overrides in longer_run_cells():
+        assert (Path(CONFIGS) / "experiment" / f"{overrides[0].split('=', 1)[1]}.yaml").exists(), overrides
+    out = subprocess.run(
+        [sys.executable, "scripts/make_claims.py", "--longer-runs"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert out.returncode == 0 and out.stdout.splitlines() == sweeps
+    assert "CLAIM_RUNS" not in (ROOT / "Makefile").read_text()

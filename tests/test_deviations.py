@@ -8,10 +8,10 @@ import pytest
 from harness import compose_cfg
 from omegaconf import OmegaConf
 
-from scripts import make_deviations
+from minrnn.reports import deviations
 
 ROOT = Path(__file__).resolve().parent.parent
-ROWS = make_deviations.deviations()
+ROWS = deviations.deviations()
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[f"{r['preset']}:{r['key']}" for r in ROWS])
@@ -24,4 +24,4 @@ def test_each_listed_deviation_is_what_the_preset_composes_to(row):
 
 
 def test_the_report_is_generated_from_the_file():
-    assert (ROOT / "docs/deviations.md").read_text() == make_deviations.report(ROWS)
+    assert (ROOT / "docs/deviations.md").read_text() == deviations.report(ROWS)

@@ -1,4 +1,4 @@
-"""Numbers in the docs generated from results/ (minrnn/harness/doc_blocks.py): each committed block
+"""Numbers in the docs generated from results/ (minrnn/reports/docs.py): each committed block
 equals what its generator makes from the committed results, and a block is rewritten in place."""
 
 import re
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from minrnn.harness import doc_blocks
+from minrnn.reports import docs as doc_blocks
 
 ROOT = Path(__file__).resolve().parent.parent
 

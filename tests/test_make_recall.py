@@ -1,4 +1,4 @@
-"""scripts/make_recall.py and minrnn.harness.recall.collect: the best learning rate by the seeds' mean."""
+"""scripts/make_recall.py and minrnn.reports.recall.collect: the best learning rate by the seeds' mean."""
 
 import json
 import subprocess
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from harness import write_summary
 
-from minrnn.harness.recall import collect
+from minrnn.reports.recall import collect
 
 ROOT = Path(__file__).resolve().parent.parent
 

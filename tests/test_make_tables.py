@@ -123,7 +123,7 @@ def test_runs_without_a_summary_are_reported_as_unfinished(tmp_path):
 
 
 def test_a_tables_time_counts_every_stretch_of_a_resumed_run_and_names_older_runs():
-    from minrnn.harness.reporting import time_note
+    from minrnn.reports.runs import time_note
 
     resumed = {"wall_seconds": 600, "metrics": {"train_seconds_all_stretches": 3600 + 600}}
     old = {"wall_seconds": 1200, "metrics": {}}

@@ -10,9 +10,10 @@ import pytest
 import torch
 from harness import compose_cfg, tiny
 
-from minrnn.harness import records, reporting, trainer
+from minrnn.harness import records, trainer
 from minrnn.harness.train import run
 from minrnn.harness.trainer import TrainingError
+from minrnn.reports import render
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -102,10 +103,10 @@ def test_figures_are_written_under_names_of_their_own_and_leave_nothing_on_failu
     fig = plt.figure()
     real = fig.savefig
     monkeypatch.setattr(fig, "savefig", lambda p, **kw: (seen.append(Path(p).name), real(p, **kw)))
-    reporting.save_figure(fig, tmp_path / "fig.png")
+    render.save_figure(fig, tmp_path / "fig.png")
     fig2 = plt.figure()
     monkeypatch.setattr(fig2, "savefig", lambda p, **kw: (seen.append(Path(p).name), real(p, **kw)))
-    reporting.save_figure(fig2, tmp_path / "fig.png")
+    render.save_figure(fig2, tmp_path / "fig.png")
     assert len(set(seen)) == 4  # two writers of the same figure never share a temporary name
     fig3 = plt.figure()
 
@@ -115,7 +116,7 @@ def test_figures_are_written_under_names_of_their_own_and_leave_nothing_on_failu
 
     monkeypatch.setattr(fig3, "savefig", broken)
     with pytest.raises(OSError):
-        reporting.save_figure(fig3, tmp_path / "other.png")
+        render.save_figure(fig3, tmp_path / "other.png")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fig.pdf", "fig.png"]
 
 

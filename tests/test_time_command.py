@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from minrnn.harness.doc_blocks import timings
+from minrnn.reports.docs import timings
 
 ROOT = Path(__file__).resolve().parent.parent
 

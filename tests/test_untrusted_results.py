@@ -1,4 +1,4 @@
-"""Results files are untrusted input (minrnn.harness.reporting.load_runs): the table, figure and claims
+"""Results files are untrusted input (minrnn.reports.runs.load_runs): the table, figure and claims
 scripts accept only summaries that match the schema the harness writes, with a config that hashes to its
 identity, count a config and seed once, and read only regular files of bounded size; every other file
 is listed with its reason, never a crash."""
@@ -8,7 +8,8 @@ import os
 
 from harness import write_summary
 
-from minrnn.harness import reporting
+from minrnn.harness.config import identity, run_identity
+from minrnn.reports import runs as reporting
 
 PRESET = ["experiment=table2/mingru"]
 
@@ -70,6 +71,6 @@ def test_every_committed_result_hashes_to_its_identity():
         for f in folder.glob("*.json"):
             rec = json.loads(f.read_text())
             if isinstance(rec, dict) and {"config", "metrics", "scale"} <= rec.keys():
-                assert reporting.run_identity(rec, f) == reporting.identity(rec["config"]), f
+                assert run_identity(rec, f) == identity(rec["config"]), f
                 checked += 1
     assert checked > 150

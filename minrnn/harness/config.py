@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from importlib.resources import files
+from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -117,6 +119,15 @@ def identity(config: dict) -> str:
     if isinstance(kept.get("trainer"), dict):
         kept["trainer"] = _as_committed(kept["trainer"])
     return hashlib.sha256(json.dumps(_canonical(kept), sort_keys=True).encode()).hexdigest()[:8]
+
+
+_HASH = re.compile(r"-([0-9a-f]{8})$")
+
+
+def run_identity(run: dict, path: Path) -> str:
+    """The identity a summary was written under: its own field, else its file name's hash, else its config's."""
+    found = _HASH.search(Path(path).stem)
+    return run.get("identity") or (found.group(1) if found else identity(run["config"]))
 
 
 def _identity(*, _root_: DictConfig) -> str:

@@ -31,10 +31,9 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from minrnn.files import inside
-from minrnn.harness.config import CONFIGS, identity, register_resolvers
+from minrnn.harness.config import CONFIGS, identity, register_resolvers, run_identity
 from minrnn.harness.local_sweep import SweepStop
 from minrnn.harness.records import provenance, write_json_atomic
-from minrnn.harness.reporting import run_identity
 from minrnn.harness.run_lock import RunInUse, RunLock
 from minrnn.harness.settings import check_memory, check_settings, check_writable
 from minrnn.harness.trainer import Preempted, TrainingError, fit, pick_device
@@ -91,7 +90,9 @@ def build(cfg: DictConfig):
     ``wrap`` puts its own input/output layers around the model, e.g. the decision model of Table 3)."""
     task = instantiate_checked(cfg.task, "task", skip=NOT_ARGUMENTS)
     if not isinstance(task, Task):
-        raise ValueError(f"{type(task).__name__} does not implement the Task protocol (minrnn/tasks/__init__.py)")
+        raise ValueError(
+            f"{type(task).__name__} does not implement the Task protocol (tasks/__init__.py, minrnn.tasks.Task)"
+        )
     io = {"vocab_size": task.vocab_size} if getattr(task, "vocab_size", None) else {"dim_in": task.dim_in}
     if "device" in inspect.signature(get_class(cfg.model.net._target_)).parameters:  # e.g. Mamba picks by it
         io["device"] = str(pick_device(cfg.trainer.device))

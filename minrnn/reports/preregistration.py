@@ -320,7 +320,7 @@ def plan(prereg: Preregistration, results: Path, composer=compose) -> list[Run]:
     summary of its identity and seed, with an estimate from the training time of its arm's committed
     runs. A run named twice (two verdicts sharing an arm) is listed once."""
     from minrnn.harness.config import identity
-    from minrnn.harness.reporting import load_runs, training_seconds
+    from minrnn.reports.runs import load_runs, training_seconds
 
     composed: dict[tuple[str, ...], tuple[str, str]] = {}
     found: dict[Path, list[dict]] = {}

@@ -6,16 +6,17 @@
 
 rewritten from the committed results by ``scripts/make_docs.py`` (``make docs``; the benchmarks' make
 targets run it) and checked equal to that by tests/test_doc_blocks.py, so prose never drifts from files.
+Every input is a results file or data a report module owns (the claims' longer runs: runs.yaml).
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
-from minrnn.harness.records import write_text_atomic
-
-ROOT = Path(__file__).resolve().parents[2]
+from minrnn.files import write_text
+from minrnn.reports.runs import ROOT
 
 
 def markers(name: str) -> tuple[str, str]:
@@ -37,7 +38,7 @@ def replace_block(path: Path, name: str, body: str) -> bool:
     if old == body.strip("\n"):
         return False
     before, rest = path.read_text().split(start, 1)
-    write_text_atomic(path, before + start + "\n" + body.strip("\n") + "\n" + end + rest.split(end, 1)[1])
+    write_text(path, before + start + "\n" + body.strip("\n") + "\n" + end + rest.split(end, 1)[1])
     return True
 
 
@@ -96,40 +97,22 @@ def results_file(name: str):
     return make
 
 
-def claim_runs() -> list[tuple[str, list[str]]]:
-    """(label, overrides) of each longer run of ``make claims-runs``, read from the Makefile's CLAIM_RUNS
-    (preset:seeds[:a sweep override]), one entry per swept value."""
-    text = (ROOT / "Makefile").read_text().replace("\\\n", " ")
-    line = next(x for x in text.splitlines() if x.startswith("CLAIM_RUNS ="))
-    out = []
-    for item in line.split("=", 1)[1].split():
-        preset, _, sweep = item.split(":", 2) + [""] * (2 - item.count(":"))
-        key, _, values = sweep.partition("=")
-        for v in values.split(",") if sweep else [None]:
-            extra = [f"{key}={v}"] if v is not None else []
-            out.append(
-                (
-                    preset + (f" ({key.rsplit('.', 1)[-1]}={v})" if v is not None else ""),
-                    [f"experiment=claims/{preset}", *extra],
-                )
-            )
-    return out
-
-
 def claims_runs_table(results: Path) -> str:
-    """docs/results.md's table of the longer claims runs: seeds, steps, test metric and time (every stretch)."""
+    """docs/results.md's table of the longer claims runs (minrnn/reports/claims/runs.yaml): seeds, steps,
+    test metric and time (every stretch)."""
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
     from minrnn.harness.config import CONFIGS, register_resolvers
-    from minrnn.harness.reporting import load_runs, preset_identities, time_note
+    from minrnn.reports.claims import longer_run_cells
+    from minrnn.reports.runs import load_runs, preset_identities, time_note
 
     register_resolvers()
     lines = [
         "| run (configs/experiment/claims/) | results | seeds | steps | test metric | time |",
         "|---|---|---|---|---|---|",
     ]
-    for label, overrides in claim_runs():
+    for label, overrides in longer_run_cells():
         with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
             cfg = OmegaConf.to_container(compose("train", [*overrides, "scale=cpu"]), resolve=True)
         ident = preset_identities({0: overrides}, "cpu")[0]
@@ -207,3 +190,18 @@ def regenerate(root: Path = ROOT, results: Path | None = None) -> list[str]:
     """Rewrite every block from ``results`` (default root/results); the names of those that changed."""
     results = results or root / "results"
     return [name for name, (doc, make) in BLOCKS.items() if replace_block(root / doc, name, make(results))]
+
+
+def add_arguments(ap) -> None:
+    """make_docs takes no arguments: every block is rewritten from the committed results."""
+
+
+def run(args=None, error=None) -> int:
+    try:
+        changed = regenerate()
+    except (OSError, ValueError, KeyError) as e:
+        print(f"make_docs: error: {e}", file=sys.stderr)
+        return 2
+    for name in BLOCKS:
+        print(f"{name}: {'rewritten' if name in changed else 'unchanged'}")
+    return 0

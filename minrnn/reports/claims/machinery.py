@@ -1,0 +1,310 @@
+"""The claim machinery: claims as data, each checked against the results files (``make claims``).
+
+A claim is the paper's statement (with where it stands), the results it is decided by, and a check
+(registered with ``@claim``; its docstring's first line is the statement) that reads only files under
+results/ and returns a verdict: holds, partly holds, does not hold, budget-limited (it does not hold
+yet, and a run that decides it was still improving at its last evaluation), or not run (its runs or
+benchmark are missing, or it needs a GPU or data we cannot get here). The paper's numbers come from
+minrnn/reports/paper_reference.json; ours are computed, never typed. Where a longer run of a preset exists
+(configs/experiment/claims/, listed in runs.yaml beside this module), the claim is decided by it. The
+claims themselves are in paper.py, appendix.py and discussion.py; this module registers, evaluates and
+writes them (results/claims_<scale>.{md,json}, the claims table of docs/results.md).
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import json
+import math
+import statistics
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from minrnn.files import write_json, write_text
+from minrnn.harness.records import provenance
+from minrnn.reports.runs import load_runs, metric, paper_reference, preset_identities
+
+HOLDS, PARTLY, FAILS, BUDGET, NOT_RUN = "holds", "partly holds", "does not hold", "budget-limited", "not run"
+INCONCLUSIVE = "inconclusive"  # the data cannot decide: the difference is within the seeds' spread
+VERDICTS = (HOLDS, PARTLY, FAILS, BUDGET, NOT_RUN, INCONCLUSIVE)
+NOISE_ONE_SEED = 0.01  # the spread assumed for a metric measured once (accuracy or loss units)
+
+
+@dataclass
+class Verdict:
+    verdict: str
+    ours: str
+    paper: str = ""
+
+
+class Evidence:
+    """The results of one scale: training runs matched to presets by identity, benchmark tables."""
+
+    def __init__(self, results: Path, scale: str):
+        self.results, self.scale = Path(results), scale
+        self._folders: dict[tuple[str, str], list[dict]] = {}
+
+    def paper(self, section: str) -> dict:
+        return paper_reference(section)
+
+    def runs(self, folder: str, key: str, *presets: list[str]) -> tuple[list[dict], list[str]]:
+        """The runs of the first preset (a list of overrides) that has any, and that preset."""
+        if (folder, key) not in self._folders:
+            self._folders[folder, key] = load_runs(self.results / folder / self.scale, self.scale, key)[0]
+        runs = self._folders[folder, key]
+        if not runs:
+            return [], []
+        for overrides in presets:
+            found = [r for r in runs if r["_identity"] == _identity(tuple(overrides), self.scale)]
+            if found:
+                return found, overrides
+        return [], []
+
+    def bench(self, name: str) -> list[dict]:
+        """Rows of results/efficiency/<name>_<scale>.csv that were measured (status ok)."""
+        path = self.results / "efficiency" / f"{name}_{self.scale}.csv"
+        if not path.exists():
+            return []
+        with open(path, newline="") as f:
+            return [row for row in csv.DictReader(f) if row["status"] == "ok"]
+
+    def json(self, path: str) -> dict | None:
+        path = self.results / path
+        return json.loads(path.read_text()) if path.exists() else None
+
+
+@functools.cache
+def _identity(overrides: tuple[str, ...], scale: str) -> str:
+    """A preset's identity (composing takes ~0.15 s; the configs do not change while this runs)."""
+    return preset_identities({0: list(overrides)}, scale)[0]
+
+
+def flat(value) -> str:
+    """A paper_reference entry as text: nested dicts become 'key: value' lists."""
+    if isinstance(value, dict):
+        sep = "; " if any(isinstance(v, dict) for v in value.values()) else ", "
+        return sep.join(f"{k}: {flat(v)}" for k, v in value.items())
+    return str(value)
+
+
+def mean(runs: list[dict], key: str) -> float:
+    return statistics.fmean(metric(r, key) for r in runs)
+
+
+def std(runs: list[dict], key: str) -> float:
+    return statistics.stdev(metric(r, key) for r in runs) if len(runs) > 1 else float("nan")
+
+
+def _validation(run: dict) -> list[float]:
+    """A run's validation curve, oriented so that larger is better."""
+    hist = run["metrics"].get("val_history") or []
+    key = "val_acc" if hist and "val_acc" in hist[-1] else "val_loss"
+    sign = 1 if key == "val_acc" else -1
+    return [sign * h[key] for h in hist if key in h]
+
+
+def difference_noise(a: list[dict], b: list[dict], key: str) -> float:
+    """Two standard errors of the difference of two means over seeds (about a 95% interval): a smaller
+    difference cannot be told from seed noise. One seed has no spread: NOISE_ONE_SEED stands in for it."""
+    return two_standard_errors([metric(r, key) for r in a], [metric(r, key) for r in b])
+
+
+def two_standard_errors(xs: list[float], ys: list[float]) -> float:
+    var = [statistics.variance(v) if len(v) > 1 else NOISE_ONE_SEED**2 for v in (xs, ys)]
+    return 2 * math.sqrt(var[0] / len(xs) + var[1] / len(ys))
+
+
+def still_improving(runs: list[dict]) -> bool:
+    """Evidence that a deciding run was cut short: stopped by its step budget, best at its last evaluation,
+    and that evaluation better than the one before by more than the seeds' spread (one seed: 0.01)."""
+    finals = [c[-1] for c in map(_validation, runs) if c]
+    noise = statistics.stdev(finals) if len(finals) > 1 else NOISE_ONE_SEED
+    for r in runs:
+        curve = _validation(r)
+        last_is_best = r["metrics"].get("best_step") == r["metrics"].get("steps")
+        if r["metrics"].get("stop_reason") == "max_steps" and last_is_best and len(curve) > 1:
+            if curve[-1] - curve[-2] > noise:
+                return True
+    return False
+
+
+def budget(verdict: str, runs: list[dict]) -> str:
+    """A claim that is not (fully) met while a deciding run still improves is budget-limited."""
+    return BUDGET if verdict in (FAILS, PARTLY) and still_improving(runs) else verdict
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    source: str
+    text: str
+    table: str
+    check: Callable[[Evidence], Verdict]
+    section: str = "paper"
+
+
+CLAIMS: list[Claim] = []
+
+
+def claim(id: str, source: str, table: str, text: str | None = None, section: str = "paper"):
+    """Register a check as one of the paper's claims (``section="discussion"``: a claim of the debate the
+    paper started, reported apart): ``text`` (default: the first line of the check's docstring), where it
+    is made (``source``) and the page that shows our evidence (``table``)."""
+
+    def register(check: Callable[[Evidence], Verdict]) -> Callable[[Evidence], Verdict]:
+        CLAIMS.append(Claim(id, source, text or check.__doc__.split("\n")[0], table, check, section))
+        return check
+
+    return register
+
+
+def evaluate(results: Path, scale: str) -> list[dict]:
+    """Every claim's verdict at ``scale``, from the files under ``results`` alone."""
+    ev, out = Evidence(results, scale), []
+    for claim in CLAIMS:
+        v = claim.check(ev)
+        assert v.verdict in VERDICTS, (claim.id, v.verdict)
+        out.append(
+            {
+                "id": claim.id,
+                "source": claim.source,
+                "claim": claim.text,
+                "paper": v.paper,
+                "ours": v.ours,
+                "verdict": v.verdict,
+                "table": claim.table.format(scale=scale),
+                "section": claim.section,
+            }
+        )
+    return out
+
+
+def report_rows(rows: list[dict]) -> str:
+    """The claims table of docs/results.md: claim (linked to its evidence), verdict, ours (cut at 140)."""
+    lines = ["| claim | verdict | ours (cpu) |", "|---|---|---|"]
+    for r in rows:
+        ours = r["ours"] if len(r["ours"]) <= 140 else r["ours"][:137] + "..."
+        lines.append(f"| [{r['claim']}](../results/{r['table']}) | **{r['verdict']}** | {ours} |")
+    return "\n".join(lines) + "\n"
+
+
+def markdown(rows: list[dict], scale: str) -> str:
+    lines = []
+    for section, title in (("paper", "The paper's claims"), ("discussion", "The discussion the paper started")):
+        part = [r for r in rows if r.get("section", "paper") == section]
+        if not part:
+            continue
+        counts = ", ".join(f"{sum(r['verdict'] == v for r in part)} {v}" for v in VERDICTS)
+        lines += [
+            f"## {title} against our runs, scale={scale}",
+            "",
+            f"Computed by `make claims` from results/ alone (minrnn/reports/claims/): {counts}. "
+            "Budget-limited: not met yet, and a deciding run was still improving at its last evaluation by more "
+            "than the seeds' spread; inconclusive: the difference is within the seeds' spread.",
+            "",
+            "| claim | where | the claim's evidence | ours | verdict |",
+            "|---|---|---|---|---|",
+        ]
+        for r in part:
+            cells = [f"[{r['claim']}]({r['table']})", r["source"], r["paper"], r["ours"], f"**{r['verdict']}**"]
+            lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+# ---- the longer runs behind budget-limited claims (runs.yaml, make claims-runs) --------------------------
+
+LONGER_RUNS = Path(__file__).with_name("runs.yaml")
+
+
+def longer_runs() -> list[dict]:
+    """runs.yaml: each longer run's preset, seeds and optional sweep (``key=v1,v2``)."""
+    import yaml
+
+    return yaml.safe_load(LONGER_RUNS.read_text())
+
+
+def longer_run_sweeps() -> list[str]:
+    """The minrnn-train multirun overrides of each longer run (``make claims-runs`` runs one per line)."""
+    return [
+        " ".join(
+            [f"experiment=claims/{r['preset']}", "seed=" + ",".join(map(str, r["seeds"])), r.get("sweep", "")]
+        ).strip()
+        for r in longer_runs()
+    ]
+
+
+def longer_run_cells() -> list[tuple[str, list[str]]]:
+    """(label, overrides) of each longer run, one per swept value (the seeds share one identity)."""
+    out = []
+    for run in longer_runs():
+        key, _, values = run.get("sweep", "").partition("=")
+        for v in values.split(",") if key else [None]:
+            label = run["preset"] + (f" ({key.rsplit('.', 1)[-1]}={v})" if v is not None else "")
+            out.append((label, [f"experiment=claims/{run['preset']}", *([f"{key}={v}"] if v is not None else [])]))
+    return out
+
+
+# ---- the claims files and the claims table of docs/results.md (scripts/make_claims.py) -------------------
+
+START, END = "<!-- claims table: generated by make claims -->", "<!-- end of the claims table -->"
+
+
+def update_docs(path: Path, rows: list[dict]) -> None:
+    """Regenerate the claims table between the two markers of ``path`` (docs/results.md)."""
+    text = path.read_text()
+    if START not in text or END not in text:
+        raise SystemExit(f"make_claims: error: {path} has no claims-table markers")
+    before, rest = text.split(START, 1)
+    after = rest.split(END, 1)[1]
+    paper = [r for r in rows if r.get("section", "paper") == "paper"]
+    discussion = [r for r in rows if r.get("section") == "discussion"]
+    block = (
+        report_rows(paper)
+        + "\nThe discussion the paper started (not the paper's claims):\n\n"
+        + report_rows(discussion)
+    )
+    write_text(path, before + START + "\n" + block + END + after)
+
+
+def add_arguments(ap) -> None:
+    ap.add_argument("--scale", choices=["cpu", "paper"], action="append", help="default: every scale with results")
+    ap.add_argument("--results", type=Path, default=Path("results"))
+    ap.add_argument("--out", type=Path, help="where to write (default: RESULTS)")
+    ap.add_argument("--docs", type=Path, default=None, help="a Markdown file whose claims block to regenerate")
+    ap.add_argument("--longer-runs", action="store_true", help="print the minrnn-train sweeps of make claims-runs")
+
+
+def scales(results: Path) -> list[str]:
+    """The scales with run summaries under ``results``."""
+    return [s for s in ("cpu", "paper") if any(results.glob(f"**/{s}/*.json"))]
+
+
+def write(results: Path, out: Path, scale: str, docs: Path | None = None) -> None:
+    """results/claims_<scale>.{json,md} (and the claims table of ``docs`` at CPU scale); printed."""
+    rows = evaluate(results, scale)
+    write_json(out / f"claims_{scale}.json", {"scale": scale, "claims": rows, "provenance": provenance()})
+    text = markdown(rows, scale)
+    write_text(out / f"claims_{scale}.md", text)
+    print(text)
+    if docs and scale == "cpu":
+        update_docs(docs, rows)
+
+
+def run(args, error=None) -> int:
+    if args.longer_runs:
+        print("\n".join(longer_run_sweeps()))
+        return 0
+    if not args.results.is_dir():
+        print(f"make_claims: error: no results folder {args.results}", file=sys.stderr)
+        return 2
+    found = args.scale or scales(args.results)
+    if not found:
+        print(f"make_claims: error: no run summaries under {args.results}; run `make reproduce` first", file=sys.stderr)
+        return 2
+    for scale in found:
+        write(args.results, args.out or args.results, scale, args.docs)
+    return 0

@@ -1,0 +1,63 @@
+"""Time a command and keep the measurement (scripts/time_command.py): the set-up and test times the docs
+quote come from here. results/timings/<name>.json holds the command, the folder it ran in, wall seconds,
+its exit code, the load average before and after (other work on the machine slows it), the machine and
+commit; docs/development.md's Times table is made from these files (minrnn.reports.docs.timings).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from minrnn.files import write_json
+from minrnn.harness.records import provenance
+from minrnn.reports.runs import ROOT
+
+
+def add_arguments(ap) -> None:
+    ap.add_argument("name", help="the measurement's name: letters, digits and '-'")
+    ap.add_argument("command", nargs="+", help="the command, after --")
+    ap.add_argument("--what", default="", help="what the command does, for the docs")
+    ap.add_argument("--cwd", type=Path, default=Path.cwd(), help="where to run it (a fresh clone, say)")
+    ap.add_argument("--out", type=Path, default=ROOT / "results" / "timings")
+
+
+def record(args, seconds: float, code: int, load_before: float) -> dict:
+    """The measurement as committed: what ran, where, how long, and on what machine at which commit."""
+    origin = provenance()
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=args.cwd, capture_output=True, text=True).stdout.strip()
+    return {
+        "name": args.name,
+        "command": " ".join(args.command),
+        "what": args.what,
+        "cwd": str(args.cwd),
+        "commit": commit or origin.get("git_commit"),
+        "seconds": seconds,
+        "exit_code": code,
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg()[0],
+        "provenance": origin,
+    }
+
+
+def run(args, error) -> int:
+    """Run the command (its output goes through) and write its record; exit with the command's code."""
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", args.name):
+        error(f"name must be letters, digits and '-', got {args.name!r}")
+    if not args.cwd.is_dir():
+        error(f"--cwd {args.cwd} is not a folder")
+    load_before = os.getloadavg()[0]
+    started = time.perf_counter()
+    try:
+        code = subprocess.run(args.command, cwd=args.cwd).returncode
+    except OSError as e:
+        print(f"time_command: error: cannot run {args.command[0]!r} ({e.strerror})", file=sys.stderr)
+        return 2
+    seconds = time.perf_counter() - started
+    write_json(args.out / f"{args.name}.json", record(args, seconds, code, load_before))
+    print(f"time_command: {args.name}: {seconds:.0f} s, exit {code} -> {args.out / (args.name + '.json')}")
+    return code
