@@ -14,7 +14,6 @@ data. Prefills the prompt in parallel mode and continues with model.step.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 import torch
 
 from minrnn import SequenceModel
+from minrnn.reader import CHECKPOINT, RESULT, UnreadableFile, read_json, read_torch
 from minrnn.tasks.shakespeare import Characters, DataError
 
 
@@ -45,16 +45,20 @@ def load_run(run_dir: Path):
         if not p.is_file():
             raise FileNotFoundError(f"{p} not found: give the directory of a finished minrnn-train run")
     try:
-        config = json.loads(summary_path.read_text())["config"]
+        config = read_json(summary_path, RESULT)["config"]
         check_own_classes(config)  # a summary is data: it may only name minrnn's own classes
         cfg = OmegaConf.create(config)
+    except UnreadableFile:
+        raise
     except (ValueError, KeyError, TypeError) as e:
         raise ValueError(f"{summary_path} is not a run summary minrnn can rebuild ({e})") from None
     task, model = build(cfg)
     try:
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        ckpt = read_torch(ckpt_path, CHECKPOINT)
         model.load_state_dict(ckpt["best_model"] or ckpt["model"])
-    except Exception as e:  # truncated, foreign, or of another model
+    except UnreadableFile as e:
+        raise ValueError(f"cannot load {e}") from None
+    except (RuntimeError, ValueError, TypeError) as e:  # a checkpoint of another model
         raise ValueError(f"cannot load {ckpt_path} ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
     return task, model.eval()
 

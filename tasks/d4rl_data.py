@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from minrnn.files import atomic_path
+from minrnn.reader import Array, UnreadableFile, read_hdf5
 from minrnn.tasks.download import DataError, download
 
 URL = "http://rail.eecs.berkeley.edu/datasets/offline_rl/gym_mujoco_v2/{env}_{dataset}-v2.hdf5"
@@ -30,7 +31,23 @@ REFERENCE_RETURNS = {
     "hopper": (-20.272305, 3234.3),
     "walker2d": (1.629008, 4592.3),
 }
+# observation and action widths of each environment's MuJoCo model (the same in D4RL's v2 and Minari)
+DIMS = {"halfcheetah": (17, 6), "hopper": (11, 3), "walker2d": (17, 6)}
 KEYS = ("observations", "actions", "rewards", "terminals", "timeouts")
+# what read_d4rl / read_minari need of a file, checked before any array is read (minrnn.reader)
+D4RL_ARRAYS = {
+    "observations": Array("fiu", ("n", None)),
+    "actions": Array("fiu", ("n", None)),
+    "rewards": Array("fiu", ("n",)),
+    "terminals": Array("biu", ("n",)),
+    "timeouts": Array("biu", ("n",)),
+}
+MINARI_ARRAYS = {
+    "observations": Array("fiu", ("n+1", None)),  # the final observation too
+    "actions": Array("fiu", ("n", None)),
+    "rewards": Array("fiu", ("n",)),
+    "terminations": Array("biu", ("n",)),
+}
 
 
 def normalized_score(env: str, episode_return):
@@ -87,21 +104,12 @@ def locate(env: str, dataset: str, path: str | None, cache_dir: str, download_mi
 def read_d4rl(path: Path) -> list[Episode]:
     """Episodes of a D4RL-format HDF5 file, split after each terminal or timeout (a trailing
     unfinished episode is kept, as DT's script does)."""
-    import h5py
-
     try:
-        with h5py.File(path, "r") as f:
-            missing = [k for k in KEYS if k not in f]
-            if missing:
-                raise DataError(f"{path} is not a D4RL dataset: missing {', '.join(missing)} (has {', '.join(f)})")
-            obs, act, rew, term, tout = (np.asarray(f[k]) for k in KEYS)
-    except OSError as e:
-        raise DataError(f"{path} is not a readable HDF5 file ({e}); delete it to download it again") from None
+        d = read_hdf5(path, D4RL_ARRAYS)
+    except UnreadableFile as e:
+        raise DataError(f"{e}: not a D4RL dataset this code reads; delete it to download it again") from None
+    obs, act, rew, term, tout = (d[k] for k in KEYS)
     n = len(rew)
-    if not all(len(a) == n for a in (obs, act, term, tout)):
-        raise DataError(
-            f"{path}: {', '.join(KEYS)} have different lengths {[len(a) for a in (obs, act, rew, term, tout)]}"
-        )
     ends = np.flatnonzero(term.astype(bool) | tout.astype(bool)) + 1
     bounds = [0, *ends.tolist()] + ([n] if not len(ends) or ends[-1] != n else [])
     f32 = lambda a: a.astype(np.float32)  # noqa: E731
@@ -115,23 +123,19 @@ def read_d4rl(path: Path) -> list[Episode]:
 def read_minari(path: Path) -> list[Episode]:
     """Episodes of a Minari dataset's ``main_data.hdf5`` (one ``episode_<i>`` group each, with
     observations one longer than actions: the last is the final observation, dropped here)."""
-    import h5py
-
     try:
-        with h5py.File(path, "r") as f:
-            groups = sorted((k for k in f if k.startswith("episode_")), key=lambda k: int(k.split("_")[1]))
-            if not groups:
-                raise DataError(f"{path} holds no episode_<i> groups: not a Minari dataset")
-            out = []
-            for k in groups:
-                g = f[k]
-                act = np.asarray(g["actions"], dtype=np.float32)
-                obs = np.asarray(g["observations"], dtype=np.float32)[: len(act)]
-                rewards = np.asarray(g["rewards"], dtype=np.float32)
-                out.append(Episode(obs, act, rewards, bool(np.asarray(g["terminations"])[-1])))
-            return out
-    except OSError as e:
-        raise DataError(f"{path} is not a readable HDF5 file ({e})") from None
+        groups = read_hdf5(path, MINARI_ARRAYS, groups="episode_")
+    except UnreadableFile as e:
+        raise DataError(f"{e}: not a Minari dataset this code reads") from None
+    widths = {(g["observations"].shape[1], g["actions"].shape[1]) for g in groups.values()}
+    if len(widths) > 1:
+        raise DataError(f"{path}: episodes of different observation/action widths {sorted(widths)}; not one dataset")
+    f32 = lambda a: a.astype(np.float32)  # noqa: E731
+    return [
+        Episode(f32(g["observations"][:-1]), f32(g["actions"]), f32(g["rewards"]), bool(g["terminations"][-1]))
+        for g in groups.values()
+        if len(g["rewards"])
+    ]
 
 
 def write_d4rl(path: Path, episodes: list[Episode]) -> None:

@@ -8,6 +8,7 @@ import urllib.request
 from pathlib import Path
 
 from minrnn.files import atomic_path
+from minrnn.reader import MAX_DATA, UnreadableFile, open_file
 
 
 class DataError(FileNotFoundError):
@@ -16,9 +17,12 @@ class DataError(FileNotFoundError):
 
 def md5sum(path: Path) -> str:
     h = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
+    try:
+        with open_file(path, MAX_DATA) as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    except UnreadableFile as e:
+        raise DataError(str(e)) from None
     return h.hexdigest()
 
 

@@ -11,7 +11,6 @@ installed, else from the same URL with the same md5.
 
 from __future__ import annotations
 
-import pickle
 import tarfile
 from collections.abc import Iterator
 from itertools import islice
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from minrnn.reader import UnreadableFile, read_pickle
 from minrnn.tasks import train_generator
 from minrnn.tasks.download import DataError, download, md5sum
 from minrnn.tasks.pooling import PooledClassification
@@ -31,36 +31,41 @@ TRAIN_FILES = [f"data_batch_{i}" for i in range(1, 6)]
 HOW = f"Download {URL} (md5 {MD5}), unpack it and point task.path at the folder holding {FOLDER}/"
 
 
-class BatchUnpickler(pickle.Unpickler):
-    """Unpickles a CIFAR-10 batch and nothing else: a pickle may name any callable, and a file planted
-    under task.path would run it. Only the numpy array constructors a batch needs are allowed, and
-    object arrays are refused."""
-
-    ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-    }
-
-    def find_class(self, module, name):
-        if (module, name) not in self.ALLOWED:
-            raise pickle.UnpicklingError(f"refused to load {module}.{name}: not part of a CIFAR-10 batch")
-        return super().find_class(module, name)
+# The only classes a CIFAR-10 batch's pickle may build (minrnn.reader.read_pickle): a pickle may name any
+# callable, and a file planted under task.path would run it. Object arrays are refused after loading.
+ALLOWED = {
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+}
+MAX_BATCH_BYTES = 64 * 2**20  # a batch of 10,000 images is 31 MB
 
 
 def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """One CIFAR-10 pickle: images (N, 3, 32, 32) uint8 and labels (N,), read by BatchUnpickler."""
-    if not path.is_file():
+    """One CIFAR-10 pickle: images (N, 3, 32, 32) uint8 and labels (N,), built only from ALLOWED."""
+    if not path.is_file() and not path.is_symlink():
         raise DataError(f"CIFAR-10 file {path} not found. {HOW}.")
     try:
-        with open(path, "rb") as f:
-            d = BatchUnpickler(f, encoding="bytes").load()
-        if not isinstance(d, dict) or getattr(d.get(b"data"), "dtype", np.dtype(np.uint8)).kind == "O":
-            raise ValueError("not a dict of a uint8 array and labels")
-        return np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32), np.asarray(d[b"labels"], dtype=np.int64)
-    except (pickle.UnpicklingError, KeyError, EOFError, ValueError, TypeError, AttributeError) as e:
-        raise DataError(f"{path} is not a CIFAR-10 python batch ({e!r}). {HOW}.") from None
+        d = read_pickle(path, ALLOWED, MAX_BATCH_BYTES, encoding="bytes")
+        data, labels = (d.get(k) if isinstance(d, dict) else None for k in (b"data", b"labels"))
+        if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+            raise ValueError(f"data is not a uint8 array of 3072 values per image ({_shape(data)})")
+        labels = np.asarray(labels)
+        if (
+            labels.dtype.kind not in "iu"
+            or labels.shape != (len(data),)
+            or len(data)
+            and not 0 <= labels.min() <= labels.max() < 10
+        ):
+            raise ValueError(f"labels are not {len(data)} integers in [0, 10) ({_shape(labels)})")
+        return data.reshape(-1, 3, 32, 32), labels.astype(np.int64)
+    except (UnreadableFile, ValueError, TypeError) as e:
+        raise DataError(f"{path} is not a CIFAR-10 python batch ({e}). {HOW}.") from None
+
+
+def _shape(a) -> str:
+    return f"{getattr(a, 'dtype', type(a).__name__)} {getattr(a, 'shape', '')}".strip()
 
 
 def grayscale(images: np.ndarray) -> np.ndarray:

@@ -21,8 +21,11 @@ from pathlib import Path
 
 import torch
 
+from minrnn import reader
 from minrnn.files import write_text as write_text_atomic
+from minrnn.reader import MAX_DATA, Field, Record, UnreadableFile, read_json
 from minrnn.tasks import train_generator
+from minrnn.tasks.download import DataError
 from minrnn.tasks.pooling import PooledClassification
 
 OPERATORS = ["[MIN", "[MAX", "[MED", "[SM"]
@@ -96,21 +99,33 @@ def make_split(
 def read_tsv(path: Path) -> list[tuple[str, int]]:
     """LRA's basic_*.tsv: a header, then Source<TAB>Target, Source with parentheses."""
     rows = []
-    with open(path) as f:
-        next(f, None)
-        for line in f:
-            source, target = line.rstrip("\n").split("\t")
+    try:
+        for n, (source, target) in enumerate(reader.read_tsv(path, 2, header=True, names="Source, Target"), 2):
             tokens = [t for t in source.replace("(", " ").replace(")", " ").split()]
+            if not target.strip().lstrip("-").isdigit():
+                raise UnreadableFile(path, f"line {n}: the target {target!r} is not an integer")
             rows.append((" ".join(tokens), int(target)))
+    except UnreadableFile as e:
+        raise DataError(f"{e}: not one of LRA's ListOps files (basic_*.tsv)") from None
     return rows
+
+
+# the generated splits' cache (generated_splits): each split a list of [text, value]
+SPLITS = Record({k: Field(list, items=Field(list)) for k in ("train", "val", "test")})
 
 
 def generated_splits(params: list[int], cache_dir: Path | None) -> dict[str, list]:
     """Train/val/test generated from data_seed (disjoint), cached as JSON under cache_dir."""
     n_train, n_eval, lo, hi, depth, args, data_seed = params
     cache = cache_dir / f"listops-{'-'.join(map(str, params))}.json" if cache_dir else None
-    if cache is not None and cache.is_file():
-        return {k: [tuple(r) for r in v] for k, v in json.loads(cache.read_text()).items()}
+    if cache is not None and (cache.exists() or cache.is_symlink()):
+        try:
+            splits = read_json(cache, SPLITS, max_bytes=MAX_DATA)
+            if all(len(r) == 2 and isinstance(r[0], str) and isinstance(r[1], int) for v in splits.values() for r in v):
+                return {k: [tuple(r) for r in splits[k]] for k in ("train", "val", "test")}
+            print(f"{cache}: rows are not [text, value] pairs; generated again", flush=True)
+        except UnreadableFile as e:
+            print(f"{e}; generated again", flush=True)
     train = make_split(n_train, data_seed * 3 + 1, lo, hi, depth, args)
     seen = {t for t, _ in train}
     val = make_split(n_eval, data_seed * 3 + 2, lo, hi, depth, args, seen)

@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from minrnn import reader
+from minrnn.reader import UnreadableFile
 from minrnn.tasks import train_generator
 from minrnn.tasks.download import DataError
 
@@ -28,18 +30,16 @@ FILES = {"train": "new_aan_pairs.train.tsv", "val": "new_aan_pairs.eval.tsv", "t
 def read_tsv(path: Path) -> list[tuple[int, str, str]]:
     """(label, text1, text2) rows of an AAN pairs file."""
     rows = []
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for n, line in enumerate(f, 1):
-            fields = line.rstrip("\n").split("\t")
-            if len(fields) != 5:
-                raise DataError(
-                    f"{path}:{n}: expected 5 tab-separated fields (label, id1, id2, text1, text2), got {len(fields)}"
-                )
+    try:
+        names = "label, id1, id2, text1, text2"
+        for n, fields in enumerate(reader.read_tsv(path, 5, errors="replace", names=names), 1):
             try:
                 label = int(float(fields[0]))
-            except ValueError:
-                raise DataError(f"{path}:{n}: the label {fields[0]!r} is not a number") from None
+            except (ValueError, OverflowError):
+                raise UnreadableFile(path, f"line {n}: the label {fields[0]!r} is not a number") from None
             rows.append((label, fields[3], fields[4]))
+    except UnreadableFile as e:
+        raise DataError(f"{e}: not one of LRA's AAN pairs files") from None
     return rows
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from minrnn.reader import UnreadableFile, read_text
 from minrnn.tasks import train_generator
 from minrnn.tasks.download import DataError, download, md5sum
 
@@ -80,7 +81,10 @@ class Shakespeare:
         eval_batch_size: int = 64,
         train_fraction: float = 0.9,
     ):
-        text = locate(path, cache_dir, md5).read_text(encoding="utf-8")
+        try:
+            text = read_text(locate(path, cache_dir, md5))
+        except UnreadableFile as e:
+            raise DataError(f"{e}: not a text corpus this code reads. {HOW}.") from None
         self.chars = sorted(set(text))
         self.vocab_size = self.dim_out = len(self.chars)
         self.stoi = {c: i for i, c in enumerate(self.chars)}

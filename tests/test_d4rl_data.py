@@ -79,10 +79,10 @@ def test_a_folder_path_finds_d4rls_file_name_and_bad_files_are_named(tmp_path):
     assert D.locate("hopper", "medium", str(tmp_path), "unused") == tmp_path / "hopper_medium-v2.hdf5"
     with h5py.File(tmp_path / "bad.hdf5", "w") as f:
         f["observations"] = np.zeros((2, 3))
-    with pytest.raises(DataError, match="not a D4RL dataset: missing actions, rewards, terminals, timeouts"):
+    with pytest.raises(DataError, match="missing datasets actions, rewards, terminals, timeouts .*not a D4RL dataset"):
         D.read_d4rl(tmp_path / "bad.hdf5")
     (tmp_path / "junk.hdf5").write_text("not hdf5")
-    with pytest.raises(DataError, match="junk.hdf5 is not a readable HDF5 file"):
+    with pytest.raises(DataError, match="junk.hdf5: not a readable HDF5 file"):
         D.read_d4rl(tmp_path / "junk.hdf5")
 
 

@@ -41,7 +41,7 @@ def test_missing_and_malformed_files_are_named(tmp_path):
         R.Retrieval(path=str(tmp_path))
     write_aan(tmp_path)
     (tmp_path / "new_aan_pairs.test.tsv").write_text("1\tid\tonly three\n")
-    with pytest.raises(DataError, match=r"new_aan_pairs.test.tsv:1: expected 5 tab-separated fields"):
+    with pytest.raises(DataError, match=r"new_aan_pairs.test.tsv: line 1: expected 5 tab-separated fields"):
         R.Retrieval(path=str(tmp_path))
 
 

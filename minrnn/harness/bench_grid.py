@@ -24,6 +24,7 @@ import torch
 
 from minrnn.harness import registry
 from minrnn.harness.records import provenance, write_json_atomic, write_text_atomic
+from minrnn.reader import MAX_LOG, Field, Record, read_json, read_text
 
 MARK = "BENCH_RESULT "  # the worker's last stdout line: MARK + JSON
 
@@ -168,6 +169,12 @@ def worker_main(measure, argv: list[str]) -> int:
     return 0
 
 
+# the ``.json`` sidecar of a grid's CSV (Grid.add)
+GRID_META = Record(
+    {"settings": Field(dict), "key": Field(list, items=Field(str)), "sessions": Field(list, items=Field(dict))}
+)
+
+
 class Grid:
     """Rows of one benchmark in ``csv_path`` (+ ``.json`` sidecar), keyed by ``key`` columns."""
 
@@ -175,16 +182,16 @@ class Grid:
         self.csv_path, self.key, self.settings = Path(csv_path), key, settings
         self.meta_path = self.csv_path.with_suffix(".json")
         self.rows: list[dict] = []
+        meta = {}
         if not fresh and self.csv_path.exists():
-            meta = json.loads(self.meta_path.read_text()) if self.meta_path.exists() else {}
+            meta = read_json(self.meta_path, GRID_META) if self.meta_path.exists() else {}
             if meta.get("settings") != settings:
                 raise SettingsMismatch(
                     f"{self.csv_path} holds rows measured with other settings ({meta.get('settings')}); "
                     "rerun with --fresh to replace them, or choose another --out"
                 )
-            with open(self.csv_path, newline="") as f:
-                self.rows = list(csv.DictReader(f))
-        self.sessions = json.loads(self.meta_path.read_text()).get("sessions", []) if self.rows else []
+            self.rows = list(csv.DictReader(io.StringIO(read_text(self.csv_path, MAX_LOG), newline="")))
+        self.sessions = list(meta.get("sessions", [])) if self.rows else []
         self.sessions.append(provenance(device))
 
     def _k(self, row: dict) -> tuple[str, ...]:

@@ -24,6 +24,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from minrnn.harness.config import CONFIGS
+from minrnn.reader import Field, Record, UnreadableFile, check, check_folder, read_text
 
 ENV = "MINRNN_CONFIGS"
 
@@ -43,12 +44,30 @@ class Model:
 
 
 def config_folders() -> list[Path]:
-    """The package's configs, then the folder ``$MINRNN_CONFIGS`` names (a path or a file:// URL)."""
+    """The package's configs, then the folder ``$MINRNN_CONFIGS`` names (a path or a file:// URL), checked
+    (minrnn.reader.check_folder): a folder of regular YAML files of bounded size, no link out of it."""
     extra = os.environ.get(ENV, "")
     folders = [Path(CONFIGS)]
     if extra and not extra.startswith("pkg://"):
-        folders.append(Path(extra.removeprefix("file://")))
+        folder = Path(extra.removeprefix("file://"))
+        try:
+            check_folder(folder, (".yaml", ".yml"))
+        except UnreadableFile as e:
+            raise UnreadableFile(e.path, f"{e.reason} (in ${ENV}={extra})") from None
+        folders.append(folder)
     return folders
+
+
+# a model config's ``display`` block
+DISPLAY = Record(
+    {
+        "name": Field(str),
+        "color": Field(str, required=False, default="tab:gray"),
+        "order": Field(float, required=False, default=99),
+        "paper": Field(bool, required=False, default=False),
+        "benchmarks": Field(dict, required=False, nullable=True, default=None, items=Field(list, items=Field(str))),
+    }
+)
 
 
 def models() -> list[Model]:
@@ -56,19 +75,17 @@ def models() -> list[Model]:
     found = {}
     for folder in config_folders():
         for path in sorted((folder / "model").glob("*.yaml")):
-            node = OmegaConf.load(path)
-            display = node.get("display")
+            try:
+                node = OmegaConf.create(read_text(path, folder=folder))
+            except UnreadableFile:
+                raise
+            except Exception as e:  # noqa: BLE001 -- YAML's and OmegaConf's many parse errors
+                raise UnreadableFile(path, f"not a YAML config ({str(e).splitlines()[0][:160]})") from None
+            display = node.get("display") if hasattr(node, "get") else None
             if display is None:
                 continue
-            d = OmegaConf.to_container(display)
-            found[path.stem] = Model(
-                path.stem,
-                d["name"],
-                d.get("color", "tab:gray"),
-                d.get("order", 99),
-                d.get("paper", False),
-                d.get("benchmarks") or {},
-            )
+            d = check(path, OmegaConf.to_container(display), Field(DISPLAY))
+            found[path.stem] = Model(path.stem, d["name"], d["color"], d["order"], d["paper"], d["benchmarks"] or {})
     return sorted(found.values(), key=lambda m: (m.order, m.key))
 
 

@@ -15,7 +15,6 @@ another config is never overwritten.
 from __future__ import annotations
 
 import inspect
-import json
 import sys
 import time
 from pathlib import Path
@@ -34,10 +33,12 @@ from minrnn.files import inside
 from minrnn.harness.config import CONFIGS, identity, register_resolvers, run_identity
 from minrnn.harness.local_sweep import SweepStop
 from minrnn.harness.records import provenance, write_json_atomic
+from minrnn.harness.registry import config_folders
 from minrnn.harness.run_lock import RunInUse, RunLock
 from minrnn.harness.settings import check_memory, check_settings, check_writable
 from minrnn.harness.trainer import Preempted, TrainingError, fit, pick_device
 from minrnn.harness.wandb_logger import WandbLogger
+from minrnn.reader import RESULT, UnreadableFile, read_json
 from minrnn.tasks import Task
 
 register_resolvers()
@@ -114,16 +115,20 @@ def run_directory(cfg: DictConfig) -> Path:
 
 
 def write_result(path: Path, summary: dict) -> None:
-    """Write the summary, unless ``path`` holds the result of another config or seed (then refuse)."""
-    if path.exists():
+    """Write the summary, unless ``path`` holds the result of another config or seed, or a file that is
+    not a readable summary (then refuse, naming why)."""
+    if path.exists() or path.is_symlink():
         try:
-            old = json.loads(path.read_text())
+            old = read_json(path, RESULT)
             same = run_identity(old, path) == summary["identity"] and old["seed"] == summary["seed"]
-        except (ValueError, KeyError, TypeError, AttributeError):
-            same = False
+            why = "the result of another config"
+        except UnreadableFile as e:
+            same, why = False, f"a file that is not a readable run summary ({e.reason})"
+        except (ValueError, TypeError, AttributeError):  # a config that cannot be hashed
+            same, why = False, "the result of another config"
         if not same:
             raise ValueError(
-                f"{path} holds the result of another config; not overwritten. This run's summary "
+                f"{path} holds {why}; not overwritten. This run's summary "
                 f"is in {summary['run_dir']}/summary.json; choose another run_name or paths.results"
             )
     write_json_atomic(path, summary, root=path.parent)
@@ -132,9 +137,9 @@ def write_result(path: Path, summary: dict) -> None:
 def finished(path: Path, ident: str, seed: int) -> dict | None:
     """The summary at ``path`` when it is this config's and seed's (a sweep's rerun skips the run)."""
     try:
-        old = json.loads(path.read_text())
-        return old if run_identity(old, path) == ident and old["seed"] == seed and "metrics" in old else None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        old = read_json(path, RESULT)
+        return old if run_identity(old, path) == ident and old["seed"] == seed else None
+    except (ValueError, TypeError, AttributeError):  # UnreadableFile (a ValueError), or a config not hashable
         return None
 
 
@@ -196,6 +201,7 @@ def train_and_record(cfg: DictConfig, config: dict, run_dir: Path, results: Path
     finally:
         logger.finish()
     summary = {
+        "format": RESULT.tag,  # not part of the identity (a hash of config): committed runs keep theirs
         "config": config,
         "identity": ident,
         "provenance": origin,
@@ -226,12 +232,18 @@ class OutputFolder(Callback):
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
         try:
             contained(config)
+            config_folders()  # $MINRNN_CONFIGS: a folder of regular YAML files, no link out (minrnn.reader)
         except ValueError as e:
             print(f"minrnn-train: error: {e}", file=sys.stderr, flush=True)
             sys.exit(2)
         self._check("hydra.run.dir", config.hydra.run.dir)
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        try:
+            config_folders()
+        except ValueError as e:
+            print(f"minrnn-train: error: {e}", file=sys.stderr, flush=True)
+            sys.exit(2)
         self._check("hydra.sweep.dir", config.hydra.sweep.dir)
 
     @staticmethod

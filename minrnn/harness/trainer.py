@@ -31,6 +31,7 @@ from minrnn.files import atomic_path
 from minrnn.harness.precision import Precision
 from minrnn.harness.records import write_text_atomic
 from minrnn.layers import MinGRU, MinLSTM
+from minrnn.reader import CHECKPOINT, METRICS_LINE, UnreadableFile, read_jsonl, read_torch
 
 
 class TrainingError(RuntimeError):
@@ -194,18 +195,16 @@ def load_checkpoint(
 ) -> dict:
     """Restore the training state from ``path``; a checkpoint of another config, format or model is one
     message, and a resume across a code change (another commit) says so."""
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise TrainingError(
-            f"cannot read checkpoint {path} ({type(e).__name__}: {e}); move it away to start over"
-        ) from None
-    if ckpt.get("fingerprint") != fingerprint:
+    try:  # minrnn.reader: regular file, size, weights_only, the fields Run.save writes (an older format migrated)
+        ckpt = read_torch(path, CHECKPOINT)
+    except UnreadableFile as e:
+        raise TrainingError(f"cannot read checkpoint {e}; move it away to start over") from None
+    if ckpt["fingerprint"] != fingerprint:
         raise TrainingError(
             f"checkpoint {path} was written by a different model or config; "
             "use another run directory or delete it to start over"
         )
-    if "data_position" in ckpt and ckpt["data_position"] != ckpt["step"] * grad_accum:
+    if ckpt.get("data_position") is not None and ckpt["data_position"] != ckpt["step"] * grad_accum:
         raise TrainingError(
             f"checkpoint {path} is at micro-batch {ckpt['data_position']}, but step {ckpt['step']} "
             f"with trainer.grad_accum={grad_accum} would be {ckpt['step'] * grad_accum}: "
@@ -233,13 +232,11 @@ def trim_log(metrics_path: Path, step: int) -> None:
     line torn by a kill or a full disk mid-write (said once)."""
     if not metrics_path.exists():
         return
-    lines, torn = [], 0
-    for ln in metrics_path.read_text(errors="replace").splitlines():
-        try:
-            if json.loads(ln)["step"] <= step:
-                lines.append(ln)
-        except (ValueError, KeyError, TypeError):
-            torn += 1
+    try:
+        records, torn = read_jsonl(metrics_path, METRICS_LINE)
+    except UnreadableFile as e:
+        raise TrainingError(f"cannot read the metrics log {e}; move it away to start over") from None
+    lines = [json.dumps(r) for r in records if r["step"] <= step]
     if torn:
         print(f"{metrics_path}: dropped {torn} torn line(s) (a write cut short)", flush=True)
     write_text_atomic(metrics_path, "".join(ln + "\n" for ln in lines))
@@ -323,6 +320,7 @@ class Run:
         save_checkpoint(
             self.ckpt_path,
             {
+                "format": CHECKPOINT.tag,
                 "fingerprint": self.fingerprint,
                 "step": p.step,
                 "data_position": p.step * self.cfg.grad_accum,

@@ -1,0 +1,608 @@
+"""The one reader: everything minrnn reads from disk (summaries, checkpoints, metrics logs, caches, data
+files, config folders) goes through here, the counterpart of the one writer (minrnn.files), so every
+file read has the same guarantees (docs/reliability.md):
+
+- **regular files only**: a folder, a FIFO, a device or a socket is refused before it is opened (a FIFO
+  never blocks a reader: the check comes first and the open is non-blocking), and so is a symbolic link
+  that leaves the file's folder;
+- **bounded**: the size is checked before a byte is read or an object built (``max_bytes``);
+- **parsed safely**: JSON nested deeper than ``max_depth`` is refused, never a ``RecursionError``;
+  pickles build only the classes of an allow-list; torch files load with ``weights_only=True``;
+  HDF5/npz datasets are checked (present, dtype, shape, agreeing lengths) before any is read;
+- **checked against its writer's schema** (:class:`Field`, :class:`Record`): types, ranges, choices,
+  units, required keys; a versioned :class:`Format` (``"format": "minrnn.checkpoint/2"``) migrates an
+  older file (the keys added since, with their defaults, named) or refuses it;
+- **one error**: every failure is an :class:`UnreadableFile` (a ValueError) naming the file and why.
+
+Only the standard library at import (numpy, torch and h5py are imported by the helpers that need them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import os
+import pickle
+import stat
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+KiB, MiB, GiB = 2**10, 2**20, 2**30
+MAX_JSON = 8 * MiB  # a summary, a cache index, a sidecar: a few KiB; far larger is not one
+MAX_LOG = 256 * MiB  # a metrics log: one line per evaluation
+MAX_TEXT = 64 * MiB  # a corpus (tiny Shakespeare is 1.1 MB), a config file
+MAX_CHECKPOINT = 4 * GiB
+MAX_DATA = 16 * GiB  # a data file (D4RL's largest HDF5 is ~1 GB, LRA's largest TSV ~0.5 GB)
+MAX_DEPTH = 64  # nesting of a JSON document; minrnn writes at most ~6
+
+
+class UnreadableFile(ValueError):
+    """A file that is missing, not a regular file, too large, malformed or not what its writer writes."""
+
+    def __init__(self, path: str | Path, reason: str):
+        self.path, self.reason = Path(path), reason
+        super().__init__(f"{path}: {reason}")
+
+
+# ---------------------------------------------------------------------------------------------- files
+
+
+def _kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def regular_file(path: str | Path, max_bytes: int, folder: str | Path | None = None) -> os.stat_result:
+    """The stat of ``path`` if it is a regular file of at most ``max_bytes`` (a link is followed only when
+    it stays in ``folder``, by default the file's own); else UnreadableFile. Nothing is opened."""
+    path = Path(path)
+    try:
+        st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode):
+            base, real = Path(folder if folder is not None else path.parent).resolve(), path.resolve()
+            if base not in real.parents:
+                raise UnreadableFile(path, f"a symbolic link out of its folder (to {real}); not read")
+            st = os.stat(path)
+    except FileNotFoundError:
+        raise UnreadableFile(path, "not found") from None
+    except (OSError, RuntimeError) as e:  # a loop of links, a permission, a name too long
+        raise UnreadableFile(path, f"cannot be read ({getattr(e, 'strerror', None) or e})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise UnreadableFile(path, f"{_kind(st.st_mode)}, not a regular file; not read")
+    if st.st_size > max_bytes:
+        raise UnreadableFile(path, f"{st.st_size} bytes, more than the {max_bytes} such a file may have; not read")
+    return st
+
+
+@contextlib.contextmanager
+def open_file(path: str | Path, max_bytes: int, folder: str | Path | None = None) -> Iterator[io.BufferedReader]:
+    """A binary file object of ``path``, checked as :func:`regular_file` before it is opened and again
+    after (the file it opened is the file it checked)."""
+    path = Path(path)
+    st = regular_file(path, max_bytes, folder)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    if not path.is_symlink():
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as e:
+        raise UnreadableFile(path, f"cannot be opened ({e.strerror or e})") from None
+    f = os.fdopen(fd, "rb")
+    with f:
+        now = os.fstat(fd)
+        if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino) or now.st_size > max_bytes:
+            raise UnreadableFile(path, "changed while it was being opened; not read")
+        yield f
+
+
+def read_bytes(path: str | Path, max_bytes: int = MAX_TEXT, folder: str | Path | None = None) -> bytes:
+    """The bytes of a regular file of at most ``max_bytes``."""
+    with open_file(path, max_bytes, folder) as f:
+        try:
+            data = f.read(max_bytes + 1)
+        except OSError as e:
+            raise UnreadableFile(path, f"cannot be read ({e.strerror or e})") from None
+    if len(data) > max_bytes:
+        raise UnreadableFile(path, f"grew past {max_bytes} bytes while it was read; not read")
+    return data
+
+
+def read_text(
+    path: str | Path, max_bytes: int = MAX_TEXT, folder: str | Path | None = None, errors: str = "strict"
+) -> str:
+    """A UTF-8 text file (``errors="replace"`` to keep going past bad bytes)."""
+    data = read_bytes(path, max_bytes, folder)
+    try:
+        return data.decode("utf-8", errors=errors)
+    except UnicodeDecodeError as e:
+        raise UnreadableFile(path, f"not UTF-8 text (byte {e.start})") from None
+
+
+def check_folder(path: str | Path, suffixes: tuple[str, ...] = (), max_bytes: int = MAX_TEXT) -> list[Path]:
+    """A folder whose files (with ``suffixes``, recursively) are all regular files of bounded size with no
+    link out of the folder: their paths, sorted. A user config folder is checked so before Hydra reads it."""
+    root = Path(path)
+    if not root.is_dir():
+        raise UnreadableFile(root, "not a folder" if root.exists() else "not found")
+    found = []
+    for p in sorted(root.rglob("*")):
+        if p.is_symlink() and root.resolve() not in p.resolve().parents:
+            raise UnreadableFile(p, f"a symbolic link out of {root} (to {p.resolve()}); not read")
+        if p.is_dir():
+            continue
+        if not suffixes or p.suffix in suffixes:
+            regular_file(p, max_bytes, root)
+            found.append(p)
+    return found
+
+
+# --------------------------------------------------------------------------------------------- schema
+
+
+class _Absent:
+    def __repr__(self) -> str:
+        return "absent"
+
+
+ABSENT = _Absent()  # a Field's default that leaves a missing optional key missing
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field a writer writes: its type (``float`` takes an int too; ``int`` and ``float`` never take a
+    bool; a :class:`Record` for a nested object), whether it must be present (else ``default``), its
+    range, its choices, its unit (said in messages), and for a list or dict the spec of each item."""
+
+    type: Any = object
+    required: bool = True
+    default: Any = ABSENT  # what a missing optional key is taken as (a callable is called: list -> [])
+    lo: float | None = None
+    hi: float | None = None
+    choices: tuple | None = None
+    unit: str = ""
+    items: Any = None  # a Field or Record each list item / dict value must satisfy
+    nullable: bool = False
+    finite: bool = True  # for float: NaN and infinities refused
+
+
+@dataclass(frozen=True)
+class Record:
+    """A JSON object (or dict) with these fields; keys not named are kept unchecked."""
+
+    fields: dict[str, Field]
+
+
+@dataclass(frozen=True)
+class Format:
+    """A versioned file format: files carry ``"format": "<name>/<version>"``; a file without that key is
+    version 1 (written before formats were versioned). An older version is read with the fields it lacks
+    set to their defaults (named on stderr); a newer or foreign one is refused."""
+
+    name: str
+    version: int
+    record: Record
+    oldest: int = 1
+
+    @property
+    def tag(self) -> str:
+        return f"{self.name}/{self.version}"
+
+
+class _Invalid(Exception):
+    def __init__(self, where: str, why: str):
+        super().__init__(f"{where}: {why}" if where else why)
+
+
+def _type_name(t) -> str:
+    if isinstance(t, tuple):
+        return " or ".join(_type_name(x) for x in t)
+    return {dict: "an object", list: "a list", str: "a string", bool: "true/false", int: "an integer"}.get(
+        t, "a number" if t is float else getattr(t, "__name__", str(t))
+    )
+
+
+def _check(value, spec, where: str):
+    """``value`` checked against ``spec`` (a Field, a Record, a Format or None); defaults filled in."""
+    if spec is None:
+        return value
+    if isinstance(spec, Format):
+        spec = spec.record
+    if isinstance(spec, Record):
+        if not isinstance(value, dict):
+            raise _Invalid(where, f"is {type(value).__name__}, not an object")
+        out = dict(value)
+        for key, f in spec.fields.items():
+            here = f"{where}.{key}" if where else key
+            if key not in value:
+                if f.required:
+                    raise _Invalid(here, "missing")
+                if f.default is not ABSENT:
+                    out[key] = f.default() if callable(f.default) else f.default
+                continue
+            out[key] = _check(value[key], f, here)
+        return out
+    f: Field = spec
+    if value is None:
+        if f.nullable:
+            return None
+        raise _Invalid(where, f"is null, not {_type_name(f.type)}")
+    if isinstance(f.type, Record):
+        return _check(value, f.type, where)
+    kinds = f.type if isinstance(f.type, tuple) else (f.type,)
+    ok = any(
+        isinstance(value, (int, float)) and not isinstance(value, bool)
+        if t is float
+        else isinstance(value, int) and not isinstance(value, bool)
+        if t is int
+        else isinstance(value, t)
+        for t in kinds
+    )
+    if not ok:
+        raise _Invalid(where, f"is {type(value).__name__} {_short(value)}, not {_type_name(f.type)}")
+    unit = f" {f.unit}" if f.unit else ""
+    if isinstance(value, float) and f.finite and not math.isfinite(value):
+        raise _Invalid(where, f"is {value}{unit}, not a finite number")
+    if f.choices is not None and value not in f.choices:
+        raise _Invalid(where, f"is {_short(value)}, not one of {', '.join(map(repr, f.choices))}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if f.lo is not None and value < f.lo or f.hi is not None and value > f.hi:
+            lo, hi = "-inf" if f.lo is None else f.lo, "inf" if f.hi is None else f.hi
+            raise _Invalid(where, f"is {value}{unit}, outside [{lo}, {hi}]{unit}")
+    if f.items is not None and isinstance(value, list):
+        return [_check(v, f.items, f"{where}[{i}]") for i, v in enumerate(value)]
+    if f.items is not None and isinstance(value, dict):
+        return {k: _check(v, f.items, f"{where}.{k}") for k, v in value.items()}
+    return value
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _depth(obj, limit: int) -> bool:
+    """Whether ``obj`` nests lists/dicts deeper than ``limit`` (iteratively: no recursion to exhaust)."""
+    stack = [(obj, 1)]
+    while stack:
+        o, d = stack.pop()
+        if isinstance(o, (dict, list)):
+            if d > limit:
+                return True
+            stack.extend((v, d + 1) for v in (o.values() if isinstance(o, dict) else o))
+    return False
+
+
+def _version(path: Path, obj, fmt: Format) -> int:
+    tag = obj.get("format") if isinstance(obj, dict) else None
+    if tag is None:
+        return 1
+    name, _, number = str(tag).rpartition("/")
+    if name != fmt.name or not number.isdigit():
+        raise UnreadableFile(path, f"format {tag!r} is not {fmt.name}/<version>; not read")
+    version = int(number)
+    if version > fmt.version:
+        raise UnreadableFile(
+            path, f"format {tag} was written by a newer minrnn (this one reads up to {fmt.tag}); update minrnn"
+        )
+    if version < fmt.oldest:
+        raise UnreadableFile(path, f"format {tag} is older than this minrnn reads ({fmt.name}/{fmt.oldest}+)")
+    return version
+
+
+def check(path: str | Path, obj, schema=None, note=True):
+    """``obj`` (read from ``path``) checked against ``schema`` (a Field, Record or Format), defaults filled;
+    an older Format's missing fields are named on stderr (``note``). UnreadableFile names the field."""
+    path = Path(path)
+    version = _version(path, obj, schema) if isinstance(schema, Format) else None
+    try:
+        out = _check(obj, schema, "")
+    except _Invalid as e:
+        tag = f" ({schema.name}/{version})" if version is not None else ""
+        raise UnreadableFile(path, f"{e}{tag}") from None
+    if version is not None and version < schema.version and isinstance(obj, dict) and note:
+        filled = [f"{k}={out[k]!r}" for k in schema.record.fields if k not in obj and k in out]
+        if filled:
+            print(
+                f"{path}: {schema.name}/{version} read as {schema.tag}; "
+                f"not in the file, so taken as {', '.join(filled)}",
+                file=sys.stderr,
+                flush=True,
+            )
+    return out
+
+
+# ------------------------------------------------------------------------------------------ formats
+
+
+def parse_json(path: str | Path, text: str | bytes, schema=None, max_depth: int = MAX_DEPTH):
+    """JSON text (read from ``path``) parsed and checked; deep nesting is refused, not a RecursionError."""
+    try:
+        obj = json.loads(text)
+    except RecursionError:
+        raise UnreadableFile(path, f"JSON nested deeper than {max_depth} levels; not read") from None
+    except (ValueError, UnicodeDecodeError) as e:  # JSONDecodeError, an int of too many digits, bad UTF-8
+        raise UnreadableFile(path, f"not JSON ({str(e).splitlines()[0][:120]})") from None
+    if _depth(obj, max_depth):
+        raise UnreadableFile(path, f"JSON nested deeper than {max_depth} levels; not read")
+    return check(path, obj, schema)
+
+
+def read_json(
+    path: str | Path,
+    schema=None,
+    max_bytes: int = MAX_JSON,
+    max_depth: int = MAX_DEPTH,
+    folder: str | Path | None = None,
+):
+    """A JSON file, bounded, depth-limited and checked against ``schema`` (a Field, Record or Format)."""
+    return parse_json(path, read_bytes(path, max_bytes, folder), schema, max_depth)
+
+
+def read_jsonl(path: str | Path, schema=None, max_bytes: int = MAX_LOG, max_depth: int = MAX_DEPTH) -> tuple[list, int]:
+    """(records, dropped) of a JSON-lines log: a line that is not one whole record of ``schema`` (torn by a
+    kill or a full disk mid-write) is dropped and counted, never an error."""
+    records, dropped = [], 0
+    for line in read_bytes(path, max_bytes).splitlines():
+        if not line.strip():
+            continue
+        try:
+            records.append(parse_json(path, line, schema, max_depth))
+        except UnreadableFile:
+            dropped += 1
+    return records, dropped
+
+
+def read_tsv(
+    path: str | Path,
+    fields: int,
+    header: bool = False,
+    max_bytes: int = MAX_DATA,
+    errors: str = "strict",
+    names: str = "",
+) -> Iterator[list[str]]:
+    """The rows of a tab-separated file, each of exactly ``fields`` fields (``names`` says which, in the
+    message), read line by line; a row of another width or bad UTF-8 names its line."""
+    with open_file(path, max_bytes) as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8", errors=errors, newline="\n")
+        try:
+            for n, line in enumerate(text, 1):
+                if header and n == 1:
+                    continue
+                row = line.rstrip("\n").rstrip("\r").split("\t")
+                if len(row) != fields:
+                    what = f" ({names})" if names else ""
+                    raise UnreadableFile(
+                        path, f"line {n}: expected {fields} tab-separated fields{what}, got {len(row)}"
+                    )
+                yield row
+        except UnicodeDecodeError as e:
+            raise UnreadableFile(path, f"not UTF-8 text ({e.reason})") from None
+        finally:
+            text.detach()
+
+
+class _AllowListUnpickler(pickle.Unpickler):
+    allowed: frozenset = frozenset()
+
+    def find_class(self, module, name):
+        if (module, name) not in self.allowed:
+            raise pickle.UnpicklingError(f"refused to load {module}.{name}: not on the allow-list")
+        return super().find_class(module, name)
+
+
+def read_pickle(path: str | Path, allowed: set[tuple[str, str]], max_bytes: int = MAX_DATA, encoding="ASCII"):
+    """A pickle that may build only the (module, name) classes in ``allowed`` (a pickle names any
+    callable it likes: a planted file would run it); anything else, or a malformed file, is refused."""
+    data = read_bytes(path, max_bytes)
+    unpickler = type("Unpickler", (_AllowListUnpickler,), {"allowed": frozenset(allowed)})
+    try:
+        return unpickler(io.BytesIO(data), encoding=encoding).load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as e:
+        raise UnreadableFile(path, f"not a pickle this code reads ({str(e)[:160] or type(e).__name__})") from None
+    except (MemoryError, OverflowError, RecursionError) as e:
+        raise UnreadableFile(path, f"a pickle too large or too deep to build ({type(e).__name__})") from None
+
+
+def read_torch(path: str | Path, schema=None, max_bytes: int = MAX_CHECKPOINT):
+    """A torch file (a checkpoint) loaded with ``weights_only=True`` (tensors and plain containers only),
+    its size checked first, then checked against ``schema``."""
+    import torch
+
+    regular_file(path, max_bytes)
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 -- torch raises any of a dozen types for a malformed file
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        raise UnreadableFile(path, f"not a torch file this code reads ({type(e).__name__}: {first})") from None
+    return check(path, obj, schema)
+
+
+@dataclass(frozen=True)
+class Array:
+    """An array a data file must hold: numpy dtype kinds (``"f"`` float, ``"iu"`` integers, ``"b"`` bool)
+    and a shape whose entries are an int, None (any) or a name (``"n"``, ``"n+1"``) that every array of
+    the file (or group) must agree on."""
+
+    kinds: str = "biuf"
+    shape: tuple = field(default_factory=tuple)
+
+
+def _dims(path, where: str, arrays: dict[str, Array], shapes: dict[str, tuple], dtypes: dict) -> None:
+    """Check each present array's dtype and shape against its spec, names bound consistently."""
+    bound: dict[str, tuple[int, str]] = {}
+    missing = [f"{where}{k}" for k in arrays if k not in shapes]
+    if missing:
+        has = ", ".join(sorted(shapes)) or "none of them"
+        raise UnreadableFile(path, f"missing dataset{'s' * (len(missing) > 1)} {', '.join(missing)} (has {has})")
+    for key, spec in arrays.items():
+        name = f"{where}{key}"
+        shape, kind = shapes[key], dtypes[key]
+        if kind not in spec.kinds:
+            raise UnreadableFile(path, f"dataset {name} has dtype kind {kind!r}, not one of {spec.kinds!r}")
+        if len(shape) != len(spec.shape):
+            raise UnreadableFile(path, f"dataset {name} has shape {shape}, not {len(spec.shape)}-dimensional")
+        for size, want in zip(shape, spec.shape, strict=True):
+            if isinstance(want, int) and size != want:
+                raise UnreadableFile(path, f"dataset {name} has shape {shape}, expected {spec.shape}")
+            if isinstance(want, str):
+                symbol, _, plus = want.partition("+")
+                base = size - int(plus or 0)
+                if symbol in bound and bound[symbol][0] != base:
+                    other = bound[symbol][1]
+                    raise UnreadableFile(
+                        path, f"dataset {name} has shape {shape}, which does not match {other} ({symbol} differs)"
+                    )
+                bound.setdefault(symbol, (base, name))
+
+
+def read_hdf5(
+    path: str | Path, arrays: dict[str, Array], groups: str | None = None, max_bytes: int = MAX_DATA, expand: int = 8
+) -> dict[str, Any]:
+    """The arrays of an HDF5 file, as numpy, each checked (present, dtype, shape, agreeing lengths) before
+    any is read; with ``groups`` (a prefix such as ``"episode_"``) those of each group of that name,
+    ``{group: {name: array}}`` in the groups' numeric order. What the arrays would take in memory is
+    bounded by ``expand`` times the file's size (a compressed file cannot make a reader allocate more)."""
+    import h5py
+    import numpy as np
+
+    st = regular_file(path, max_bytes)
+    budget = max(expand * st.st_size, 1 * MiB)
+    try:
+        with h5py.File(path, "r") as f:
+            if groups is None:
+                places = {"": f}
+            else:
+                names = [k for k in f if k.startswith(groups) and k[len(groups) :].isdigit()]
+                if not names:
+                    raise UnreadableFile(path, f"holds no {groups}<i> groups (has {', '.join(list(f)[:8]) or 'none'})")
+                places = {k: f[k] for k in sorted(names, key=lambda k: int(k[len(groups) :]))}
+            total = 0
+            for name, g in places.items():
+                if not isinstance(g, h5py.Group):
+                    raise UnreadableFile(path, f"{name} is not a group")
+                items = {k: g[k] for k in arrays if k in g}
+                wrong = [k for k, d in items.items() if not isinstance(d, h5py.Dataset)]
+                if wrong:
+                    raise UnreadableFile(path, f"{name + '/' if name else ''}{wrong[0]} is not a dataset")
+                _dims(
+                    path,
+                    f"{name}/" if name else "",
+                    arrays,
+                    {k: d.shape for k, d in items.items()},
+                    {k: d.dtype.kind for k, d in items.items()},
+                )
+                total += sum(int(np.prod(d.shape, dtype=np.int64)) * d.dtype.itemsize for d in items.values())
+                if total > budget:
+                    raise UnreadableFile(path, f"its datasets would take {total} bytes, {expand}x more than the file")
+            out = {name: {k: np.asarray(g[k]) for k in arrays} for name, g in places.items()}
+    except UnreadableFile:
+        raise
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError, IndexError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        raise UnreadableFile(path, f"not a readable HDF5 file ({first})") from None
+    return out[""] if groups is None else out
+
+
+def read_npz(path: str | Path, arrays: dict[str, Array], max_bytes: int = MAX_DATA, expand: int = 8) -> dict:
+    """The arrays of an .npz file (no pickles), each checked from its header before it is read."""
+    import zipfile
+
+    import numpy as np
+
+    st = regular_file(path, max_bytes)
+    try:
+        with zipfile.ZipFile(path) as z:
+            members = {n.removesuffix(".npy"): n for n in z.namelist()}
+            shapes, kinds, total = {}, {}, 0
+            for key in arrays:
+                if key not in members:
+                    continue
+                with z.open(members[key]) as h:
+                    version = np.lib.format.read_magic(h)
+                    header = np.lib.format.read_array_header_1_0 if version == (1, 0) else None
+                    shape, _, dtype = (header or np.lib.format.read_array_header_2_0)(h)
+                shapes[key], kinds[key] = shape, dtype.kind
+                total += int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            _dims(path, "", arrays, shapes, kinds)
+            if total > max(expand * st.st_size, 1 * MiB):
+                raise UnreadableFile(path, f"its arrays would take {total} bytes, {expand}x more than the file")
+            out = {}
+            for key in arrays:
+                with z.open(members[key]) as h:
+                    out[key] = np.lib.format.read_array(h, allow_pickle=False)
+            return out
+    except UnreadableFile:
+        raise
+    except (OSError, zipfile.BadZipFile, ValueError, KeyError, EOFError, TypeError) as e:
+        raise UnreadableFile(path, f"not a readable .npz file ({str(e)[:160] or type(e).__name__})") from None
+
+
+# ------------------------------------------------------------------------------- minrnn's own formats
+
+NUMBER = Field(float)
+COUNT = Field(int, lo=0)
+OBJECT = Field(dict)
+
+# results/<task>/<scale>/<run>.json and run_dir/summary.json (minrnn.harness.train.train_and_record)
+RESULT = Format(
+    "minrnn.result",
+    2,
+    Record(
+        {
+            "format": Field(str, required=False),
+            "config": OBJECT,
+            "identity": Field(str, required=False),
+            "provenance": Field(Record({"git_commit": Field(str, nullable=True)})),
+            "seed": COUNT,
+            "scale": Field(str),
+            "run_name": Field(str, required=False),
+            "run_dir": Field(str, required=False),
+            "implementation": Field(str, required=False),
+            "parameters": Field(int, lo=0, required=False),
+            "wall_seconds": Field(float, lo=0, unit="s", required=False),
+            "metrics": OBJECT,
+        }
+    ),
+)
+
+# run_dir/checkpoint.pt (minrnn.harness.trainer.Run.save); version 1 had no "format" key
+CHECKPOINT = Format(
+    "minrnn.checkpoint",
+    2,
+    Record(
+        {
+            "format": Field(str, required=False),
+            "fingerprint": Field(str),
+            "step": COUNT,
+            "data_position": Field(int, lo=0, required=False),
+            "model": OBJECT,
+            "optimizer": OBJECT,
+            "scheduler": OBJECT,
+            "rng": OBJECT,
+            "best": Field(float, required=False, default=-math.inf, finite=False),
+            "best_step": Field(int, lo=0, required=False, default=0),
+            "bad_evals": Field(int, lo=0, required=False, default=0),
+            "history": Field(list, required=False, default=list, items=OBJECT),
+            "best_model": Field(default=None, type=dict, required=False, nullable=True),
+            "precision": Field(default=None, type=dict, required=False, nullable=True),
+            "commit": Field(default=None, type=str, required=False, nullable=True),
+            "stretches": Field(list, required=False, default=list, items=OBJECT),
+        }
+    ),
+)
+
+# one line of run_dir/metrics.jsonl (minrnn.harness.trainer.fit)
+METRICS_LINE = Record({"step": COUNT})

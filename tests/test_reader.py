@@ -1,0 +1,542 @@
+"""The one reader (minrnn.reader): regular files only, bounded, depth-limited, checked against the writer's
+schema, versioned formats migrated or refused, one error naming the file; no second reader in the tree;
+and fuzzing of every format it reads (``make fuzz-files`` runs more examples: MINRNN_FUZZ_EXAMPLES)."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import io
+import json
+import math
+import os
+import pickle
+import signal
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from minrnn import reader
+from minrnn.reader import CHECKPOINT, RESULT, Array, Field, Format, Record, UnreadableFile
+from minrnn.tasks.download import DataError
+from tasks import d4rl_data as D
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = int(os.environ.get("MINRNN_FUZZ_EXAMPLES", "150"))
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+# --------------------------------------------------------------------------- files that are not files
+
+
+def test_a_fifo_a_folder_a_link_out_and_a_huge_file_are_refused_without_opening(tmp_path):
+    fifo = tmp_path / "r.json"
+    os.mkfifo(fifo)  # opening it for reading would block until a writer comes: the check comes first
+    signal.alarm(10)
+    try:
+        with pytest.raises(UnreadableFile, match=r"r\.json: a FIFO \(named pipe\), not a regular file"):
+            reader.read_json(fifo)
+    finally:
+        signal.alarm(0)
+    (tmp_path / "d.json").mkdir()
+    with pytest.raises(UnreadableFile, match=r"d\.json: a folder"):
+        reader.read_json(tmp_path / "d.json")
+    secret = tmp_path / "secret.json"
+    secret.write_text("{}")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "r.json").symlink_to(secret)
+    with pytest.raises(UnreadableFile, match="a symbolic link out of its folder"):
+        reader.read_json(tmp_path / "sub" / "r.json")
+    (tmp_path / "sub" / "inside.json").write_text('{"a": 1}')
+    (tmp_path / "sub" / "link.json").symlink_to("inside.json")
+    assert reader.read_json(tmp_path / "sub" / "link.json") == {"a": 1}  # a link inside its folder is fine
+    (tmp_path / "big.json").write_bytes(b" " * 101)
+    with pytest.raises(UnreadableFile, match="101 bytes, more than the 100"):
+        reader.read_json(tmp_path / "big.json", max_bytes=100)
+    with pytest.raises(UnreadableFile, match="nope.json: not found"):
+        reader.read_json(tmp_path / "nope.json")
+
+
+def test_deep_nesting_is_one_message_not_a_recursion_error(tmp_path):
+    for depth in (65, 100_000):
+        (tmp_path / "deep.json").write_text("[" * depth + "]" * depth)
+        with pytest.raises(UnreadableFile, match=r"deep\.json: JSON nested deeper than 64 levels"):
+            reader.read_json(tmp_path / "deep.json")
+    (tmp_path / "ok.json").write_text("[" * 64 + "]" * 64)
+    assert reader.read_json(tmp_path / "ok.json") is not None
+
+
+def test_a_schema_names_the_field_its_value_and_what_is_allowed(tmp_path):
+    schema = Record(
+        {"lr": Field(float, lo=0, unit="per step"), "kind": Field(str, choices=("a", "b")), "n": Field(int)}
+    )
+    cases = {
+        '{"lr": -1, "kind": "a", "n": 1}': r"lr: is -1 per step, outside \[0, inf\] per step",
+        '{"lr": 1, "kind": "c", "n": 1}': r"kind: is 'c', not one of 'a', 'b'",
+        '{"lr": 1, "kind": "a", "n": true}': r"n: is bool True, not an integer",
+        '{"lr": NaN, "kind": "a", "n": 1}': r"lr: is nan per step, not a finite number",
+        '{"lr": 1, "kind": "a"}': r"n: missing",
+        "[1]": r"is list, not an object",
+    }
+    for text, why in cases.items():
+        (tmp_path / "s.json").write_text(text)
+        with pytest.raises(UnreadableFile, match=r"s\.json: " + why):
+            reader.read_json(tmp_path / "s.json", schema)
+
+
+# ------------------------------------------------------------------------------- versioned formats
+
+
+def checkpoint(**extra) -> dict:
+    return {"fingerprint": "f", "step": 3, "model": {}, "optimizer": {}, "scheduler": {}, "rng": {}, **extra}
+
+
+def test_an_older_checkpoint_is_migrated_naming_the_defaults(tmp_path, capsys):
+    torch.save(checkpoint(best=0.5, best_step=2, history=[]), tmp_path / "checkpoint.pt")  # no format, no bad_evals
+    ckpt = reader.read_torch(tmp_path / "checkpoint.pt", CHECKPOINT)
+    assert ckpt["bad_evals"] == 0 and ckpt["best_model"] is None and ckpt["stretches"] == []
+    err = capsys.readouterr().err
+    assert "checkpoint.pt: minrnn.checkpoint/1 read as minrnn.checkpoint/2" in err and "bad_evals=0" in err
+
+
+def test_a_newer_or_foreign_format_is_refused_naming_the_file_and_version(tmp_path):
+    torch.save(checkpoint(format="minrnn.checkpoint/9"), tmp_path / "c.pt")
+    with pytest.raises(UnreadableFile, match=r"c\.pt: format minrnn\.checkpoint/9 was written by a newer minrnn"):
+        reader.read_torch(tmp_path / "c.pt", CHECKPOINT)
+    (tmp_path / "r.json").write_text(json.dumps({"format": "other/1"}))
+    with pytest.raises(UnreadableFile, match=r"r\.json: format 'other/1' is not minrnn\.result/<version>"):
+        reader.read_json(tmp_path / "r.json", RESULT)
+    old = Format("x", 3, Record({}), oldest=2)
+    (tmp_path / "o.json").write_text(json.dumps({"format": "x/1"}))
+    with pytest.raises(UnreadableFile, match=r"o\.json: format x/1 is older than this minrnn reads \(x/2\+\)"):
+        reader.read_json(tmp_path / "o.json", old)
+
+
+def test_a_resume_from_a_checkpoint_without_bad_evals_goes_on(tmp_path):
+    """Issue 34's case: an older checkpoint (a key missing) ended in KeyError: 'bad_evals'."""
+    from minrnn.harness.trainer import TrainingError, load_checkpoint
+
+    model = torch.nn.Linear(2, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+    rng = {"torch": torch.get_rng_state(), "python": list(__import__("random").getstate()[1])}
+    state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "rng": rng}
+    torch.save({**checkpoint(), **state, "best": 1.0, "history": []}, tmp_path / "checkpoint.pt")
+    ckpt = load_checkpoint(tmp_path / "checkpoint.pt", model, opt, sched, "f")
+    assert ckpt["bad_evals"] == 0 and ckpt["best_step"] == 0
+    torch.save({**checkpoint(), **state, "step": "3"}, tmp_path / "checkpoint.pt")
+    with pytest.raises(
+        TrainingError, match=r"cannot read checkpoint .*checkpoint\.pt: step: is str '3', not an integer"
+    ):
+        load_checkpoint(tmp_path / "checkpoint.pt", model, opt, sched, "f")
+
+
+def test_a_new_summary_field_changes_no_committed_runs_identity():
+    from minrnn.harness.reporting import run_identity
+
+    paths = sorted((REPO / "results").rglob("*.json"))[:200]
+    checked = 0
+    for path in paths:
+        rec = json.loads(path.read_text())
+        if not isinstance(rec, dict) or "config" not in rec or "identity" not in rec:
+            continue
+        assert run_identity({**rec, "format": RESULT.tag}, path) == run_identity(rec, path)
+        assert reader.read_json(path, RESULT)["config"] == rec["config"]  # every committed summary reads
+        checked += 1
+    assert checked > 10
+
+
+# ------------------------------------------------------------------------------------------ data files
+
+
+def write_d4rl(path, n=6, obs=(6, 3), act=(6, 2), rewards=(6,), drop=(), lengths=None):
+    with h5py.File(path, "w") as f:
+        arrays = {
+            "observations": np.zeros(obs),
+            "actions": np.zeros(act),
+            "rewards": np.zeros(rewards),
+            "terminals": np.eye(1, n, n - 1, dtype=bool)[0],
+            "timeouts": np.zeros(n, bool),
+        }
+        for k, v in arrays.items():
+            if k not in drop:
+                f[k] = v
+
+
+@pytest.mark.parametrize(
+    "plant, why",
+    [
+        (lambda p: write_d4rl(p, drop=("rewards", "timeouts")), r"missing datasets rewards, timeouts"),
+        (lambda p: write_d4rl(p, rewards=(6, 2)), r"dataset rewards has shape \(6, 2\), not 1-dimensional"),
+        (lambda p: write_d4rl(p, act=(5, 2)), r"dataset actions has shape \(5, 2\), which does not match observations"),
+        (lambda p: write_d4rl(p, obs=(6,)), r"dataset observations has shape \(6,\), not 2-dimensional"),
+        (lambda p: (write_d4rl(p), p.write_bytes(p.read_bytes()[:300])), r"not a readable HDF5 file"),
+        (lambda p: p.write_bytes(b""), r"not a readable HDF5 file"),
+    ],
+)
+def test_malformed_d4rl_files_are_one_message_naming_them(tmp_path, plant, why):
+    path = tmp_path / "hopper_medium-v2.hdf5"
+    plant(path)
+    before = path.read_bytes()
+    with pytest.raises(DataError, match=r"hopper_medium-v2\.hdf5: " + why):
+        D.read_d4rl(path)
+    assert path.read_bytes() == before
+
+
+def test_malformed_minari_files_are_one_message_naming_them(tmp_path):
+    path = tmp_path / "main_data.hdf5"
+    with h5py.File(path, "w") as f:
+        g = f.create_group("episode_0")
+        g["observations"], g["actions"] = np.zeros((4, 3)), np.zeros((3, 2))
+        g["rewards"], g["terminations"] = np.zeros(3), np.zeros(3, bool)
+        f.create_group("episode_1")["actions"] = np.zeros((2, 2))
+    with pytest.raises(DataError, match=r"main_data\.hdf5: missing datasets episode_1/observations"):
+        D.read_minari(path)
+    with h5py.File(path, "a") as f:
+        del f["episode_1"]
+        f["episode_0/observations"][...] = 1
+        del f["episode_0/rewards"]
+        f["episode_0/rewards"] = np.zeros(2)
+    with pytest.raises(DataError, match=r"episode_0/rewards has shape \(2,\), which does not match"):
+        D.read_minari(path)
+
+
+# ------------------------------------------------------------------------- no second reader in the tree
+
+# Calls that read a file. Each one outside minrnn/reader.py is listed here with why.
+READERS = {"read_text", "read_bytes", "load", "loads", "File", "Unpickler"}
+ALLOWED = {
+    # /proc files of the kernel, not data: the CPU's flags, the memory, the umask
+    ("minrnn/native.py", "open"),
+    ("minrnn/harness/records.py", "open"),
+    ("minrnn/harness/settings.py", "open"),
+    ("minrnn/harness/bench_grid.py", "open"),
+    ("minrnn/files.py", ".read_text"),
+    # the package's own C sources, hashed into the kernel cache's name
+    ("minrnn/native.py", ".read_bytes"),
+    # a worker's one line of JSON on stdout / a job given on the command line: not files
+    ("minrnn/harness/bench_grid.py", "json.loads"),
+    # the run lock: opened to hold an fcntl lock, its one line read back to name the holder
+    ("minrnn/harness/run_lock.py", "open"),
+    # the local sweep's own control folder, written by its own processes (pids, signal numbers)
+    ("minrnn/harness/local_sweep.py", ".read_text"),
+    # the one writer: fsyncs the files it wrote
+    ("minrnn/files.py", "open"),
+    ("minrnn/files.py", "os.open"),
+    # saved-model folders (save_pretrained / from_pretrained): switched when their own engineer lands them
+    ("minrnn/model.py", "json.loads"),
+    ("minrnn/model.py", ".read_text"),
+    ("minrnn/safetensors_io.py", ".read_bytes"),
+    ("minrnn/safetensors_io.py", "json.loads"),
+    # the D4RL writer (write_d4rl) opens its temporary file for writing
+    ("tasks/d4rl_data.py", "h5py.File"),
+    # the tar of CIFAR-10 as downloaded, unpacked with tarfile's "data" filter
+    ("tasks/gimage.py", "tarfile.open"),
+    # a test file of the GPU check's own run
+    ("scripts/gpu_check.py", ".read_text"),
+    # the recall grid's list of its own configs (names only, not read)
+    # report readers: switched when reports move (minrnn/reports/)
+    *((f, k) for f in ("reporting", "claims", "doc_blocks", "recall") for k in READERS | {"open"}),
+}
+REPORTS = {f"minrnn/harness/{f}.py" for f in ("reporting", "claims", "doc_blocks", "recall")}
+
+
+def reads(tree: ast.AST):
+    """(line, what) for each call that reads a file: open() not for writing, .read_text/.read_bytes,
+    json.load(s), torch.load, np.load, pickle.load(s)/Unpickler, h5py.File, csv.DictReader, OmegaConf.load."""
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        f = node.func
+        receiver = ast.unparse(f.value) if isinstance(f, ast.Attribute) else ""
+        name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
+        if name == "open" and not receiver or (name == "open" and receiver in ("tarfile", "io", "os")):
+            modes = [*node.args[1:2], *(k.value for k in node.keywords if k.arg == "mode")]
+            constants = [c for m in modes for c in ast.walk(m) if isinstance(c, ast.Constant)]
+            writes = any(set(str(c.value)) & set("wax+") for c in constants)
+            if not writes or name == "open" and receiver == "tarfile":
+                yield node.lineno, f"{receiver}.open" if receiver else "open"
+        elif name in ("read_text", "read_bytes") and isinstance(f, ast.Attribute) and receiver != "reader":
+            yield node.lineno, f".{name}"
+        elif name in READERS and receiver in ("json", "torch", "np", "numpy", "pickle", "h5py", "csv", "OmegaConf"):
+            yield node.lineno, f"{receiver}.{name}"
+
+
+def test_there_is_no_second_reader():
+    found = []
+    for folder in ("minrnn", "tasks", "baselines", "scripts"):
+        for path in sorted((REPO / folder).rglob("*.py")):
+            rel = str(path.relative_to(REPO))
+            if rel == "minrnn/reader.py" or rel in REPORTS or rel.startswith("scripts/make_"):
+                continue  # the reader itself; the report scripts: switched when reports move
+            for line, name in reads(ast.parse(path.read_text())):
+                if (rel, name) not in ALLOWED:
+                    found.append(f"{rel}:{line} {name}")
+    assert not found, "read through minrnn.reader instead:\n" + "\n".join(found)
+
+
+def test_the_reader_check_finds_a_planted_reader():
+    planted = (
+        "import json, torch, h5py\ndef f(p):\n    a = json.loads(p.read_text())\n    b = torch.load(p)\n"
+        "    c = h5py.File(p, 'r')\n    d = open(p)\n    open(p, 'w')\n"
+    )
+    assert sorted(name for _, name in reads(ast.parse(planted))) == [
+        ".read_text",
+        "h5py.File",
+        "json.loads",
+        "open",
+        "torch.load",
+    ]
+
+
+# ------------------------------------------------------------------------------------------- fuzzing
+
+
+def mutate(data: bytes, how: str, at: int, byte: int) -> bytes:
+    """One mutation of a valid file: truncated, a byte flipped, a byte inserted, a run of it repeated."""
+    i = at % (len(data) + 1)
+    if how == "truncate":
+        return data[:i]
+    if how == "flip":
+        return data[:i] + bytes([(data[i] if i < len(data) else 0) ^ (byte or 1)]) + data[i + 1 :]
+    if how == "insert":
+        return data[:i] + bytes([byte]) + data[i:]
+    return data[:i] + data[i : i + 64] * 50 + data[i:]  # "repeat": a file far larger than its content
+
+
+MUTATION = st.tuples(
+    st.sampled_from(["truncate", "flip", "insert", "repeat"]), st.integers(0, 1 << 20), st.integers(0, 255)
+)
+
+
+def fuzz(path: Path, read, expect):
+    """The property: the reader returns what ``expect`` accepts, or raises UnreadableFile (or the task's
+    DataError) naming the file; never another exception, and the file is unchanged."""
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    signal.alarm(30)  # never a hang
+    try:
+        value = read(path)
+    except (UnreadableFile, DataError) as e:
+        assert path.name in str(e), e
+    else:
+        assert expect(value), value
+    finally:
+        signal.alarm(0)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+
+
+SUMMARY = {
+    "format": RESULT.tag,
+    "config": {"model": {"name": "mingru"}, "trainer": {"lr": 0.001}},
+    "identity": "abcd1234",
+    "provenance": {"git_commit": "0" * 40},
+    "seed": 1,
+    "scale": "cpu",
+    "wall_seconds": 12.5,
+    "metrics": {"test_acc": 0.9, "val_history": [{"step": 1, "val_acc": 0.5}]},
+}
+
+
+def summary_ok(v) -> bool:
+    return (
+        isinstance(v["seed"], int)
+        and v["seed"] >= 0
+        and isinstance(v["config"], dict)
+        and isinstance(v["metrics"], dict)
+    )
+
+
+@FUZZ
+@given(mutation=MUTATION)
+def test_fuzz_summary_bytes(tmp_path_factory, mutation):
+    path = tmp_path_factory.mktemp("f") / "run.json"
+    path.write_bytes(mutate(json.dumps(SUMMARY).encode(), *mutation))
+    fuzz(path, lambda p: reader.read_json(p, RESULT, max_bytes=4096), summary_ok)
+
+
+JSON_VALUE = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=10,
+)
+
+
+@FUZZ
+@given(key=st.sampled_from(sorted(SUMMARY)), value=JSON_VALUE, depth=st.sampled_from([0, 0, 70, 5000]))
+def test_fuzz_summary_fields(tmp_path_factory, key, value, depth):
+    """A wrong type, an out-of-range value or deep nesting in each field of a summary."""
+    path = tmp_path_factory.mktemp("f") / "run.json"
+    rec = {**SUMMARY, key: value}
+    text = json.dumps(rec, allow_nan=True)
+    if depth:
+        text = text.replace(json.dumps(SUMMARY["scale"]), "[" * depth + "1" + "]" * depth, 1)
+    path.write_text(text)
+    fuzz(path, lambda p: reader.read_json(p, RESULT), summary_ok)
+
+
+@FUZZ
+@given(mutation=MUTATION)
+def test_fuzz_metrics_log(tmp_path_factory, mutation):
+    path = tmp_path_factory.mktemp("f") / "metrics.jsonl"
+    path.write_bytes(
+        mutate(b"".join(json.dumps({"step": s, "loss": 1.0 / s}).encode() + b"\n" for s in (1, 2, 3)), *mutation)
+    )
+
+    def ok(v):
+        records, dropped = v
+        return all(isinstance(r["step"], int) and r["step"] >= 0 for r in records) and dropped >= 0
+
+    fuzz(path, lambda p: reader.read_jsonl(p, reader.METRICS_LINE), ok)
+
+
+@FUZZ
+@given(mutation=MUTATION)
+def test_fuzz_tsv(tmp_path_factory, mutation):
+    path = tmp_path_factory.mktemp("f") / "new_aan_pairs.test.tsv"
+    path.write_bytes(mutate(b"1\ta\tb\thello\tworld\n0\tc\td\tfoo\tbar\n", *mutation))
+    from tasks.retrieval import read_tsv
+
+    fuzz(path, read_tsv, lambda rows: all(isinstance(r[0], int) and len(r) == 3 for r in rows))
+
+
+CKPT_BYTES = None
+
+
+def checkpoint_bytes() -> bytes:
+    global CKPT_BYTES
+    if CKPT_BYTES is None:
+        buf = io.BytesIO()
+        torch.save({**checkpoint(), "format": CHECKPOINT.tag, "model": {"w": torch.ones(2, 2)}, "best": -math.inf}, buf)
+        CKPT_BYTES = buf.getvalue()
+    return CKPT_BYTES
+
+
+@FUZZ
+@given(mutation=MUTATION)
+def test_fuzz_checkpoint_bytes(tmp_path_factory, mutation):
+    path = tmp_path_factory.mktemp("f") / "checkpoint.pt"
+    path.write_bytes(mutate(checkpoint_bytes(), *mutation))
+    fuzz(
+        path,
+        lambda p: reader.read_torch(p, CHECKPOINT),
+        lambda c: isinstance(c["step"], int) and isinstance(c["model"], dict),
+    )
+
+
+@FUZZ
+@given(key=st.sampled_from(sorted(CHECKPOINT.record.fields)), value=JSON_VALUE)
+def test_fuzz_checkpoint_fields(tmp_path_factory, key, value):
+    path = tmp_path_factory.mktemp("f") / "checkpoint.pt"
+    torch.save({**checkpoint(), key: value}, path)
+    fuzz(
+        path,
+        lambda p: reader.read_torch(p, CHECKPOINT),
+        lambda c: isinstance(c["bad_evals"], int) and c["bad_evals"] >= 0,
+    )
+
+
+D4RL_BYTES = None
+
+
+@FUZZ
+@given(mutation=MUTATION)
+def test_fuzz_d4rl_bytes(tmp_path_factory, mutation):
+    global D4RL_BYTES
+    folder = tmp_path_factory.mktemp("f")
+    if D4RL_BYTES is None:
+        write_d4rl(folder / "x.hdf5")
+        D4RL_BYTES = (folder / "x.hdf5").read_bytes()
+    path = folder / "hopper_medium-v2.hdf5"
+    path.write_bytes(mutate(D4RL_BYTES, *mutation))
+    fuzz(path, D.read_d4rl, lambda eps: all(e.observations.shape[0] == len(e.actions) == len(e) for e in eps))
+
+
+@FUZZ
+@given(
+    sizes=st.tuples(*[st.integers(0, 4)] * 5),
+    widths=st.tuples(st.integers(0, 3), st.integers(0, 3)),
+    ndims=st.tuples(*[st.integers(1, 3)] * 5),
+    dtype=st.sampled_from(["f4", "f8", "i4", "u1", "?", "S3"]),
+)
+def test_fuzz_d4rl_shapes(tmp_path_factory, sizes, widths, ndims, dtype):
+    """Any lengths, widths, ranks and dtypes of the five datasets: the episodes or one message."""
+    path = tmp_path_factory.mktemp("f") / "hopper_medium-v2.hdf5"
+    with h5py.File(path, "w") as f:
+        for k, n, nd in zip(D.KEYS, sizes, ndims, strict=True):
+            f[k] = np.zeros((n, *widths[: nd - 1]), dtype=dtype)
+    fuzz(path, D.read_d4rl, lambda eps: all(e.observations.shape[0] == len(e.actions) == len(e) for e in eps))
+
+
+CIFAR = {b"data": np.zeros((4, 3072), np.uint8), b"labels": [0, 1, 2, 9]}
+
+
+@FUZZ
+@given(mutation=MUTATION, protocol=st.sampled_from([2, 4, 5]))
+def test_fuzz_cifar_batch(tmp_path_factory, mutation, protocol):
+    from tasks.gimage import read_batch
+
+    path = tmp_path_factory.mktemp("f") / "data_batch_1"
+    path.write_bytes(mutate(pickle.dumps(CIFAR, protocol=protocol), *mutation))
+    fuzz(path, read_batch, lambda v: v[0].shape[1:] == (3, 32, 32) and len(v[0]) == len(v[1]))
+
+
+@FUZZ
+@given(mutation=MUTATION)
+def test_fuzz_npz(tmp_path_factory, mutation):
+    folder = tmp_path_factory.mktemp("f")
+    buf = io.BytesIO()
+    np.savez(buf, x=np.arange(12.0).reshape(4, 3), y=np.arange(4))
+    path = folder / "arrays.npz"
+    path.write_bytes(mutate(buf.getvalue(), *mutation))
+    spec = {"x": Array("f", ("n", 3)), "y": Array("iu", ("n",))}
+    fuzz(path, lambda p: reader.read_npz(p, spec), lambda v: v["x"].shape == (len(v["y"]), 3))
+
+
+@FUZZ
+@given(kind=st.sampled_from(["fifo", "dir", "link-out", "link-loop", "empty", "huge"]), fmt=st.sampled_from(range(5)))
+def test_fuzz_what_is_not_a_file(tmp_path_factory, kind, fmt):
+    """Every format's reader, given a FIFO, a folder, a link out, a loop of links, an empty or a huge file."""
+    from tasks.gimage import read_batch
+    from tasks.retrieval import read_tsv
+
+    folder = tmp_path_factory.mktemp("f")
+    path = folder / "sub" / "file"
+    path.parent.mkdir()
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "dir":
+        path.mkdir()
+    elif kind == "link-out":
+        (folder / "target").write_text("{}")
+        path.symlink_to(folder / "target")
+    elif kind == "link-loop":
+        path.symlink_to(path)
+    elif kind == "empty":
+        path.write_bytes(b"")
+    else:
+        with open(path, "wb") as f:
+            f.truncate(9 * 2**20)  # sparse: larger than a summary may be
+    readers = [
+        lambda p: reader.read_json(p, RESULT),
+        lambda p: reader.read_torch(p, CHECKPOINT, max_bytes=2**20),
+        D.read_d4rl,
+        read_batch,
+        read_tsv,
+    ]
+    before = os.lstat(path)
+    signal.alarm(30)  # a FIFO must not hang a reader
+    try:
+        value = readers[fmt](path)
+    except (UnreadableFile, DataError) as e:
+        assert "file" in str(e), e
+    else:
+        assert kind == "empty" and value == [], value  # an empty TSV file has no rows
+    finally:
+        signal.alarm(0)
+    after = os.lstat(path)
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (before.st_ino, before.st_size, before.st_mtime_ns)
