@@ -20,7 +20,7 @@ LAUNCH ?= hydra/launcher=local threads=1
 TRAIN := $(VENV)/bin/minrnn-train
 
 .PHONY: help install install-dev test lint format bench reproduce reproduce-table1 reproduce-table2 reproduce-figure2 \
-	reproduce-figure1 reproduce-inference figures-efficiency faults reproduce-table4 tables clean \
+	reproduce-figure1 reproduce-inference figures-efficiency faults fuzz-files reproduce-table4 tables clean \
 	reproduce-table3 reproduce-table3-demo reproduce-table4-lra test-gpu-compile test-mamba-ssm reproduce-recall \
 	reproduce-table6 reproduce-figure5 claims claims-runs referee-runs test-slurm test-paper-scale gpu-check bench-compile \
 	profile-step docs layer-precision replay
@@ -176,6 +176,9 @@ reproduce-figure5: install  ## Figure 5: minLSTM forget-gate biases on ListOps (
 		scale=$(SCALE) $(LAUNCH)
 	$(TRAIN) -m experiment=table4/lra_minlstm seed=$(SEEDS) scale=$(SCALE) $(LAUNCH)
 	$(PY) scripts/make_figure5.py --scale $(SCALE) --biases $(subst $(COMMA), ,$(FORGET_BIASES))
+
+fuzz-files: install-dev  ## fuzz every file format minrnn reads with more examples than make test (tests/test_reader.py)
+	MINRNN_FUZZ_EXAMPLES=$${MINRNN_FUZZ_EXAMPLES:-3000} $(PY) -m pytest -q -p no:randomly -k fuzz tests/test_reader.py
 
 faults: install  ## fault injection: kill/resume runs at random steps, bad inputs -> results/reliability/
 	$(PY) tests/fault_injection.py --kills 10 --terms 5 --sweeps 2

@@ -209,6 +209,8 @@ class _Invalid(Exception):
 def _type_name(t) -> str:
     if isinstance(t, tuple):
         return " or ".join(_type_name(x) for x in t)
+    if isinstance(t, Record):  # found by tests/test_reader.py's fuzzing: a Record is not hashable
+        return "an object"
     return {dict: "an object", list: "a list", str: "a string", bool: "true/false", int: "an integer"}.get(
         t, "a number" if t is float else getattr(t, "__name__", str(t))
     )

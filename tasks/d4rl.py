@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from minrnn.tasks import train_generator
-from minrnn.tasks.d4rl_data import DIMS, ENVS, Episode, locate, normalized_score, read_d4rl, read_minari
+from minrnn.tasks.d4rl_data import ENVS, Episode, locate, normalized_score, read_d4rl, read_minari
 from minrnn.tasks.decision_model import DecisionModel, StepPolicy, WindowPolicy
 from minrnn.tasks.download import DataError
 
@@ -76,12 +76,6 @@ class D4RL:
         episodes = [e for e in episodes if len(e)]
         if not episodes:
             raise ValueError(f"the {env}-{dataset} data holds no transitions")
-        widths = (episodes[0].observations.shape[1], episodes[0].actions.shape[1])
-        if widths != DIMS[env]:
-            raise DataError(
-                f"the {env}-{dataset} data has observations/actions of width {widths}, but {env} has {DIMS[env]}: "
-                "a file of another environment?"
-            )
         self.env, self.dataset, self.episodes = env, dataset, episodes
         self.context, self.max_ep_len, self.return_scale = context, max_ep_len, return_scale
         self.target_returns = list(target_returns or [])

@@ -31,8 +31,6 @@ REFERENCE_RETURNS = {
     "hopper": (-20.272305, 3234.3),
     "walker2d": (1.629008, 4592.3),
 }
-# observation and action widths of each environment's MuJoCo model (the same in D4RL's v2 and Minari)
-DIMS = {"halfcheetah": (17, 6), "hopper": (11, 3), "walker2d": (17, 6)}
 KEYS = ("observations", "actions", "rewards", "terminals", "timeouts")
 # what read_d4rl / read_minari need of a file, checked before any array is read (minrnn.reader)
 D4RL_ARRAYS = {

@@ -178,6 +178,7 @@ class BadInput:
     argv: list[str]  # {tmp} is replaced by the trial's folder
     expect: str  # a regex the error message must match
     setup: str = ""  # a name in SETUPS, run before (its files must survive unchanged)
+    succeeds: bool = False  # the right result: exit 0 with the message (a migrated file); files may change
 
 
 def _setup_run(tmp: Path) -> None:
@@ -247,7 +248,37 @@ def _checkpoint_of_another_format(tmp: Path) -> None:
     torch.save(ckpt, path)
 
 
+def _checkpoint_without_bad_evals(tmp: Path) -> None:
+    """Issue 34: a checkpoint of an older minrnn (no format key, no bad_evals) ended in KeyError."""
+    import torch
+
+    _setup_run(tmp)
+    path = tmp / "runs" / RUN / "checkpoint.pt"
+    ckpt = torch.load(path, weights_only=True)
+    del ckpt["bad_evals"], ckpt["format"]
+    torch.save(ckpt, path)
+
+
+def _d4rl_file(tmp: Path, drop: str = "", rows: int = 50, truncate: bool = False) -> None:
+    import h5py
+    import numpy as np
+
+    path = tmp / "hopper_medium-v2.hdf5"
+    with h5py.File(path, "w") as f:
+        arrays = {"observations": np.zeros((50, 11)), "actions": np.zeros((rows, 3)), "rewards": np.zeros(50)}
+        arrays |= {"terminals": np.zeros(50, bool), "timeouts": np.eye(1, 50, 49, dtype=bool)[0]}
+        for k, v in arrays.items():
+            if k != drop:
+                f[k] = v
+    if truncate:
+        path.write_bytes(path.read_bytes()[:1000])
+
+
 SETUPS = {
+    "checkpoint_without_bad_evals": _checkpoint_without_bad_evals,
+    "d4rl_truncated": lambda tmp: _d4rl_file(tmp, truncate=True),
+    "d4rl_missing_dataset": lambda tmp: _d4rl_file(tmp, drop="rewards"),
+    "d4rl_mismatched_lengths": lambda tmp: _d4rl_file(tmp, rows=49),
     "planted_summary": _planted_summary,
     "checkpoint_of_another_format": _checkpoint_of_another_format,
     "run": _setup_run,
@@ -270,6 +301,7 @@ TINY = (
         f"task.arch.expansion=2 task.arch.depth=2 trainer.batch_size=16 run_name={RUN}"
     ).split()
 )
+D4RL = [*TRAIN, "task=d4rl", "task.eval_episodes=0", "task.download=false"]
 SCRIPT = [sys.executable]
 TABLES = [*SCRIPT, "scripts/make_tables.py", "--results", "{tmp}/results", "--out", "{tmp}/tables"]
 GENERATE = [*SCRIPT, "scripts/generate.py", f"{{tmp}}/runs/{RUN}"]
@@ -346,6 +378,30 @@ BAD_INPUTS = [
     BadInput(
         "a truncated checkpoint (generate.py)", GENERATE, r"cannot load .*checkpoint\.pt", setup="truncated_checkpoint"
     ),
+    BadInput(  # issue 34: minrnn.reader migrates minrnn.checkpoint/1, naming what it assumed
+        "an older checkpoint without bad_evals (migrated)",
+        train_argv(Path("{tmp}"), "trainer.max_steps=4", "trainer.eval_every=2"),  # the set-up run resumed
+        r"minrnn\.checkpoint/1 read as minrnn\.checkpoint/2.*bad_evals=0",
+        setup="checkpoint_without_bad_evals",
+        succeeds=True,
+    ),
+    *(
+        BadInput(  # issue 34: these ended in IndexError/KeyError tracebacks
+            f"a D4RL file {what}",
+            [*D4RL, "task.path={tmp}/hopper_medium-v2.hdf5"],
+            r"hopper_medium-v2\.hdf5: " + why,
+            setup=f"d4rl_{setup}",
+        )
+        for what, setup, why in [
+            ("cut short", "truncated", r"not a readable HDF5 file"),
+            ("missing a dataset", "missing_dataset", r"missing dataset rewards"),
+            (
+                "of mismatched lengths",
+                "mismatched_lengths",
+                r"dataset actions has shape \(49, 3\), which does not match",
+            ),
+        ]
+    ),
     BadInput(
         "empty results folder (efficiency plots)",
         [*SCRIPT, "scripts/make_figure1_3_4.py", "--results", "{tmp}/results"],
@@ -373,10 +429,10 @@ def bad_input_trial(tmp: Path, case: BadInput) -> dict:
     argv = [a.replace("{tmp}", str(tmp)) for a in case.argv]
     proc = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=300)
     after = digest(tmp)
-    damaged = sorted(k for k in before if after.get(k) != before[k])
+    damaged = sorted(k for k in before if after.get(k) != before[k]) if not case.succeeds else []
     message = proc.stderr.strip()
     checks = {
-        "non-zero exit": proc.returncode != 0,
+        ("exit 0" if case.succeeds else "non-zero exit"): (proc.returncode == 0) == case.succeeds,
         "no traceback": "Traceback" not in proc.stderr,
         "message names the problem": re.search(case.expect, message, re.S) is not None,
         "nothing saved was changed": not damaged,
