@@ -27,6 +27,7 @@ import os
 import pickle
 import stat
 import sys
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -518,6 +519,11 @@ def read_hdf5(
     return out[""] if groups is None else out
 
 
+# what zipfile raises for a malformed archive: NotImplementedError for an unknown version or compression,
+# RuntimeError when encrypted (found by tests/test_reader.py's fuzzing), the rest for a cut or flipped byte
+ZIP_ERRORS = (OSError, ValueError, KeyError, EOFError, TypeError, NotImplementedError, RuntimeError)
+
+
 def read_npz(path: str | Path, arrays: dict[str, Array], max_bytes: int = MAX_DATA, expand: int = 8) -> dict:
     """The arrays of an .npz file (no pickles), each checked from its header before it is read."""
     import zipfile
@@ -548,7 +554,18 @@ def read_npz(path: str | Path, arrays: dict[str, Array], max_bytes: int = MAX_DA
             return out
     except UnreadableFile:
         raise
-    except (OSError, zipfile.BadZipFile, ValueError, KeyError, EOFError, TypeError) as e:
+    except (
+        OSError,
+        zipfile.BadZipFile,
+        ValueError,
+        KeyError,
+        EOFError,
+        TypeError,
+        NotImplementedError,
+        RuntimeError,
+        zlib.error,
+    ) as e:
+        # zipfile raises NotImplementedError for an unknown version or compression, RuntimeError when encrypted
         raise UnreadableFile(path, f"not a readable .npz file ({str(e)[:160] or type(e).__name__})") from None
 
 

@@ -11,13 +11,13 @@ and each version or machine fact that differs between the two runs.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
 from minrnn.harness.config import identity
+from minrnn.reader import RESULT, read_json
 
 # Wall-clock times and the stretches that count them: they differ between any two runs.
 TIMES = ("train_seconds_this_session", "train_seconds_all_stretches", "stretches")
@@ -77,11 +77,8 @@ def replay(summary_path: str | Path, scratch: str | Path) -> Replay:
     from minrnn.harness.train import run  # the harness entry point: Hydra and torch load only here
 
     path = Path(summary_path)
-    try:
-        committed = json.loads(path.read_text())
-        config, seed = committed["config"], committed["seed"]
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"{path}: not a run summary ({type(e).__name__}: {e})") from None
+    committed = read_json(path, RESULT)  # minrnn.reader: one UnreadableFile (a ValueError) naming the file
+    config, seed = committed["config"], committed["seed"]
     if identity(config) != committed.get("identity"):
         raise ValueError(
             f"{path}: its stored config hashes to {identity(config)}, not its identity "
