@@ -137,7 +137,7 @@ def test_a_resume_from_a_checkpoint_without_bad_evals_goes_on(tmp_path):
 
 
 def test_a_new_summary_field_changes_no_committed_runs_identity():
-    from minrnn.harness.reporting import run_identity
+    from minrnn.harness.config import run_identity
 
     paths = sorted((REPO / "results").rglob("*.json"))[:200]
     checked = 0
