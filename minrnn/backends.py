@@ -7,6 +7,8 @@ A backend is a record (``Backend``) with
 - ``gate_scan`` (optional): the fused minGRU/minLSTM recurrence from the Linear outputs,
   ``gate_scan(p, h0, mode, log_space, bias) -> h`` with a float32 (float64) state
   (minrnn.ops.reference.gate_scan is its reference);
+- ``adds_bias``: whether the layers hand ``gate_scan`` p without the bias (the kernel adds it in the state's
+  precision as it reads p, one pass over memory fewer) or p as the Linear layers compute it (bias None);
 - ``log_space``: whether ``scan`` takes logs (then a, b and h0 must be positive: log-space layers only);
 - ``unavailable(device)``: why it cannot run on a device, or None.
 
@@ -36,6 +38,7 @@ class Backend:
     scan: Callable
     gate_scan: Callable | None = None
     log_space: bool = False
+    adds_bias: bool = True
     unavailable: Callable[[torch.device], str | None] = lambda device: None
     cost: str = ""  # what running on it costs against the fast kernels, said when auto falls back to it
 
@@ -51,6 +54,7 @@ def register_backend(
     gate_scan: Callable | None = None,
     *,
     log_space: bool = False,
+    adds_bias: bool = True,
     unavailable: Callable[[torch.device], str | None] | None = None,
     auto: tuple[str, ...] = (),
     cost: str = "",
@@ -59,7 +63,7 @@ def register_backend(
     prefers it to the backends registered before it."""
     if name == "auto":
         raise ValueError("'auto' is not a backend: it names the choice among them")
-    record = Backend(name, scan, gate_scan, log_space, unavailable or (lambda device: None), cost)
+    record = Backend(name, scan, gate_scan, log_space, adds_bias, unavailable or (lambda device: None), cost)
     BACKENDS[name] = record
     for kind in auto:
         _AUTO[kind] = [name] + [n for n in _AUTO.get(kind, []) if n != name]
@@ -216,4 +220,5 @@ register_backend(
     cost="the log-space scan (Listing 5, chunked) moves many times the bytes of the Triton loop",
 )
 register_backend("cpu", scan_cpu, gate_scan_cpu, unavailable=_cpu_problem, auto=("cpu",))
-register_backend("triton", scan_triton, gate_scan_triton, unavailable=triton_problem, auto=("cuda",))
+# adds_bias=False: the Triton kernels read p as F.linear rounds it under autocast (gpu_check's rounded reference)
+register_backend("triton", scan_triton, gate_scan_triton, adds_bias=False, unavailable=triton_problem, auto=("cuda",))

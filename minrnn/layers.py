@@ -166,13 +166,17 @@ class _MinRNN(nn.Module):
         return backend.scan(log_a, log_b, log_h0, self.log_chunk).to(x.dtype)
 
     def _gate_scan(self, backend, x: torch.Tensor, h0: torch.Tensor | None) -> torch.Tensor:
-        """The backend's fused gate scan on all projections at once: one matmul without the bias, which
-        the kernel adds as it reads p. Projections that are not plain nn.Linear (replaced after
+        """The backend's fused gate scan on all projections at once: one matmul, without the bias when
+        the kernel adds it as it reads p (``adds_bias``). Projections that are not plain nn.Linear (replaced after
         construction: LoRA, quantisation) are each called as they are."""
         projections = self._projections
         if all(type(lin) is nn.Linear for lin in projections):
-            p = F.linear(x, torch.cat([lin.weight for lin in projections]))
+            weight = torch.cat([lin.weight for lin in projections])
             bias = None if projections[0].bias is None else torch.cat([lin.bias for lin in projections])
+            if not backend.adds_bias:
+                p, bias = F.linear(x, weight, bias), None
+            else:
+                p = F.linear(x, weight)
         else:
             p, bias = torch.cat([lin(x) for lin in projections], dim=-1), None
         return backend.gate_scan(p, h0, self._mode, self.log_space, bias).to(x.dtype)

@@ -175,7 +175,7 @@ def test_half_precision_scans_in_float32(backend):
 def test_half_inputs_keep_a_float32_state_in_every_backend_and_mode(cls, half):
     """The precision policy (docs/library.md): only the projections are half; under autocast every
     backend and step mode return float32 and agree with each other to float32 rounding (the fused cpu
-    and triton kernels add the bias in float32, so they are held to the half tolerance, and to each other)."""
+    kernel adds the bias in float32, so it is held to the half tolerance)."""
     torch.manual_seed(0)
     layer = cls(8, 16, init_hidden_state=True)
     x = torch.randn(2, 300, 8)
@@ -190,10 +190,9 @@ def test_half_inputs_keep_a_float32_state_in_every_backend_and_mode(cls, half):
             steps.append(h)
     outs["step"] = torch.stack(steps, 1)
     assert all(o.dtype == torch.float32 for o in outs.values())
-    for name in ["log", "step"]:
+    for name in ["log", "triton", "step"]:
         torch.testing.assert_close(outs[name], outs["sequential"], rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(outs["cpu"], outs["sequential"], rtol=2e-2, atol=2e-2)
-    torch.testing.assert_close(outs["triton"], outs["cpu"], rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("cls", [MinGRU, MinLSTM])

@@ -7,7 +7,7 @@ import torch
 
 from minrnn.layers import MinGRU, MinLSTM
 from minrnn.ops import triton_scan as TS
-from minrnn.ops.reference import scan_sequential
+from minrnn.ops.reference import gate_scan, scan_sequential
 from minrnn.scan import scan
 
 LENGTHS = (1, 33)  # and 1000 below, on fewer cases: the interpreter takes ~10 ms per step of a program
@@ -80,6 +80,19 @@ def test_half_inputs_keep_a_float32_state(dtype, variant):
     assert h.dtype == torch.float32
     ref = TS.gate_scan(p.float(), h0, mode, True)
     assert (h - ref).abs().max().item() < 1e-6
+
+
+@pytest.mark.parametrize("mode", ["gru", "lstm", "lstm_norm"])
+def test_the_bias_added_in_the_kernel_equals_the_reference_gate_scan(mode):
+    P = 5 * (2 if mode == "gru" else 3)
+    p = torch.randn(2, 9, P, dtype=torch.float64, requires_grad=True)
+    bias = torch.randn(P, dtype=torch.float64, requires_grad=True)
+    h0 = torch.rand(2, 5, dtype=torch.float64, requires_grad=True)
+    out, ref = TS.gate_scan(p, h0, mode, True, bias), gate_scan(p, h0, mode, True, bias)
+    g = torch.randn_like(ref)
+    for u, v in zip(grads(out, (p, bias, h0), g), grads(ref, (p, bias, h0), g), strict=True):
+        torch.testing.assert_close(u, v, rtol=0, atol=1e-10)
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-12)
 
 
 def test_the_ops_pass_torch_opcheck():
