@@ -22,6 +22,7 @@ from minrnn.blocks import Block, CausalConv1d  # noqa: E402
 from minrnn.layers import MinGRU, MinLSTM, g, log_g  # noqa: E402
 from minrnn.model import SequenceModel  # noqa: E402
 from minrnn.ops.reference import parallel_scan_log  # noqa: E402
+from minrnn.pretrained import load_pretrained, save_pretrained  # noqa: E402
 from minrnn.resets import resets_from_cu_seqlens  # noqa: E402
 
 __all__ = [
@@ -31,8 +32,10 @@ __all__ = [
     "MinLSTM",
     "SequenceModel",
     "g",
+    "load_pretrained",
     "log_g",
     "parallel_scan_log",
     "resets_from_cu_seqlens",
+    "save_pretrained",
 ]
 __version__ = "0.1.0"

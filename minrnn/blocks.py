@@ -23,6 +23,7 @@ from torch import nn
 
 from minrnn.layers import MinGRU, MinLSTM
 from minrnn.ops import native
+from minrnn.pretrained import Pretrained
 from minrnn.resets import check_resets
 
 RNNS = {"mingru": MinGRU, "minlstm": MinLSTM}
@@ -139,7 +140,7 @@ class MLP(nn.Module):
         return self.net(x)
 
 
-class Block(nn.Module):
+class Block(nn.Module, Pretrained):
     """One residual layer; see the module docstring. ``rnn_kwargs`` go to MinGRU/MinLSTM."""
 
     def __init__(
@@ -158,6 +159,9 @@ class Block(nn.Module):
         rnn_kwargs: dict | None = None,
     ):
         super().__init__()
+        self.config = dict(dim=dim, rnn=rnn, expansion=expansion, conv=conv, conv_kernel=conv_kernel, mlp=mlp)
+        self.config |= dict(mlp_mult=mlp_mult, dropout=dropout, rnn_dropout=rnn_dropout, norm=norm)
+        self.config |= dict(rnn_kwargs=dict(rnn_kwargs or {}))  # the constructor's arguments (minrnn.pretrained)
         if norm not in NORMS:
             raise ValueError(f"unknown norm {norm!r}; choose one of {', '.join(NORMS)}")
         dim_hidden = int(dim * expansion)

@@ -8,16 +8,13 @@ so long inputs can also be processed chunk by chunk.
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import torch
 from torch import nn
 
 from minrnn.blocks import NORMS, Block, State
-from minrnn.files import replace_dir, write_text
-from minrnn.safetensors_io import load_file, save_file
+from minrnn.pretrained import Pretrained
 
 
 def input_layer(dim: int, vocab_size: int | None, dim_in: int | None) -> nn.Module:
@@ -27,9 +24,11 @@ def input_layer(dim: int, vocab_size: int | None, dim_in: int | None) -> nn.Modu
     return nn.Embedding(vocab_size, dim) if vocab_size is not None else nn.Linear(dim_in, dim)
 
 
-class SequenceModel(nn.Module):
+class SequenceModel(nn.Module, Pretrained):
     """``vocab_size`` for token inputs (B, T) or ``dim_in`` for vector inputs (B, T, dim_in);
     outputs (B, T, dim_out). ``block`` holds the Block settings (rnn, expansion, conv, mlp, ...).
+    ``save_pretrained(path, extra=None)`` / ``from_pretrained(path)``: config.json + model.safetensors,
+    loadable with minrnn alone (minrnn.pretrained).
     """
 
     constant_state = True  # step() carries a state of fixed size (tasks pick step-mode rollouts by it)
@@ -48,7 +47,7 @@ class SequenceModel(nn.Module):
         super().__init__()
         if depth < 1 or dim < 1 or dim_out < 1:
             raise ValueError(f"depth, dim and dim_out must be positive, got {depth}, {dim}, {dim_out}")
-        # what save_pretrained writes and from_pretrained builds from (JSON: no pickle, no harness)
+        # the constructor's arguments: what save_pretrained writes and from_pretrained builds from (JSON)
         self.config = {"dim": dim, "depth": depth, "dim_out": dim_out, "vocab_size": vocab_size, "dim_in": dim_in}
         self.config |= {"block": dict(block or {}), "norm": norm}
         self.vocab_size = vocab_size
@@ -56,48 +55,6 @@ class SequenceModel(nn.Module):
         self.blocks = nn.ModuleList(Block(dim, norm=norm, **(block or {})) for _ in range(depth))
         self.norm = NORMS[norm](dim)
         self.head = nn.Linear(dim, dim_out, bias=False)
-
-    def save_pretrained(self, path: str | Path, extra: dict | None = None) -> Path:
-        """``path``/config.json (the constructor's arguments, and ``extra``: a vocabulary, provenance)
-        and ``path``/model.safetensors (the weights), both written atomically; loads with from_pretrained
-        in a process that has only minrnn."""
-        path = Path(path)
-        config = {"format": "minrnn.SequenceModel/1", "config": self.config, "extra": extra or {}}
-        try:
-            text = json.dumps(config, indent=2)
-        except TypeError as e:
-            raise ValueError(f"save_pretrained: the model's settings are not JSON ({e})") from None
-        state = self.state_dict()
-
-        def fill(folder: Path) -> None:
-            save_file(state, folder / "model.safetensors")
-            write_text(folder / "config.json", text + "\n")
-
-        return replace_dir(path, fill)  # a failed save keeps the model saved there before
-
-    @classmethod
-    def from_pretrained(cls, path: str | Path, map_location: str | torch.device = "cpu") -> SequenceModel:
-        """The model save_pretrained wrote to ``path`` (its ``extra`` in ``model.extra``). Only minrnn's own
-        recurrent layers are built (a config is data; a dotted rnn path elsewhere is refused)."""
-        path = Path(path)
-        try:
-            saved = json.loads((path / "config.json").read_text())
-            if saved.get("format") != "minrnn.SequenceModel/1":
-                raise ValueError(f"format {saved.get('format')!r}")
-            config = saved["config"]
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise ValueError(f"{path}/config.json is not a saved minrnn SequenceModel ({e})") from None
-        rnn = str((config.get("block") or {}).get("rnn", "mingru"))
-        if "." in rnn and not rnn.startswith("minrnn."):
-            raise ValueError(f"{path}/config.json names rnn {rnn!r}, which is not one of minrnn's own layers")
-        model = cls(**config)
-        tensors, _ = load_file(path / "model.safetensors")
-        try:
-            model.load_state_dict(tensors)
-        except RuntimeError as e:
-            raise ValueError(f"{path}/model.safetensors does not fit its config ({str(e).splitlines()[0]})") from None
-        model.extra = saved.get("extra", {})
-        return model.to(map_location).eval()
 
     def _embed(self, x: torch.Tensor, step: bool) -> torch.Tensor:
         tokens = self.vocab_size is not None

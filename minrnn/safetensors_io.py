@@ -8,6 +8,8 @@ here load with the ``safetensors`` package and the other way round.
 from __future__ import annotations
 
 import json
+import math
+import os
 import struct
 from pathlib import Path
 
@@ -51,26 +53,65 @@ def save_file(tensors: dict[str, torch.Tensor], path: str | Path, metadata: dict
             f.write(c)
 
 
-def load_file(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """(tensors, metadata) from a safetensors file; a file that is not one is a ValueError naming it."""
-    data = Path(path).read_bytes()
+def read_header(path: str | Path) -> tuple[dict, dict[str, str], int]:
+    """(tensor specs, metadata, offset of the data) of a safetensors file, checked before anything is
+    allocated: a regular file, a bounded header, known dtypes, shapes whose byte size equals their range,
+    ranges inside the file and not overlapping. A file that fails is a ValueError naming it and why."""
+    path = Path(path)
     try:
-        (n,) = struct.unpack("<Q", data[:8])
-        if n > MAX_HEADER or 8 + n > len(data):
-            raise ValueError("header length out of range")
-        header = json.loads(data[8 : 8 + n])
-        metadata = header.pop("__metadata__", {}) or {}
-        body, tensors = memoryview(data)[8 + n :], {}
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            head = f.read(8)
+            if len(head) < 8:
+                raise ValueError(f"{size} bytes: shorter than the 8-byte header length")
+            (n,) = struct.unpack("<Q", head)
+            if n > MAX_HEADER or 8 + n > size:
+                raise ValueError(f"header length {n} out of range for a file of {size} bytes")
+            header = json.loads(f.read(n))
+        if not isinstance(header, dict):
+            raise ValueError("the header is not a JSON object")
+        metadata = header.pop("__metadata__", None) or {}
+        if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+            raise ValueError("__metadata__ must map names to strings")
+        body, ranges = size - 8 - n, []
         for name, spec in header.items():
-            start, end = spec["data_offsets"]
-            dtype = DTYPES[spec["dtype"]]
-            if not 0 <= start <= end <= len(body):
-                raise ValueError(f"{name}: byte range out of the file")
-            if start == end:  # an empty tensor: frombuffer refuses zero bytes
-                tensors[name] = torch.empty(spec["shape"], dtype=dtype)
-                continue
-            flat = torch.frombuffer(bytearray(body[start:end]), dtype=torch.uint8)
-            tensors[name] = flat.view(dtype).reshape(spec["shape"]).clone()
-    except (ValueError, KeyError, TypeError, struct.error, RuntimeError) as e:
+            if not isinstance(spec, dict) or spec.get("dtype") not in DTYPES:
+                raise ValueError(f"{name}: unknown dtype {spec.get('dtype') if isinstance(spec, dict) else spec!r}")
+            shape, offsets = spec.get("shape"), spec.get("data_offsets")
+            if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
+                raise ValueError(f"{name}: shape {shape!r} is not a list of sizes")
+            if not (isinstance(offsets, list) and len(offsets) == 2 and all(type(o) is int for o in offsets)):
+                raise ValueError(f"{name}: data_offsets {offsets!r} is not [start, end]")
+            start, end = offsets
+            if not 0 <= start <= end <= body:
+                raise ValueError(f"{name}: bytes [{start}, {end}) lie outside the {body} bytes of data")
+            want = math.prod(shape) * DTYPES[spec["dtype"]].itemsize
+            if end - start != want:
+                raise ValueError(f"{name}: shape {shape} needs {want} bytes, its range holds {end - start}")
+            ranges.append((start, end, name))
+        ranges.sort()
+        for (_, end, a), (start, _, b) in zip(ranges, ranges[1:]):
+            if start < end:
+                raise ValueError(f"{a} and {b} overlap")
+    except (OSError, ValueError, RecursionError, struct.error) as e:
+        raise ValueError(f"{path} is not a safetensors file minrnn can read ({e})") from None
+    return header, metadata, 8 + n
+
+
+def load_file(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """(tensors, metadata) from a safetensors file; a file that is not one is a ValueError naming it.
+    The header is checked first (read_header); each tensor is then read straight into its own memory."""
+    header, metadata, data = read_header(path)
+    tensors = {}
+    try:
+        with open(path, "rb") as f:
+            for name, spec in header.items():
+                start, end = spec["data_offsets"]
+                t = torch.empty(spec["shape"], dtype=DTYPES[spec["dtype"]])
+                f.seek(data + start)
+                if end > start and f.readinto(t.view(-1).view(torch.uint8).numpy()) != end - start:
+                    raise ValueError(f"{name}: the file ended early")
+                tensors[name] = t
+    except (OSError, ValueError) as e:
         raise ValueError(f"{path} is not a safetensors file minrnn can read ({e})") from None
     return tensors, metadata

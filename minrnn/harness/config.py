@@ -27,7 +27,7 @@ SCALES = ("paper", "cpu")
 # What cannot change a result, by section ("" = top level).
 NOT_RESULT = {
     "": ("seed", "tag", "paths", "logger", "threads", "run_name", "experiment", "hydra"),
-    "trainer": ("progress", "handle_signals", "log_every", "checkpoint_every", "device", "compile"),
+    "trainer": ("progress", "handle_signals", "log_every", "checkpoint_every", "device", "compile", "force"),
     "task": ("seed", "path", "cache_dir", "download"),
     "model": ("display",),  # how results show the model (minrnn.harness.registry), not a setting
 }

@@ -14,7 +14,9 @@ another config is never overwritten.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import logging
 import sys
 import time
 from pathlib import Path
@@ -24,7 +26,6 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.experimental.callback import Callback
-from hydra.types import RunMode
 from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -145,17 +146,24 @@ def finished(path: Path, ident: str, seed: int) -> dict | None:
 
 def run(cfg: DictConfig, sweep=None) -> dict:
     """Check every setting and output folder, lock the run directory, then train and record the run.
-    In a sweep (-m), a run whose result is already written is skipped: a rerun retries only the rest."""
+    A run whose result is already written (same identity and seed) is skipped, alone or in a sweep (-m:
+    a rerun retries only the rest), unless trainer.force is set."""
     config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     check_settings(config)
     contained(cfg)
     results = check_writable("paths.results", cfg.paths.results)
     check_writable("paths.results", results / Path(cfg.run_name).parent)  # the run's own folder, before training
-    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
-        done = finished(results / f"{cfg.run_name}.json", identity(config), cfg.seed)
-        if done is not None:
-            print(f"{cfg.run_name}: finished already ({results / cfg.run_name}.json); skipped", flush=True)
-            return done
+    force = cfg.trainer.get("force", False)
+    if not isinstance(force, bool):
+        raise ValueError(f"trainer.force={force!r}: must be true or false")
+    done = None if force else finished(results / f"{cfg.run_name}.json", identity(config), cfg.seed)
+    if done is not None:  # a single run as a sweep's: a finished run is not retrained by accident
+        print(
+            f"{cfg.run_name}: finished already ({results / cfg.run_name}.json); not retrained "
+            "(trainer.force=true trains it again, resuming its checkpoint where there is one)",
+            flush=True,
+        )
+        return done
     run_dir = run_directory(cfg)
     check_writable("hydra.run.dir" if HydraConfig.initialized() else "paths.runs", run_dir)
     torch.manual_seed(cfg.seed)
@@ -163,8 +171,60 @@ def run(cfg: DictConfig, sweep=None) -> dict:
         torch.set_num_threads(cfg.threads)
     if cfg.trainer.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
-    with RunLock(run_dir):
+    with RunLock(run_dir), console_to_log():
         return train_and_record(cfg, config, run_dir, results, sweep)
+
+
+class _Tee:
+    """A stream that also hands each finished line to ``handlers`` (a progress bar's ``\\r`` redraws: its last)."""
+
+    def __init__(self, stream, handlers, level: int):
+        self.stream, self.handlers, self.level, self.pending = stream, handlers, level, ""
+
+    def write(self, text: str) -> int:
+        *lines, self.pending = (self.pending + text).split("\n")
+        for line in lines:
+            line = line.rsplit("\r", 1)[-1].rstrip()
+            if line:
+                record = logging.LogRecord("minrnn-train", self.level, __file__, 0, line, None, None)
+                for h in self.handlers:
+                    h.handle(record)
+        return self.stream.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+@contextlib.contextmanager
+def console_to_log():
+    """What the run prints also goes to the log files Hydra opened (``<run dir>/train.log``): minrnn
+    prints rather than logs, so Hydra's job log stayed empty. Outside Hydra there are none: a no-op."""
+    handlers = [h for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
+    if not handlers:
+        yield
+        return
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Tee(out, handlers, logging.INFO), _Tee(err, handlers, logging.WARNING)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = out, err
+        for h in handlers:
+            h.flush()
+
+
+def report_where(cfg: DictConfig, run_dir: Path, results: Path, logger: WandbLogger) -> None:
+    """The end of a run: where its result, checkpoint and logs are (and W&B's offline folder, with the
+    command that uploads it)."""
+    log_files = [run_dir / "metrics.jsonl"]
+    log_files += [Path(h.baseFilename) for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
+    lines = [
+        ("result", results / f"{cfg.run_name}.json"),
+        ("checkpoint", run_dir / "checkpoint.pt"),
+        ("logs", ", ".join(str(p) for p in log_files)),
+        ("W&B", logger.where() or "off (logger.mode=disabled, or W&B failed: see above)"),
+    ]
+    print("\n".join(f"  {what:<11}{where}" for what, where in lines), flush=True)
 
 
 def train_and_record(cfg: DictConfig, config: dict, run_dir: Path, results: Path, sweep=None) -> dict:
@@ -222,6 +282,7 @@ def train_and_record(cfg: DictConfig, config: dict, run_dir: Path, results: Path
         f"({metrics['steps']} steps, {metrics['stop_reason']})",
         flush=True,
     )
+    report_where(cfg, run_dir, results, logger)
     return summary
 
 

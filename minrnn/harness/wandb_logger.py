@@ -4,8 +4,8 @@
 two disagree, the more offline one wins (disabled > offline > online): an environment that says
 offline is never overridden. Online mode first checks, within 3 s, that W&B's server
 (``$WANDB_BASE_URL``, default https://api.wandb.ai) answers; if not, the run logs offline and says
-so once. Offline runs land in the run directory; upload them later with
-``wandb sync runs/**/wandb/offline-run-*``. Any W&B failure later in a run (init, log, finish) is
+so once. Offline runs land in the run directory (``<run dir>/wandb/offline-run-<time>-<id>``); the end of
+a run prints that folder and the exact command that uploads it (``WandbLogger.where``). Any W&B failure later in a run (init, log, finish) is
 reported once and logging stops; training and the results never depend on W&B: the local
 metrics.jsonl and the results file are the source of truth, W&B is a view.
 """
@@ -13,6 +13,7 @@ metrics.jsonl and the results file are the source of truth, W&B is a view.
 from __future__ import annotations
 
 import os
+import shlex
 import socket
 import sys
 from pathlib import Path
@@ -39,9 +40,18 @@ def effective_mode(mode: str) -> str:
     return max(mode, env if env in MODES else "online", key=MODES.index)
 
 
+def offline_folder(run) -> Path | None:
+    """The folder of an offline run (``.../wandb/offline-run-<time>-<id>``, what ``wandb sync`` takes)."""
+    try:
+        folder = Path(run.dir).parent  # run.dir is the run folder's files/
+    except Exception:  # a stand-in run object, or a W&B without .dir
+        return None
+    return folder if folder.name.startswith("offline-run-") else None
+
+
 class WandbLogger:
     def __init__(self, mode: str, project: str, run_dir: Path, name: str, group: str, config: dict, tags=()):
-        self.run = None
+        self.run, self.offline_dir, self.url = None, None, None  # where the data goes, once the run started
         mode = effective_mode(mode)
         if mode == "disabled":
             return
@@ -63,8 +73,18 @@ class WandbLogger:
                 tags=list(tags),
                 reinit="finish_previous",
             )
+            if mode == "offline":
+                self.offline_dir = offline_folder(self.run)
+            else:
+                self.url = getattr(self.run, "url", None)
         except Exception as e:  # no W&B error may stop a run
             self._fail(f"could not start in {mode} mode ({type(e).__name__}: {e})")
+
+    def where(self) -> str | None:
+        """Where this run's W&B data went and how to upload it, for the end-of-run report (None: disabled)."""
+        if self.offline_dir is not None:
+            return f"{self.offline_dir} (offline; upload: wandb sync {shlex.quote(str(self.offline_dir))})"
+        return f"online: {self.url}" if self.url else None
 
     @staticmethod
     def _say(message: str) -> None:
