@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import os
 import re
 from pathlib import Path
 
@@ -244,10 +243,12 @@ def load_pretrained(
         module = _build(cls, config, path)
     else:
         if name not in own:
-            hint = "load it with load_pretrained(path, cls=<its class>) or into=<an instance>" if name == USER else ""
+            user = name == USER
+            named = saved.get("class") if user else f"minrnn.{name}"
+            hint = "; load it with load_pretrained(path, cls=<its class>) or into=<an instance>" if user else ""
             raise ValueError(
-                f"{path}/{CONFIG} names class {saved.get('class') if name == USER else 'minrnn.' + name!r}, which is not one of minrnn's own "
-                f"({', '.join(own)}); not built{'; ' + hint if hint else ''}"
+                f"{path}/{CONFIG} names class {named!r}, which is not one of minrnn's own "
+                f"({', '.join(own)}); not built{hint}"
             )
         if cls is not None and cls.__name__ != name:
             raise ValueError(f"{path}/{CONFIG} holds a {name}, not a {cls.__name__}")

@@ -90,7 +90,7 @@ def read_header(path: str | Path) -> tuple[dict, dict[str, str], int]:
                 raise ValueError(f"{name}: shape {shape} needs {want} bytes, its range holds {end - start}")
             ranges.append((start, end, name))
         ranges.sort()
-        for (_, end, a), (start, _, b) in zip(ranges, ranges[1:]):
+        for (_, end, a), (start, _, b) in zip(ranges, ranges[1:], strict=False):
             if start < end:
                 raise ValueError(f"{a} and {b} overlap")
     except (OSError, ValueError, RecursionError, struct.error) as e:

@@ -65,7 +65,7 @@ def test_blocks_conv_and_models_round_trip_and_keep_extra(tmp_path):
         back = load_pretrained(tmp_path / type(module).__name__)
         assert type(back) is type(module) and back.extra == {"note": "hi"}
         out, got = tree_leaves(module(*args)), tree_leaves(back(*args))  # outputs and states
-        assert len(out) == len(got) and all(torch.equal(a, b) for a, b in zip(out, got))
+        assert len(out) == len(got) and all(torch.equal(a, b) for a, b in zip(out, got, strict=True))
     # the mixin's methods are the same functions; a folder of another class is refused by them
     assert torch.equal(Block.from_pretrained(tmp_path / "Block")(x)[0], block(x)[0])
     with pytest.raises(ValueError, match="holds a Block, not a SequenceModel"):

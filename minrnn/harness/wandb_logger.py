@@ -4,10 +4,11 @@
 two disagree, the more offline one wins (disabled > offline > online): an environment that says
 offline is never overridden. Online mode first checks, within 3 s, that W&B's server
 (``$WANDB_BASE_URL``, default https://api.wandb.ai) answers; if not, the run logs offline and says
-so once. Offline runs land in the run directory (``<run dir>/wandb/offline-run-<time>-<id>``); the end of
-a run prints that folder and the exact command that uploads it (``WandbLogger.where``). Any W&B failure later in a run (init, log, finish) is
-reported once and logging stops; training and the results never depend on W&B: the local
-metrics.jsonl and the results file are the source of truth, W&B is a view.
+so once. Offline runs land in the run directory (``<run dir>/wandb/offline-run-<time>-<id>``); the end
+of a run prints that folder and the exact command that uploads it (``WandbLogger.where``). Any W&B
+failure later in a run (init, log, finish) is reported once and logging stops; training and the
+results never depend on W&B: the local metrics.jsonl and the results file are the source of truth,
+W&B is a view.
 """
 
 from __future__ import annotations
