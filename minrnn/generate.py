@@ -76,6 +76,9 @@ def main(argv=None) -> int:
     ap.add_argument("--tokens", type=int, default=500)
     ap.add_argument("--temperature", type=float, default=0.8)
     ap.add_argument("--top-k", type=int, default=None)
+    ap.add_argument(
+        "--top-p", type=float, default=None, help="nucleus sampling: keep the tokens of this much probability"
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--export", type=Path, default=None, help="write the run as a model that needs minrnn alone")
     args = ap.parse_args(argv)
@@ -87,8 +90,9 @@ def main(argv=None) -> int:
             or not math.isfinite(args.temperature)
             or args.temperature < 0
             or (args.top_k is not None and args.top_k < 1)
+            or (args.top_p is not None and not 0 < args.top_p <= 1)
         ):
-            raise ValueError("need --tokens >= 1, a finite --temperature >= 0 and --top-k >= 1")
+            raise ValueError("need --tokens >= 1, a finite --temperature >= 0, --top-k >= 1 and --top-p in (0, 1]")
         task, model = load_run(args.run_dir)
         if not hasattr(task, "decode"):
             raise ValueError(f"{args.run_dir} is not a character-level run")
@@ -100,7 +104,7 @@ def main(argv=None) -> int:
             return 0
         prompt = task.encode(args.prompt).unsqueeze(0)
         g = torch.Generator().manual_seed(args.seed)
-        out = model.generate(prompt, args.tokens, args.temperature, args.top_k, generator=g)
+        out = model.generate(prompt, args.tokens, args.temperature, args.top_k, generator=g, top_p=args.top_p)
     except (ValueError, FileNotFoundError, DataError) as e:
         print(f"generate: error: {e}", file=sys.stderr)
         return 2

@@ -113,11 +113,14 @@ class SequenceModel(nn.Module, Pretrained):
         temperature: float = 1.0,
         top_k: int | None = None,
         generator: torch.Generator | None = None,
+        top_p: float | None = None,
     ) -> torch.Tensor:
         """Sample max_new_tokens after prompt (B, T0); returns (B, T0 + max_new_tokens).
 
         Memory per token is constant: the prompt is prefilled in parallel mode, then only the
-        per-block state (conv inputs and RNN state) is carried. temperature 0 means greedy.
+        per-block state (conv inputs and RNN state) is carried. temperature 0 means greedy; else
+        temperature, top_k, then top_p (nucleus) in transformers' order, so with the same seed its
+        ``generate`` draws the same tokens (minrnn.hf, tests/test_hf.py).
         """
         if self.vocab_size is None:
             raise ValueError("generate needs a token model (vocab_size)")
@@ -129,24 +132,36 @@ class SequenceModel(nn.Module, Pretrained):
             raise ValueError(f"max_new_tokens must be an integer >= 1, got {max_new_tokens!r}")
         if not math.isfinite(temperature) or temperature < 0 or (top_k is not None and top_k < 1):
             raise ValueError(f"need a finite temperature >= 0 and top_k >= 1, got {temperature}, {top_k}")
+        if top_p is not None and not 0 < top_p <= 1:
+            raise ValueError(f"top_p must lie in (0, 1], got {top_p}")
         logits, state = self(prompt, return_state=True)
         logits = logits[:, -1]
         out = [prompt]
         for _ in range(max_new_tokens):
-            nxt = sample(logits, temperature, top_k, generator)
+            nxt = sample(logits, temperature, top_k, generator, top_p)
             out.append(nxt.unsqueeze(1))
             logits, state = self.step(nxt, state)
         return torch.cat(out, dim=1)
 
 
 def sample(
-    logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None, generator: torch.Generator | None = None
+    logits: torch.Tensor,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    generator: torch.Generator | None = None,
+    top_p: float | None = None,
 ) -> torch.Tensor:
-    """One token per row from logits (B, V): greedy at temperature 0, else softmax(logits / T) over the top k."""
+    """One token per row from logits (B, V): greedy at temperature 0, else softmax(logits / T) over the
+    top k, then over the smallest set of tokens whose probability reaches top_p (nucleus sampling)."""
     if temperature == 0:
         return logits.argmax(-1)
-    logits = logits / temperature
+    logits = logits.float() / temperature
     if top_k is not None and top_k < logits.shape[-1]:
         kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p is not None and top_p < 1:  # drop the least likely tokens whose total stays within 1 - top_p
+        ascending, order = torch.sort(logits, descending=False)
+        drop = ascending.softmax(-1).cumsum(-1) <= 1 - top_p
+        drop[:, -1] = False  # the most likely token always stays
+        logits = logits.masked_fill(drop.scatter(1, order, drop), float("-inf"))
     return torch.multinomial(torch.softmax(logits.float(), -1), 1, generator=generator).squeeze(1)

@@ -82,10 +82,10 @@ def save_pretrained(module: nn.Module, path: str | Path, extra: dict | None = No
     if not isinstance(module, nn.Module):
         raise ValueError(f"save_pretrained needs a torch module, got {type(module).__name__}")
     cls = type(module)
-    own = own_classes().get(cls.__name__) is cls
+    base = next((c for c in cls.__mro__ if own_classes().get(c.__name__) is c), None)  # minrnn.hf's subclasses
     config = config_of(module) if config is None else config
     document = {
-        "format": f"minrnn.{cls.__name__ if own else USER}/{VERSION}",
+        "format": f"minrnn.{base.__name__ if base is not None else USER}/{VERSION}",
         "class": f"{cls.__module__}.{cls.__qualname__}",
         "config": config,
         "extra": extra or {},
@@ -116,10 +116,10 @@ def _save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
     save_file(tensors, str(path), metadata={"format": "pt"})
 
 
-def _regular_file(folder: Path, name: str) -> Path:
-    """``folder/name`` if it is a regular file inside ``folder`` (a link that stays inside is fine)."""
+def _regular_file(folder: Path, name: str, root: Path | None = None) -> Path:
+    """``folder/name`` if it is a regular file inside ``root`` (default ``folder``; links that stay inside are fine)."""
     path = folder / name
-    real, base = path.resolve(), folder.resolve()
+    real, base = path.resolve(), (root or folder).resolve()
     if base not in real.parents:
         raise ValueError(f"{path} is a link out of its folder (to {real}); refused")
     if not real.is_file():
@@ -127,12 +127,12 @@ def _regular_file(folder: Path, name: str) -> Path:
     return path
 
 
-def read_config(folder: str | Path) -> dict:
+def read_config(folder: str | Path, root: Path | None = None) -> dict:
     """The checked ``config.json`` of a saved folder, migrated to the current version."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"{folder} is not a folder (give the folder save_pretrained wrote)")
-    path = _regular_file(folder, CONFIG)
+    path = _regular_file(folder, CONFIG, root)
     if path.stat().st_size > MAX_CONFIG:
         raise ValueError(f"{path} is {path.stat().st_size} bytes, more than a saved config can be ({MAX_CONFIG})")
     try:
@@ -187,12 +187,14 @@ def _build(cls: type[nn.Module], config: dict | None, path: Path) -> nn.Module:
         raise ValueError(f"{path}/{CONFIG}: cannot build {cls.__name__} from its config ({e})") from None
 
 
-def load_weights(module: nn.Module, folder: str | Path, saved: dict | None = None) -> nn.Module:
+def load_weights(
+    module: nn.Module, folder: str | Path, saved: dict | None = None, root: Path | None = None
+) -> nn.Module:
     """Load ``folder``'s weights into ``module``: the header is checked against the file and against the
     module's own names, shapes and dtypes before any tensor is read."""
     folder = Path(folder)
-    saved = read_config(folder) if saved is None else saved
-    path = _regular_file(folder, WEIGHTS)
+    saved = read_config(folder, root) if saved is None else saved
+    path = _regular_file(folder, WEIGHTS, root)
     size = path.stat().st_size
     want = saved["weights"].get("bytes")
     if want is not None and size != want:
@@ -228,15 +230,22 @@ def load_pretrained(
     cls: type[nn.Module] | None = None,
     into: nn.Module | None = None,
     map_location: str | torch.device = "cpu",
+    root: str | Path | None = None,
 ) -> nn.Module:
     """The module save_pretrained wrote to ``path``, in eval mode, its ``extra`` in ``.extra``. minrnn's own
-    classes are built from config.json; a user's module needs ``cls`` (built as cls(**config)) or ``into``."""
-    path = Path(path)
-    saved = read_config(path)
+    classes are built from config.json (``cls`` may be a subclass of the one saved, e.g. minrnn.hf's); a
+    user's module needs ``cls`` (built as cls(**config)) or ``into``. ``root``: the folder its files may
+    link into (default ``path``)."""
+    path, root = Path(path), Path(root) if root is not None else None
+    saved = read_config(path, root)
     name, config = saved["name"], saved.get("config")
     own = own_classes()
     if into is not None:
         module = into
+    elif cls is not None and name in own and issubclass(cls, own[name]):
+        if name in ("Block", "SequenceModel") and isinstance(config, dict):
+            _check_layers(config, path)
+        module = _build(cls, config, path)
     elif cls is not None and own.get(cls.__name__) is not cls:  # a user's class: the caller chose to build it
         if name != USER or saved.get("class", "").rsplit(".", 1)[-1] != cls.__qualname__.rsplit(".", 1)[-1]:
             raise ValueError(f"{path}/{CONFIG} holds a {saved.get('class', name)}, not a {cls.__qualname__}")
@@ -255,7 +264,7 @@ def load_pretrained(
         if name in ("Block", "SequenceModel") and isinstance(config, dict):
             _check_layers(config, path)
         module = _build(own[name], config, path)
-    load_weights(module, path, saved)
+    load_weights(module, path, saved, root)
     module.extra = saved.get("extra", {})
     return module.to(map_location).eval()
 
