@@ -27,8 +27,8 @@ def test_a_torn_last_log_line_is_dropped_and_the_run_resumes(tmp_path, capsys):
     log = run_dir(tmp_path, first).parent / first["run_name"].rsplit("/", 1)[1] / "metrics.jsonl"
     with open(log, "a") as f:
         f.write('{"step": 4, "train_lo')  # a kill or a full disk mid-write
-    # the same config and run directory: max_steps changes the identity, so resume the same one
-    summary = run(compose_cfg(tiny(tmp_path, "trainer.max_steps=3")))
+    # the same config and run directory (its result exists, so forced): resume the same one
+    summary = run(compose_cfg(tiny(tmp_path, "trainer.max_steps=3", "trainer.force=true")))
     assert summary["metrics"]["steps"] == 3 and "dropped 1 torn line" in capsys.readouterr().out
     assert all(json.loads(line) for line in log.read_text().splitlines())
 
@@ -56,7 +56,7 @@ def test_a_checkpoint_that_no_longer_fits_the_code_is_one_message(tmp_path):
     ckpt["model"] = {"renamed.weight": torch.zeros(1)}  # an older format, or parameters since renamed
     torch.save(ckpt, ckpt_path)
     with pytest.raises(TrainingError, match="does not fit this code's model or format"):
-        run(compose_cfg(tiny(tmp_path, "trainer.max_steps=3")))
+        run(compose_cfg(tiny(tmp_path, "trainer.max_steps=3", "trainer.force=true")))
 
 
 def test_a_resume_across_a_code_change_says_so_and_the_result_keeps_every_stretch(tmp_path, monkeypatch, capsys):

@@ -82,7 +82,9 @@ def test_rerunning_a_migrated_committed_run_may_replace_it(tmp_path):
     legacy = {k: v for k, v in json.loads(path.read_text()).items() if k != "identity"}
     legacy["config"]["trainer"].pop("keep")  # an option added after the run: its config hash differs
     path.write_text(json.dumps(legacy))
-    again = run(compose_cfg(tiny(tmp_path, f"paths.runs={tmp_path}/again")))
+    kept = run(compose_cfg(tiny(tmp_path, f"paths.runs={tmp_path}/again")))  # finished: recognised, not retrained
+    assert kept == legacy and not (tmp_path / "again").exists()
+    again = run(compose_cfg(tiny(tmp_path, f"paths.runs={tmp_path}/again", "trainer.force=true")))
     assert json.loads(path.read_text())["identity"] == again["identity"] == first["identity"]
 
 
@@ -101,7 +103,7 @@ def test_a_checkpoint_from_another_config_is_refused(tmp_path):
     ckpt = tmp_path / f"runs/{first['run_name']}/checkpoint.pt"
     ckpt.write_bytes(ckpt.read_bytes()[:100])
     with pytest.raises(TrainingError, match="cannot read checkpoint"):
-        run(compose_cfg(tiny(tmp_path, "trainer.max_steps=3")))
+        run(compose_cfg(tiny(tmp_path, "trainer.max_steps=3", "trainer.force=true")))  # finished: forced
 
 
 def test_an_unknown_task_key_is_named_with_the_valid_ones(tmp_path):
