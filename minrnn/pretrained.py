@@ -27,6 +27,7 @@ from torch import nn
 
 from minrnn import safetensors_io
 from minrnn.files import atomic_path, replace_dir, write_text
+from minrnn.reader import read_json
 
 CONFIG, WEIGHTS = "config.json", "model.safetensors"
 VERSION = 2  # 1: SequenceModel only, without the "weights" entry (migrated on load)
@@ -133,12 +134,7 @@ def read_config(folder: str | Path, root: Path | None = None) -> dict:
     if not folder.is_dir():
         raise ValueError(f"{folder} is not a folder (give the folder save_pretrained wrote)")
     path = _regular_file(folder, CONFIG, root)
-    if path.stat().st_size > MAX_CONFIG:
-        raise ValueError(f"{path} is {path.stat().st_size} bytes, more than a saved config can be ({MAX_CONFIG})")
-    try:
-        saved = json.loads(path.read_text())
-    except (ValueError, RecursionError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path} is not JSON ({type(e).__name__})") from None
+    saved = read_json(path.resolve(), max_bytes=MAX_CONFIG)  # links checked above; bounded, depth-limited
     fmt = saved.get("format") if isinstance(saved, dict) else None
     m = re.fullmatch(r"minrnn\.(\w+)/(\d+)", fmt) if isinstance(fmt, str) else None
     if m is None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from minrnn.files import atomic_path
+from minrnn.reader import open_file
 
 DTYPES = {
     "F64": torch.float64,
@@ -30,6 +31,7 @@ DTYPES = {
     "BOOL": torch.bool,
 }
 NAMES = {v: k for k, v in DTYPES.items()}
+MAX_FILE = 2**40  # a regular file of at most 1 TiB; each tensor's range is checked inside it
 MAX_HEADER = 100 * 2**20
 
 
@@ -59,7 +61,7 @@ def read_header(path: str | Path) -> tuple[dict, dict[str, str], int]:
     ranges inside the file and not overlapping. A file that fails is a ValueError naming it and why."""
     path = Path(path)
     try:
-        with open(path, "rb") as f:
+        with open_file(Path(path).resolve(), MAX_FILE) as f:  # links: checked by the caller (pretrained)
             size = os.fstat(f.fileno()).st_size
             head = f.read(8)
             if len(head) < 8:
@@ -104,7 +106,7 @@ def load_file(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]
     header, metadata, data = read_header(path)
     tensors = {}
     try:
-        with open(path, "rb") as f:
+        with open_file(Path(path).resolve(), MAX_FILE) as f:  # links: checked by the caller (pretrained)
             for name, spec in header.items():
                 start, end = spec["data_offsets"]
                 t = torch.empty(spec["shape"], dtype=DTYPES[spec["dtype"]])
