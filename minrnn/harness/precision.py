@@ -16,24 +16,21 @@ import contextlib
 
 import torch
 
+from minrnn.harness.schema import check_value, precision_fits
+
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 def choose(setting: str, device: torch.device, capability: tuple[int, int] | None = None) -> str:
     """The precision ``setting`` means on ``device``; ``capability`` defaults to the device's own."""
-    if setting not in PRECISIONS:
-        raise ValueError(f"trainer.precision={setting!r}: must be one of {', '.join(PRECISIONS)}")
+    check_value("trainer.precision", setting)
     if device.type != "cuda":
         return "fp32" if setting == "auto" else setting
     major, _ = capability if capability is not None else torch.cuda.get_device_capability(device)
     if setting == "auto":
         return "bf16" if major >= 8 else "fp16" if major == 7 else "fp32"
-    if setting == "bf16" and major < 7:
-        raise ValueError(
-            f"trainer.precision=bf16: compute capability {major}.x has no bf16 matrix products "
-            "(cuBLAS refuses them); use trainer.precision=auto (fp32 here) or fp32"
-        )
+    precision_fits(setting, major)
     return setting
 
 

@@ -2,8 +2,9 @@
 
 ``minrnn-train -m seed=0,-1,2`` used to find ``seed=-1`` only when its run started, after the runs
 before it, and the runs after it never ran. Here each job of the sweep is composed as its run will
-be and its settings checked (minrnn.harness.settings); a bad one is one message naming the job, and
-nothing runs (exit 2). Runs for local and Slurm launchers alike, before any job is launched.
+be and checked against the schema (minrnn.harness.schema: every key, type, choice, range and
+combination); a bad one is one message naming the job, and nothing runs (exit 2). Runs for local and
+Slurm launchers alike, before any job is launched; a Slurm sweep's devices are checked on its nodes.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from omegaconf import OmegaConf
-from omegaconf.errors import OmegaConfBaseException
 
-from minrnn.harness.settings import check_settings
+from minrnn.harness.schema import check, check_launcher
 
 
 def sweep_jobs(overrides: list[str]) -> list[list[str]]:
@@ -26,21 +26,26 @@ def sweep_jobs(overrides: list[str]) -> list[list[str]]:
     return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
 
 
+def _refuse(message: str) -> None:
+    print(f"minrnn-train: error: {message}", file=sys.stderr, flush=True)
+    sys.exit(2)
+
+
 class SweepCheck(Callback):
     def on_multirun_start(self, config, **kwargs) -> None:
+        launcher = OmegaConf.select(config, "hydra.launcher")
+        try:
+            check_launcher(launcher)
+        except ValueError as e:
+            _refuse(f"{e}; nothing was started")
+        here = "submitit" not in str(OmegaConf.select(config, "hydra.launcher._target_", default=""))
         try:
             jobs = sweep_jobs(list(config.hydra.overrides.task))
         except Exception:  # Hydra's own parse errors are reported by Hydra itself, later
             return
         for i, job in enumerate(jobs, 1):
             try:
-                cfg = compose(config_name=config.hydra.job.config_name, overrides=job)
-                check_settings(OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True))
-            except (ValueError, OmegaConfBaseException) as e:
+                check(compose(config_name=config.hydra.job.config_name, overrides=job), here=here)
+            except Exception as e:  # the schema's one line, or Hydra's own composition error
                 what, why = " ".join(job), (str(e).strip().splitlines() or [type(e).__name__])[0]
-                print(
-                    f"minrnn-train: error: run {i} of {len(jobs)} of the sweep ({what}): {why}; nothing was started",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                sys.exit(2)
+                _refuse(f"run {i} of {len(jobs)} of the sweep ({what}): {why}; nothing was started")

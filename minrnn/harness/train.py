@@ -36,28 +36,19 @@ from minrnn.harness.local_sweep import SweepStop
 from minrnn.harness.records import provenance, write_json_atomic
 from minrnn.harness.registry import config_folders
 from minrnn.harness.run_lock import RunInUse, RunLock
-from minrnn.harness.settings import check_memory, check_settings, check_writable
+from minrnn.harness.schema import NOT_ARGUMENTS, check, check_launcher, check_memory, check_writable
 from minrnn.harness.trainer import Preempted, TrainingError, fit, pick_device
 from minrnn.harness.wandb_logger import WandbLogger
 from minrnn.reader import RESULT, UnreadableFile, read_json
 from minrnn.tasks import Task
 
 register_resolvers()
-# task config keys that are not constructor arguments (per_dataset, targets: tables other keys interpolate from)
-NOT_ARGUMENTS = ("_target_", "name", "arch", "per_dataset", "targets")
 
 
-def instantiate_checked(node: DictConfig, where: str, skip=(), **extra):
-    """``node._target_(**node, **extra)``, refusing a key the class does not take, by name."""
-    cls = get_class(node._target_)
+def instantiate(node: DictConfig, skip=(), **extra):
+    """``node._target_(**node, **extra)`` (its keys checked by minrnn.harness.schema before)."""
     kwargs = {k: v for k, v in OmegaConf.to_container(node, resolve=True).items() if k not in skip}
-    params = inspect.signature(cls).parameters
-    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        unknown = sorted(set(kwargs) - set(params))
-        if unknown:
-            valid = ", ".join(sorted(set(params) - set(extra)))
-            raise ValueError(f"unknown key {where}.{unknown[0]} for {cls.__name__}; valid keys: {valid}")
-    return cls(**kwargs, **extra)
+    return get_class(node._target_)(**kwargs, **extra)
 
 
 def check_own_classes(config: dict) -> None:
@@ -90,7 +81,7 @@ def check_own_classes(config: dict) -> None:
 def build(cfg: DictConfig):
     """The task and the model it needs (vocabulary and output size come from the task; a task with
     ``wrap`` puts its own input/output layers around the model, e.g. the decision model of Table 3)."""
-    task = instantiate_checked(cfg.task, "task", skip=NOT_ARGUMENTS)
+    task = instantiate(cfg.task, skip=NOT_ARGUMENTS)
     if not isinstance(task, Task):
         raise ValueError(
             f"{type(task).__name__} does not implement the Task protocol (tasks/__init__.py, minrnn.tasks.Task)"
@@ -98,7 +89,7 @@ def build(cfg: DictConfig):
     io = {"vocab_size": task.vocab_size} if getattr(task, "vocab_size", None) else {"dim_in": task.dim_in}
     if "device" in inspect.signature(get_class(cfg.model.net._target_)).parameters:  # e.g. Mamba picks by it
         io["device"] = str(pick_device(cfg.trainer.device))
-    model = instantiate_checked(cfg.model.net, "model.net", skip=("_target_",), dim_out=task.dim_out, **io)
+    model = instantiate(cfg.model.net, skip=("_target_",), dim_out=task.dim_out, **io)
     return task, (task.wrap(model) if hasattr(task, "wrap") else model)
 
 
@@ -148,8 +139,7 @@ def run(cfg: DictConfig, sweep=None) -> dict:
     """Check every setting and output folder, lock the run directory, then train and record the run.
     A run whose result is already written (same identity and seed) is skipped, alone or in a sweep (-m:
     a rerun retries only the rest), unless trainer.force is set."""
-    config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
-    check_settings(config)
+    config = check(cfg)  # every setting, before anything is written (minrnn.harness.schema)
     contained(cfg)
     results = check_writable("paths.results", cfg.paths.results)
     check_writable("paths.results", results / Path(cfg.run_name).parent)  # the run's own folder, before training
@@ -287,11 +277,14 @@ def train_and_record(cfg: DictConfig, config: dict, run_dir: Path, results: Path
 
 
 class OutputFolder(Callback):
-    """Checks Hydra's output folder before Hydra creates it (configs/train.yaml, hydra.callbacks): a
-    path through a file is one message and exit 2, not Hydra's traceback."""
+    """Checks every setting (minrnn.harness.schema) and Hydra's output folder before Hydra creates it
+    (configs/train.yaml, hydra.callbacks): a bad value or a path through a file is one message and
+    exit 2, not Hydra's traceback, and nothing is written."""
 
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
         try:
+            check(config)
+            check_launcher(OmegaConf.select(config, "hydra.launcher"))
             contained(config)
             config_folders()  # $MINRNN_CONFIGS: a folder of regular YAML files, no link out (minrnn.reader)
         except ValueError as e:

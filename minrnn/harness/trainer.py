@@ -30,6 +30,7 @@ from tqdm import tqdm
 from minrnn.files import atomic_path
 from minrnn.harness.precision import Precision
 from minrnn.harness.records import write_text_atomic
+from minrnn.harness.schema import check_value
 from minrnn.layers import MinGRU, MinLSTM
 from minrnn.reader import CHECKPOINT, METRICS_LINE, UnreadableFile, read_jsonl, read_torch
 
@@ -113,9 +114,8 @@ def build_optimizer(model: torch.nn.Module, cfg) -> torch.optim.Optimizer:
     decay = [p for p in model.parameters() if p.requires_grad and not exempt(p)]
     no_decay = [p for p in model.parameters() if p.requires_grad and exempt(p)]
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    check_value("trainer.optimizer", cfg.optimizer)
     kinds = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
-    if cfg.optimizer not in kinds:
-        raise ValueError(f"unknown trainer.optimizer {cfg.optimizer!r}; choose one of {', '.join(kinds)}")
     return kinds[cfg.optimizer](groups, lr=cfg.lr, betas=tuple(cfg.betas))
 
 
@@ -131,10 +131,9 @@ def lr_factor(step: int, cfg) -> float:
 
 
 def pick_device(name: str) -> torch.device:
+    """trainer.device as a torch device (the schema checked it names one this machine has)."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("trainer.device=cuda but no CUDA device is available; use trainer.device=cpu")
     return torch.device(name)
 
 
@@ -397,8 +396,7 @@ def fit(
 ) -> dict:
     """Train ``model`` on ``task`` with trainer settings ``cfg``; returns the summary metrics. ``commit``
     is recorded in each checkpoint (a resume across a code change says so) with every stretch of training."""
-    if cfg.get("keep", "best") not in ("best", "last"):
-        raise ValueError(f"trainer.keep must be best or last, got {cfg.keep!r}")
+    check_value("trainer.keep", cfg.get("keep", "best"))
     run = Run(model, task, cfg, run_dir, fingerprint, commit)
     p = run.resume()
     stop_reason, tokens_seen = "max_steps", 0

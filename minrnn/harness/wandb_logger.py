@@ -20,6 +20,8 @@ import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
+from minrnn.harness.schema import check_value
+
 MODES = ("online", "offline", "disabled")  # least to most offline
 
 
@@ -35,8 +37,7 @@ def reachable(url: str, timeout: float = 3.0) -> bool:
 
 def effective_mode(mode: str) -> str:
     """logger.mode capped by $WANDB_MODE (the more offline of the two)."""
-    if mode not in MODES:
-        raise ValueError(f"logger.mode must be online, offline or disabled, got {mode!r}")
+    check_value("logger.mode", mode)
     env = os.environ.get("WANDB_MODE", "online")
     return max(mode, env if env in MODES else "online", key=MODES.index)
 
