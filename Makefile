@@ -23,7 +23,7 @@ TRAIN := $(VENV)/bin/minrnn-train
 	reproduce-figure1 reproduce-inference figures-efficiency faults fuzz-files reproduce-table4 tables clean \
 	reproduce-table3 reproduce-table3-demo reproduce-table4-lra test-gpu-compile test-mamba-ssm reproduce-recall \
 	reproduce-table6 reproduce-figure5 claims claims-runs referee-runs test-slurm test-paper-scale gpu-check bench-compile \
-	profile-step docs layer-precision replay
+	profile-step docs layer-precision replay fuzz
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -45,6 +45,9 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 
 test: install-dev  ## run the test suite (two processes: pytest-xdist)
 	$(PY) -m pytest -q -n 2
+
+fuzz: install-dev  ## the property-based tests (Hypothesis) with many more examples than make test
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q -n 2 -p no:cacheprovider tests/test_schema.py
 
 # The GPU targets run in the Python you activated (your CUDA build of torch): nothing is installed.
 GPU_PYTHON ?= python3

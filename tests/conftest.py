@@ -6,6 +6,12 @@ os.environ.setdefault("TRITON_INTERPRET", "1")
 
 import pytest
 import torch
+from hypothesis import settings
+
+# Property-based tests (Hypothesis): a modest count in `make test`, many more in `make fuzz`.
+settings.register_profile("ci", max_examples=100, deadline=None)
+settings.register_profile("fuzz", max_examples=3000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 # Under pytest-xdist (make test: two workers on two cores) each worker, and the training processes its
 # tests start, runs torch on one thread: two workers of two threads each oversubscribe the cores, and

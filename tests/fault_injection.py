@@ -316,8 +316,16 @@ BAD_INPUTS = [
         r"scan='log' needs log_space=True",
     ),
     BadInput("batch not divisible by accumulation", [*TINY, "trainer.grad_accum=3"], r"not divisible"),
-    BadInput("unknown scan backend", [*TINY, "model.net.block.rnn_kwargs.scan=gpu"], r"unknown scan backend"),
-    BadInput("CUDA on a CPU machine", [*TINY, "trainer.device=cuda"], r"no CUDA device"),
+    BadInput(
+        "unknown scan backend",
+        [*TINY, "model.net.block.rnn_kwargs.scan=gpu"],
+        r"model\.net\.block\.rnn_kwargs\.scan='gpu': must be one of auto, sequential",
+    ),
+    BadInput(
+        "CUDA on a CPU machine",
+        [*TINY, "trainer.device=cuda"],
+        r"trainer\.device='cuda': this machine has 0 CUDA device",
+    ),
     BadInput(
         "missing data file",
         [*TRAIN, "task=shakespeare", "task.path={tmp}/nowhere.txt"],
@@ -361,6 +369,16 @@ BAD_INPUTS = [
         "a diverging run in a sweep (the other finishes)",
         [*TINY[:3], "-m", *TINY[3:-1], "trainer.lr=1e-3,1e9"],
         r"1 run\(s\) of the sweep failed.*non-finite loss",
+    ),
+    BadInput("a typo'd choice", [*TINY, "trainer.on_nonfinite=skp"], r"trainer\.on_nonfinite='skp': must be one of"),
+    BadInput("a typo'd schedule", [*TINY, "trainer.schedule=cosin"], r"trainer\.schedule='cosin': must be one of"),
+    BadInput("an added unknown key", [*TINY, "+trainer.max_stepz=5"], r"unknown key trainer\.max_stepz=5"),
+    BadInput("a device that does not exist", [*TINY, "trainer.device=gpu"], r"trainer\.device='gpu': must be one of"),
+    BadInput("an unknown scale", [*TINY, "scale=gpu"], r"scale='gpu': must be one of paper, cpu"),
+    BadInput(
+        "a value that is not a number late in a sweep",
+        [*TINY[:3], "-m", *TINY[3:], "task.seq_len=8,abc"],
+        r"run 2 of 2 .*task\.seq_len='abc': must be an integer",
     ),
     BadInput("an impossible sequence length", [*TINY, "task.seq_len=1000000000"], r"needs at least .* GiB"),
     BadInput(

@@ -8,6 +8,7 @@ from harness import compose_cfg
 from lra_files import write_aan, write_cifar
 from omegaconf import OmegaConf
 
+from minrnn.harness.schema import SettingError, check
 from minrnn.harness.train import CONFIGS, build
 from minrnn.tasks.d4rl_data import Episode, write_d4rl
 
@@ -104,8 +105,10 @@ def test_scale_switches_the_paper_and_cpu_settings():
 
 
 def test_unknown_scale_is_named():
-    with pytest.raises(Exception, match="scale must be one of paper, cpu, got 'gpu'"):
+    with pytest.raises(Exception, match="scale='gpu': must be one of paper, cpu"):
         OmegaConf.to_container(compose_cfg(["scale=gpu"]), resolve=True)
+    with pytest.raises(SettingError, match="^scale='gpu': must be one of paper, cpu$"):
+        check(compose_cfg(["scale=gpu"]))  # the schema, first, as minrnn-train does
 
 
 @pytest.mark.parametrize("launcher", ["local", "slurm"])

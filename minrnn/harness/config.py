@@ -22,21 +22,22 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from minrnn.harness.schema import check_value
+
 CONFIGS = str(files("minrnn.configs"))
 SCALES = ("paper", "cpu")
 # What cannot change a result, by section ("" = top level).
 NOT_RESULT = {
     "": ("seed", "tag", "paths", "logger", "threads", "run_name", "experiment", "hydra"),
     "trainer": ("progress", "handle_signals", "log_every", "checkpoint_every", "device", "compile", "force"),
-    "task": ("seed", "path", "cache_dir", "download"),
-    "model": ("display",),  # how results show the model (minrnn.harness.registry), not a setting
+    "task": ("seed", "path", "cache_dir", "download", "schema"),
+    "model": ("display", "schema"),  # how results show the model (minrnn.harness.registry); a user's rules
 }
 
 
 def _by_scale(paper, cpu, *, _root_):
     scale = _root_.get("scale")
-    if scale not in SCALES:
-        raise ValueError(f"scale must be one of {', '.join(SCALES)}, got {scale!r}")
+    check_value("scale", scale)
     return paper if scale == "paper" else cpu
 
 

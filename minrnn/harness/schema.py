@@ -4,8 +4,9 @@ combinations that cannot run, checked in one place before anything is written.
 A plain table, not Hydra structured configs: a structured config would convert values as it merges
 them (an int ``0`` becomes ``0.0`` in a float field), which would change the configs, and so the
 identity, of every committed run (minrnn.harness.config.identity); here the composed config is only
-read. Rules are short strings (``"int >= 1"``, ``"float in [0, 1]"``, ``"adam | adamw"``,
-``"null | int >= 1"``, ``"list of 2 int >= 1"``, ``"dict"`` for free-form mappings), the same
+read. Rules are short strings (``"int >= 1"``, ``"float in [0, 1]"``, ``"adam | adamw"``, ``"bool"``,
+``"str"``, ``"text"`` (a name: a string or a number), ``"null | int >= 1"``, ``"list of 2 int >= 1"``,
+``"dict"`` for free-form mappings), the same
 language a ``$MINRNN_CONFIGS`` model or task YAML uses in its ``schema:`` block (docs/extending.md).
 
 Who calls it: ``minrnn-train`` before Hydra creates the run's folder (OutputFolder.on_run_start), every
@@ -64,11 +65,13 @@ def _alternative(spec: str):
         return (lambda v: isinstance(v, bool)), "true or false"
     if spec == "str":
         return (lambda v: isinstance(v, str)), "a string"
+    if spec == "text":  # a name or a path, which the command line may read as a number (tag=2)
+        return (lambda v: isinstance(v, str) or _is_number(v)), "a string"
     if m := _LIST.match(spec):
         n, item = m.group(1), _alternative(m.group(2))
         size = (lambda v: len(v) == int(n)) if n else (lambda v: True)
         test = lambda v: isinstance(v, list) and size(v) and all(item[0](x) for x in v)  # noqa: E731
-        return test, f"a list of {n + ' ' if n else ''}{item[1].removeprefix('an ').removeprefix('a ')}s"
+        return test, f"a list of {n + ' ' if n else ''}values, each {item[1]}"
     if m := _NUMBER.match(spec):
         kind, op, bound, left, lo, hi, right = m.groups()
         is_kind = _is_int if kind == "int" else _is_number
@@ -110,12 +113,12 @@ COMMON = {
     "scale": "paper | cpu",
     "seed": "int >= 0",
     "threads": "null | int >= 1",
-    "tag": "str",
+    "tag": "text",
     "run_name": "str",
-    "paths.runs": "str",
-    "paths.results": "str",
+    "paths.runs": "text",
+    "paths.results": "text",
     "logger.mode": "online | offline | disabled",
-    "logger.project": "str",
+    "logger.project": "text",
     "trainer.optimizer": "adam | adamw",
     "trainer.lr": "float > 0",
     "trainer.betas": "list of 2 float in [0, 1)",
@@ -202,6 +205,7 @@ TASK = {
     "_target_": "str",
     "schema": "dict",
     "seed": "int >= 0",
+    "eval_batches": "null | int >= 1",  # every task takes it: a cap on the evaluation batches (None: all)
     "arch.dim": "int >= 1",
     "arch.depth": "int >= 1",
     "arch.expansion": "int >= 1",
@@ -437,6 +441,15 @@ def _transformer_heads(c: dict) -> None:
         raise SettingError("model.net.max_len=None: learned positions need an integer >= 1")
 
 
+def _log_scan(c: dict) -> None:
+    kwargs = _get(c, "model.net.block.rnn_kwargs")
+    if isinstance(kwargs, dict) and kwargs.get("scan") == "log" and kwargs.get("log_space") is False:
+        raise SettingError(
+            "model.net.block.rnn_kwargs.scan='log' needs log_space=True "
+            "(model.net.block.rnn_kwargs.log_space=False); use scan=auto or log_space=true"
+        )
+
+
 def _task_fits(c: dict) -> None:
     t, target = c["task"], c["task"].get("_target_")
     if target == "minrnn.tasks.selective_copy.SelectiveCopy" and t["num_tokens"] > t["seq_len"]:
@@ -489,7 +502,7 @@ def _arguments(c: dict) -> None:
                 raise SettingError(f"unknown key {key}.{name}={node[name]!r} for {cls.__name__}; valid keys: {valid}")
 
 
-COMBINATIONS = (_divisible, _task_fits, _transformer_heads, _arguments)
+COMBINATIONS = (_divisible, _task_fits, _transformer_heads, _log_scan, _arguments)
 
 
 def _device_here(c: dict) -> None:
