@@ -169,7 +169,7 @@ BLOCK = {  # minrnn.model.SequenceModel's residual block (Appendix C.2)
 }
 MINRNN = {
     "net.block.rnn_kwargs.log_space": "bool",
-    "net.block.rnn_kwargs.scan": "auto | sequential | log | cpu | triton",
+    "net.block.rnn_kwargs.scan": "auto | BACKENDS",  # minrnn.backends.BACKENDS, read when checked
     "net.block.rnn_kwargs.init_hidden_state": "bool",
 }
 TORCH_RNN = {"net.block.rnn_kwargs.impl": "fused | loop"}
@@ -317,7 +317,14 @@ def keys_for(config: dict) -> dict[str, str]:
         declared = _get(config, f"{section}.schema")
         own = {**template, **options.get(option, {}), **(declared if isinstance(declared, dict) else {})}
         table.update({f"{section}.{k}": v for k, v in own.items()})
+    if "BACKENDS" in table.get(SCAN, ""):  # backends registered from outside the package count too
+        from minrnn.backends import BACKENDS
+
+        table[SCAN] = table[SCAN].replace("BACKENDS", " | ".join(BACKENDS))
     return table
+
+
+SCAN = "model.net.block.rnn_kwargs.scan"
 
 
 # -------------------------------------------------------------------------------------------- checks
