@@ -141,6 +141,7 @@ COMMON = {
     "trainer.on_nonfinite": "stop | skip",
     "trainer.device": "auto | cpu | cuda | cuda:N | mps",
     "trainer.precision": "auto | fp32 | fp16 | bf16",
+    "trainer.force": "bool",
     "trainer.compile": "bool",
     "trainer.deterministic": "bool",
     "trainer.progress": "bool",
@@ -315,7 +316,8 @@ def keys_for(config: dict) -> dict[str, str]:
         ("model", MODEL, MODELS, _get(config, "model.name")),
     ):
         declared = _get(config, f"{section}.schema")
-        own = {**template, **options.get(option, {}), **(declared if isinstance(declared, dict) else {})}
+        known = options.get(option, {}) if isinstance(option, str) else {}  # a non-string name fails its own rule
+        own = {**template, **known, **(declared if isinstance(declared, dict) else {})}
         table.update({f"{section}.{k}": v for k, v in own.items()})
     if "BACKENDS" in table.get(SCAN, ""):  # backends registered from outside the package count too
         from minrnn.backends import BACKENDS

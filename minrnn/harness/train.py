@@ -143,9 +143,7 @@ def run(cfg: DictConfig, sweep=None) -> dict:
     contained(cfg)
     results = check_writable("paths.results", cfg.paths.results)
     check_writable("paths.results", results / Path(cfg.run_name).parent)  # the run's own folder, before training
-    force = cfg.trainer.get("force", False)
-    if not isinstance(force, bool):
-        raise ValueError(f"trainer.force={force!r}: must be true or false")
+    force = cfg.trainer.get("force", False)  # a bool: minrnn.harness.schema
     done = None if force else finished(results / f"{cfg.run_name}.json", identity(config), cfg.seed)
     if done is not None:  # a single run as a sweep's: a finished run is not retrained by accident
         print(
