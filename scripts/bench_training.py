@@ -1,82 +1,21 @@
-"""Figure 1: the time and peak memory of one training step against sequence length, for every model.
+"""Figure 1: training step time and peak memory against sequence length (minrnn.bench.training).
 
-One training step = forward, cross-entropy loss over every position, backward (Section 4.1), at
-batch 64, for the Table 2 network (3 layers, width 64) at expansion 1, every recurrent state the
-width (``--set task.arch.expansion=6`` for Table 2's minGRU/minLSTM: results/efficiency/expansion6), plus the
-paper's plain-PyTorch variants: the log-space scan (Listings 5, 8, 10) and GRU/LSTM as Python loops.
-Each (model, length) runs in a fresh subprocess, all in one invocation, so the ratios compare like
-with like. Rerunning the same command resumes; ``scripts/make_figure1_3_4.py`` draws the figure.
-
-    python scripts/bench_training.py                     # scale cpu: results/efficiency/training_cpu.csv
-    python scripts/bench_training.py --scale paper       # 100 timed steps per config, for a GPU
+python scripts/bench_training.py                     # scale cpu: results/efficiency/training_cpu.csv
+python scripts/bench_training.py --scale paper       # 100 timed steps per config, for a GPU
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-from pathlib import Path
 
-import torch
-
-from minrnn.harness import bench_grid
-
-ROOT = Path(__file__).resolve().parent.parent
-
-SCALES = {  # the paper averaged 100 runs; here a few, within a time budget per configuration
-    "paper": {"lengths": [64, 128, 256, 512, 1024, 2048, 4096], "repeats": 100, "budget": 600.0, "timeout": 3600.0},
-    "cpu": {"lengths": [64, 128, 256, 512, 1024, 2048, 4096], "repeats": 3, "budget": 20.0, "timeout": 300.0},
-}
-
-
-def measure(job: dict) -> dict:
-    """Time one training step of job["model"] at length job["T"] (runs inside the worker)."""
-    device = torch.device(job["device"])
-    torch.manual_seed(0)
-    if job["threads"]:
-        torch.set_num_threads(job["threads"])
-    model, vocab = bench_grid.build_model(job["model"], job["scale"], job["overrides"], device)
-    x = torch.randint(0, vocab, (job["batch"], job["T"]), device=device)
-    y = torch.randint(0, vocab, (job["batch"], job["T"]), device=device)
-    step = bench_grid.training_step(model, x, y)
-    with bench_grid.MemoryProbe(device) as mem:
-        times = bench_grid.repeat_timed(step, device, job["repeats"], job["budget"])
-    return {
-        "status": "ok",
-        "ms_median": 1000 * statistics.median(times),
-        "ms_min": 1000 * min(times),
-        "runs": len(times),
-        "peak_mib": round(mem.mib, 1),
-        "params": sum(p.numel() for p in model.parameters()),
-        "implementation": bench_grid.describe(model, device),
-    }
+from minrnn.bench import training
 
 
 def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--worker"]:
-        return bench_grid.worker_main(measure, argv[1:])
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--lengths", type=int, nargs="+", help="sequence lengths (default: the scale's)")
-    ap.add_argument("--batch", type=int, default=64)
-    bench_grid.add_grid_arguments(ap, SCALES, list(bench_grid.MODELS), ROOT / "results/efficiency")
-    args = ap.parse_args(argv)
-    settings = bench_grid.grid_settings(ap, args, SCALES, list(bench_grid.MODELS)) | {"batch": args.batch}
-    lengths = args.lengths or SCALES[args.scale]["lengths"]
-    if min(lengths) < 1 or args.batch < 1:
-        ap.error("lengths and batch must be positive")
-    try:
-        grid = bench_grid.Grid(
-            args.out / f"training_{args.scale}.csv", ("model", "T"), settings, args.device, args.fresh
-        )
-    except bench_grid.SettingsMismatch as e:
-        print(f"bench_training: error: {e}", file=sys.stderr)
-        return 2
-    jobs = [{"model": m, "T": T, **settings} for T in lengths for m in args.models]
-    bench_grid.run_grid(grid, jobs, Path(__file__), settings["timeout"], not args.in_process, measure, grows="T")
-    print(f"wrote {grid.csv_path}; plot with: python scripts/make_figure1_3_4.py --scale {args.scale}")
-    return 0
+    training.add_arguments(ap)
+    return training.run(ap.parse_args(argv), ap.error)
 
 
 if __name__ == "__main__":

@@ -261,7 +261,7 @@ def layer_bench(device, quick: bool) -> list[dict]:
     import torch
 
     from minrnn.backends import resolve
-    from minrnn.harness.layer_bench import callable_of, layer_models, time_fwd_bwd
+    from minrnn.bench.layers import callable_of, layer_models, time_fwd_bwd
     from minrnn.harness.reporting import paper_reference
 
     paper = paper_reference("figure1_training")["speedup_over_traditional"]

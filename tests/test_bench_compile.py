@@ -1,4 +1,4 @@
-from scripts import bench_compile
+from minrnn.bench import compiled as bench_compile
 
 
 def test_the_report_puts_eager_and_compiled_side_by_side_with_the_speed_up():

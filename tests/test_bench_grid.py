@@ -4,7 +4,7 @@ import sys
 import pytest
 import torch
 
-from minrnn.harness.bench_grid import Grid, SettingsMismatch, run_grid, state_bytes
+from minrnn.bench.grid import Grid, SettingsMismatch, run_grid, state_bytes
 
 SETTINGS = {"scale": "cpu", "repeats": 1}
 
@@ -30,7 +30,7 @@ def test_run_grid_measures_each_config_once_and_skips_longer_after_a_timeout(tmp
 
     jobs = [{"model": m, "T": T} for T in (8, 16, 32) for m in ("fast", "slow")]
     grid = Grid(tmp_path / "t.csv", ("model", "T"), SETTINGS, "cpu")
-    run_grid(grid, jobs, None, 10, False, measure, grows="T", log=lambda *_: None)
+    run_grid(grid, jobs, measure, 10, False, grows="T", log=lambda *_: None)
     assert calls == [("fast", 8), ("slow", 8), ("fast", 16), ("slow", 16), ("fast", 32)]
     status = {(r["model"], r["T"]): r["status"] for r in grid.rows}
     assert status["slow", 32] == "skipped" and status["fast", 32] == "ok"
@@ -38,10 +38,9 @@ def test_run_grid_measures_each_config_once_and_skips_longer_after_a_timeout(tmp
     run_grid(
         Grid(tmp_path / "t.csv", ("model", "T"), SETTINGS, "cpu"),
         jobs,
-        None,
+        measure,
         10,
         False,
-        measure,
         grows="T",
         log=lambda *_: None,
     )
@@ -55,7 +54,7 @@ def test_state_bytes_counts_nested_tensors():
 
 def test_memory_probe_sees_torch_allocations_in_a_fresh_process():
     code = (
-        "import torch; from minrnn.harness.bench_grid import MemoryProbe\n"
+        "import torch; from minrnn.bench.grid import MemoryProbe\n"
         "with MemoryProbe(torch.device('cpu')) as m:\n    x = torch.ones(64 * 2**20 // 4 * 4)\n"
         "print(m.mib)"
     )

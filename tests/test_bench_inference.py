@@ -1,8 +1,9 @@
 import csv
 
 import pytest
+from cli import call
 
-from scripts import bench_inference
+from minrnn.bench import inference as bench_inference
 
 
 def test_recurrent_state_is_constant_and_the_kv_cache_grows(tmp_path):
@@ -28,7 +29,7 @@ def test_recurrent_state_is_constant_and_the_kv_cache_grows(tmp_path):
         str(tmp_path),
         "--in-process",
     ]
-    assert bench_inference.main(argv) == 0
+    assert call(bench_inference, argv) == 0
     with open(tmp_path / "inference_cpu.csv", newline="") as f:
         got = {(r["model"], int(r["context"])): r for r in csv.DictReader(f)}
     depth, B, dim, expansion = 3, 2, 8, 1  # selective copying's 3 layers; the bench sets expansion 1
@@ -44,13 +45,13 @@ def test_recurrent_state_is_constant_and_the_kv_cache_grows(tmp_path):
 def test_a_compiled_step_model_is_measured_beside_its_eager_self(tmp_path):
     argv = ["--contexts", "4", "--batches", "2", "--new-tokens", "3", "--repeats", "1", "--in-process"]
     argv += ["--models", "minGRU", "minGRU (compiled step)", "--set", "task.arch.dim=8", "--out", str(tmp_path)]
-    assert bench_inference.main(argv) == 0
+    assert call(bench_inference, argv) == 0
     with open(tmp_path / "inference_cpu.csv", newline="") as f:
         got = {r["model"]: r for r in csv.DictReader(f)}
     assert got["minGRU (compiled step)"]["status"] == "ok" and float(got["minGRU (compiled step)"]["ms_per_token"]) > 0
     assert got["minGRU (compiled step)"]["state_kib_end"] == got["minGRU"]["state_kib_end"]
     with pytest.raises(SystemExit) as e:
-        bench_inference.main([*argv, "--models", "minGRU (compiled stepp)"])
+        call(bench_inference, [*argv, "--models", "minGRU (compiled stepp)"])
     assert e.value.code == 2
 
 

@@ -87,7 +87,7 @@ def test_compiled_mamba_equals_eager():
 
 def test_compiled_mamba_table2_network_trains_like_eager():
     """The Table 2 Mamba network under inductor (its strided S6 inputs once failed inductor's stride checks)."""
-    from minrnn.harness.bench_grid import build_model
+    from minrnn.bench.grid import build_model
 
     torch.manual_seed(0)
     model, vocab = build_model("Mamba", "cpu", ["task.arch.dim=16"], torch.device("cpu"))

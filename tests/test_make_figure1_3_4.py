@@ -1,6 +1,8 @@
 import json
 
-from scripts import make_figure1_3_4
+from cli import call
+
+from minrnn.bench import efficiency
 
 
 def write(folder, kind, rows, settings):
@@ -52,7 +54,7 @@ def test_figures_and_report_from_the_csvs_alone(tmp_path):
         for c in (64, 1024)
     ]
     write(tmp_path, "inference", inf, {"scale": "cpu", "new_tokens": 64, "repeats": 3, "threads": 2})
-    assert make_figure1_3_4.main(["--results", str(tmp_path)]) == 0
+    assert call(efficiency, ["--results", str(tmp_path)]) == 0
     for name in ("training_cpu", "inference_cpu", "inference_memory_cpu"):
         assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG" and (tmp_path / f"{name}.pdf").exists()
     report = (tmp_path / "efficiency_cpu.md").read_text()
@@ -72,5 +74,5 @@ def test_figures_and_report_from_the_csvs_alone(tmp_path):
 
 
 def test_no_csvs_is_one_clear_error(tmp_path, capsys):
-    assert make_figure1_3_4.main(["--results", str(tmp_path)]) == 2
+    assert call(efficiency, ["--results", str(tmp_path)]) == 2
     assert "no training_cpu.csv" in capsys.readouterr().err

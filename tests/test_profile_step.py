@@ -1,8 +1,9 @@
 import json
 
 import pytest
+from cli import call
 
-from scripts import profile_step
+from minrnn.bench import profile_step
 
 
 @pytest.mark.parametrize(
@@ -32,7 +33,7 @@ def test_each_operator_lands_in_its_part(name, part):
 def test_parts_add_up_to_the_profiled_step_and_count_matmul_flops(tmp_path):
     argv = ["--lengths", "16", "--batch", "2", "--rounds", "1", "--models", "minLSTM", "LSTM (torch.nn)"]
     argv += ["--set", "task.arch.dim=8", "task.arch.depth=1", "--out", str(tmp_path)]
-    assert profile_step.main(argv) == 0
+    assert call(profile_step, argv) == 0
     rec = json.loads((tmp_path / "profile_cpu.json").read_text())
     rows = {r["model"]: r for r in rec["rows"]}
     mine = rows["minLSTM"]
@@ -54,7 +55,7 @@ def test_fused_lstm_flops_equal_what_the_profiler_counts_for_the_plain_loop(tmp_
     product the loop skips: the gradient into its zero initial state (2 x B x 4H x H per layer)."""
     argv = ["--lengths", "8", "--batch", "2", "--rounds", "1", "--models", "LSTM (torch.nn)", "LSTM (plain loop)"]
     argv += ["--set", "task.arch.dim=8", "task.arch.depth=2", "--out", str(tmp_path)]
-    assert profile_step.main(argv) == 0
+    assert call(profile_step, argv) == 0
     rows = {r["model"]: r for r in json.loads((tmp_path / "profile_cpu.json").read_text())["rows"]}
     fused, loop = rows["LSTM (torch.nn)"], rows["LSTM (plain loop)"]
     assert fused["parts_ms"]["recurrence"] > 0 and loop["parts_ms"]["recurrence"] == 0
@@ -65,5 +66,5 @@ def test_fused_lstm_flops_equal_what_the_profiler_counts_for_the_plain_loop(tmp_
 
 def test_rejects_an_unknown_model(capsys):
     with pytest.raises(SystemExit) as e:
-        profile_step.main(["--models", "minGRUU"])
+        call(profile_step, ["--models", "minGRUU"])
     assert e.value.code == 2 and "unknown models" in capsys.readouterr().err

@@ -1,6 +1,7 @@
 """A resumable benchmark grid: one fresh subprocess per configuration, each row saved as it arrives.
 
-Used by bench_training.py (Figure 1) and bench_inference.py (Figures 3-4). A fresh process per
+Used by minrnn.bench.training (Figure 1), minrnn.bench.inference (Figures 3-4) and
+minrnn.bench.compiled (trainer.compile). A fresh process per
 configuration is what makes CPU peak memory measurable (``ru_maxrss`` is a lifetime high-water
 mark; tracemalloc does not see torch's allocations), and it isolates a configuration that runs
 out of memory or time. Rows go to a CSV rewritten atomically after every configuration, beside a
@@ -87,15 +88,15 @@ def add_grid_arguments(ap, scales: dict, models: list[str], default_out: Path) -
     ap.add_argument("--in-process", action="store_true", help="no subprocess per configuration (no memory)")
 
 
-def grid_settings(ap, args, scales: dict, models: list[str]) -> dict:
-    """The shared settings with the scale's defaults filled in; bad values end in ap.error."""
+def grid_settings(error, args, scales: dict, models: list[str]) -> dict:
+    """The shared settings with the scale's defaults filled in; bad values end in ``error`` (ap.error)."""
     sc = scales[args.scale]
     repeats, budget = args.repeats or sc["repeats"], args.budget or sc["budget"]
     unknown = [m for m in args.models if m not in models]
     if unknown:
-        ap.error(f"unknown models {unknown}; choose from {', '.join(models)}")
+        error(f"unknown models {unknown}; choose from {', '.join(models)}")
     if repeats < 1 or budget <= 0 or (args.timeout is not None and args.timeout <= 0):
-        ap.error("repeats, budget and timeout must be positive")
+        error("repeats, budget and timeout must be positive")
     return {
         "scale": args.scale,
         "repeats": repeats,
@@ -154,9 +155,9 @@ def state_bytes(state) -> int:
     return 0
 
 
-def worker_main(measure, argv: list[str]) -> int:
-    """Entry of the subprocess: measure one configuration and print MARK + JSON."""
-    job = json.loads(argv[0])
+def worker_main(measure, job_json: str) -> int:
+    """Entry of the subprocess (minrnn.bench.worker): measure one configuration and print MARK + JSON."""
+    job = json.loads(job_json)
     try:
         row = measure(job)
     except torch.OutOfMemoryError:
@@ -211,9 +212,9 @@ class Grid:
         write_json_atomic(self.meta_path, {"settings": self.settings, "key": list(self.key), "sessions": self.sessions})
 
 
-def run_job(script: Path, job: dict, timeout: float) -> dict:
-    """Run ``script --worker JOB`` in a fresh interpreter; status ok/oom/timeout/error."""
-    cmd = [sys.executable, str(script), "--worker", json.dumps(job)]
+def run_job(measure, job: dict, timeout: float) -> dict:
+    """Run ``measure(job)`` in a fresh interpreter (minrnn.bench.worker); status ok/oom/timeout/error."""
+    cmd = [sys.executable, "-m", "minrnn.bench.worker", f"{measure.__module__}:{measure.__name__}", json.dumps(job)]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -227,9 +228,7 @@ def run_job(script: Path, job: dict, timeout: float) -> dict:
     return json.loads(lines[-1][len(MARK) :])
 
 
-def run_grid(
-    grid: Grid, jobs: list[dict], script: Path, timeout: float, isolate: bool, measure, grows: str, log=print
-) -> None:
+def run_grid(grid: Grid, jobs: list[dict], measure, timeout: float, isolate: bool, grows: str, log=print) -> None:
     """Measure every job not yet in the grid. Once a configuration times out or runs out of memory at
     some value of ``grows`` (sequence or context length), its larger values are recorded as skipped."""
     from tqdm import tqdm
@@ -249,7 +248,7 @@ def run_grid(
             row = {"status": "skipped"}
         else:
             load = os.getloadavg()[0]  # 1-min load average; includes this benchmark's previous config
-            row = run_job(script, job, timeout) if isolate else measure(job)
+            row = run_job(measure, job, timeout) if isolate else measure(job)
             row["load_before"] = round(load, 2)
         row = {**{k: job[k] for k in grid.key}, **row, "date": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())}
         if row["status"] in ("timeout", "oom"):
@@ -257,6 +256,19 @@ def run_grid(
         grid.add(row)
         shown = {k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in row.items() if k not in grid.key}
         log(" ".join(f"{k}={job[k]}" for k in grid.key) + ": " + " ".join(f"{k}={v}" for k, v in shown.items()))
+
+
+def measure_grid(args, name: str, key: tuple[str, ...], settings: dict, jobs: list[dict], measure, grows: str) -> int:
+    """Figure 1's or Figures 3-4's grid: ``jobs`` measured into ``args.out / name`` (resuming), 2 when
+    the file holds rows measured with other settings."""
+    try:
+        grid = Grid(args.out / name, key, settings, args.device, args.fresh)
+    except SettingsMismatch as e:
+        print(f"bench_{name.split('_')[0]}: error: {e}", file=sys.stderr)
+        return 2
+    run_grid(grid, jobs, measure, settings["timeout"], not args.in_process, grows=grows)
+    print(f"wrote {grid.csv_path}; plot with: python scripts/make_figure1_3_4.py --scale {args.scale}")
+    return 0
 
 
 # The models both benchmarks compare: every model of the registry with its benchmark variants (the
