@@ -19,7 +19,9 @@ def test_bench_layers_writes_times_ratios_and_provenance(tmp_path):
             "--dim",
             "4",
             "--repeats",
-            "1",
+            "2",
+            "--budget",
+            "600",
             "--out",
             str(tmp_path),
         ],
@@ -29,8 +31,11 @@ def test_bench_layers_writes_times_ratios_and_provenance(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     rec = json.loads((tmp_path / "layers.json").read_text())
-    assert {r["T"] for r in rec["rows"]} == {8, 16} and all(r["seconds"] > 0 for r in rec["rows"])
-    assert len(rec["rows"]) == 2 * 11
+    assert {r["T"] for r in rec["rows"]} == {8, 16} and all(r["q1"] <= r["seconds"] <= r["q3"] for r in rec["rows"])
+    assert len(rec["rows"]) == 2 * 11 and {r["rounds"] for r in rec["rows"]} == {2}
+    assert rec["ratio_spread"]["MinGRU / its projections"].keys() == {"8", "16"} and rec["skipped"] == {}
+    assert rec["load"].startswith("Machine ") and "load average" in out.stdout
+    assert "round 2/2" in out.stdout and "T=16: warm-up of 11 layers" in out.stdout  # progress
     assert rec["ratios"]["packed MinGRU / MinGRU"].keys() == {"8", "16"}
     assert rec["ratios"]["nn.GRU (fused) / MinGRU"].keys() == {"8", "16"}
     assert rec["provenance"]["torch"] and rec["provenance"]["git_commit"]

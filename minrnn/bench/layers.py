@@ -9,6 +9,7 @@ input = hidden = 128 by default.
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from pathlib import Path
@@ -19,6 +20,7 @@ from torch import nn
 
 from minrnn import MinGRU, MinLSTM
 from minrnn.baselines.loop_rnn import LoopGRU, LoopLSTM
+from minrnn.bench import timing
 from minrnn.harness.records import provenance, write_json_atomic, write_text_atomic
 from minrnn.harness.reporting import paper_reference
 
@@ -77,8 +79,8 @@ def callable_of(name: str, module: nn.Module):
     return (lambda x: module(x)[0]) if name in RETURN_PAIRS else module
 
 
-def time_fwd_bwd(fns: dict, x: torch.Tensor, repeats: int) -> dict[str, float]:
-    """Median forward+backward seconds of each (fn, params) in ``fns``, timed in interleaved rounds."""
+def fwd_bwd_runs(fns: dict, x: torch.Tensor) -> dict:
+    """{name: a call that times one forward+backward of (fn, params) on x and returns its seconds}."""
     sync = torch.cuda.synchronize if x.device.type == "cuda" else (lambda: None)
 
     def once(fn, params):
@@ -90,16 +92,17 @@ def time_fwd_bwd(fns: dict, x: torch.Tensor, repeats: int) -> dict[str, float]:
         sync()
         return time.perf_counter() - t0
 
-    for fn, params in fns.values():
-        once(fn, params)  # warm-up (also builds or compiles the kernels on first use)
-    times = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, (fn, params) in fns.items():
-            times[name].append(once(fn, params))
+    return {name: (lambda fn=fn, params=params: once(fn, params)) for name, (fn, params) in fns.items()}
+
+
+def time_fwd_bwd(fns: dict, x: torch.Tensor, repeats: int) -> dict[str, float]:
+    """Median forward+backward seconds of each (fn, params) in ``fns``, timed in interleaved rounds
+    after a warm-up (which also builds or compiles the kernels on first use); no time budget."""
+    times = timing.interleaved(fwd_bwd_runs(fns, x), repeats, math.inf, time.perf_counter, log=lambda _: None)
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
-RATIOS = [  # (label, numerator, denominator, meaning)
+RATIOS = [  # (label, numerator, denominator, meaning); FLOORS: below these a ratio cannot be
     ("nn.GRU (fused) / MinGRU", "nn.GRU (fused)", "MinGRU", "speedup, target >= 3 at T=4096"),
     ("nn.LSTM (fused) / MinLSTM", "nn.LSTM (fused)", "MinLSTM", "speedup"),
     ("GRU loop / MinGRU", "GRU loop (plain PyTorch)", "MinGRU", "speedup"),
@@ -110,9 +113,10 @@ RATIOS = [  # (label, numerator, denominator, meaning)
     ("packed MinGRU / MinGRU", "MinGRU, packed (a reset every 256 steps)", "MinGRU", "cost of the reset path"),
     ("packed MinLSTM / MinLSTM", "MinLSTM, packed (a reset every 256 steps)", "MinLSTM", "cost of the reset path"),
 ]
+FLOORS = {"MinGRU / its projections": 1.0}  # the fused layer runs its projections and then the scan
 
 
-def paper_comparison(t: dict, lengths: list[int]) -> list[str]:
+def paper_comparison(cells: dict, lengths: list[int]) -> list[str]:
     """Our speedups beside Section 4.1's (T4 GPU, parallel scan vs traditional RNN) where T matches."""
     paper = paper_reference("figure1_training")
     shared = [T for T in lengths if str(T) in paper["speedup_over_traditional"]]
@@ -130,11 +134,10 @@ def paper_comparison(t: dict, lengths: list[int]) -> list[str]:
     ]
     for T in shared:
         p = paper["speedup_over_traditional"][str(T)]
+        gru = [cells[label][T] for label in ("GRU loop / MinGRU", "nn.GRU (fused) / MinGRU")]
+        lstm = [cells[label][T] for label in ("LSTM loop / MinLSTM", "nn.LSTM (fused) / MinLSTM")]
         out.append(
-            f"| {T} | {p['minGRU_vs_GRU']}x | {t['GRU loop (plain PyTorch)', T] / t['MinGRU', T]:.2f}x "
-            f"| {t['nn.GRU (fused)', T] / t['MinGRU', T]:.2f}x | {p['minLSTM_vs_LSTM']}x "
-            f"| {t['LSTM loop (plain PyTorch)', T] / t['MinLSTM', T]:.2f}x "
-            f"| {t['nn.LSTM (fused)', T] / t['MinLSTM', T]:.2f}x |"
+            f"| {T} | {p['minGRU_vs_GRU']}x | {' | '.join(gru)} | {p['minLSTM_vs_LSTM']}x | {' | '.join(lstm)} |"
         )
     return out
 
@@ -143,65 +146,116 @@ def add_arguments(ap) -> None:
     ap.add_argument("--lengths", type=int, nargs="+", default=[64, 256, 512, 1024, 4096])
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--dim", type=int, default=128)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=3, help="timed rounds per length, at most")
+    ap.add_argument(
+        "--budget",
+        type=float,
+        help="seconds for the whole benchmark (default: none): rounds stop, "
+        "and a length whose warm-up and first rounds cannot fit is skipped",
+    )
     ap.add_argument("--out", type=Path, default=Path("results/bench"))
 
 
 def run(args, error) -> int:
-    """Every layer timed at every length; the tables and their record written to ``args.out``."""
+    """Every layer timed at every length that fits the budget; the tables and their record written."""
     if min(args.lengths) < 1 or args.batch < 1 or args.dim < 1 or args.repeats < 1:
         error("lengths, batch, dim and repeats must be positive")
+    if args.budget is not None and args.budget <= 0:
+        error("budget must be positive")
+    before = timing.load_average()
+    print(f"layer benchmark: 1-min load average {before:.1f} on {timing.cores()} cores before it", flush=True)
     torch.manual_seed(0)
     mods = layer_models(args.dim)
-    rows = [row for T in args.lengths for row in measure_length(mods, args, T)]
-    t = {(r["model"], r["T"]): r["seconds"] for r in rows}
-    summary = {label: {str(T): t[num, T] / t[den, T] for T in args.lengths} for label, num, den, _ in RATIOS}
-    table = report(t, summary, list(mods), args)
+    times, skipped = measure(mods, args, timing.Budget(args.budget))
+    load = timing.load_line(before, timing.load_average(), timing.cores(), torch.get_num_threads())
+    record = summarise(times, args) | {"skipped": skipped, "load": load}
+    table = report(record, list(mods), args)
     print("\n" + table)
-    record = {
-        "benchmark": "layers",
-        "config": vars(args) | {"out": str(args.out)},
-        "provenance": provenance(),
-        "rows": rows,
-        "ratios": summary,
-    }
+    record = {"benchmark": "layers", "config": vars(args) | {"out": str(args.out)}, "provenance": provenance()} | record
     write_json_atomic(args.out / "layers.json", record)
     write_text_atomic(args.out / "layers.md", table)
     return 0
 
 
-def measure_length(mods: dict, args, T: int) -> list[dict]:
-    """One row per layer: its median forward+backward seconds at length T."""
-    x = torch.randn(args.batch, T, args.dim)
-    fns = {name: (callable_of(name, m), list(m.parameters())) for name, m in mods.items()}
-    rows = []
-    for name, sec in time_fwd_bwd(fns, x, args.repeats).items():
-        rows.append({"model": name, "T": T, "seconds": sec})
-        print(f"T={T:5d}  {name:28s} {sec * 1000:9.1f} ms", flush=True)
-    return rows
+def measure(mods: dict, args, budget: timing.Budget, log=timing.say) -> tuple[dict, dict]:
+    """{T: {layer: [seconds per round]}} for every length that fits, shortest first, and {T: why} for
+    the lengths skipped. Each length gets an equal share of the budget left; a longer length is skipped
+    when its warm-up and MIN_ROUNDS rounds, extrapolated from the last length's rounds, exceed it all."""
+    lengths, times, skipped = sorted(set(args.lengths)), {}, {}
+    prev = None  # (T, seconds of its last round)
+    for i, T in enumerate(lengths):
+        left = budget.left()
+        if prev and timing.expected_cost(*prev, T) > left:
+            skipped[T] = f"needs about {timing.expected_cost(*prev, T):.0f} s, {max(left, 0):.0f} s of the budget left"
+            log(f"T={T}: skipped ({skipped[T]})")
+            continue
+        log(f"T={T}: warm-up of {len(mods)} layers, then up to {args.repeats} interleaved rounds")
+        x = torch.randn(args.batch, T, args.dim)
+        runs = fwd_bwd_runs({name: (callable_of(name, m), list(m.parameters())) for name, m in mods.items()}, x)
+        start = time.perf_counter()
+        times[T] = timing.interleaved(runs, args.repeats, left / (len(lengths) - i), time.perf_counter, log=log)
+        rounds = len(next(iter(times[T].values())))
+        prev = (T, (time.perf_counter() - start) / (rounds + 1))
+    return times, skipped
 
 
-def report(t: dict, summary: dict, models: list[str], args) -> str:
-    """Markdown: the times, the ratios and the paper's speedups beside ours."""
+def summarise(times: dict, args) -> dict:
+    """rows (median seconds of each layer and length, with quartiles), ratios (median per-round ratio,
+    what docs/library.md reads) and each ratio's spread with why it is no result, if it is none."""
+    rows, ratios, spread = [], {}, {}
+    for T, by_layer in times.items():
+        for name, ts in by_layer.items():
+            s = timing.Spread.of(ts)
+            rows.append({"model": name, "T": T, "seconds": s.median, "q1": s.q1, "q3": s.q3, "rounds": s.n})
+    for label, num, den, _ in RATIOS:
+        for T, by_layer in times.items():
+            s, why = timing.ratio(by_layer[num], by_layer[den], FLOORS.get(label))
+            ratios.setdefault(label, {})[str(T)] = s.median
+            spread.setdefault(label, {})[str(T)] = {"q1": s.q1, "q3": s.q3, "rounds": s.n, "not_a_result": why}
+    return {"rows": rows, "ratios": ratios, "ratio_spread": spread}
+
+
+def report(record: dict, models: list[str], args) -> str:
+    """Markdown: the times, the ratios (or why one is no result) and the paper's speedups beside ours."""
+    lengths = sorted(set(args.lengths))
+    t = {(r["model"], r["T"]): r for r in record["rows"]}
+    cells = {
+        label: {
+            int(T): timing.ratio_cell(
+                timing.Spread(record["ratios"][label][T], v["q1"], v["q3"], v["rounds"]), v["not_a_result"]
+            )
+            for T, v in by_T.items()
+        }
+        for label, by_T in record["ratio_spread"].items()
+    }
+
+    def ms(name, T):
+        r = t.get((name, T))
+        return f"{r['seconds'] * 1000:.1f} ms ({r['q1'] * 1000:.1f}-{r['q3'] * 1000:.1f})" if r else "-"
+
     lines = [
         f"# Layer benchmark: forward+backward, batch {args.batch}, input = hidden = {args.dim}",
         "",
         f"Generated by `python scripts/bench_layers.py` on {provenance()['device_name']} "
-        f"({torch.get_num_threads()} threads), torch {torch.__version__}. Median of {args.repeats} rounds, "
-        "every model once per round.",
+        f"({torch.get_num_threads()} threads), torch {torch.__version__}. Median of up to {args.repeats} rounds "
+        "(interquartile range in brackets), every model once per round, each round starting one model later"
+        + (f", within a budget of {args.budget:g} s" if args.budget else "")
+        + f". A ratio is taken per round; one whose range is wider than {timing.MAX_SPREAD:.0%} of its median "
+        "is marked unreliable, one below what is physically possible impossible.",
         "",
-        "| model | " + " | ".join(f"T={T}" for T in args.lengths) + " |",
-        "|---|" + "---|" * len(args.lengths),
+        record["load"],
+        *[f"T={T} not measured: {why}." for T, why in record["skipped"].items()],
+        "",
+        "| model | " + " | ".join(f"T={T}" for T in lengths) + " |",
+        "|---|" + "---|" * len(lengths),
     ]
-    for name in models:
-        lines.append(f"| {name} | " + " | ".join(f"{t[name, T] * 1000:.1f} ms" for T in args.lengths) + " |")
+    lines += [f"| {name} | " + " | ".join(ms(name, T) for T in lengths) + " |" for name in models]
     lines += [
         "",
-        "| ratio | " + " | ".join(f"T={T}" for T in args.lengths) + " | meaning |",
-        "|---|" + "---|" * (len(args.lengths) + 1),
+        "| ratio | " + " | ".join(f"T={T}" for T in lengths) + " | meaning |",
+        "|---|" + "---|" * (len(lengths) + 1),
     ]
     for label, _, _, meaning in RATIOS:
-        vals = summary[label].values()
-        lines.append(f"| {label} | " + " | ".join(f"{v:.2f}x" for v in vals) + f" | {meaning} |")
-    lines += paper_comparison(t, args.lengths)
-    return "\n".join(lines) + "\n"
+        lines.append(f"| {label} | " + " | ".join(cells[label].get(T, "-") for T in lengths) + f" | {meaning} |")
+    measured = [T for T in lengths if (models[0], T) in t]
+    return "\n".join(lines + paper_comparison(cells, measured)) + "\n"
