@@ -97,7 +97,7 @@ def test_the_report_marks_unreliable_and_impossible_ratios_instead_of_their_numb
     rounds["MinGRU projections only"] = [0.020, 0.020, 0.020]  # slower than the layer: impossible
     rounds["nn.GRU (fused)"] = [0.010, 0.040, 0.100]  # wide: unreliable
     args = SimpleNamespace(lengths=[512, 4096], batch=1, dim=2, repeats=3, budget=60.0)
-    record = layers.summarise({512: rounds}, args) | {"skipped": {4096: "needs about 90 s"}, "load": "Machine quiet."}
+    record = layers.summarise({512: rounds}) | {"skipped": {4096: "needs about 90 s"}, "load": "Machine quiet."}
     table = layers.report(record, list(rounds), args)
     assert "| MinGRU / its projections | impossible (0.55x < 1x" in table
     assert "| nn.GRU (fused) / MinGRU | unreliable (" in table
@@ -114,3 +114,9 @@ def test_the_report_marks_unreliable_and_impossible_ratios_instead_of_their_numb
 def test_the_machine_is_called_loaded_when_other_work_keeps_half_its_cores_busy(before, after, threads, loaded):
     line = timing.load_line(before, after, 2, threads)
     assert line.startswith("Machine LOADED" if loaded else "Machine quiet") and f"{before:.1f} before" in line
+
+
+def test_a_loaded_machine_is_timed_with_one_thread():
+    assert (
+        timing.threads_for(5.0, 2, 2) == 1 and timing.threads_for(0.3, 2, 2) == 2 and timing.threads_for(3, 8, 8) == 8
+    )

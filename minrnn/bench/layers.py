@@ -153,22 +153,28 @@ def add_arguments(ap) -> None:
         help="seconds for the whole benchmark (default: none): rounds stop, "
         "and a length whose warm-up and first rounds cannot fit is skipped",
     )
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default, 1 on a loaded machine)")
     ap.add_argument("--out", type=Path, default=Path("results/bench"))
 
 
 def run(args, error) -> int:
     """Every layer timed at every length that fits the budget; the tables and their record written."""
-    if min(args.lengths) < 1 or args.batch < 1 or args.dim < 1 or args.repeats < 1:
+    if min(args.lengths) < 1 or args.batch < 1 or args.dim < 1 or args.repeats < 1 or args.threads < 0:
         error("lengths, batch, dim and repeats must be positive")
     if args.budget is not None and args.budget <= 0:
         error("budget must be positive")
     before = timing.load_average()
-    print(f"layer benchmark: 1-min load average {before:.1f} on {timing.cores()} cores before it", flush=True)
+    torch.set_num_threads(args.threads or timing.threads_for(before, timing.cores(), torch.get_num_threads()))
+    timing.say(
+        f"layer benchmark: 1-min load average {before:.1f} on {timing.cores()} cores before it; "
+        f"timing with {torch.get_num_threads()} torch threads"
+        + ("" if args.threads else " (--threads 0: chosen by the load)")
+    )
     torch.manual_seed(0)
     mods = layer_models(args.dim)
     times, skipped = measure(mods, args, timing.Budget(args.budget))
     load = timing.load_line(before, timing.load_average(), timing.cores(), torch.get_num_threads())
-    record = summarise(times, args) | {"skipped": skipped, "load": load}
+    record = summarise(times) | {"skipped": skipped, "load": load}
     table = report(record, list(mods), args)
     print("\n" + table)
     record = {"benchmark": "layers", "config": vars(args) | {"out": str(args.out)}, "provenance": provenance()} | record
@@ -182,7 +188,7 @@ def measure(mods: dict, args, budget: timing.Budget, log=timing.say) -> tuple[di
     the lengths skipped. Each length gets an equal share of the budget left; a longer length is skipped
     when its warm-up and MIN_ROUNDS rounds, extrapolated from the last length's rounds, exceed it all."""
     lengths, times, skipped = sorted(set(args.lengths)), {}, {}
-    prev = None  # (T, seconds of its last round)
+    prev = None  # (T, seconds a round took there, the warm-up's included)
     for i, T in enumerate(lengths):
         left = budget.left()
         if prev and timing.expected_cost(*prev, T) > left:
@@ -199,7 +205,7 @@ def measure(mods: dict, args, budget: timing.Budget, log=timing.say) -> tuple[di
     return times, skipped
 
 
-def summarise(times: dict, args) -> dict:
+def summarise(times: dict) -> dict:
     """rows (median seconds of each layer and length, with quartiles), ratios (median per-round ratio,
     what docs/library.md reads) and each ratio's spread with why it is no result, if it is none."""
     rows, ratios, spread = [], {}, {}

@@ -122,6 +122,13 @@ def load_average() -> float:
         return 0.0
 
 
+def threads_for(load: float, n_cores: int, default: int) -> int:
+    """Torch threads to time with: one on a loaded machine, where the threads of one operator wait on
+    each other at every barrier while other work holds the cores (measured at load 12 on 2 cores:
+    torch.nn.GRU's step 40 s with 2 threads, 3.3 s with 1, 0.3 s quiet), else ``default``."""
+    return 1 if load > LOADED_AT * n_cores else default
+
+
 def load_line(before: float, after: float, n_cores: int, threads: int) -> str:
     """What the load averages around a benchmark say: loaded when other work (the load after, less this
     benchmark's own threads) kept more than LOADED_AT of the cores busy."""
