@@ -22,7 +22,7 @@ from minrnn import MinGRU, MinLSTM
 from minrnn.baselines.loop_rnn import LoopGRU, LoopLSTM
 from minrnn.bench import timing
 from minrnn.harness.records import provenance, write_json_atomic, write_text_atomic
-from minrnn.harness.reporting import paper_reference
+from minrnn.reports.runs import paper_reference
 
 # torch.nn RNNs and the plain loops return (out, h)
 RETURN_PAIRS = {"nn.GRU (fused)", "nn.LSTM (fused)", "GRU loop (plain PyTorch)", "LSTM loop (plain PyTorch)"}
