@@ -215,12 +215,12 @@ ALLOWED = {
     ("minrnn/ops/native.py", "open"),
     ("minrnn/harness/records.py", "open"),
     ("minrnn/harness/schema.py", "open"),
-    ("minrnn/harness/bench_grid.py", "open"),
+    ("minrnn/bench/grid.py", "open"),
     ("minrnn/files.py", ".read_text"),
     # the package's own C sources, hashed into the kernel cache's name
     ("minrnn/ops/native.py", ".read_bytes"),
     # a worker's one line of JSON on stdout / a job given on the command line: not files
-    ("minrnn/harness/bench_grid.py", "json.loads"),
+    ("minrnn/bench/grid.py", "json.loads"),
     # the run lock: opened to hold an fcntl lock, its one line read back to name the holder
     ("minrnn/harness/run_lock.py", "open"),
     # the local sweep's own control folder, written by its own processes (pids, signal numbers)

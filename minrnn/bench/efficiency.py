@@ -10,7 +10,7 @@ rows feed the claims speedup, runtime-like-mamba, memory-vs-rnn, memory-mamba an
 
 from __future__ import annotations
 
-import json
+import io
 import sys
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from matplotlib.ticker import ScalarFormatter  # noqa: E402
 from minrnn.bench import ROOT
 from minrnn.harness import registry
 from minrnn.harness.records import write_text_atomic
+from minrnn.reader import UnreadableFile, read_json, read_text
 from minrnn.reports.render import markdown_table, save_figure
 from minrnn.reports.runs import paper_reference
 
@@ -45,10 +46,14 @@ def load(out: Path, kind: str, scale: str) -> tuple[pd.DataFrame, dict]:
     csv, meta = out / f"{kind}_{scale}.csv", out / f"{kind}_{scale}.json"
     if not csv.exists() or not meta.exists():
         raise MissingResults(f"no {csv.name} (+ .json) in {out}: run scripts/bench_{kind}.py --scale {scale}")
-    df = pd.read_csv(csv)
+    try:
+        df = pd.read_csv(io.StringIO(read_text(csv)))
+        sidecar = read_json(meta)
+    except (UnreadableFile, pd.errors.ParserError) as e:
+        raise MissingResults(str(e)) from None
     if df.empty or "status" not in df:
         raise MissingResults(f"{csv} has no measurements")
-    return df, json.loads(meta.read_text())
+    return df, sidecar
 
 
 def models_line(meta: dict) -> str:
