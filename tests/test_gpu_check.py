@@ -7,9 +7,21 @@ import sys
 from pathlib import Path
 
 import torch
+import triton
+import triton.language as tl
 
+from minrnn import triton_scan
 from minrnn.harness import reporting
 from scripts import gpu_check
+
+
+@triton.jit
+def _cand_off_by_half_a_percent(x, USE_G: tl.constexpr):
+    """minrnn.triton_scan._cand, planted with an error: h~ 0.5% too large."""
+    if USE_G:
+        return 1.005 * tl.where(x >= 0, x + 0.5, tl.sigmoid(x))
+    return 1.005 * x
+
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,6 +51,10 @@ def test_the_dry_run_passes_on_correct_kernels_with_references_in_float64(tmp_pa
     ]
     backends = checks["backends against the float64 reference"]
     assert len(backends) == 2 + 3 * 3 * 2 and all(r["ok"] for r in backends)
+    assert {tuple(r["shape"]) for r in backends if r["backend"] == "log"} == {gpu_check.SHAPE}
+    assert {tuple(r["shape"]) for r in backends if r["backend"] == "triton"} == {gpu_check.INTERPRETED_SHAPE}
+    (large,) = checks["large input (64-bit offsets)"]
+    assert large["ok"] is None and "GPU only" in large["skipped"]  # a skip, reported as one
     # the Triton kernel keeps a float32 state: under bf16 autocast it is exact on the rounded inputs
     lstm_bf16 = next(
         r for r in backends if r["what"] == "minLSTM" and r["dtype"] == "bfloat16" and r["backend"] == "triton"
@@ -94,3 +110,64 @@ def test_make_gpu_check_runs_in_the_users_python_and_installs_nothing():
     )
     assert out.returncode == 2 and out.stdout == "" and "pip" not in out.stderr
     assert out.stderr.splitlines()[0].startswith("gpu_check: no CUDA device")
+
+
+def test_the_dry_run_fails_a_kernel_off_by_a_little(monkeypatch):
+    """A Triton gate kernel whose candidate is 0.5% off (an error a GPU run could have) fails its rows."""
+    monkeypatch.setattr(triton_scan, "_cand", _cand_off_by_half_a_percent)
+    monkeypatch.setattr(gpu_check, "VARIANTS", {"minGRU": {}})
+    rows = gpu_check.backend_errors(torch.device("cpu"), True)
+    bad = {(r["backend"], r["dtype"]) for r in rows if r["ok"] is False}
+    assert {("triton", "float32"), ("triton", "float16")} <= bad and {b for b, _ in bad} == {"triton"}, rows
+
+
+def test_a_device_without_bf16_fails_those_rows_only(monkeypatch):
+    """bf16 on a P100 (cuBLAS refuses bf16 matrix products): the bf16 rows say why, the others are kept."""
+    linear = torch.nn.functional.linear
+
+    def no_bf16(x, *args, **kwargs):
+        if torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16:
+            raise RuntimeError("CUDA error: CUBLAS_STATUS_NOT_SUPPORTED when calling cublasGemmEx")
+        return linear(x, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "linear", no_bf16)
+    monkeypatch.setattr(gpu_check, "VARIANTS", {"minLSTM": {}})
+    monkeypatch.setattr(gpu_check, "SHAPE", (2, 16, 8, 24))
+    monkeypatch.setattr(gpu_check, "INTERPRETED_SHAPE", (2, 16, 8, 24))
+    rows = gpu_check.backend_errors(torch.device("cpu"), True)
+    failed = [r for r in rows if r["ok"] is False]
+    assert {r["dtype"] for r in failed} == {"bfloat16"} and len(failed) == 2
+    assert all("CUBLAS_STATUS_NOT_SUPPORTED" in r["error"] for r in failed)
+    assert all(r["ok"] for r in rows if r["dtype"] != "bfloat16") and len(rows) == 2 + 3 * 2
+
+
+def test_the_large_input_is_sized_to_the_card():
+    GiB = 2**30
+    assert gpu_check.large_input_size(79 * GiB) == (2**13 + 16, "p and h past 2^31 elements")
+    H, covers = gpu_check.large_input_size(15 * GiB)  # a 16 GB V100 or T4
+    assert covers == "p past 2^31 elements" and 4 * 2**16 * 2 * H > 2**31
+    assert gpu_check.large_input_size(8 * GiB) is None
+
+
+def test_at_the_gpu_shape_rounding_alone_fails_the_unrounded_gradient_reference():
+    """Why the references take the rounded Linear outputs: a correct backend (the log scan, fp16) is off
+    by more than the gradient tolerance against the float64 gradient of unrounded inputs, at the GPU
+    shape, and well within it on the same rounded inputs."""
+    import copy
+
+    from minrnn import MinGRU
+
+    torch.manual_seed(0)
+    B, T, C, H = gpu_check.SHAPE
+    layer = MinGRU(C, H, scan="log", init_hidden_state=True)
+    x = torch.randn(B, T, C, dtype=torch.float64)
+    grads = []
+    for exact in (copy.deepcopy(layer).double(), gpu_check._rounded_layer(layer, x, torch.float16)):
+        xx = x.clone().requires_grad_()
+        grads.append(torch.autograd.grad(exact(xx).square().sum(), xx)[0])
+    xx = x.float().requires_grad_()
+    with torch.autocast("cpu", dtype=torch.float16):
+        h = layer(xx)
+    (g,) = torch.autograd.grad(h.float().square().sum(), xx)
+    tolerance = gpu_check.TOLERANCES["float16"][1]
+    assert gpu_check.relative_error(g, grads[0]) > tolerance > 4 * gpu_check.relative_error(g, grads[1])
