@@ -155,6 +155,9 @@ def triton_problem(device: torch.device) -> str | None:
     if device.type != "cuda":
         return f"Triton kernels run on CUDA devices, not {device.type}"
     try:
+        major, minor = torch.cuda.get_device_capability(device)
+        if major < 7:  # a P100 (6.0) compiles and may launch, but Triton supports 7.0 and up only
+            raise RuntimeError(f"Triton supports compute capability 7.0 and up, this GPU is {major}.{minor}")
         _probe_triton(device)
     except Exception as e:  # ImportError, a missing compiler, an unsupported GPU, ...
         first = (str(e).strip().splitlines() or [""])[0][:300]

@@ -226,6 +226,7 @@ def test_auto_on_cuda_falls_back_to_log_with_one_warning_naming_the_reason(monke
 
     monkeypatch.setattr(B, "_probe_triton", no_launcher)
     monkeypatch.setattr(B, "_RESOLVED", {})
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device: (8, 0))
     cuda = torch.device("cuda", 0)
     with pytest.warns(RuntimeWarning, match="on cuda:0 uses 'log': 'triton' cannot run there.*Python.h: No such file"):
         assert B.resolve("auto", cuda) == "log"
@@ -236,6 +237,17 @@ def test_auto_on_cuda_falls_back_to_log_with_one_warning_naming_the_reason(monke
         assert B.resolve("auto", cuda, any_sign=True) == "sequential"
     monkeypatch.setattr(B, "_probe_triton", lambda device: None)
     assert B.resolve("auto", torch.device("cuda", 1)) == "triton"  # each device checked on its own
+
+
+def test_auto_on_a_p100_takes_the_log_scan_saying_why(monkeypatch):
+    """Triton supports compute capability >= 7.0: on a P100 (6.0) ``auto`` does not launch it."""
+    from minrnn import backends as B
+
+    monkeypatch.setattr(B, "_probe_triton", lambda device: None)  # a launch that would work
+    monkeypatch.setattr(B, "_RESOLVED", {})
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device: (6, 0))
+    with pytest.warns(RuntimeWarning, match="uses 'log': 'triton' cannot run there.*7.0 and up, this GPU is 6.0"):
+        assert B.resolve("auto", torch.device("cuda", 0)) == "log"
 
 
 def test_triton_kernels_launch_on_their_tensors_device(monkeypatch):
