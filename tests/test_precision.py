@@ -59,3 +59,19 @@ def test_precision_auto_keeps_the_identity_of_results_committed_with_amp_true():
     config = {"trainer": {"lr": 1e-3, "precision": "auto"}, "task": {"x": 1}}
     assert identity(config) == identity({"trainer": {"lr": 1e-3, "amp": True}, "task": {"x": 1}})
     assert identity(config) != identity({"trainer": {"lr": 1e-3, "precision": "fp16"}, "task": {"x": 1}})
+
+
+def test_steps_the_grad_scaler_skips_are_run_again_and_do_not_advance_the_schedule(tmp_path, monkeypatch, capsys):
+    """fp16 with a scale so large that the first gradients overflow: the GradScaler skips those optimiser
+    steps; each batch runs again at half the scale, and the step counter, the schedule and the optimiser's
+    own count all end at max_steps (before, skipped steps advanced the schedule and were never made up)."""
+    import functools
+
+    monkeypatch.setattr(torch.amp, "GradScaler", functools.partial(torch.amp.GradScaler, init_scale=2.0**40))
+    summary = run(compose_cfg(tiny(tmp_path, "trainer.precision=fp16", "trainer.max_steps=6")))
+    skips = capsys.readouterr().out.count("the GradScaler skipped the step")
+    ckpt = torch.load(tmp_path / f"runs/{summary['run_name']}/checkpoint.pt", weights_only=True)
+    assert skips >= 10  # 2^40 down to below fp16's range of gradients
+    assert ckpt["step"] == ckpt["scheduler"]["last_epoch"] == 6
+    assert {int(s["step"]) for s in ckpt["optimizer"]["state"].values()} == {6}  # AdamW stepped 6 times
+    assert ckpt["precision"]["scaler"]["scale"] == 2.0**40 / 2**skips  # halved once per skip

@@ -56,13 +56,16 @@ class Precision:
         if self.scaler:
             self.scaler.unscale_(opt)
 
-    def step(self, opt: torch.optim.Optimizer) -> None:
-        """The optimiser step; with a GradScaler skipped when a gradient is inf/NaN, and the scale updated."""
+    def step(self, opt: torch.optim.Optimizer) -> bool:
+        """The optimiser step; with a GradScaler skipped when a gradient is inf/NaN, and the scale updated.
+        Whether the optimiser stepped: the scaler lowers its scale exactly when it skipped the step."""
         if self.scaler:
+            before = self.scaler.get_scale()
             self.scaler.step(opt)
             self.scaler.update()
-        else:
-            opt.step()
+            return self.scaler.get_scale() >= before
+        opt.step()
+        return True
 
     def state_dict(self) -> dict:
         return {"name": self.name, "scaler": self.scaler.state_dict() if self.scaler else None}

@@ -241,6 +241,9 @@ def trim_log(metrics_path: Path, step: int) -> None:
     write_text_atomic(metrics_path, "".join(ln + "\n" for ln in lines))
 
 
+SCALER_RETRIES = 64  # fp16: a scale of 2^16 halved 64 times is 2^-48; skips beyond that are not overflow
+
+
 def accumulate_gradients(model, forward, task, opt, precision: Precision, cfg, step: int, device) -> tuple[float, int]:
     """Forward and backward of step ``step``'s ``grad_accum`` micro-batches: (the loss, tokens seen)."""
     model.train()
@@ -341,11 +344,31 @@ class Run:
 
     def optimizer_step(self, p: Progress, tokens_seen: int) -> tuple[float, int]:
         """One optimiser step over grad_accum micro-batches: (the loss, tokens seen so far). A non-finite
-        loss skips the batch (trainer.on_nonfinite=skip) or stops the run naming the last good checkpoint."""
+        loss skips the batch (trainer.on_nonfinite=skip) or stops the run naming the last good checkpoint.
+
+        With fp16, the GradScaler skips the optimiser step when a gradient overflows and halves its scale:
+        the same batch is then run again at the lower scale, so the step counter, the schedule and the
+        data position count real optimiser steps (a run resumed from a checkpoint still sees each batch
+        once per step). SCALER_RETRIES skips in a row stop the run."""
         cfg = self.cfg
-        loss, tokens = accumulate_gradients(
-            self.model, self.forward, self.task, self.opt, self.precision, cfg, p.step, self.device
-        )
+        for _ in range(SCALER_RETRIES):
+            loss, tokens = accumulate_gradients(
+                self.model, self.forward, self.task, self.opt, self.precision, cfg, p.step, self.device
+            )
+            tokens_seen += tokens
+            if not math.isfinite(loss) or self._clip_and_step():
+                break
+            print(
+                f"step {p.step}: inf/NaN gradients at scale {self.precision.scaler.get_scale() * 2:g}; "
+                "the GradScaler skipped the step, the batch runs again at half the scale",
+                flush=True,
+            )
+        else:
+            raise TrainingError(
+                f"step {p.step}: the GradScaler skipped {SCALER_RETRIES} steps in a row (inf/NaN gradients at "
+                f"every scale down to {self.precision.scaler.get_scale() * 2:g}); the gradients themselves "
+                "are not finite. Try trainer.precision=fp32 or a lower trainer.lr."
+            )
         if not math.isfinite(loss):
             if cfg.on_nonfinite != "skip":
                 last = f"the last good checkpoint is {self.ckpt_path} (step {p.saved_step})" if p.saved_step else ""
@@ -354,14 +377,16 @@ class Run:
                     "Set trainer.on_nonfinite=skip to skip such batches."
                 )
             print(f"step {p.step}: non-finite loss {loss}; batch skipped", flush=True)
-        else:
-            if cfg.grad_clip:
-                self.precision.unscale(self.opt)
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-            self.precision.step(self.opt)
         self.sched.step()
         p.step += 1
-        return loss, tokens_seen + tokens
+        return loss, tokens_seen
+
+    def _clip_and_step(self) -> bool:
+        """Clip (trainer.grad_clip) and step the optimiser; False when the GradScaler skipped the step."""
+        if self.cfg.grad_clip:
+            self.precision.unscale(self.opt)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        return self.precision.step(self.opt)
 
     def validate(self, p: Progress, write) -> str | None:
         """Evaluate, keep the best weights, checkpoint; the reason to stop early, if there is one."""
