@@ -201,8 +201,13 @@ def gate_scan_cpu(p, h0, mode: str, log_space: bool, bias=None) -> torch.Tensor:
 
 
 def scan_triton(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
-    """The Triton kernel (minrnn.ops.triton_scan.linear_scan); the state is float32 for half inputs."""
-    return triton_kernels(a.device).linear_scan(a, b, h0).to(a.dtype)
+    """The Triton kernels, by shape: the loop (minrnn.ops.triton_scan.linear_scan), or for long T and few
+    programs the chunked scan (minrnn.ops.triton_chunked); the state is float32 for half inputs."""
+    kernels = triton_kernels(a.device)
+    from minrnn.ops import triton_chunked
+
+    run = triton_chunked.chunked_scan if triton_chunked.use_chunked(*a.shape) else kernels.linear_scan
+    return run(a, b, h0).to(a.dtype)
 
 
 def gate_scan_triton(p, h0, mode: str, log_space: bool, bias=None) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Every Triton kernel of minrnn.ops.triton_scan compiled for real NVIDIA GPUs, on a machine with no GPU.
+"""Every Triton kernel of minrnn.ops.triton_scan and minrnn.ops.triton_chunked compiled for real GPUs, no GPU.
 
 ``triton.compile(ASTSource(kernel, signature, constexprs), target=GPUTarget("cuda", cc, 32))`` runs
 Triton's whole pipeline (TTIR, TTGIR, LLVM IR, PTX, then a cubin through the ``ptxas`` its wheel
@@ -42,23 +42,27 @@ class Variant:
     block: int
     mode: str | None = None  # gate kernels: gru | lstm | lstm_norm
     use_g: bool = True
+    reverse: bool | None = None  # the chunked scan's _chunk_local and _chunk_states: forward or backward
 
     @property
     def name(self) -> str:
         mode = f" {self.mode} {'g' if self.use_g else 'identity'}" if self.mode else ""
+        mode += {None: "", False: " forward", True: " reverse"}[self.reverse]
         return f"{self.kernel}{mode} {self.dtype} h0={self.h0_dtype} BLOCK={self.block}"
 
     def source(self) -> ASTSource:
         state = "float64" if self.dtype == "float64" else "float32"
         inp, st = PTR[self.dtype], PTR[state]
         h0 = PTR[self.h0_dtype] if self.h0_dtype else inp  # without h0 the kernel gets a dummy pointer
+        if self.kernel.startswith("_chunk"):
+            return self._chunked_source(inp, st, state)
         ptrs = {
             "_scan_fwd": [("a_ptr", inp), ("b_ptr", inp), ("h0_ptr", h0), ("h_ptr", st)],
-            "_scan_bwd": [("a_ptr", inp), ("h0_ptr", h0), ("h_ptr", st), ("gh_ptr", st), ("ga_ptr", st)]
-            + [("gb_ptr", st), ("gh0_ptr", st)],
+            "_scan_bwd": [("a_ptr", inp), ("h0_ptr", h0), ("h_ptr", st), ("gh_ptr", st), ("ga_ptr", inp)]
+            + [("gb_ptr", inp), ("gh0_ptr", h0)],
             "_gate_fwd": [("p_ptr", inp), ("q_ptr", st), ("h0_ptr", h0), ("h_ptr", st)],
-            "_gate_bwd": [("p_ptr", inp), ("q_ptr", st), ("h0_ptr", h0), ("h_ptr", st), ("gh_ptr", st), ("gp_ptr", st)]
-            + [("gh0_ptr", st)],
+            "_gate_bwd": [("p_ptr", inp), ("q_ptr", st), ("h0_ptr", h0), ("h_ptr", st), ("gh_ptr", st), ("gp_ptr", inp)]
+            + [("gh0_ptr", h0)],
         }[self.kernel]
         sizes = ("T", "C") if self.kernel.startswith("_scan") else ("T", "H")
         constexprs = {"HAS_H0": self.h0_dtype is not None, "ACC": tl.float64 if state == "float64" else tl.float32}
@@ -68,6 +72,55 @@ class Variant:
         signature = dict(ptrs) | dict.fromkeys(sizes, "i32") | dict.fromkeys(constexprs, "constexpr")
         return ASTSource(fn=getattr(triton_scan, self.kernel), signature=signature, constexprs=constexprs)
 
+    def _chunked_source(self, inp: str, st: str, state: str) -> ASTSource:
+        """minrnn.triton_chunked's kernels, as chunked_scan and chunked_scan_backward launch them."""
+        from minrnn.ops import triton_chunked
+
+        h0 = PTR[self.h0_dtype] if self.h0_dtype else st  # _chunk_states gets a state buffer as dummy
+        grad_h0 = PTR[self.h0_dtype] if self.h0_dtype else st
+        ptrs, sizes, constexprs = {
+            "_chunk_local": ([("a_ptr", inp), ("b_ptr", st if self.reverse else inp)], ("T", "C", "L"), {}),
+            "_chunk_states": (
+                [
+                    ("h0_ptr", st if self.reverse else h0),
+                    ("start_ptr", st),
+                    ("last_ptr", grad_h0 if self.reverse else st),
+                ],
+                ("n_chunks", "C"),
+                {"HAS_H0": self.h0_dtype is not None and not self.reverse},
+            ),
+            "_chunk_fwd": ([("a_ptr", inp), ("b_ptr", inp), ("start_ptr", st), ("h_ptr", st)], ("T", "C", "L"), {}),
+            "_chunk_bwd": (
+                [("a_ptr", inp), ("h0_ptr", PTR[self.h0_dtype] if self.h0_dtype else inp), ("h_ptr", st)]
+                + [("gh_ptr", st), ("start_ptr", st), ("ga_ptr", inp), ("gb_ptr", inp)],
+                ("T", "C", "L"),
+                {"HAS_H0": self.h0_dtype is not None},
+            ),
+        }[self.kernel]
+        if self.kernel == "_chunk_local":
+            ptrs += [("A_ptr", st), ("S_ptr", st)]
+        if self.kernel == "_chunk_states":
+            ptrs = [("A_ptr", st), ("S_ptr", st), *ptrs]
+        if self.reverse is not None:
+            constexprs["REVERSE"] = self.reverse
+        constexprs |= {"ACC": tl.float64 if state == "float64" else tl.float32, "BLOCK": self.block}
+        signature = dict(ptrs) | dict.fromkeys(sizes, "i32") | dict.fromkeys(constexprs, "constexpr")
+        return ASTSource(fn=getattr(triton_chunked, self.kernel), signature=signature, constexprs=constexprs)
+
+
+CHUNKED_KERNELS = ("_chunk_local", "_chunk_states", "_chunk_fwd", "_chunk_bwd")
+
+
+def chunked_variants(blocks=BLOCKS) -> list[Variant]:
+    """Every launch configuration of minrnn.triton_chunked's four kernels (forward and reverse)."""
+    out = []
+    for (dtype, h0), block in itertools.product(DTYPE_MIXES, blocks):
+        for reverse in (False, True):
+            out += [Variant("_chunk_local", dtype, h0, block, reverse=reverse)]
+            out += [Variant("_chunk_states", dtype, h0, block, reverse=reverse)]
+        out += [Variant("_chunk_fwd", dtype, h0, block), Variant("_chunk_bwd", dtype, h0, block)]
+    return out
+
 
 def variants(blocks=BLOCKS) -> list[Variant]:
     """Every launch configuration of the four kernels (the gate kernels in each mode and candidate)."""
@@ -76,7 +129,7 @@ def variants(blocks=BLOCKS) -> list[Variant]:
         out += [Variant(k, dtype, h0, block) for k in ("_scan_fwd", "_scan_bwd")]
         for kernel, mode, use_g in itertools.product(("_gate_fwd", "_gate_bwd"), triton_scan.MODES, (True, False)):
             out.append(Variant(kernel, dtype, h0, block, mode, use_g))
-    return out
+    return out + chunked_variants(blocks)
 
 
 @dataclass
@@ -145,6 +198,10 @@ ONE_PER_KERNEL = [  # the mix autocast produces (bf16 Linear outputs, a float32 
     Variant("_scan_bwd", "bfloat16", "float32", 128),
     Variant("_gate_fwd", "bfloat16", "float32", 128, "lstm_norm", True),
     Variant("_gate_bwd", "float64", "float64", 128, "lstm_norm", True),
+    Variant("_chunk_local", "bfloat16", "float32", 128, reverse=True),
+    Variant("_chunk_states", "bfloat16", "float32", 128, reverse=False),
+    Variant("_chunk_fwd", "bfloat16", "float32", 128),
+    Variant("_chunk_bwd", "bfloat16", "float32", 128),
 ]
 
 

@@ -4,9 +4,10 @@ The same design as the C kernel (minrnn/ops/csrc/scan_impl.h): one program per (
 channels) loops over time, channels in parallel, the state in float32 (float64 for float64 inputs)
 whatever the input dtype (float32, bfloat16, float16); the backward runs the reverse recurrence
 g_t = dL/dh_t + a_{t+1} g_{t+1} and recomputes the gates from the Linear outputs instead of storing
-them. The loop is memory-bound and fast when B x C fills the GPU (the paper's batch 64 x width 384
-and up); a chunked scan would help only when B x C is small, which no experiment here is, so this
-module keeps the one loop (and the tests cover every T, so a chunked variant can be checked later).
+them; gradients are stored in the inputs' dtypes (no extra pass to cast them). The loop is
+latency-bound, not memory-bound: each step is one global-memory round trip, and at the paper's
+batch 64 x width 128 only 64 programs run (an H100 has 132 SMs). minrnn.ops.triton_chunked runs the
+generic scan in chunks of T in parallel; the triton backend takes it for long T and few programs.
 
 Runs on CUDA tensors, and on CPU tensors under ``TRITON_INTERPRET=1`` (how the tests run it).
 Launch configs are chosen here, without ``@triton.autotune`` (the interpreter cannot benchmark).
@@ -275,8 +276,8 @@ def linear_scan_backward(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     a, h, gh = a.contiguous(), h.contiguous(), gh.contiguous().to(h.dtype)
     B, T, C = a.shape
-    ga, gb = torch.empty_like(h), torch.empty_like(h)
-    gh0 = torch.empty(B, C, dtype=h.dtype, device=a.device)
+    ga, gb = torch.empty_like(a), torch.empty_like(a)  # in the inputs' dtype: the kernel rounds as it stores
+    gh0 = torch.empty(B, C, dtype=h0.dtype if h0 is not None else a.dtype, device=a.device)
     block = _block(C)
     h0_or_a = h0.contiguous() if h0 is not None else a
     with on_device(a):
@@ -288,7 +289,8 @@ def linear_scan_backward(
 
 @linear_scan_backward.register_fake
 def _(a, h0, h, gh):
-    return torch.empty_like(h), torch.empty_like(h), h.new_empty(h.shape[0], h.shape[2])
+    gh0 = a.new_empty(a.shape[0], a.shape[2], dtype=h0.dtype if h0 is not None else a.dtype)
+    return torch.empty_like(a), torch.empty_like(a), gh0
 
 
 def _linear_setup(ctx, inputs, output):
@@ -367,8 +369,8 @@ def gate_scan_backward(
     H = _hidden(p.shape[-1], mode)
     p, h, gh, q = p.contiguous(), h.contiguous(), gh.contiguous().to(h.dtype), _bias_in(p, bias)
     B, T, P = p.shape
-    gp = torch.zeros(B, T, P, dtype=h.dtype, device=p.device)
-    gh0 = torch.empty(B, H, dtype=h.dtype, device=p.device)
+    gp = torch.empty(B, T, P, dtype=p.dtype, device=p.device)  # every channel written, in p's dtype
+    gh0 = torch.empty(B, H, dtype=h0.dtype if h0 is not None else p.dtype, device=p.device)
     block = _block(H)
     variant = {"HAS_H0": h0 is not None, "MODE": MODES[mode], "USE_G": use_g, "ACC": _acc(h.dtype), "BLOCK": block}
     with on_device(p):
@@ -380,7 +382,8 @@ def gate_scan_backward(
 
 @gate_scan_backward.register_fake
 def _(p, h0, h, gh, mode, use_g, bias=None):
-    return p.new_empty(p.shape, dtype=h.dtype), h.new_empty(h.shape[0], h.shape[2])  # contiguous, as the real op
+    gh0 = h.new_empty(h.shape[0], h.shape[2], dtype=h0.dtype if h0 is not None else p.dtype)
+    return p.new_empty(p.shape), gh0  # contiguous, as the real op
 
 
 def _gate_setup(ctx, inputs, output):
@@ -397,3 +400,4 @@ def _gate_backward(ctx, gh):
 
 
 gate_scan.register_autograd(_gate_backward, setup_context=_gate_setup)
+
