@@ -10,14 +10,14 @@ import torch
 import triton
 import triton.language as tl
 
-from minrnn import triton_scan
 from minrnn.harness import reporting
+from minrnn.ops import triton_scan
 from scripts import gpu_check
 
 
 @triton.jit
 def _cand_off_by_half_a_percent(x, USE_G: tl.constexpr):
-    """minrnn.triton_scan._cand, planted with an error: h~ 0.5% too large."""
+    """minrnn.ops.triton_scan._cand, planted with an error: h~ 0.5% too large."""
     if USE_G:
         return 1.005 * tl.where(x >= 0, x + 0.5, tl.sigmoid(x))
     return 1.005 * x

@@ -400,4 +400,3 @@ def _gate_backward(ctx, gh):
 
 
 gate_scan.register_autograd(_gate_backward, setup_context=_gate_setup)
-
