@@ -291,9 +291,9 @@ def training_steps(device, quick: bool, steps: int) -> list[dict]:
     import torch
     from hydra import compose, initialize_config_dir
 
-    from minrnn.harness import reporting
     from minrnn.harness.config import CONFIGS, register_resolvers
     from minrnn.harness.train import run
+    from minrnn.reports import runs as reporting
 
     register_resolvers()
     rows = []
@@ -339,7 +339,7 @@ def layer_bench(device, quick: bool) -> list[dict]:
 
     from minrnn.backends import resolve
     from minrnn.bench.layers import callable_of, layer_models, time_fwd_bwd
-    from minrnn.harness.reporting import paper_reference
+    from minrnn.reports.runs import paper_reference
 
     paper = paper_reference("figure1_training")["speedup_over_traditional"]
     batch, dim, lengths, repeats = (2, 16, (64,), 1) if quick else (64, 128, (512, 4096), 10)

@@ -10,8 +10,8 @@ import torch
 import triton
 import triton.language as tl
 
-from minrnn.harness import reporting
 from minrnn.ops import triton_scan
+from minrnn.reports import runs as reporting
 from scripts import gpu_check
 
 

@@ -7,8 +7,8 @@ import pytest
 import torch
 from harness import compose_cfg
 
+from minrnn import generate
 from minrnn.harness.train import run
-from scripts import generate
 from tasks import shakespeare as S
 
 ROOT = Path(__file__).resolve().parent.parent
