@@ -24,7 +24,7 @@ TRAIN := $(VENV)/bin/minrnn-train
 .PHONY: help install install-dev test lint format bench reproduce reproduce-table1 reproduce-table2 reproduce-figure2 \
 	reproduce-figure1 reproduce-inference figures-efficiency faults fuzz-files reproduce-table4 tables clean \
 	reproduce-table3 reproduce-table3-demo reproduce-table4-lra test-gpu-compile test-mamba-ssm reproduce-recall \
-	reproduce-table6 reproduce-figure5 claims claims-runs referee-runs test-slurm test-paper-scale gpu-check bench-compile \
+	reproduce-table6 reproduce-figure5 claims claims-runs referee-runs test-slurm test-paper-scale test-gpu-shapes gpu-check bench-compile \
 	profile-step docs layer-precision replay fuzz
 
 help:  ## list the targets
@@ -65,6 +65,9 @@ test-mamba-ssm: install-dev  ## our Mamba block and model against mamba-ssm's ow
 
 test-gpu-compile: install-dev  ## every Triton kernel variant compiled for sm_60..sm_90 with ptxas -v (no GPU; CI)
 	env -u TRITON_INTERPRET $(PY) -m pytest -q -n 2 -p no:cacheprovider tests_gpu_compile
+
+test-gpu-shapes: install-dev  ## the GPU check's dry run at the GPU shape on CPU (float64 references; minutes; CI)
+	$(PY) -m pytest -q -p no:cacheprovider -m gpu_shape tests/test_gpu_check.py
 
 test-paper-scale: install-dev  ## every experiment= preset, one step at scale=paper on CPU (the paper's model sizes; minutes)
 	$(PY) -m pytest -q -p no:cacheprovider tests_paper_scale

@@ -17,13 +17,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from minrnn.reports import figures
+from minrnn.reports.figures import FIGURE5
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    figures.FIGURE5.add_arguments(ap)
-    return figures.FIGURE5.run(ap.parse_args(argv), ap.error)
+    FIGURE5.add_arguments(ap)
+    return FIGURE5.run(ap.parse_args(argv), ap.error)
 
 
 if __name__ == "__main__":

@@ -17,13 +17,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from minrnn.reports import tables
+from minrnn.reports.tables import TABLE3
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    tables.TABLE3.add_arguments(ap)
-    return tables.TABLE3.run(ap.parse_args(argv), ap.error)
+    TABLE3.add_arguments(ap)
+    return TABLE3.run(ap.parse_args(argv), ap.error)
 
 
 if __name__ == "__main__":

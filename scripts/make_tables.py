@@ -1,5 +1,7 @@
 """Tables 1 and 2 (selective copying) from the run summaries in results/, beside the paper's numbers.
 
+    python scripts/make_tables.py --scale cpu
+
 Cells are the presets experiment=table1/<model> task.arch.depth=1,2,3 and experiment=table2/<model>,
 matched to results/selective_copy/<scale>/*.json by config identity (minrnn.reports.runs);
 test accuracy (%) of the best validation checkpoint, mean ± std over seeds (n). CPU-scale cells
@@ -8,8 +10,6 @@ table2-mamba-solves; the longer runs of experiment=claims/copy_minlstm_long deci
 there. Table 2 lists those longer runs, and the ones with the v1 paper's normalised gates
 (claims/copy_minlstm_norm_long), in rows of their own. Writes Markdown and LaTeX and the validation
 curves to results/tables/.
-
-    python scripts/make_tables.py --scale cpu
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from minrnn.reports import tables
+from minrnn.reports.tables import TABLES_1_2
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    tables.TABLES_1_2.add_arguments(ap)
-    return tables.TABLES_1_2.run(ap.parse_args(argv), ap.error)
+    TABLES_1_2.add_arguments(ap)
+    return TABLES_1_2.run(ap.parse_args(argv), ap.error)
 
 
 if __name__ == "__main__":

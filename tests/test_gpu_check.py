@@ -1,18 +1,22 @@
-"""scripts/gpu_check.py: one line and exit 2 without CUDA; its dry run on CPU (Triton's interpreter)
-passes on correct kernels; a check that fails or runs out of memory is a row, and the rest still run."""
+"""scripts/gpu_check.py (minrnn.bench.gpu_check): one line and exit 2 without CUDA; its dry run on CPU
+(Triton's interpreter) passes on correct kernels and fails a planted kernel error; a check that fails or
+runs out of memory is a row, and the rest still run. The dry run at the GPU shape (minutes on two cores)
+is marked gpu_shape: `make test-gpu-shapes` (CI), not `make test`."""
 
+import argparse
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 import triton
 import triton.language as tl
 
+from minrnn.bench import gpu_check
 from minrnn.ops import triton_scan
 from minrnn.reports import runs as reporting
-from scripts import gpu_check
 
 
 @triton.jit
@@ -24,6 +28,7 @@ def _cand_off_by_half_a_percent(x, USE_G: tl.constexpr):
 
 
 ROOT = Path(__file__).resolve().parent.parent
+SMALL = (2, 64, 16, 48)  # (B, T, C, H) of the dry runs in make test: seconds, not minutes
 
 
 def test_without_cuda_it_says_so_in_one_line_and_exits_2():
@@ -39,8 +44,9 @@ def test_a_python_without_torch_is_one_line(tmp_path):
     assert out.returncode == 2 and out.stderr.strip().count("\n") == 0 and "torch is not installed" in out.stderr
 
 
-def test_the_dry_run_passes_on_correct_kernels_with_references_in_float64(tmp_path):
-    assert gpu_check.main(["--device", "cpu", "--steps", "8", "--out", str(tmp_path)]) == 0
+def dry_run(tmp_path, shape, interpreted_shape) -> dict:
+    """The dry run's record, every check passing; the backend rows at ``shape`` (Triton at ``interpreted_shape``)."""
+    assert gpu_check.run(argparse.Namespace(device="cpu", steps=8, out=tmp_path)) == 0
     record = json.loads(next(tmp_path.glob("*.json")).read_text())
     checks = record["checks"]
     assert list(checks) == [
@@ -51,8 +57,8 @@ def test_the_dry_run_passes_on_correct_kernels_with_references_in_float64(tmp_pa
     ]
     backends = checks["backends against the float64 reference"]
     assert len(backends) == 2 + 3 * 3 * 2 and all(r["ok"] for r in backends)
-    assert {tuple(r["shape"]) for r in backends if r["backend"] == "log"} == {gpu_check.SHAPE}
-    assert {tuple(r["shape"]) for r in backends if r["backend"] == "triton"} == {gpu_check.INTERPRETED_SHAPE}
+    assert {tuple(r["shape"]) for r in backends if r["backend"] == "log"} == {shape}
+    assert {tuple(r["shape"]) for r in backends if r["backend"] == "triton"} == {interpreted_shape}
     (large,) = checks["large input (64-bit offsets)"]
     assert large["ok"] is None and "GPU only" in large["skipped"]  # a skip, reported as one
     # the Triton kernel keeps a float32 state: under bf16 autocast it is exact on the rounded inputs
@@ -68,6 +74,20 @@ def test_the_dry_run_passes_on_correct_kernels_with_references_in_float64(tmp_pa
     assert (
         "torch" in record["provenance"] and (tmp_path / next(tmp_path.glob("*.json")).with_suffix(".md").name).exists()
     )
+    return record
+
+
+def test_the_dry_run_passes_on_correct_kernels_with_references_in_float64(tmp_path, monkeypatch):
+    monkeypatch.setattr(gpu_check, "SHAPE", SMALL)
+    monkeypatch.setattr(gpu_check, "INTERPRETED_SHAPE", SMALL)
+    dry_run(tmp_path, SMALL, SMALL)
+
+
+@pytest.mark.gpu_shape
+def test_the_dry_run_passes_at_the_gpu_shape(tmp_path):
+    """The dry run as `python scripts/gpu_check.py --device cpu` runs it: the log scan at the GPU shape,
+    Triton's interpreter at INTERPRETED_SHAPE."""
+    dry_run(tmp_path, gpu_check.SHAPE, gpu_check.INTERPRETED_SHAPE)
 
 
 def test_the_float64_reference_fails_a_backend_that_holds_its_state_in_bf16():
@@ -96,7 +116,7 @@ def test_a_check_that_runs_out_of_memory_is_a_row_and_the_others_still_run(tmp_p
 
     monkeypatch.setattr(gpu_check, "training_steps", oom)
     monkeypatch.setattr(gpu_check, "backend_errors", lambda device, quick: [{"what": "scan", "ok": True}])
-    assert gpu_check.main(["--device", "cpu", "--out", str(tmp_path)]) == 1
+    assert gpu_check.run(argparse.Namespace(device="cpu", steps=None, out=tmp_path)) == 1
     checks = json.loads(next(tmp_path.glob("*.json")).read_text())["checks"]
     (row,) = checks["training steps (Table 2 models)"]
     assert row["ok"] is False and row["error"].startswith("out of memory: CUDA out of memory")
@@ -116,6 +136,8 @@ def test_the_dry_run_fails_a_kernel_off_by_a_little(monkeypatch):
     """A Triton gate kernel whose candidate is 0.5% off (an error a GPU run could have) fails its rows."""
     monkeypatch.setattr(triton_scan, "_cand", _cand_off_by_half_a_percent)
     monkeypatch.setattr(gpu_check, "VARIANTS", {"minGRU": {}})
+    monkeypatch.setattr(gpu_check, "SHAPE", SMALL)
+    monkeypatch.setattr(gpu_check, "INTERPRETED_SHAPE", SMALL)
     rows = gpu_check.backend_errors(torch.device("cpu"), True)
     bad = {(r["backend"], r["dtype"]) for r in rows if r["ok"] is False}
     assert {("triton", "float32"), ("triton", "float16")} <= bad and {b for b, _ in bad} == {"triton"}, rows
@@ -149,6 +171,7 @@ def test_the_large_input_is_sized_to_the_card():
     assert gpu_check.large_input_size(8 * GiB) is None
 
 
+@pytest.mark.gpu_shape
 def test_at_the_gpu_shape_rounding_alone_fails_the_unrounded_gradient_reference():
     """Why the references take the rounded Linear outputs: a correct backend (the log scan, fp16) is off
     by more than the gradient tolerance against the float64 gradient of unrounded inputs, at the GPU

@@ -1,15 +1,16 @@
-"""minrnn.reports.preregistration and scripts/run_preregistered.py: the statistics against known values,
+"""minrnn.reports.preregistration and its runner (minrnn.reports.referee_runs): the statistics against known values,
 the file's checks, and which pre-registered runs are left to do (a synthetic results folder, no training)."""
 
 import copy
-import importlib.util
 import math
 from pathlib import Path
 
 import pytest
 import yaml
+from cli import call
 from harness import write_summary
 
+from minrnn.reports import referee_runs
 from minrnn.reports.preregistration import (
     PREREGISTRATION,
     fisher_exact,
@@ -24,9 +25,6 @@ from minrnn.reports.preregistration import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-spec = importlib.util.spec_from_file_location("run_preregistered", ROOT / "scripts/run_preregistered.py")
-runner = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(runner)
 
 
 def test_wilson_interval_equals_the_closed_form():
@@ -144,7 +142,7 @@ def test_runs_in_results_are_skipped_by_identity_and_seed(tmp_path):
 def test_the_dry_run_lists_what_is_left_and_runs_nothing(tmp_path, capsys):
     path, results = small(tmp_path), tmp_path / "results"
     write_summary(results, ["experiment=table4/mingru", "task.problem=even_pairs"], {"test_acc": 1.0}, seed=0)
-    assert runner.main(["--file", str(path), "--results", str(results), "--dry-run"]) == 0
+    assert call(referee_runs, ["--file", str(path), "--results", str(results), "--dry-run"]) == 0
     out = capsys.readouterr().out
     head, *lines = out.strip().splitlines()
     # arm a: 2 runs at its committed run's 60 s; arm b: 2 at the 600 s default
@@ -156,6 +154,6 @@ def test_the_dry_run_lists_what_is_left_and_runs_nothing(tmp_path, capsys):
 def test_a_broken_file_is_one_line_and_exit_2(tmp_path, capsys):
     bad = tmp_path / "p.yaml"
     bad.write_text("version: [1\n")
-    assert runner.main(["--file", str(bad), "--dry-run"]) == 2
+    assert call(referee_runs, ["--file", str(bad), "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("run_preregistered: error: ") and len(err.strip().splitlines()) == 1

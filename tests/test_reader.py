@@ -238,7 +238,7 @@ ALLOWED = {
     # the tar of CIFAR-10 as downloaded, unpacked with tarfile's "data" filter
     ("tasks/gimage.py", "tarfile.open"),
     # a test file of the GPU check's own run
-    ("scripts/gpu_check.py", ".read_text"),
+    ("minrnn/bench/gpu_check.py", ".read_text"),
     # the recall grid's list of its own configs (names only, not read)
     # report readers: switched when reports move (minrnn/reports/)
     *((f, k) for f in ("reporting", "claims", "doc_blocks", "recall") for k in READERS | {"open"}),
