@@ -7,7 +7,9 @@ install (``pip install minrnn``) it says so in one line and exits 2 instead of a
 
 from __future__ import annotations
 
+import argparse
 import sys
+from collections.abc import Callable
 
 # the top-level packages of the repro extra (pyproject.toml): a missing one means the extra is missing
 REPRO = {"hydra", "omegaconf", "wandb", "tqdm", "matplotlib", "pandas", "hydra_plugins"}
@@ -34,3 +36,22 @@ def generate() -> None:
     from minrnn.generate import main
 
     sys.exit(main())
+
+
+def run(command: Callable[[argparse.Namespace, Callable], int], ap: argparse.ArgumentParser, argv=None) -> int:
+    """Every script's last line (scripts/*.py): parse the arguments and run ``command``; what a user can
+    cause (a folder that is not writable, a file that is not what it should be, a bad setting: OSError
+    and ValueError, which UnreadableFile, PathError and SettingError are) is one line and exit 2, and
+    Ctrl-C is exit 130, never a traceback. Files are written atomically (minrnn.files): none is left half."""
+    args = ap.parse_args(argv)
+    try:
+        return command(args, ap.error)
+    except (OSError, ValueError) as e:
+        text = str(e).strip()
+        reason = getattr(e, "strerror", None) or (text.splitlines()[0] if text else type(e).__name__)
+        where = f": {e.filename}" if getattr(e, "filename", None) else ""
+        print(f"{ap.prog}: error: {reason}{where}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{ap.prog}: interrupted; every file written so far is whole (written atomically)", file=sys.stderr)
+        return 130

@@ -582,7 +582,7 @@ RESULT = Format(
     Record(
         {
             "format": Field(str, required=False),
-            "config": OBJECT,
+            "config": Field(Record({s: Field(Record({"name": Field(str)})) for s in ("model", "task")})),
             "identity": Field(str, required=False),
             "provenance": Field(Record({"git_commit": Field(str, nullable=True)})),
             "seed": COUNT,

@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from minrnn import cli
 from minrnn.bench import inference
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     inference.add_arguments(ap)
-    return inference.run(ap.parse_args(argv), ap.error)
+    return cli.run(inference.run, ap, argv)
 
 
 if __name__ == "__main__":

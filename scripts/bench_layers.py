@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from minrnn import cli
 from minrnn.bench import layers
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     layers.add_arguments(ap)
-    return layers.run(ap.parse_args(argv), ap.error)
+    return cli.run(layers.run, ap, argv)
 
 
 if __name__ == "__main__":

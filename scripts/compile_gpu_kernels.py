@@ -11,13 +11,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from minrnn import cli
 from minrnn.bench import gpu_compile
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     gpu_compile.add_arguments(ap)
-    return gpu_compile.run(ap.parse_args(argv), ap.error)
+    return cli.run(gpu_compile.run, ap, argv)
 
 
 if __name__ == "__main__":

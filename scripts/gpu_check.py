@@ -14,6 +14,8 @@ import argparse
 import importlib.util
 import sys
 
+from minrnn import cli
+
 
 def main(argv=None) -> int:
     if importlib.util.find_spec("torch") is None:  # before minrnn, which imports it: one line, not a traceback
@@ -31,7 +33,7 @@ def main(argv=None) -> int:
         return 2
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     gpu_check.add_arguments(ap)
-    return gpu_check.run(ap.parse_args(argv), ap.error)
+    return cli.run(gpu_check.run, ap, argv)
 
 
 if __name__ == "__main__":

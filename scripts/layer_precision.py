@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from minrnn import cli
 from minrnn.bench import layer_precision
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     layer_precision.add_arguments(ap)
-    return layer_precision.run(ap.parse_args(argv), ap.error)
+    return cli.run(layer_precision.run, ap, argv)
 
 
 if __name__ == "__main__":

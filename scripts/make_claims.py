@@ -11,13 +11,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from minrnn import cli
 from minrnn.reports.claims import machinery
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     machinery.add_arguments(ap)
-    return machinery.run(ap.parse_args(argv), ap.error)
+    return cli.run(machinery.run, ap, argv)
 
 
 if __name__ == "__main__":

@@ -8,13 +8,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from minrnn import cli
 from minrnn.reports import docs
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     docs.add_arguments(ap)
-    return docs.run(ap.parse_args(argv), ap.error)
+    return cli.run(docs.run, ap, argv)
 
 
 if __name__ == "__main__":

@@ -14,13 +14,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from minrnn import cli
 from minrnn.reports.figures import FIGURE2
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     FIGURE2.add_arguments(ap)
-    return FIGURE2.run(ap.parse_args(argv), ap.error)
+    return cli.run(FIGURE2.run, ap, argv)
 
 
 if __name__ == "__main__":

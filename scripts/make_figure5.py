@@ -17,13 +17,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from minrnn import cli
 from minrnn.reports.figures import FIGURE5
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     FIGURE5.add_arguments(ap)
-    return FIGURE5.run(ap.parse_args(argv), ap.error)
+    return cli.run(FIGURE5.run, ap, argv)
 
 
 if __name__ == "__main__":

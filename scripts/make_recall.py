@@ -15,13 +15,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from minrnn import cli
 from minrnn.reports import recall
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     recall.add_arguments(ap)
-    return recall.run(ap.parse_args(argv), ap.error)
+    return cli.run(recall.run, ap, argv)
 
 
 if __name__ == "__main__":

@@ -17,13 +17,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from minrnn import cli
 from minrnn.reports.tables import TABLE3
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     TABLE3.add_arguments(ap)
-    return TABLE3.run(ap.parse_args(argv), ap.error)
+    return cli.run(TABLE3.run, ap, argv)
 
 
 if __name__ == "__main__":

@@ -17,13 +17,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from minrnn import cli
 from minrnn.reports.tables import TABLE4
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     TABLE4.add_arguments(ap)
-    return TABLE4.run(ap.parse_args(argv), ap.error)
+    return cli.run(TABLE4.run, ap, argv)
 
 
 if __name__ == "__main__":

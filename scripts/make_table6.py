@@ -14,13 +14,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from minrnn import cli
 from minrnn.reports.tables import TABLE6
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     TABLE6.add_arguments(ap)
-    return TABLE6.run(ap.parse_args(argv), ap.error)
+    return cli.run(TABLE6.run, ap, argv)
 
 
 if __name__ == "__main__":

@@ -17,13 +17,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from minrnn import cli
 from minrnn.reports.tables import TABLES_1_2
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     TABLES_1_2.add_arguments(ap)
-    return TABLES_1_2.run(ap.parse_args(argv), ap.error)
+    return cli.run(TABLES_1_2.run, ap, argv)
 
 
 if __name__ == "__main__":

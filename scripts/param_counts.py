@@ -12,13 +12,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from minrnn import cli
 from minrnn.reports import params
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     params.add_arguments(ap)
-    return params.run(ap.parse_args(argv), ap.error)
+    return cli.run(params.run, ap, argv)
 
 
 if __name__ == "__main__":

@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from minrnn import cli
 from minrnn.bench import profile_step
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     profile_step.add_arguments(ap)
-    return profile_step.run(ap.parse_args(argv), ap.error)
+    return cli.run(profile_step.run, ap, argv)
 
 
 if __name__ == "__main__":

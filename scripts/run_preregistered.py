@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from minrnn import cli
 from minrnn.reports import referee_runs
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     referee_runs.add_arguments(ap)
-    return referee_runs.run(ap.parse_args(argv), ap.error)
+    return cli.run(referee_runs.run, ap, argv)
 
 
 if __name__ == "__main__":

@@ -8,13 +8,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from minrnn import cli
 from minrnn.bench import scan_accuracy
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     scan_accuracy.add_arguments(ap)
-    return scan_accuracy.run(ap.parse_args(argv), ap.error)
+    return cli.run(scan_accuracy.run, ap, argv)
 
 
 if __name__ == "__main__":

@@ -14,13 +14,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from minrnn import cli
 from minrnn.reports import timings
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     timings.add_arguments(ap)
-    return timings.run(ap.parse_args(argv), ap.error)
+    return cli.run(timings.run, ap, argv)
 
 
 if __name__ == "__main__":

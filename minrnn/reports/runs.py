@@ -19,6 +19,7 @@ from pathlib import Path
 from minrnn.harness import registry
 from minrnn.harness.config import CONFIGS, identity, register_resolvers, run_identity
 from minrnn.harness.records import RESULT_KEYS
+from minrnn.reader import RESULT, UnreadableFile, read_json
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: results/, docs/ (an editable install)
 NAMES = registry.names()  # key -> display name, every model of the registry (minrnn.harness.registry)
@@ -104,16 +105,10 @@ def load_runs(folder: Path, scale: str, key: str) -> tuple[list[dict], list[str]
     file, or a rerun under another tag, is listed, not counted as another seed)."""
     runs, bad, seen = [], [], {}
     for f in sorted(Path(folder).glob("*.json")) if Path(folder).is_dir() else []:
-        if f.is_symlink() or not f.is_file():
-            bad.append(f"{f}: not a regular file")
-            continue
-        if f.stat().st_size > MAX_RESULT_BYTES:
-            bad.append(f"{f}: {f.stat().st_size} bytes, too large for a run summary")
-            continue
-        try:
-            rec = json.loads(f.read_text())
-        except (ValueError, UnicodeDecodeError, OSError) as e:
-            bad.append(f"{f}: not a run summary ({type(e).__name__})")
+        try:  # the one reader: a regular file in its folder, bounded, depth-limited, the writer's schema
+            rec = read_json(f, RESULT, max_bytes=MAX_RESULT_BYTES, folder=folder)
+        except UnreadableFile as e:
+            bad.append(f"{f}: {e.reason}")
             continue
         why = _check_summary(rec, f, scale, key)
         if why:

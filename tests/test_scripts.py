@@ -1,0 +1,53 @@
+"""Every script is a thin entry point that ends in minrnn.cli.run: what a user can cause (an output folder
+that is not writable, a bad results file) is one line and exit 2, never a traceback (issue 34)."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+# scripts with a command line of their own (they handle their errors themselves, each tested in its file)
+OWN = {
+    "compile_gpu_kernels",
+    "generate",
+    "gpu_check",
+    "make_d4rl_demo_data",
+    "replay",
+    "run_preregistered",
+    "run_recall_grid",
+}
+
+
+def ends_in_cli_run(path: Path) -> bool:
+    main = next(
+        (n for n in ast.parse(path.read_text()).body if isinstance(n, ast.FunctionDef) and n.name == "main"), None
+    )
+    last = main.body[-1] if main else None
+    return isinstance(last, ast.Return) and ast.unparse(last.value).startswith("cli.run(")
+
+
+def test_every_script_runs_through_the_one_guard():
+    scripts = sorted(p for p in (ROOT / "scripts").glob("*.py") if p.stem not in OWN)
+    assert len(scripts) >= 15
+    assert [p.name for p in scripts if not ends_in_cli_run(p)] == []
+
+
+@pytest.mark.parametrize(
+    "script", ["make_tables.py --scale cpu", "make_claims.py --scale cpu", "make_recall.py --scale cpu", "make_deviations.py"]
+)
+def test_an_output_folder_that_cannot_be_written_is_one_line(script, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    name, *args = script.split()
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / name), *args, "--out", str(blocker / "out")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert "Traceback" not in out.stderr and out.stderr.strip().splitlines()[-1].startswith(f"{name}: error: ")
+    assert blocker.read_text() == "not a folder"
