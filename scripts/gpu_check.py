@@ -14,8 +14,6 @@ import argparse
 import importlib.util
 import sys
 
-from minrnn import cli
-
 
 def main(argv=None) -> int:
     if importlib.util.find_spec("torch") is None:  # before minrnn, which imports it: one line, not a traceback
@@ -26,6 +24,7 @@ def main(argv=None) -> int:
         )
         return 2
     try:
+        from minrnn import cli
         from minrnn.bench import gpu_check
     except ImportError as e:
         message = f"{e.name} is not importable from {sys.executable}; pip install -e '.[repro]'"

@@ -10,15 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 # scripts with a command line of their own (they handle their errors themselves, each tested in its file)
-OWN = {
-    "compile_gpu_kernels",
-    "generate",
-    "gpu_check",
-    "make_d4rl_demo_data",
-    "replay",
-    "run_preregistered",
-    "run_recall_grid",
-}
+OWN = {"generate", "make_d4rl_demo_data", "replay", "run_recall_grid"}
 
 
 def ends_in_cli_run(path: Path) -> bool:
@@ -36,7 +28,8 @@ def test_every_script_runs_through_the_one_guard():
 
 
 @pytest.mark.parametrize(
-    "script", ["make_tables.py --scale cpu", "make_claims.py --scale cpu", "make_recall.py --scale cpu", "make_deviations.py"]
+    "script",
+    ["make_tables.py --scale cpu", "make_claims.py --scale cpu", "make_recall.py --scale cpu", "make_deviations.py"],
 )
 def test_an_output_folder_that_cannot_be_written_is_one_line(script, tmp_path):
     blocker = tmp_path / "a-file"

@@ -57,9 +57,10 @@ def test_wrong_types_links_folders_and_huge_files_are_listed_not_read(tmp_path):
     (folder / "huge.json").write_bytes(b" " * (reporting.MAX_RESULT_BYTES + 1))
     runs, bad = loaded(folder)
     assert runs == [path.name]
-    for why in ("seed is '0'", "not a JSON object", "not a regular file", "too large for a run summary"):
+    for why in ("seed: is str '0', not an integer", "is list, not an object", "a folder, not a regular file"):
         assert why in bad, why
-    assert bad.count("not a regular file") == 2
+    assert f"more than the {reporting.MAX_RESULT_BYTES} such a file may have" in bad
+    assert "link.json: the same config and seed as" in bad  # a link inside the folder: read, counted once
 
 
 def test_every_committed_result_hashes_to_its_identity():
