@@ -49,7 +49,7 @@ test: install-dev  ## run the test suite (two processes: pytest-xdist)
 	$(PY) -m pytest -q -n 2
 
 fuzz: install-dev  ## the property-based tests (Hypothesis) with many more examples than make test
-	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q -n 2 -p no:cacheprovider tests/test_schema.py
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q -n 2 -p no:cacheprovider tests/test_schema.py tests/test_fuzz_layers.py
 
 # The GPU targets run in the Python you activated (your CUDA build of torch): nothing is installed.
 GPU_PYTHON ?= python3

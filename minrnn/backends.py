@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import torch
 
+from minrnn import checks
 from minrnn.ops import reference
 
 MODES = {"gru": 0, "lstm": 1, "lstm_norm": 2}  # the fused recurrences, as the kernels number them
@@ -74,7 +75,7 @@ def register_backend(
 def check_name(name: str) -> None:
     """One ValueError for a name that is neither ``auto`` nor a registered backend."""
     if name != "auto" and name not in BACKENDS:
-        raise ValueError(f"unknown scan backend {name!r}; choose one of auto, {', '.join(BACKENDS)}")
+        raise checks.ArgumentError(f"unknown scan backend {name!r}; choose one of auto, {', '.join(BACKENDS)}")
 
 
 @torch.compiler.assume_constant_result  # torch.compile calls it once while tracing (it may build a kernel)

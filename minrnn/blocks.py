@@ -21,10 +21,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from minrnn import checks
 from minrnn.layers import MinGRU, MinLSTM
 from minrnn.ops import native
 from minrnn.pretrained import Pretrained
-from minrnn.resets import check_resets
 
 RNNS = {"mingru": MinGRU, "minlstm": MinLSTM}
 
@@ -177,17 +177,20 @@ class Block(nn.Module, Pretrained):
 
     def _resets_supported(self) -> None:
         if not getattr(self.rnn, "supports_resets", False):
-            raise ValueError(f"resets need a layer that takes them (MinGRU, MinLSTM), not {type(self.rnn).__name__}")
+            raise checks.ArgumentError(
+                f"resets need a layer that takes them (MinGRU, MinLSTM), not {type(self.rnn).__name__}"
+            )
 
     def forward(
         self, x: torch.Tensor, state: State | None = None, resets: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, State]:
         """Parallel mode: x (B, T, D) -> (y (B, T, D), state after the last token). ``resets`` (B, T)
         bool: where a new sequence starts; neither the conv nor the RNN sees across it (minrnn.resets)."""
+        checks.block_call(self, x, step=False)
         conv_state, h0 = state if state is not None else (None, None)
         if resets is not None:
             self._resets_supported()
-            check_resets(resets, x.shape[0], x.shape[1], x.device, "Block")
+            checks.resets("Block", resets, x.shape[0], x.shape[1], x.device)
         if self.conv is not None:
             c, conv_state = self.conv(x, conv_state, resets)
             x = x + c
@@ -206,16 +209,11 @@ class Block(nn.Module, Pretrained):
     ) -> tuple[torch.Tensor, State]:
         """Sequential mode: x_t (B, D) -> (y_t (B, D), new state); memory independent of position.
         ``reset`` (B,) bool: rows where a new sequence starts at this token."""
+        checks.block_call(self, x_t, step=True)
         conv_state, h_prev = state if state is not None else (None, None)
         if reset is not None:
             self._resets_supported()
-            check_resets(
-                reset.unsqueeze(-1) if isinstance(reset, torch.Tensor) else reset,
-                x_t.shape[0],
-                1,
-                x_t.device,
-                "Block.step",
-            )
+            checks.resets("Block.step", reset, x_t.shape[0], None, x_t.device)
         if self.conv is not None:
             c, conv_state = self.conv.step(x_t, conv_state, reset)
             x_t = x_t + c

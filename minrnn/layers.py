@@ -25,15 +25,26 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minrnn import backends
+from minrnn import backends, checks
 from minrnn.ops.reference import LOG_CHUNK, g, log_g
-from minrnn.resets import check_resets, reset_coefficients, reset_log_coefficients, step_state
+from minrnn.resets import reset_coefficients, reset_log_coefficients, step_state
 
 
 def f32(t: torch.Tensor) -> torch.Tensor:
     """The precision policy: half-precision projections (bf16/fp16 models, autocast) are upcast, so
     the gates and the state are computed in float32 (results/core/layer_precision.md)."""
     return t.float() if t.element_size() < 4 else t
+
+
+def _plain_linear(m: nn.Module) -> bool:
+    """An nn.Linear whose call is F.linear(x, weight, bias) and nothing else: no hook of its own or global
+    (forward, pre-forward, backward), no parametrization (which changes its class), so the fused path may
+    read its weight and bias directly."""
+    hooks = (m._forward_hooks, m._forward_pre_hooks, m._backward_hooks, m._backward_pre_hooks)
+    glob = torch.nn.modules.module
+    global_hooks = (glob._global_forward_hooks, glob._global_forward_pre_hooks, glob._global_backward_hooks)
+    global_hooks += (glob._global_backward_pre_hooks,)
+    return type(m) is nn.Linear and not any(hooks) and not any(global_hooks)
 
 
 class _MinRNN(nn.Module):
@@ -77,41 +88,6 @@ class _MinRNN(nn.Module):
             return None
         return self.candidate(self.init_hidden_state).to(like.dtype).expand(batch, -1)
 
-    def _check(self, x: torch.Tensor, h: torch.Tensor | None, step: bool) -> None:
-        what = "x_t" if step else "x"
-        shape = "(B, dim_in)" if step else "(B, T, dim_in)"
-        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-            raise ValueError(
-                f"{type(self).__name__}: {what} must be a floating-point tensor, got {getattr(x, 'dtype', type(x))}"
-            )
-        if x.dim() != (2 if step else 3) or x.shape[-1] != self.dim_in or (not step and x.shape[1] == 0):
-            raise ValueError(
-                f"{type(self).__name__}: {what} must have shape {shape} with dim_in = "
-                f"{self.dim_in}, got {tuple(x.shape)}"
-            )
-        weight = next((p for p in self._projections[0].parameters() if p.is_floating_point()), None)
-        if weight is not None and x.dtype != weight.dtype and not torch.is_autocast_enabled(x.device.type):
-            raise ValueError(
-                f"{type(self).__name__}: {what} has dtype {x.dtype} but the layer's weights are {weight.dtype}"
-            )
-        if weight is not None and x.device != weight.device:
-            raise ValueError(
-                f"{type(self).__name__}: {what} is on {x.device} but the layer's weights are on {weight.device}"
-            )
-        if h is None:
-            return
-        if not isinstance(h, torch.Tensor) or not h.is_floating_point():
-            raise ValueError(
-                f"{type(self).__name__}: the state must be a floating-point tensor, got {getattr(h, 'dtype', type(h))}"
-            )
-        if h.device != x.device:
-            raise ValueError(f"{type(self).__name__}: the state is on {h.device} but {what} is on {x.device}")
-        if h.dim() != 2 or tuple(h.shape) != (x.shape[0], self.dim_hidden):
-            raise ValueError(
-                f"{type(self).__name__}: the state must have shape (B, dim_hidden) = "
-                f"{(x.shape[0], self.dim_hidden)}, got {tuple(h.shape)}"
-            )
-
     supports_resets = True  # Block passes resets on to layers that say so
 
     def forward(
@@ -129,15 +105,15 @@ class _MinRNN(nn.Module):
         return (h, h[:, -1]) if return_state else h
 
     def _forward(self, x: torch.Tensor, h0: torch.Tensor | None, resets: torch.Tensor | None = None) -> torch.Tensor:
-        self._check(x, h0, step=False)
+        checks.layer_call(self, x, h0, step=False)
+        if resets is not None:
+            checks.resets(type(self).__name__, resets, x.shape[0], x.shape[1], x.device)
         if h0 is None:
             h0 = self.initial_state(x.shape[0], x)
         elif h0.dtype != x.dtype:
             h0 = h0.to(x.dtype)  # every backend takes the state in the input's dtype
         backend = backends.get(self.scan, x.device, any_sign=not self.log_space)
-        if resets is not None:
-            check_resets(resets, x.shape[0], x.shape[1], x.device, type(self).__name__)
-        elif backend.gate_scan is not None:
+        if resets is None and backend.gate_scan is not None:
             return self._gate_scan(backend, x, h0)
         initial = self.initial_state(x.shape[0], x) if resets is not None else None
         if backend.log_space:
@@ -157,20 +133,17 @@ class _MinRNN(nn.Module):
         if resets is not None:
             log_s = None if initial is None else initial.log().to(log_b.dtype)
             log_a, log_b = reset_log_coefficients(log_a, log_b, resets, log_s)
-        if h0 is not None and (not self.log_space or bool((h0 <= 0).any())):
-            raise ValueError(
-                f"scan={backend.name!r} needs a positive h0 (its log is taken); the states of a "
-                "log-space layer are always positive"
-            )
+        checks.positive_state(type(self).__name__, backend.name, self.log_space, h0)
         log_h0 = h0.log().to(log_b.dtype) if h0 is not None else None
         return backend.scan(log_a, log_b, log_h0, self.log_chunk).to(x.dtype)
 
     def _gate_scan(self, backend, x: torch.Tensor, h0: torch.Tensor | None) -> torch.Tensor:
         """The backend's fused gate scan on all projections at once: one matmul, without the bias when
-        the kernel adds it as it reads p (``adds_bias``). Projections that are not plain nn.Linear (replaced after
-        construction: LoRA, quantisation) are each called as they are."""
+        the kernel adds it as it reads p (``adds_bias``). Projections that are not plain nn.Linear
+        (replaced after construction: LoRA, quantisation; a hook; a parametrization such as weight_norm)
+        are each called as they are."""
         projections = self._projections
-        if all(type(lin) is nn.Linear for lin in projections):
+        if all(_plain_linear(lin) for lin in projections) and len({lin.bias is None for lin in projections}) == 1:
             weight = torch.cat([lin.weight for lin in projections])
             bias = None if projections[0].bias is None else torch.cat([lin.bias for lin in projections])
             if not backend.adds_bias:
@@ -186,15 +159,9 @@ class _MinRNN(nn.Module):
     ) -> torch.Tensor:
         """Sequential mode: x_t (B, dim_in), h_prev (B, dim_hidden) or None -> h_t (B, dim_hidden).
         ``reset`` (B,) bool: rows where a new sequence starts at this step start from the initial state."""
-        self._check(x_t, h_prev, step=True)
+        checks.layer_call(self, x_t, h_prev, step=True)
         if reset is not None:
-            check_resets(
-                reset.unsqueeze(-1) if isinstance(reset, torch.Tensor) else reset,
-                x_t.shape[0],
-                1,
-                x_t.device,
-                f"{type(self).__name__}.step",
-            )
+            checks.resets(f"{type(self).__name__}.step", reset, x_t.shape[0], None, x_t.device)
         if h_prev is not None and h_prev.dtype != x_t.dtype:
             h_prev = h_prev.to(x_t.dtype)
         h_prev = step_state(h_prev, reset, self.initial_state(x_t.shape[0], x_t))
@@ -271,12 +238,16 @@ class MinLSTM(_MinRNN):
         self.linear_h = nn.Linear(dim_in, dim_hidden, bias=bias)
         self._projection_names = ("linear_f", "linear_i", "linear_h")
         self.normalize_gates = normalize_gates
-        self._mode = "lstm_norm" if normalize_gates else "lstm"
         if forget_bias:
             if not bias:
                 raise ValueError("forget_bias needs bias=True")
             with torch.no_grad():
                 self.linear_f.bias.add_(forget_bias)
+
+    @property
+    def _mode(self) -> str:
+        """The fused recurrence: read at each call, so a ``normalize_gates`` changed after construction counts."""
+        return "lstm_norm" if self.normalize_gates else "lstm"
 
     def coefficients(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Algorithms 3/7 (Listings 3/9): a = f', b = i' * h~ (f, i when not normalised)."""

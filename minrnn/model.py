@@ -8,11 +8,10 @@ so long inputs can also be processed chunk by chunk.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
+from minrnn import checks
 from minrnn.blocks import NORMS, Block, State
 from minrnn.pretrained import Pretrained
 
@@ -57,23 +56,7 @@ class SequenceModel(nn.Module, Pretrained):
         self.head = nn.Linear(dim, dim_out, bias=False)
 
     def _embed(self, x: torch.Tensor, step: bool) -> torch.Tensor:
-        tokens = self.vocab_size is not None
-        want = ("(B,)" if step else "(B, T)") if tokens else ("(B, dim_in)" if step else "(B, T, dim_in)")
-        ok_dtype = not (x.is_floating_point() or x.is_complex()) if tokens else x.is_floating_point()
-        ndim = (1 if step else 2) + (0 if tokens else 1)
-        if not ok_dtype or x.dim() != ndim or (not step and x.shape[1] == 0):
-            kind = "integer token ids" if tokens else "floating-point vectors"
-            raise ValueError(
-                f"SequenceModel expects {kind} of shape {want}{'' if step else ' with T >= 1'}, "
-                f"got {x.dtype} {tuple(x.shape)}"
-            )
-        if (
-            tokens
-            and x.numel()
-            and not torch.compiler.is_compiling()
-            and (int(x.min()) < 0 or int(x.max()) >= self.vocab_size)
-        ):
-            raise ValueError(f"token ids must lie in [0, {self.vocab_size}), got [{int(x.min())}, {int(x.max())}]")
+        checks.model_input(self, x, step)
         return self.embed(x)
 
     def forward(
@@ -122,18 +105,7 @@ class SequenceModel(nn.Module, Pretrained):
         temperature, top_k, then top_p (nucleus) in transformers' order, so with the same seed its
         ``generate`` draws the same tokens (minrnn.hf, tests/test_hf.py).
         """
-        if self.vocab_size is None:
-            raise ValueError("generate needs a token model (vocab_size)")
-        if prompt.dim() != 2 or prompt.shape[1] == 0:
-            raise ValueError(
-                f"generate needs a prompt of at least one token per row (B, T0 >= 1), got {tuple(prompt.shape)}"
-            )
-        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens must be an integer >= 1, got {max_new_tokens!r}")
-        if not math.isfinite(temperature) or temperature < 0 or (top_k is not None and top_k < 1):
-            raise ValueError(f"need a finite temperature >= 0 and top_k >= 1, got {temperature}, {top_k}")
-        if top_p is not None and not 0 < top_p <= 1:
-            raise ValueError(f"top_p must lie in (0, 1], got {top_p}")
+        checks.generation(self, prompt, max_new_tokens, temperature, top_k, top_p)
         logits, state = self(prompt, return_state=True)
         logits = logits[:, -1]
         out = [prompt]

@@ -13,28 +13,15 @@ from __future__ import annotations
 
 import torch
 
+from minrnn import checks
+
 
 def resets_from_cu_seqlens(cu_seqlens: torch.Tensor | list[int]) -> torch.Tensor:
     """(1, total) resets for sequences packed end to end: ``cu_seqlens`` = [0, T_1, T_1 + T_2, ..., total]."""
-    cu = torch.as_tensor(cu_seqlens)
-    if cu.dim() != 1 or cu.numel() < 2 or cu.is_floating_point() or cu.dtype == torch.bool:
-        raise ValueError(f"cu_seqlens must be a 1-D integer tensor [0, ..., total], got {cu.dtype} {tuple(cu.shape)}")
-    cu = cu.cpu().long()
-    if int(cu[0]) != 0 or bool((cu[1:] <= cu[:-1]).any()):
-        raise ValueError(f"cu_seqlens must start at 0 and increase strictly, got {cu.tolist()}")
+    cu = checks.cu_seqlens(cu_seqlens)
     resets = torch.zeros(1, int(cu[-1]), dtype=torch.bool)
     resets[0, cu[:-1]] = True
     return resets
-
-
-def check_resets(resets: torch.Tensor, batch: int, length: int, device: torch.device, who: str) -> None:
-    """One ValueError for resets that are not a (B, T) bool tensor on the input's device."""
-    if not isinstance(resets, torch.Tensor) or resets.dtype != torch.bool:
-        raise ValueError(f"{who}: resets must be a bool tensor (B, T), got {getattr(resets, 'dtype', type(resets))}")
-    if tuple(resets.shape) != (batch, length):
-        raise ValueError(f"{who}: resets must have shape (B, T) = {(batch, length)}, got {tuple(resets.shape)}")
-    if resets.device != device:
-        raise ValueError(f"{who}: resets are on {resets.device} but the input is on {device}")
 
 
 def reset_coefficients(

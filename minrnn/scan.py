@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import torch
 
-from minrnn import backends
+from minrnn import backends, checks
 from minrnn.ops.reference import LOG_CHUNK, scan_log
-from minrnn.resets import check_resets, reset_coefficients
+from minrnn.resets import reset_coefficients
 
 
 def scan(
@@ -36,18 +36,11 @@ def scan(
 ) -> torch.Tensor:
     """h_t = a_t * h_{t-1} + b_t with the chosen backend (see the module docstring). ``resets`` (B, T)
     bool: where True, h_{t-1} is replaced by zeros (a new sequence starts at t; minrnn.resets)."""
-    if a.dim() != 3 or a.shape != b.shape:
-        raise ValueError(f"scan needs a and b of the same shape (B, T, C), got {tuple(a.shape)} and {tuple(b.shape)}")
-    if h0 is not None and h0.shape != (a.shape[0], a.shape[2]):
-        raise ValueError(f"h0 must have shape (B, C) = {(a.shape[0], a.shape[2])}, got {tuple(h0.shape)}")
-    for name, t in (("b", b), ("h0", h0)):  # checked before any kernel runs: a kernel would read garbage
-        if t is not None and (t.device != a.device or not t.is_floating_point()):
-            raise ValueError(f"scan: {name} must be a floating-point tensor on {a.device}, got {t.dtype} on {t.device}")
-    if not a.is_floating_point():
-        raise ValueError(f"scan: a must be a floating-point tensor, got {a.dtype}")
+    checks.scan_call(a, b, h0)
+    b, h0 = b.to(a.dtype), h0.to(a.dtype) if h0 is not None else None  # every backend takes them in a's dtype
     record = backends.get(backend, a.device)
     if resets is not None:
-        check_resets(resets, a.shape[0], a.shape[1], a.device, "scan")
+        checks.resets("scan", resets, a.shape[0], a.shape[1], a.device)
         a, b = reset_coefficients(a, b, resets)
     if record.log_space:
         return scan_log(a, b, h0, LOG_CHUNK, record.scan)
