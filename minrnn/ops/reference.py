@@ -116,6 +116,16 @@ def scan_log(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None, c
     return scan(a.log(), b.log(), h0.log() if h0 is not None else None, chunk).to(dtype)
 
 
+def scan_vanilla_parallel(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
+    """Appendix B.1's comparator, the vanilla parallel scan (Heinsen 2023, before logs):
+    h_t = a*_t (h0 + sum_{k<=t} b_k / a*_k) with a*_t = prod_{k<=t} a_k. Not used by any layer: a*_t
+    underflows for long sequences (in float32 most outputs are inf/NaN by T = 512), which is why the
+    paper trains in log space (scripts/scan_accuracy.py measures it)."""
+    a_star = torch.cumprod(a, dim=1)
+    start = h0.unsqueeze(1) if h0 is not None else 0
+    return a_star * (start + torch.cumsum(b / a_star, dim=1))
+
+
 def gate_scan(
     p: torch.Tensor, h0: torch.Tensor | None, mode: str, log_space: bool, bias: torch.Tensor | None = None
 ) -> torch.Tensor:

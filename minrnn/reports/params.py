@@ -10,8 +10,9 @@ from pathlib import Path
 from torch import nn
 
 from minrnn import MinGRU, MinLSTM
-from minrnn.files import write_json, write_text
+from minrnn.files import write_text
 from minrnn.harness.records import provenance
+from minrnn.reports.render import write_result_json
 from minrnn.reports.runs import paper_reference
 
 
@@ -59,6 +60,8 @@ def run(args, error) -> int:
     rows = shares(args.dim)
     table = markdown(rows, args.dim)
     print(table)
-    write_json(args.out / "param_counts.json", {"rows": rows, "config": {"dim": args.dim}, "provenance": provenance()})
+    write_result_json(
+        args.out / "param_counts.json", {"rows": rows, "config": {"dim": args.dim}, "provenance": provenance()}
+    )
     write_text(args.out / "param_counts.md", table)
     return 0

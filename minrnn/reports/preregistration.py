@@ -3,7 +3,8 @@
 results/preregistration/preregistration.yaml fixes, before the runs, the arms, seeds, bar and test of
 each verdict that hangs on seed noise. This module reads and checks that file (``load``), gives the
 statistics it names -- Wilson intervals for fit rates, Fisher's exact test between two arms, two
-standard errors of a difference of means, the budget rule -- and lists its runs in order, with those
+standard errors of a difference of means, and the budget rule (still_improving, from the claims
+machinery, where every verdict's rules are) -- and lists its runs in order, with those
 already in results/ (same config identity and seed) marked done (``plan``). scripts/run_preregistered.py
 runs the rest.
 """
@@ -15,6 +16,8 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import NormalDist
+
+from minrnn.reports.claims.machinery import still_improving  # noqa: F401  (the budget rule, one place)
 
 PREREGISTRATION = Path("results/preregistration/preregistration.yaml")
 TESTS = ("fit_rate", "means", "above_chance")
@@ -67,18 +70,6 @@ def mean_above(xs: list[float], chance: float) -> tuple[float, float]:
     if len(xs) < 2:
         raise ValueError(f"a mean against chance needs >= 2 seeds, got {len(xs)}")
     return statistics.fmean(xs) - chance, 2 * statistics.stdev(xs) / math.sqrt(len(xs))
-
-
-def still_improving(curves: list[list[float]], last: int = 2, min_spread: float = 0.01) -> bool:
-    """The budget rule: an arm's validation accuracy rose over its last ``last`` evaluations, averaged
-    over its seeds (``curves``, one per seed), by more than its own seeds' spread (the sample std of the
-    final values; ``min_spread`` for one seed or a smaller spread)."""
-    curves = [c for c in curves if len(c) > last]
-    if not curves:
-        return False
-    finals = [c[-1] for c in curves]
-    spread = max(statistics.stdev(finals) if len(finals) > 1 else 0.0, min_spread)
-    return statistics.fmean(c[-1] - c[-1 - last] for c in curves) > spread
 
 
 # ---------------------------------------------------------------- the file

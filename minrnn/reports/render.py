@@ -5,12 +5,13 @@ every table and figure script shares (``Report``: --scale, --results, --runs, --
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from minrnn.files import atomic_path, write_text
+from minrnn.files import atomic_path, write_json, write_text
 from minrnn.reports.runs import ResultsError
 
 
@@ -44,6 +45,28 @@ def write_table(out: Path, name: str, title: str, note: str, header: list[str], 
     print(md)
 
 
+VOLATILE = ("provenance",)  # where and when a report was made: not a change of its content
+
+
+def unchanged(path: Path, obj: dict, volatile: tuple[str, ...] = VOLATILE) -> bool:
+    """Whether ``path`` holds ``obj`` already, but for its ``volatile`` keys (provenance: commit, date)."""
+    try:
+        old = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return False
+    strip = (lambda d: {k: v for k, v in d.items() if k not in volatile}) if isinstance(old, dict) else None
+    return strip is not None and strip(old) == strip(json.loads(json.dumps(obj)))
+
+
+def write_result_json(path: Path, obj: dict) -> bool:
+    """A generated results file through the one writer (minrnn.files), kept as it is when only its
+    provenance would change (issue #36: a make target leaves a clean tree); True when written."""
+    if unchanged(path, obj):
+        return False
+    write_json(path, obj)
+    return True
+
+
 def write_markdown(path: Path, lines: list[str]) -> None:
     """A report's Markdown page (lines joined, a final newline), written and printed."""
     text = "\n".join(lines) + "\n"
@@ -60,7 +83,9 @@ def save_figure(fig, path: Path) -> list[Path]:
     try:
         for p in paths:  # a name of this writer's own: two scripts drawing the same figure never share one
             with atomic_path(p) as tmp:
-                fig.savefig(tmp, bbox_inches="tight", dpi=150)
+                # no creation date: a figure redrawn from the same results is the same file
+                meta = {"CreationDate": None} if p.suffix == ".pdf" else {}
+                fig.savefig(tmp, bbox_inches="tight", dpi=150, metadata=meta)
     finally:
         plt.close(fig)
     return paths

@@ -23,8 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from minrnn.files import write_json, write_text
+from minrnn.files import write_text
 from minrnn.harness.records import provenance
+from minrnn.reports.render import write_result_json
 from minrnn.reports.runs import load_runs, metric, paper_reference, preset_identities
 
 HOLDS, PARTLY, FAILS, BUDGET, NOT_RUN = "holds", "partly holds", "does not hold", "budget-limited", "not run"
@@ -117,23 +118,104 @@ def two_standard_errors(xs: list[float], ys: list[float]) -> float:
     return 2 * math.sqrt(var[0] / len(xs) + var[1] / len(ys))
 
 
-def still_improving(runs: list[dict]) -> bool:
-    """Evidence that a deciding run was cut short: stopped by its step budget, best at its last evaluation,
-    and that evaluation better than the one before by more than the seeds' spread (one seed: 0.01)."""
-    finals = [c[-1] for c in map(_validation, runs) if c]
-    noise = statistics.stdev(finals) if len(finals) > 1 else NOISE_ONE_SEED
-    for r in runs:
-        curve = _validation(r)
-        last_is_best = r["metrics"].get("best_step") == r["metrics"].get("steps")
-        if r["metrics"].get("stop_reason") == "max_steps" and last_is_best and len(curve) > 1:
-            if curve[-1] - curve[-2] > noise:
-                return True
-    return False
+# ---- the verdict rules: every claim is decided by these, alike (tests/test_claims.py hits each branch) ------
+#
+# 1. budget: a verdict other than "holds" is budget-limited when a deciding arm (one configuration's
+#    seeds) is still improving at the end of its budget, by its own seeds' spread (still_improving);
+#    each arm is judged alone, never pooled with another's seeds.
+# 2. guessing floor: an accuracy at or below 1/k (k the choices of a guess: classes, pairs) plus MARGIN
+#    is guessing; a rise from below the floor up to it is not learning (floor, above_floor).
+# 3. censored ties: the step at which a run reaches its best is unknown when its best is its last
+#    evaluation at the step budget (censored); "A earlier than B" with both censored is never decided.
+# 4. the paper's quantity: a speed or memory claim is decided by the paper's algorithm (the log-space
+#    parallel scan) and on the paper's device; a quantity only a GPU measures is "not run (GPU memory)".
+# 5. faster: "A needs k x the steps of B" is steps-to-target (the best loss both reach), with n.
+
+BUDGET_LAST_EVALUATIONS = 2  # results/preregistration/preregistration.yaml's budget_rule (the same rule)
+BUDGET_MIN_SPREAD = NOISE_ONE_SEED
+MARGIN = 0.05  # accuracy: a gap smaller than this is not told from a guess or from another arm
 
 
-def budget(verdict: str, runs: list[dict]) -> str:
-    """A claim that is not (fully) met while a deciding run still improves is budget-limited."""
-    return BUDGET if verdict in (FAILS, PARTLY) and still_improving(runs) else verdict
+def still_improving(
+    curves: list[list[float]], last: int = BUDGET_LAST_EVALUATIONS, min_spread: float = BUDGET_MIN_SPREAD
+) -> bool:
+    """The budget rule: an arm's validation curve (larger is better) rose over its last ``last``
+    evaluations, averaged over its seeds (``curves``, one per seed), by more than its own seeds' spread
+    (the sample std of the final values; ``min_spread`` for one seed or a smaller spread)."""
+    curves = [c for c in curves if len(c) > last]
+    if not curves:
+        return False
+    finals = [c[-1] for c in curves]
+    spread = max(statistics.stdev(finals) if len(finals) > 1 else 0.0, min_spread)
+    return statistics.fmean(c[-1] - c[-1 - last] for c in curves) > spread
+
+
+def arm_still_improving(runs: list[dict]) -> bool:
+    """The budget rule on one arm's runs: stopped by their step budget (not solved, not early-stopped)
+    and still improving (validation accuracy, or minus the loss)."""
+    at_budget = [r for r in runs if r["metrics"].get("stop_reason") == "max_steps"]
+    return bool(at_budget) and still_improving([_validation(r) for r in at_budget])
+
+
+def budget(verdict: str, arms: list[list[dict]]) -> str:
+    """A verdict other than holds (or not run) is budget-limited when any deciding arm still improves."""
+    if verdict in (HOLDS, NOT_RUN) or not any(arm_still_improving(a) for a in arms if a):
+        return verdict
+    return BUDGET
+
+
+def floor(k: int | float) -> float:
+    """The guessing floor of a choice among ``k``: 1/k."""
+    return 1.0 / k
+
+
+def above_floor(acc: float, chance: float, margin: float = MARGIN) -> bool:
+    """An accuracy that is more than a guess: above the floor by more than ``margin``."""
+    return acc - chance > margin
+
+
+def censored(runs: list[dict]) -> bool:
+    """Time-to-best is censored: every run's best is its last evaluation at its step budget."""
+    return bool(runs) and all(
+        r["metrics"].get("stop_reason") == "max_steps" and r["metrics"].get("best_step") == r["metrics"].get("steps")
+        for r in runs
+    )
+
+
+def earlier(a: list[dict], b: list[dict]) -> bool | None:
+    """Whether arm ``a`` reaches its best at an earlier step than arm ``b`` (means over seeds); None when
+    both are censored (a censored tie: never decided)."""
+    if censored(a) and censored(b):
+        return None
+    if censored(b):
+        return True  # a's best is before the budget, b's at or after it
+    if censored(a):
+        return False
+    return statistics.fmean(r["metrics"]["best_step"] for r in a) < statistics.fmean(
+        r["metrics"]["best_step"] for r in b
+    )
+
+
+def steps_to(run: dict, target: float) -> int | None:
+    """The first evaluation step at which a run's validation loss is at or below ``target``."""
+    return next((h["step"] for h in run["metrics"].get("val_history", []) if h["val_loss"] <= target), None)
+
+
+def steps_to_target(slow: list[dict], fast: list[dict]) -> tuple[float, float, int, int] | None:
+    """Steps-to-target: (ratio, target, n_slow, n_fast), the target the best loss both arms reach (the larger
+    of their best validation losses, means over seeds), the ratio of their mean steps to reach it."""
+    if not slow or not fast:
+        return None
+    target = max(statistics.fmean(r["metrics"]["best_val"] for r in arm) for arm in (slow, fast))
+    steps = [[steps_to(r, target) for r in arm] for arm in (slow, fast)]
+    if any(s is None for arm in steps for s in arm):
+        return None
+    return statistics.fmean(steps[0]) / statistics.fmean(steps[1]), target, len(slow), len(fast)
+
+
+def gpu_only(what: str, paper: str = "") -> Verdict:
+    """The verdict of a quantity only a GPU measures (GPU memory, a CUDA kernel's time): not run."""
+    return Verdict(NOT_RUN, f"not run ({what}): a GPU-only quantity; CPU numbers are a different quantity", paper)
 
 
 @dataclass(frozen=True)
@@ -177,8 +259,21 @@ def evaluate(results: Path, scale: str) -> list[dict]:
                 "verdict": v.verdict,
                 "table": claim.table.format(scale=scale),
                 "section": claim.section,
+                "preregistered": preregistered().get(claim.id, []),
             }
         )
+    return out
+
+
+@functools.cache
+def preregistered() -> dict[str, list[str]]:
+    """{claim id: the ids of its pre-registered seed matrices} (results/preregistration/preregistration.yaml)."""
+    from minrnn.reports.preregistration import PREREGISTRATION, load
+
+    path = Path(__file__).resolve().parents[3] / PREREGISTRATION
+    out: dict[str, list[str]] = {}
+    for v in load(path).verdicts if path.exists() else ():
+        out.setdefault(v.claim, []).append(v.id)
     return out
 
 
@@ -202,14 +297,20 @@ def markdown(rows: list[dict], scale: str) -> str:
             f"## {title} against our runs, scale={scale}",
             "",
             f"Computed by `make claims` from results/ alone (minrnn/reports/claims/): {counts}. "
-            "Budget-limited: not met yet, and a deciding run was still improving at its last evaluation by more "
-            "than the seeds' spread; inconclusive: the difference is within the seeds' spread.",
+            "The rules every row is decided by (machinery.py): budget-limited when not met yet and a deciding arm "
+            "(one configuration's seeds) was still improving over its last evaluations by more than its own seeds' "
+            "spread, or when both arms of an 'earlier' comparison had their best at their last evaluation "
+            "(a censored tie); an accuracy within 0.05 of its guessing floor (1/k) is a guess; speed and memory "
+            "are the paper's algorithm's (the log-space scan), GPU-only quantities not run; 'faster' is "
+            "steps-to-target with n; inconclusive: the difference is within the seeds' spread. Pre-registered: "
+            "the seed matrices of results/preregistration/preregistration.yaml that decide the row.",
             "",
-            "| claim | where | the claim's evidence | ours | verdict |",
-            "|---|---|---|---|---|",
+            "| claim | where | the claim's evidence | ours | verdict | pre-registered |",
+            "|---|---|---|---|---|---|",
         ]
         for r in part:
-            cells = [f"[{r['claim']}]({r['table']})", r["source"], r["paper"], r["ours"], f"**{r['verdict']}**"]
+            prereg = ", ".join(r.get("preregistered", [])) or "no"
+            cells = [f"[{r['claim']}]({r['table']})", r["source"], r["paper"], r["ours"], f"**{r['verdict']}**", prereg]
             lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
         lines.append("")
     return "\n".join(lines)
@@ -286,7 +387,7 @@ def scales(results: Path) -> list[str]:
 def write(results: Path, out: Path, scale: str, docs: Path | None = None) -> None:
     """results/claims_<scale>.{json,md} (and the claims table of ``docs`` at CPU scale); printed."""
     rows = evaluate(results, scale)
-    write_json(out / f"claims_{scale}.json", {"scale": scale, "claims": rows, "provenance": provenance()})
+    write_result_json(out / f"claims_{scale}.json", {"scale": scale, "claims": rows, "provenance": provenance()})
     text = markdown(rows, scale)
     write_text(out / f"claims_{scale}.md", text)
     print(text)
