@@ -410,3 +410,20 @@ def test_the_claims_rows_name_their_preregistered_seed_matrices():
     for v in load(ROOT / "results/preregistration/preregistration.yaml").verdicts:
         expected.setdefault(v.claim, []).append(v.id)
     assert marked == expected
+
+
+def test_a_report_whose_content_did_not_change_is_not_rewritten_for_its_provenance(tmp_path, monkeypatch):
+    """Issue #36: make claims / make tables twice leave a clean tree; provenance alone is not a change."""
+    from minrnn.reports import render
+
+    path = tmp_path / "claims_cpu.json"
+    assert render.write_result_json(path, {"claims": [1], "provenance": {"date": "monday"}})
+    before = path.read_bytes()
+    assert not render.write_result_json(path, {"claims": [1], "provenance": {"date": "tuesday"}})
+    assert path.read_bytes() == before
+    assert render.write_result_json(path, {"claims": [2], "provenance": {"date": "tuesday"}})
+    assert json.loads(path.read_text()) == {"claims": [2], "provenance": {"date": "tuesday"}}
+    fig = render.pyplot().figure()  # a figure drawn twice is the same bytes: no creation date in the PDF
+    first = render.save_figure(fig, tmp_path / "f")[1].read_bytes()
+    fig = render.pyplot().figure()
+    assert render.save_figure(fig, tmp_path / "f")[1].read_bytes() == first

@@ -18,6 +18,8 @@ HEADLINES = {
     "4.00x": "results/efficiency/efficiency_cpu.md",
     "1.548": "results/claims_cpu.md",
     "1.550": "results/claims_cpu.md",
+    "1.748": "results/figures/figure2_cpu.md",  # the 600-step runs make reproduce prints
+    "1.796": "results/figures/figure2_cpu.md",
 }
 
 
@@ -43,6 +45,17 @@ def test_every_headline_number_is_in_the_results_file_it_comes_from():
     assert numbers <= set(HEADLINES), numbers - set(HEADLINES)  # the paper's numbers aside, each one is listed
     for number, source in HEADLINES.items():
         assert number in section and number in (ROOT / source).read_text(), (number, source)
+
+
+def test_each_headline_says_its_budget_beside_it():
+    """Issue #36: a headline number says how long its runs trained, and the Figure 2 headline names both the
+    longer runs' budget and the presets' that make reproduce prints (the figure's table)."""
+    section = README[README.index("## Three results") : README.index("## Layout")]
+    for item in section.split("\n- ")[1:]:
+        assert re.search(r"\d[\d,]* steps|T = \d+", item), item
+    figure2 = (ROOT / "results/figures/figure2_cpu.md").read_text()
+    steps = {int(row.split("|")[4]) for row in figure2.splitlines() if row.startswith("| min")}
+    assert steps == {600} and "presets' 600 steps, which `make reproduce` prints" in " ".join(section.split())
 
 
 def test_every_linked_file_exists():
