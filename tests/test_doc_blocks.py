@@ -65,6 +65,8 @@ ALLOWED = {
     ("docs/gpus.md", "7.5"): "a GPU's compute capability",
     ("docs/gpus.md", "8.0"): "a GPU's compute capability",
     ("docs/gpus.md", "9.0"): "a GPU's compute capability",
+    ("docs/gpus.md", "8.6"): "a GPU's compute capability (in a wheel's list of architectures)",
+    ("docs/gpus.md", "12.9"): "a CUDA toolkit version (a build's name), not a measurement",
 }
 
 # Not structure: numbers of docs/results.md's prose whose file holds them in another unit or rounding
