@@ -383,7 +383,8 @@ BAD_INPUTS = [
     BadInput("an impossible sequence length", [*TINY, "task.seq_len=1000000000"], r"needs at least .* GiB"),
     BadInput(
         "a checkpoint that no longer fits the code",
-        train_argv(Path("{tmp}"), "trainer.max_steps=4", "trainer.eval_every=2"),  # the set-up run's own command
+        # the set-up run's own command; its result exists, so forced (else it is recognised, not retrained)
+        train_argv(Path("{tmp}"), "trainer.max_steps=4", "trainer.eval_every=2", "trainer.force=true"),
         r"does not fit this code",
         setup="checkpoint_of_another_format",
     ),
@@ -398,7 +399,8 @@ BAD_INPUTS = [
     ),
     BadInput(  # issue 34: minrnn.reader migrates minrnn.checkpoint/1, naming what it assumed
         "an older checkpoint without bad_evals (migrated)",
-        train_argv(Path("{tmp}"), "trainer.max_steps=4", "trainer.eval_every=2"),  # the set-up run resumed
+        # the set-up run resumed (finished: forced)
+        train_argv(Path("{tmp}"), "trainer.max_steps=4", "trainer.eval_every=2", "trainer.force=true"),
         r"minrnn\.checkpoint/1 read as minrnn\.checkpoint/2.*bad_evals=0",
         setup="checkpoint_without_bad_evals",
         succeeds=True,
