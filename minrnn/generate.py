@@ -22,7 +22,8 @@ from pathlib import Path
 import torch
 
 from minrnn import SequenceModel
-from minrnn.reader import CHECKPOINT, RESULT, UnreadableFile, read_json, read_torch
+from minrnn.formats import CHECKPOINT, RESULT
+from minrnn.reader import UnreadableFile, read_json, read_torch
 from minrnn.tasks.shakespeare import Characters, DataError
 
 REPRO = 'the harness: pip install "minrnn[repro]"'

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from minrnn.files import atomic_path
-from minrnn.reader import Array, UnreadableFile, read_hdf5
+from minrnn.formats import Array, read_hdf5
+from minrnn.reader import UnreadableFile
 from minrnn.tasks.download import DataError, download
 
 URL = "http://rail.eecs.berkeley.edu/datasets/offline_rl/gym_mujoco_v2/{env}_{dataset}-v2.hdf5"

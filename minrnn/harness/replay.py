@@ -16,8 +16,9 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from minrnn.formats import RESULT
 from minrnn.harness.config import identity
-from minrnn.reader import RESULT, read_json
+from minrnn.reader import read_json
 
 # Wall-clock times and the stretches that count them: they differ between any two runs.
 TIMES = ("train_seconds_this_session", "train_seconds_all_stretches", "stretches")

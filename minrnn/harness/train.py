@@ -31,15 +31,17 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from minrnn.files import inside
+from minrnn.formats import RESULT
 from minrnn.harness.config import CONFIGS, identity, register_resolvers, run_identity
 from minrnn.harness.local_sweep import SweepStop
 from minrnn.harness.records import provenance, write_json_atomic
 from minrnn.harness.registry import config_folders
 from minrnn.harness.run_lock import RunInUse, RunLock
-from minrnn.harness.schema import NOT_ARGUMENTS, check, check_launcher, check_memory, check_writable
+from minrnn.harness.schema import check, check_launcher, check_memory, check_writable
+from minrnn.harness.schema_rules import NOT_ARGUMENTS
 from minrnn.harness.trainer import Preempted, TrainingError, fit, pick_device
 from minrnn.harness.wandb_logger import WandbLogger
-from minrnn.reader import RESULT, UnreadableFile, read_json
+from minrnn.reader import UnreadableFile, read_json
 from minrnn.tasks import Task
 
 register_resolvers()

@@ -28,11 +28,12 @@ import torch
 from tqdm import tqdm
 
 from minrnn.files import atomic_path
+from minrnn.formats import CHECKPOINT, METRICS_LINE
 from minrnn.harness.precision import Precision
 from minrnn.harness.records import write_text_atomic
 from minrnn.harness.schema import check_value
 from minrnn.layers import MinGRU, MinLSTM
-from minrnn.reader import CHECKPOINT, METRICS_LINE, UnreadableFile, read_jsonl, read_torch
+from minrnn.reader import UnreadableFile, read_jsonl, read_torch
 
 
 class TrainingError(RuntimeError):

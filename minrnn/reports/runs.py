@@ -16,10 +16,11 @@ import statistics
 import sys
 from pathlib import Path
 
+from minrnn.formats import RESULT
 from minrnn.harness import registry
 from minrnn.harness.config import CONFIGS, identity, register_resolvers, run_identity
 from minrnn.harness.records import RESULT_KEYS
-from minrnn.reader import RESULT, UnreadableFile, read_json
+from minrnn.reader import UnreadableFile, read_json
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: results/, docs/ (an editable install)
 NAMES = registry.names()  # key -> display name, every model of the registry (minrnn.harness.registry)
