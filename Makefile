@@ -185,8 +185,8 @@ reproduce-figure5: install  ## Figure 5: minLSTM forget-gate biases on ListOps (
 	$(TRAIN) -m experiment=table4/lra_minlstm seed=$(SEEDS) scale=$(SCALE) $(LAUNCH)
 	$(PY) scripts/make_figure5.py --scale $(SCALE) --biases $(subst $(COMMA), ,$(FORGET_BIASES))
 
-fuzz-files: install-dev  ## fuzz every file format minrnn reads with more examples than make test (tests/test_reader.py)
-	MINRNN_FUZZ_EXAMPLES=$${MINRNN_FUZZ_EXAMPLES:-3000} $(PY) -m pytest -q -p no:randomly -k fuzz tests/test_reader.py
+fuzz-files: install-dev  ## fuzz every file format minrnn reads with more examples than make test (tests/test_reader_fuzz.py)
+	MINRNN_FUZZ_EXAMPLES=$${MINRNN_FUZZ_EXAMPLES:-3000} $(PY) -m pytest -q -p no:randomly -k fuzz tests/test_reader_fuzz.py
 
 faults: install  ## fault injection: kill/resume runs at random steps, bad inputs -> results/reliability/
 	$(PY) tests/fault_injection.py --kills 10 --terms 5 --sweeps 2

@@ -139,7 +139,7 @@ TASKS = {
         "vocab_size": "int >= 4",
         "power_a": "float in (0, 1]",
     },
-    "minrnn.tasks.shakespeare.Shakespeare": {**EVAL, **DATA, "md5": "str", "context": "int >= 1"},
+    "minrnn.tasks.shakespeare.Shakespeare": {**EVAL, **DATA, "md5": "null | str", "context": "int >= 1"},
     "minrnn.tasks.listops.ListOps": {
         **DATA,
         "eval_batch_size": "int >= 1",
