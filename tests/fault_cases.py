@@ -197,8 +197,10 @@ BAD_INPUTS = [
         "truncated checkpoint", [*TINY, "trainer.max_steps=8"], r"cannot read checkpoint", setup="truncated_checkpoint"
     ),
     BadInput("empty results folder (tables)", TABLES, r"no run summaries"),
-    BadInput("corrupt results file", TABLES, r"broken\.json: not a run summary", setup="corrupt_results"),
-    BadInput("results file without provenance", TABLES, r"typed\.json: lacks", setup="results_without_provenance"),
+    BadInput("corrupt results file", TABLES, r"broken\.json: not JSON", setup="corrupt_results"),
+    BadInput(
+        "results file without provenance", TABLES, r"typed\.json: \S+: missing", setup="results_without_provenance"
+    ),
     BadInput(
         "non-finite metric in a results file", TABLES, r"nan\.json: metric test_acc is nan", setup="non_finite_results"
     ),

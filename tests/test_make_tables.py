@@ -77,7 +77,7 @@ def test_runs_of_another_config_are_ignored_by_name_and_bad_files_left_out(tmp_p
     rows = [line for line in t2.splitlines() if line.startswith("|")]
     assert "| minGRU (ours) | minGRU | 90.0 (n=1) | 99.5 ± 0.2 |" in rows and "nan" not in "".join(rows)
     assert f"Ignored, another config than the presets': {other.name}" in t2
-    assert f"{nan}: metric test_acc is nan" in t2 and f"{bare}: lacks provenance" in t2
+    assert f"{nan}: metric test_acc is nan" in t2 and f"{bare}: provenance: missing" in t2
     assert "Traceback" not in out.stderr
     out = tables(tmp_path / "nothing")
     assert out.returncode == 2 and "no run summaries" in out.stderr and "Traceback" not in out.stderr

@@ -142,6 +142,7 @@ TASKS = {
     "minrnn.tasks.shakespeare.Shakespeare": {**EVAL, **DATA, "md5": "null | str", "context": "int >= 1"},
     "minrnn.tasks.listops.ListOps": {
         **DATA,
+        "cache_dir": "null | str",  # null: generated ListOps is not cached
         "eval_batch_size": "int >= 1",
         "n_train": "int >= 1",
         "n_eval": "int >= 1",
