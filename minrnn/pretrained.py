@@ -168,8 +168,9 @@ def _check_layers(config: dict, path: Path) -> None:
             raise ValueError(f"{path}/{CONFIG} names rnn {rnn!r}, which is not one of minrnn's own layers")
 
 
-def _build(cls: type[nn.Module], config: dict | None, path: Path) -> nn.Module:
-    """``cls(**config)`` once every key is one the constructor takes."""
+def _build(cls: type[nn.Module], config: dict | None, path: Path, saved: dict, root: Path | None) -> nn.Module:
+    """``cls(**config)`` once every key is one the constructor takes and the sizes it implies fit the
+    weights file: built first on the meta device (no memory), its state checked against the header."""
     if config is None:
         raise ValueError(f"{path}/{CONFIG} holds no config for {cls.__name__}: pass into=<an instance you built>")
     params = inspect.signature(cls).parameters
@@ -178,9 +179,12 @@ def _build(cls: type[nn.Module], config: dict | None, path: Path) -> nn.Module:
         if unknown:
             raise ValueError(f"{path}/{CONFIG}: {cls.__name__} takes no argument {unknown[0]!r}")
     try:
-        return cls(**config)
+        with torch.device("meta"):
+            probe = cls(**config)
     except (TypeError, ValueError) as e:
         raise ValueError(f"{path}/{CONFIG}: cannot build {cls.__name__} from its config ({e})") from None
+    check_weights(probe, path, saved, root)
+    return cls(**config)
 
 
 def load_weights(
@@ -188,6 +192,22 @@ def load_weights(
 ) -> nn.Module:
     """Load ``folder``'s weights into ``module``: the header is checked against the file and against the
     module's own names, shapes and dtypes before any tensor is read."""
+    path = check_weights(module, folder, saved, root)
+    try:
+        from safetensors.torch import load_file  # memory-mapped
+    except ImportError:
+        tensors, _ = safetensors_io.load_file(path)
+    else:
+        try:
+            tensors = load_file(str(path))
+        except Exception as e:  # the package's own SafetensorError
+            raise ValueError(f"{path} is not a safetensors file minrnn can read ({e})") from None
+    module.load_state_dict(tensors)
+    return module
+
+
+def check_weights(module: nn.Module, folder: str | Path, saved: dict | None = None, root: Path | None = None) -> Path:
+    """The weights file of ``folder``, once its size and header fit ``module`` (names, shapes, dtypes)."""
     folder = Path(folder)
     saved = read_config(folder, root) if saved is None else saved
     path = _regular_file(folder, WEIGHTS, root)
@@ -208,17 +228,7 @@ def load_weights(
                 f"{path}: {name} is {spec['dtype']} {spec['shape']}, the module's is "
                 f"{safetensors_io.NAMES.get(t.dtype, t.dtype)} {list(t.shape)} (its config does not fit these weights)"
             )
-    try:
-        from safetensors.torch import load_file  # memory-mapped
-    except ImportError:
-        tensors, _ = safetensors_io.load_file(path)
-    else:
-        try:
-            tensors = load_file(str(path))
-        except Exception as e:  # the package's own SafetensorError
-            raise ValueError(f"{path} is not a safetensors file minrnn can read ({e})") from None
-    module.load_state_dict(tensors)
-    return module
+    return path
 
 
 def load_pretrained(
@@ -241,11 +251,11 @@ def load_pretrained(
     elif cls is not None and name in own and issubclass(cls, own[name]):
         if name in ("Block", "SequenceModel") and isinstance(config, dict):
             _check_layers(config, path)
-        module = _build(cls, config, path)
+        module = _build(cls, config, path, saved, root)
     elif cls is not None and own.get(cls.__name__) is not cls:  # a user's class: the caller chose to build it
         if name != USER or saved.get("class", "").rsplit(".", 1)[-1] != cls.__qualname__.rsplit(".", 1)[-1]:
             raise ValueError(f"{path}/{CONFIG} holds a {saved.get('class', name)}, not a {cls.__qualname__}")
-        module = _build(cls, config, path)
+        module = _build(cls, config, path, saved, root)
     else:
         if name not in own:
             user = name == USER
@@ -257,9 +267,12 @@ def load_pretrained(
             )
         if cls is not None and cls.__name__ != name:
             raise ValueError(f"{path}/{CONFIG} holds a {name}, not a {cls.__name__}")
+        named = saved.get("class", f"minrnn.{name}")
+        if not (isinstance(named, str) and named.startswith("minrnn.") and named.rsplit(".", 1)[-1] == name):
+            raise ValueError(f"{path}/{CONFIG} says class {named!r} for a saved {name}; not built")
         if name in ("Block", "SequenceModel") and isinstance(config, dict):
             _check_layers(config, path)
-        module = _build(own[name], config, path)
+        module = _build(own[name], config, path, saved, root)
     load_weights(module, path, saved, root)
     module.extra = saved.get("extra", {})
     return module.to(map_location).eval()

@@ -254,3 +254,26 @@ def test_without_the_safetensors_package_the_fallback_reads_the_same(tmp_path, m
     x = torch.randn(2, 5, 3)
     assert torch.equal(load_pretrained(tmp_path / "again")(x), layer(x))
     assert minrnn.save_pretrained is save_pretrained
+
+
+@pytest.mark.parametrize("sizes", [{"dim": 10**7, "vocab_size": 10**6}, {"dim": 10**5}, {"depth": 40}])
+def test_a_config_whose_sizes_do_not_fit_its_weights_allocates_nothing(tmp_path, sizes):
+    """The sizes in config.json are checked against the weights' header on the meta device first: a lie
+    is one ValueError, never an allocator error or gigabytes taken (a malicious user's attack)."""
+    model = SequenceModel(dim=8, depth=1, vocab_size=11, dim_out=11, block={"rnn": "mingru"})
+    folder = save_pretrained(model, tmp_path / "m")
+    saved = json.loads((folder / "config.json").read_text())
+    saved["config"].update(sizes)
+    (folder / "config.json").write_text(json.dumps(saved))
+    with pytest.raises(ValueError, match="does not fit these weights|lacks|has "):
+        load_pretrained(folder)
+
+
+@pytest.mark.parametrize("named", ["torch.nn.Linear", "os.system", "minrnn.layers.MinLSTM", 3])
+def test_a_class_field_that_names_another_class_is_refused(tmp_path, named):
+    folder = save_pretrained(MinGRU(4, 6), tmp_path / "m")
+    saved = json.loads((folder / "config.json").read_text())
+    saved["class"] = named
+    (folder / "config.json").write_text(json.dumps(saved))
+    with pytest.raises(ValueError, match="not built|not a"):
+        load_pretrained(folder)
