@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import NormalDist
 
@@ -93,6 +93,8 @@ class Verdict:
     arms: tuple[Arm, ...]
     comparisons: tuple[tuple[str, str], ...]
     bar: float | None = None
+    groups: dict = field(default_factory=dict)  # {group: [arm, ...]} (the above_chance test's groups)
+    chance: dict = field(default_factory=dict)  # {arm: its chance level} (the above_chance test)
 
 
 @dataclass(frozen=True)
@@ -213,7 +215,7 @@ def _verdict(node, where: str) -> Verdict:
         pairs.append(tuple(pair))
     return Verdict(
         node["id"], node["claim"], node["priority"], node["folder"], tuple(node["metrics"]), node["test"],
-        arms, tuple(pairs), node.get("bar"),
+        arms, tuple(pairs), node.get("bar"), dict(groups), dict(node.get("chance", {})),
     )  # fmt: skip
 
 

@@ -150,11 +150,13 @@ def still_improving(
     return statistics.fmean(c[-1] - c[-1 - last] for c in curves) > spread
 
 
-def arm_still_improving(runs: list[dict]) -> bool:
+def arm_still_improving(
+    runs: list[dict], last: int = BUDGET_LAST_EVALUATIONS, min_spread: float = BUDGET_MIN_SPREAD
+) -> bool:
     """The budget rule on one arm's runs: stopped by their step budget (not solved, not early-stopped)
     and still improving (validation accuracy, or minus the loss)."""
     at_budget = [r for r in runs if r["metrics"].get("stop_reason") == "max_steps"]
-    return bool(at_budget) and still_improving([_validation(r) for r in at_budget])
+    return bool(at_budget) and still_improving([_validation(r) for r in at_budget], last, min_spread)
 
 
 def budget(verdict: str, arms: list[list[dict]]) -> str:
@@ -309,7 +311,9 @@ def markdown(rows: list[dict], scale: str) -> str:
             "|---|---|---|---|---|---|",
         ]
         for r in part:
-            prereg = ", ".join(r.get("preregistered", [])) or "no"
+            outcomes = r.get("preregistered_outcomes") or {}
+            ids = r.get("preregistered", [])
+            prereg = ", ".join(f"{i}: {outcomes[i]}" if i in outcomes else i for i in ids) or "no"
             cells = [f"[{r['claim']}]({r['table']})", r["source"], r["paper"], r["ours"], f"**{r['verdict']}**", prereg]
             lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
         lines.append("")
@@ -386,7 +390,9 @@ def scales(results: Path) -> list[str]:
 
 def write(results: Path, out: Path, scale: str, docs: Path | None = None) -> None:
     """results/claims_<scale>.{json,md} (and the claims table of ``docs`` at CPU scale); printed."""
-    rows = evaluate(results, scale)
+    from minrnn.reports.prereg_decide import with_preregistered
+
+    rows = with_preregistered(evaluate(results, scale), results, out, scale)
     write_result_json(out / f"claims_{scale}.json", {"scale": scale, "claims": rows, "provenance": provenance()})
     text = markdown(rows, scale)
     write_text(out / f"claims_{scale}.md", text)

@@ -1,0 +1,164 @@
+"""minrnn.reports.prereg_decide: the pre-registered outcomes, each branch hit by synthetic runs, and the claims
+rows they decide once a matrix is complete (and not before)."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+from harness import write_summary
+
+from minrnn.reports import prereg_decide as pd
+from minrnn.reports.claims.machinery import BUDGET, FAILS, HOLDS, INCONCLUSIVE, PARTLY
+from minrnn.reports.preregistration import PREREGISTRATION, load, parse
+
+ROOT = Path(__file__).resolve().parent.parent
+PREREG = load(ROOT / PREREGISTRATION)
+V = {v.id: v for v in PREREG.verdicts}
+
+
+def run(acc: float, seed: int = 0, curve=None, stop: str = "max_steps", budget: int = 1000) -> dict:
+    """A synthetic summary: test accuracy, a validation curve (flat at acc unless given), its stop reason."""
+    curve = curve or [acc] * 4
+    hist = [{"step": (i + 1) * budget // len(curve), "val_acc": c} for i, c in enumerate(curve)]
+    metrics = {"test_acc": acc, "val_history": hist, "stop_reason": stop}
+    return {"seed": seed, "metrics": metrics, "config": {"trainer": {"max_steps": budget}}}
+
+
+def arms_of(verdict, accs: dict[str, list[float]], **kw) -> dict[str, list[dict]]:
+    return {a.name: [run(x, s, **kw) for s, x in enumerate(accs.get(a.name, []))] for a in verdict.arms}
+
+
+def test_val_acc_area_carries_the_last_value_to_the_budget():
+    r = run(0.0, curve=[0.2, 0.6], budget=1000)  # evaluations at 500 and 1000
+    assert pd.val_acc_area(r) == pytest.approx((0.2 * 500 + 0.6 * 500) / 1000)
+    solved = {"metrics": {"val_history": [{"step": 100, "val_acc": 0.5}, {"step": 200, "val_acc": 1.0}]},
+              "config": {"trainer": {"max_steps": 1000}}}  # fmt: skip
+    assert pd.val_acc_area(solved) == pytest.approx((0.5 * 100 + 1.0 * 900) / 1000)  # stopped early: 1.0 carried
+    assert pd.value(solved, "val_acc_last") == 1.0
+
+
+@pytest.mark.parametrize(
+    "transformer, mamba, outcome",
+    [
+        ([1.0] * 8, [0.5] * 8, HOLDS),  # 8/8 against 0/8: p = 1.6e-4
+        ([0.5] * 8, [1.0] * 8, FAILS),
+        ([1.0] * 8, [1.0] * 6 + [0.5] * 2, INCONCLUSIVE),  # 8/8 against 6/8: p = 0.47
+    ],
+)
+def test_recall_is_decided_by_fishers_test_on_the_deciding_pair(transformer, mamba, outcome):
+    v = V["recall-4-pairs"]
+    arms = arms_of(v, {a.name: [0.3] * 8 for a in v.arms} | {"transformer-w128": transformer, "mamba-w128": mamba})
+    got, why, stats = pd.recall(PREREG, v, arms)
+    assert got == outcome and "Fisher p" in why
+    assert set(stats["comparisons"]) == {f"{a} vs {b}" for a, b in v.comparisons}
+
+
+def chomsky(regular: float, counting: float, jitter: float = 0.01) -> dict:
+    v = V["chomsky-regular"]
+    return {a.name: [run((regular if a.name in v.chance else counting) + jitter * (s % 2), s) for s in range(8)]
+            for a in v.arms}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "arms, outcome",
+    [
+        (chomsky(0.95, 0.6), HOLDS),
+        (chomsky(0.95, 0.97), FAILS),  # handled, but counting is not harder
+        (chomsky(0.1, 0.1), FAILS),  # nothing above chance
+    ],
+)
+def test_chomsky_regular_against_counting(arms, outcome):
+    assert pd.chomsky(PREREG, V["chomsky-regular"], arms)[0] == outcome
+
+
+def test_chomsky_partly_when_one_regular_task_fails():
+    v, arms = V["chomsky-regular"], chomsky(0.95, 0.6)
+    arms["mingru-cycle_nav"] = [run(0.2 - 0.01 * (s % 2), s) for s in range(8)]  # at chance (0.2)
+    got, why, stats = pd.chomsky(PREREG, v, arms)
+    assert got == PARTLY and why.startswith("5 of 6 regular tasks above chance")
+    assert not stats["arms"]["mingru-cycle_nav"]["handled"]
+
+
+@pytest.mark.parametrize(
+    "plain, full, outcome", [([0.3, 0.31] * 3, [0.4, 0.41] * 3, HOLDS), ([0.4, 0.41] * 3, [0.3, 0.31] * 3, FAILS),
+                             ([0.3, 0.4] * 3, [0.31, 0.41] * 3, INCONCLUSIVE)],
+)  # fmt: skip
+def test_table6_difference_of_means_against_two_standard_errors(plain, full, outcome):
+    v = V["table6-ablation"]
+    assert pd.means(PREREG, v, arms_of(v, {"plain": plain, "conv_mlp": full}))[0] == outcome
+
+
+@pytest.mark.parametrize(
+    "long, gru, outcome",
+    [([1.0] * 5, [1.0] * 5, HOLDS), ([1.0] * 5, [0.5] * 5, PARTLY), ([0.5] * 5, [0.5] * 5, FAILS),
+     ([1.0] * 3 + [0.5] * 2, [0.5] * 5, INCONCLUSIVE)],
+)  # fmt: skip
+def test_table2_fit_rates_by_wilson_interval(long, gru, outcome):
+    v = V["table2-minlstm"]
+    assert pd.fit_rates(PREREG, v, arms_of(v, {"minlstm-long": long, "mingru": gru}))[0] == outcome
+
+
+def figure5(copy_order, listops_order):
+    """Both Figure 5 tasks decided from per-bias levels (larger = learns earlier)."""
+    out = {}
+    for vid, levels in (("figure5-copy", copy_order), ("figure5-listops", listops_order)):
+        v = V[vid]
+        arms = {a.name: [run(levels[a.name] + 0.01 * (s % 2), s) for s in range(len(a.seeds))] for a in v.arms}
+        out[vid] = {"stats": pd.means(PREREG, v, arms)[2]}
+    return pd.figure5(out)[0]
+
+
+def test_figure5_both_tasks_decide_together():
+    up, flat, down = {"bias0": 0.3, "bias3": 0.5, "bias5": 0.7}, {"bias0": 0.5, "bias3": 0.5, "bias5": 0.5}, None
+    down = {"bias0": 0.7, "bias3": 0.5, "bias5": 0.3}
+    assert figure5(up, up) == HOLDS
+    assert figure5(up, flat) == PARTLY
+    assert figure5(down, flat) == FAILS
+    assert figure5(flat, flat) == INCONCLUSIVE
+
+
+def small(tmp_path: Path, seeds=(0, 1)) -> Path:
+    """The table6 verdict cut to two seeds per arm, in tmp_path/results/preregistration/."""
+    doc = yaml.safe_load((ROOT / PREREGISTRATION).read_text())
+    doc["verdicts"] = [copy.deepcopy(v) for v in doc["verdicts"] if v["id"] == "table6-ablation"]
+    for arm in doc["verdicts"][0]["arms"]:
+        arm["seeds"] = list(seeds)
+    parse(doc)
+    path = tmp_path / "results" / "preregistration" / "preregistration.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def summaries(results: Path, arm: str, accs: list[float], rising: bool = False) -> None:
+    overrides = {"plain": ["experiment=table6/minlstm_plain"], "conv_mlp": ["experiment=table4/lra_minlstm"]}[arm]
+    for seed, acc in enumerate(accs):
+        curve = [acc - 0.3, acc - 0.15, acc] if rising else [acc] * 3
+        hist = [{"step": 100 * (i + 1), "val_acc": c} for i, c in enumerate(curve)]
+        write_summary(results, overrides, {"test_acc": acc, "val_history": hist, "stop_reason": "max_steps"}, seed)
+
+
+def test_a_matrix_is_pending_until_complete_then_decides_its_claim_row(tmp_path):
+    path = small(tmp_path)
+    results = path.parent.parent
+    summaries(results, "plain", [0.30, 0.31])
+    rows = [{"id": "table6-ablation", "verdict": INCONCLUSIVE, "ours": "n=3."}]
+    out = pd.with_preregistered(copy.deepcopy(rows), results, tmp_path / "out", "cpu")
+    assert out[0]["verdict"] == INCONCLUSIVE  # pending: the row keeps its own rules' verdict
+    assert out[0]["preregistered_outcomes"] == {"table6-ablation": "pending (2 of 4 runs)"}
+    summaries(results, "conv_mlp", [0.40, 0.41])
+    out = pd.with_preregistered(copy.deepcopy(rows), results, tmp_path / "out", "cpu")
+    assert out[0]["verdict"] == HOLDS and "Pre-registered: table6-ablation: conv_mlp - plain: +0.1000" in out[0]["ours"]
+    written = (tmp_path / "out" / "preregistration" / "verdicts_cpu.md").read_text()
+    assert "| table6-ablation | table6-ablation | 4 of 4 | **holds** |" in written
+
+
+def test_budget_limited_replaces_an_outcome_other_than_holds_while_an_arm_still_improves(tmp_path):
+    path = small(tmp_path)
+    results = path.parent.parent
+    summaries(results, "plain", [0.30, 0.31], rising=True)
+    summaries(results, "conv_mlp", [0.30, 0.32], rising=True)
+    (row,) = pd.decide(load(path), results)
+    assert row["outcome"] == BUDGET and "inconclusive while an arm it rests on is still improving" in row["why"]
+    assert row["stats"]["still_improving"] == ["conv_mlp", "plain"]
