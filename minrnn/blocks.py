@@ -42,7 +42,10 @@ def rnn_class(name: str) -> type[nn.Module]:
     try:
         return getattr(importlib.import_module(module), cls)
     except (ImportError, AttributeError, ValueError):
-        raise ValueError(f"unknown rnn {name!r}; choose one of {', '.join(RNNS)} or a dotted class path") from None
+        raise ValueError(
+            f"unknown rnn {name!r}; choose one of {', '.join(RNNS)} or a dotted class path "
+            "(module.Class, the module importable: on PYTHONPATH)"
+        ) from None
 
 
 class RMSNorm(nn.RMSNorm):

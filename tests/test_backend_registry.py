@@ -3,12 +3,12 @@ page's code block, written to a file and imported): MinGRU/MinLSTM run it, with 
 ``sequential``; ``auto`` prefers it where it can run and warns once where it cannot."""
 
 import importlib
-import re
 import warnings
 from pathlib import Path
 
 import pytest
 import torch
+from doc_pages import page_files
 
 from minrnn import MinGRU, MinLSTM, backends, resets_from_cu_seqlens
 
@@ -21,8 +21,7 @@ def toy(tmp_path, monkeypatch):
     monkeypatch.setattr(backends, "BACKENDS", dict(backends.BACKENDS))
     monkeypatch.setattr(backends, "_AUTO", {k: list(v) for k, v in backends._AUTO.items()})
     monkeypatch.setattr(backends, "_RESOLVED", {})
-    blocks = re.findall(r"```python\n(.*?)```", RECIPE.read_text(), re.S)
-    (tmp_path / "toy_backend.py").write_text(next(b for b in blocks if 'register_backend("toy"' in b))
+    (tmp_path / "toy_backend.py").write_text(page_files(RECIPE)["my_backends/toy_backend.py"])
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(__import__("sys").modules, "toy_backend", raising=False)
     return importlib.import_module("toy_backend")

@@ -64,17 +64,6 @@ def test_every_linked_file_exists():
             assert (doc.parent / target).exists(), f"{doc.name} links to {target}, which does not exist"
 
 
-def test_the_layer_example_runs_and_its_chunks_equal_one_pass(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    code = re.search(r"```python\n(.*?)```", README, re.S).group(1)
-    scope = {}
-    exec(compile(code, "README.md", "exec"), scope)
-    import torch
-
-    torch.testing.assert_close(torch.cat([scope["h1"], scope["h2"]], 1), scope["layer"](scope["x"]), rtol=0, atol=1e-5)
-    assert (tmp_path / "my-model" / "model.safetensors").exists()
-
-
 def test_the_reliability_counts_are_the_last_fault_injection_run():
     faults = json.loads((ROOT / "results/reliability/faults.json").read_text())
     text = " ".join((ROOT / "docs/reliability.md").read_text().split())

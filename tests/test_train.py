@@ -228,3 +228,15 @@ def test_cli_a_tag_never_writes_outside_results_and_runs(tmp_path, tag):
     assert out.returncode == 2 and "would be written outside" in out.stderr, out.stderr[-2000:]
     assert "Traceback" not in out.stderr
     assert sorted(p for p in tmp_path.rglob("*")) == before  # not even Hydra's run folder
+
+
+def test_a_relative_results_folder_gets_the_summary_where_it_names(tmp_path, monkeypatch):
+    """paths.results=results (the default) wrote results/<task>/<scale>/results/<task>/<scale>/<run>.json, where
+    no table looked (issue #36: docs/extending.md's Table 2 row appeared only with an absolute path)."""
+    from minrnn.harness.train import write_result
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "results/copy/cpu").mkdir(parents=True)
+    write_result(Path("results/copy/cpu/run.json"), {"identity": "abc", "seed": 0})
+    assert json.loads((tmp_path / "results/copy/cpu/run.json").read_text()) == {"identity": "abc", "seed": 0}
+    assert not (tmp_path / "results/copy/cpu/results").exists()

@@ -312,7 +312,29 @@ def _arguments(c: dict) -> None:
                 raise SettingError(f"unknown key {key}.{name}={node[name]!r} for {cls.__name__}; valid keys: {valid}")
 
 
-COMBINATIONS = (_divisible, _task_fits, _transformer_heads, _log_scan, _arguments)
+def _layer_arguments(c: dict) -> None:
+    """A layer named by dotted path (model.net.block.rnn=module.Class) takes the block's rnn_kwargs."""
+    from minrnn.blocks import RNNS, rnn_class
+
+    name, kwargs = _get(c, "model.net.block.rnn"), _get(c, "model.net.block.rnn_kwargs") or {}
+    if not isinstance(name, str) or name in RNNS or not isinstance(kwargs, dict):
+        return
+    try:
+        cls = rnn_class(name)
+    except ValueError:  # the build names it, in one line
+        return
+    params = inspect.signature(cls).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return
+    for key in kwargs:
+        if key not in params:
+            raise SettingError(
+                f"model.net.block.rnn_kwargs.{key}: {cls.__name__} does not take it (the model's rnn_kwargs are "
+                f"for its own layer; drop them with '~model.net.block.rnn_kwargs')"
+            )
+
+
+COMBINATIONS = (_divisible, _task_fits, _transformer_heads, _log_scan, _arguments, _layer_arguments)
 
 
 def _device_here(c: dict) -> None:

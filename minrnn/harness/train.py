@@ -125,7 +125,7 @@ def write_result(path: Path, summary: dict) -> None:
                 f"{path} holds {why}; not overwritten. This run's summary "
                 f"is in {summary['run_dir']}/summary.json; choose another run_name or paths.results"
             )
-    write_json_atomic(path, summary, root=path.parent)
+    write_json_atomic(path.name, summary, root=path.parent)  # a relative path.parent: not twice
 
 
 def finished(path: Path, ident: str, seed: int) -> dict | None:
