@@ -286,7 +286,8 @@ def check_shell(block: Block, tmp: Path) -> list[Call]:
     write_files(block.page, tmp)
     calls = record_calls(block.text, tmp, tmp / ".calls")
     assert calls, f"{block.name}: calls no command"
-    code = "\n".join(p.read_text() for p in [*ROOT.glob("minrnn/**/*.py"), *ROOT.glob("*/**/*.yaml")])
+    sources = [*ROOT.glob("minrnn/**/*.py"), *ROOT.glob("tasks/**/*.py"), *ROOT.glob("configs/**/*.yaml")]
+    code = "\n".join(p.read_text() for p in sources)
     for call in calls:
         for name in call.env:
             if name.startswith("MINRNN_") and not re.search(rf"\b{name}\b", code):
