@@ -25,7 +25,7 @@ TRAIN := $(VENV)/bin/minrnn-train
 	reproduce-figure1 reproduce-inference figures-efficiency faults fuzz-files reproduce-table4 tables clean \
 	reproduce-table3 reproduce-table3-demo reproduce-table4-lra test-gpu-compile test-mamba-ssm reproduce-recall \
 	reproduce-table6 reproduce-figure5 claims claims-runs referee-runs test-slurm test-paper-scale test-gpu-shapes gpu-check bench-compile \
-	profile-step docs layer-precision replay fuzz
+	profile-step docs layer-precision replay fuzz speed-card gpu-speed-card
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -95,6 +95,12 @@ docs: install  ## regenerate the numbers in docs/ that come from results/ (minrn
 
 layer-precision: install  ## the precision policy measured: half inputs, every backend, T = 4096 and 65,536 (results/core/layer_precision.*)
 	$(PY) scripts/layer_precision.py --out results/core
+
+speed-card: install  ## the CPU speed card: every implementation x T x B, the Table 2 network, decoding (budgeted) -> results/bench/speed_card.*
+	$(PY) scripts/speed_card.py --scale cpu
+
+gpu-speed-card:  ## the GPU speed card in your CUDA Python (results/gpu/speed_card.*); without a GPU a dry run on CPU (CI)
+	@$(GPU_PYTHON) scripts/speed_card.py --scale gpu
 
 profile-step: install  ## where a training step's time goes, per part of the network, T = 512, 4096 (results/efficiency/profile_cpu.*)
 	$(PY) scripts/profile_step.py
