@@ -11,6 +11,20 @@ static inline REAL FN(sigm)(REAL x) { return (REAL)1 / ((REAL)1 + EXP(-x)); }
 static inline REAL FN(g)(REAL x, REAL sx) { return x >= 0 ? x + (REAL)0.5 : sx; }
 static inline REAL FN(dg)(REAL x, REAL sx) { return x >= 0 ? (REAL)1 : sx * ((REAL)1 - sx); }
 
+/* Software prefetch for the backward kernels, which walk time backwards: the hardware prefetchers
+ * follow ascending streams, and without this the backward ran 5-10x slower out of cache than in it
+ * (gate_bwd, B = 64, T = 512, H = 64: 9-23 ms, 2 ms with it, on an AMD EPYC). Touches channels
+ * [c0, c1) of a row PREFETCH_AHEAD steps before the one being computed; changes no result. */
+#ifndef PREFETCH_AHEAD
+#define PREFETCH_AHEAD 8
+#endif
+static inline void FN(fetch)(const REAL *row, int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; c += 64 / (int64_t)sizeof(REAL)) __builtin_prefetch(row + c, 0, 3);
+}
+static inline void FN(fetch_w)(REAL *row, int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; c += 64 / (int64_t)sizeof(REAL)) __builtin_prefetch(row + c, 1, 3);
+}
+
 void FN(scan_fwd)(int64_t b0, int64_t b1, int64_t c0, int64_t c1, int64_t T,
                   const REAL *a, int64_t a_sb, int64_t a_st,
                   const REAL *b, int64_t b_sb, int64_t b_st,
@@ -55,6 +69,14 @@ void FN(scan_bwd)(int64_t b0, int64_t b1, int64_t c0, int64_t c1, int64_t T,
         for (int64_t c = c0; c < c1; ++c) carry[c] = 0;
         for (int64_t t = T - 1; t >= 0; --t) {
             const REAL *pv = t > 0 ? h + bi * h_sb + (t - 1) * h_st : (h0 ? h0 + bi * h0_sb : zeros);
+            if (t > PREFETCH_AHEAD) {
+                int64_t u = t - PREFETCH_AHEAD;
+                FN(fetch)(a + bi * a_sb + u * a_st, c0, c1);
+                FN(fetch)(h + bi * h_sb + (u - 1) * h_st, c0, c1);
+                FN(fetch)(gh + bi * gh_sb + u * gh_st, c0, c1);
+                FN(fetch_w)(ga + bi * g_sb + u * g_st, c0, c1);
+                FN(fetch_w)(gb + bi * g_sb + u * g_st, c0, c1);
+            }
             FN(scan_bwd_row)(c0, c1, a + bi * a_sb + t * a_st, pv, gh + bi * gh_sb + t * gh_st, carry,
                              ga + bi * g_sb + t * g_st, gb + bi * g_sb + t * g_st);
         }
@@ -179,6 +201,14 @@ void FN(gate_bwd)(int64_t b0, int64_t b1, int64_t c0, int64_t c1, int64_t T,
             const REAL *pg = p + bi * p_sb + t * p_st;
             const REAL *pv = t > 0 ? h + bi * h_sb + (t - 1) * h_st : (h0 ? h0 + bi * h0_sb : zeros);
             REAL *gpg = gp + bi * gp_sb + t * gp_st;
+            if (t > PREFETCH_AHEAD) {
+                const REAL *pu = pg - PREFETCH_AHEAD * p_st;
+                REAL *gpu = gpg - PREFETCH_AHEAD * gp_st;
+                FN(fetch)(pu, c0, c1), FN(fetch)(pu + off_i, c0, c1), FN(fetch)(pu + off_h, c0, c1);
+                FN(fetch)(pv - PREFETCH_AHEAD * h_st, c0, c1);
+                FN(fetch)(gh + bi * gh_sb + (t - PREFETCH_AHEAD) * gh_st, c0, c1);
+                FN(fetch_w)(gpu, c0, c1), FN(fetch_w)(gpu + off_i, c0, c1), FN(fetch_w)(gpu + off_h, c0, c1);
+            }
             DISPATCH(FN(gate_bwd_row), pg, pg + off_i, pg + off_h, q, q + off_i, q + off_h, pv,
                      gh + bi * gh_sb + t * gh_st, carry, gpg, gpg + off_i, gpg + off_h, gq, gq + off_i,
                      gq + off_h)
