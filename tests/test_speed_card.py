@@ -70,7 +70,7 @@ def test_a_row_predicted_over_the_call_cap_is_marked_not_run():
 def test_a_cell_that_cannot_fit_the_budget_left_is_marked_over_budget(monkeypatch):
     now = [0.0]
     budget = timing.Budget(10.0, clock=lambda: now[0])
-    cfg = speed_card.SCALES["dry"] | {"lengths": [4, 8], "batches": [1], "max_tokens": None}
+    cfg = speed_card.SCALES["dry"] | {"lengths": [4, 8], "batches": [1], "max_tokens": None, "call_cap": 100.0}
 
     def cell(built, B, T, cfg, device, budget, share, rates):
         rates.update(dict.fromkeys(built, 1.0))  # a second per token: T = 8 needs 3 x 8 s per row

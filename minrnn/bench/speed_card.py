@@ -115,7 +115,8 @@ def layer_grid(cfg: dict, device, budget: timing.Budget, log=timing.say) -> tupl
     out = []
     for i, (T, B) in enumerate(cells):
         left = budget.left()
-        need = (1 + timing.MIN_ROUNDS) * sum(predicted(rates, n, B * T) or 0.0 for n in built)
+        guesses = [predicted(rates, n, B * T) or 0.0 for n in built]  # rows over the call cap will not run
+        need = (2 + timing.MIN_ROUNDS) * sum(g for g in guesses if g <= cfg["call_cap"])
         if cfg["max_tokens"] and B * T > cfg["max_tokens"]:
             out.append({"T": T, "B": B, "skipped": f"over the memory cap ({cfg['max_tokens']} tokens B x T)"})
         elif need > left:
@@ -124,8 +125,10 @@ def layer_grid(cfg: dict, device, budget: timing.Budget, log=timing.say) -> tupl
             )
         else:
             log(f"T={T} B={B}: {len(built)} rows, up to {cfg['rounds']} interleaved rounds")
-            share = left / (len(cells) - i)
+            share = left / (len(cells) - i)  # an equal share of what is left, per cell still to come
             out.append({"T": T, "B": B, "rows": measure_cell(built, B, T, cfg, device, budget, share, rates)})
+        if "skipped" in out[-1]:
+            log(f"T={T} B={B}: {out[-1]['skipped']}")
     return out, unavailable
 
 
@@ -212,7 +215,9 @@ def decoding(cfg: dict, device, log=timing.say) -> list[dict]:
 def add_arguments(ap) -> None:
     ap.add_argument("--scale", choices=["cpu", "gpu"], default="cpu", help="gpu without CUDA: the dry run on CPU")
     ap.add_argument("--budget", type=float, help="seconds for the layer grid (default: the scale's)")
-    ap.add_argument("--threads", type=int, default=2, help="torch threads on CPU (the issue's 2; 0: torch's default)")
+    ap.add_argument(
+        "--threads", type=int, default=0, help="torch threads on CPU (0: 1 on a loaded machine, else torch's default)"
+    )
     ap.add_argument("--net-batch", type=int, default=64, help="batch of the Table 2 network's steps")
     ap.add_argument("--out", type=Path, help="default results/bench (cpu), results/gpu (gpu), outputs/ (dry run)")
 
@@ -229,9 +234,9 @@ def run(args, error) -> int:
     if cfg["budget"] <= 0 or args.threads < 0 or args.net_batch < 1:
         error("budget and net-batch must be positive, threads >= 0")
     out = args.out or ROOT / {"cpu": "results/bench", "gpu": "results/gpu", "dry": "outputs/speed_card_dry"}[scale]
-    if device.type == "cpu" and args.threads:
-        torch.set_num_threads(args.threads)
     before = timing.load_average()
+    if device.type == "cpu":  # on a loaded machine the threads of one operator wait on each other (timing.threads_for)
+        torch.set_num_threads(args.threads or timing.threads_for(before, timing.cores(), torch.get_num_threads()))
     started = time.perf_counter()
     cells, unavailable = layer_grid(cfg, device, timing.Budget(cfg["budget"]))
     net = network(cfg, device, timing.Budget(cfg["net_budget"]), 2 if scale == "dry" else args.net_batch)
