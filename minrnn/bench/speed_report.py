@@ -120,22 +120,23 @@ def decoding_lines(record: dict) -> list[str]:
 
 
 def plot(record: dict, path: Path) -> list[Path]:
-    """Forward + backward milliseconds against T, one panel per batch size, every measured row."""
+    """Forward + backward milliseconds against T, one panel per batch size, every measured row in one
+    colour throughout."""
     plt = pyplot()
     batches = record["config"]["batches"]
-    fig, axes = plt.subplots(1, len(batches), figsize=(5 * len(batches), 4.5), squeeze=False)
+    fig, axes = plt.subplots(1, len(batches), figsize=(5 * len(batches), 4.5), squeeze=False, sharex=True)
     names = list(dict.fromkeys(n for c in record["cells"] for n in c.get("rows", {})))
+    colours = plt.get_cmap("tab20")
+    handles = {}
     for ax, B in zip(axes[0], batches, strict=True):
         for i, n in enumerate(names):
-            pts = [
-                (c["T"], c["rows"][n]["total"])
-                for c in record["cells"]
-                if c["B"] == B and "total" in c.get("rows", {}).get(n, {})
-            ]
-            if pts:
-                med = [1000 * timing.Spread.of(ts).median for _, ts in pts]
-                ax.plot([t for t, _ in pts], med, marker="o", ls="-" if i < 10 else "--", label=n)
+            cells = [c for c in record["cells"] if c["B"] == B and "total" in c.get("rows", {}).get(n, {})]
+            if cells:
+                med = [1000 * timing.Spread.of(c["rows"][n]["total"]).median for c in cells]
+                style = {"color": colours(i % 20), "marker": "o", "ls": "-" if i < 10 else "--"}
+                handles[n] = ax.plot([c["T"] for c in cells], med, label=n, **style)[0]
         ax.set(xscale="log", yscale="log", xlabel="T", ylabel="forward + backward (ms)", title=f"B = {B}")
-    axes[0][-1].legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    axes[0][0].set_xticks(record["config"]["lengths"], [str(T) for T in record["config"]["lengths"]])
+    fig.legend(handles.values(), handles.keys(), fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.suptitle(f"Speed card: {record['provenance']['device_name']}" + (" (dry run)" if record["dry_run"] else ""))
     return save_figure(fig, path)
