@@ -8,11 +8,15 @@ python scripts/speed_card.py --scale gpu     # the GPU card (results/gpu/); with
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 
 
 def main(argv=None) -> int:
+    if importlib.util.find_spec("torch") is None:  # make gpu-speed-card runs in the Python you activated
+        print(f"speed_card: torch is not installed in this Python ({sys.executable})", file=sys.stderr)
+        return 2
     scale = argparse.ArgumentParser(add_help=False)
     scale.add_argument("--scale", default="cpu")
     import torch  # before minrnn: the dry run's Triton interpreter is chosen before triton is imported
