@@ -6,6 +6,7 @@ import copy
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 from torch import nn
 
 from minrnn.reports import deviations
@@ -29,14 +30,11 @@ def changed(preset: str, key: str, new):
 
     def compose(p, scale):
         config = deviations.composed(p, scale)
-        if p == preset and scale == "paper":
-            config = copy.deepcopy(config)
-            node = config
-            *parents, last = key.split(".")
-            for k in parents:
-                node = node[k]
-            node[last] = new
-        return config
+        if p != preset or scale != "paper":
+            return config
+        planted = OmegaConf.create(config)
+        OmegaConf.update(planted, key, new)
+        return OmegaConf.to_container(planted)
 
     return compose
 
@@ -70,10 +68,14 @@ def test_a_row_taken_out_of_the_declared_table_fails_naming_the_setting():
     assert "figure2/mingru scale=paper: task.md5=" in deviations.undeclared(settings, ROWS)[0]
 
 
-def test_a_row_that_names_no_preset_fails():
+def test_a_row_that_names_no_preset_or_no_deviation_fails():
     rows = [*ROWS, {"preset": "table9/*", "key": "trainer.lr", "source": "ours", "why": "a typo"}]
     with pytest.raises(deviations.UndeclaredDeviation, match=r"preset 'table9/\*' \(trainer.lr\) matches none"):
         deviations.report(SETTINGS, rows)
+    rows = [*ROWS, {"preset": "table2/*", "key": "task.vocab_size", "source": "ours", "why": "stale"}]
+    assert deviations.unmatched(SETTINGS, rows) == [
+        "configs/deviations.yaml: task.vocab_size of 'table2/*' is the paper's value: no deviation"
+    ]
 
 
 def test_the_script_refuses_an_undeclared_setting_in_one_line(tmp_path, monkeypatch, capsys):

@@ -15,6 +15,7 @@ from omegaconf import OmegaConf
 
 from minrnn.files import write_text
 from minrnn.harness.config import CONFIGS, SCALES, register_resolvers
+from minrnn.harness.schema import _get
 from minrnn.reports.runs import ROOT
 
 MISSING = object()  # a key a preset's config does not have (a Transformer's positions in an RNN's config)
@@ -61,12 +62,8 @@ def composed(preset: str, scale: str) -> dict:
 
 
 def value(config: dict, key: str):
-    node = config
-    for part in key.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return MISSING
-        node = node[part]
-    return node
+    """``config``'s dotted ``key``, MISSING where it has none."""
+    return _get(config, key, MISSING)
 
 
 def _same(ours, paper) -> bool:
@@ -119,15 +116,31 @@ def undeclared(settings: dict, rows: list[dict], compose=composed) -> list[str]:
     return found
 
 
-def unmatched(settings: dict, rows: list[dict]) -> list[str]:
-    """Rows of configs/deviations.yaml whose pattern names none of the compared presets."""
+def unmatched(settings: dict, rows: list[dict], compose=composed) -> list[str]:
+    """Rows of configs/deviations.yaml that name none of the compared presets, or that declare a
+    difference from a value the paper states which none of their presets has (at the row's scales)."""
     presets = [p for e in settings.values() for p in e["presets"]]
-    return [
+    found = [
         f"configs/deviations.yaml: preset {r['preset']!r} ({r['key']}) matches none of "
         "configs/paper_settings.yaml's presets"
         for r in rows
         if not any(covers(r, p) for p in presets)
     ]
+    for r in rows:
+        for key in _listed(r["key"]):
+            compared = [
+                _same(value(compose(p, sc), key), s["value"])
+                for e in settings.values()
+                for s in e["settings"]
+                if s["key"] == key and "value" in s
+                for p in e["presets"]
+                if covers(r, p) and applies(s, p)
+                for sc in SCALES
+                if r.get("scale", sc) == sc
+            ]
+            if compared and all(compared):
+                found.append(f"configs/deviations.yaml: {key} of {r['preset']!r} is the paper's value: no deviation")
+    return found
 
 
 def shown(values: list) -> str:
@@ -154,7 +167,7 @@ def _cell(text) -> str:
 
 def report(settings: dict, rows: list[dict], compose=composed) -> str:
     """docs/deviations.md; raises UndeclaredDeviation naming every undeclared difference."""
-    problems = undeclared(settings, rows, compose) + unmatched(settings, rows)
+    problems = undeclared(settings, rows, compose) + unmatched(settings, rows, compose)
     if problems:
         raise UndeclaredDeviation("; ".join(problems))
     presets = [p for e in settings.values() for p in e["presets"]]
