@@ -90,8 +90,9 @@ bench: install  ## layer benchmark (T = 64 .. 4096), written to results/bench/ f
 	$(PY) scripts/bench_layers.py --out results/bench
 	$(PY) scripts/make_docs.py
 
-docs: install  ## regenerate the numbers in docs/ that come from results/ (minrnn/reports/docs.py)
+docs: install  ## regenerate the numbers in docs/ that come from results/ (minrnn/reports/docs.py), and docs/deviations.md
 	$(PY) scripts/make_docs.py
+	$(PY) scripts/make_deviations.py
 
 layer-precision: install  ## the precision policy measured: half inputs, every backend, T = 4096 and 65,536 (results/core/layer_precision.*)
 	$(PY) scripts/layer_precision.py --out results/core

@@ -117,7 +117,9 @@ SPLITS = Record({k: Field(list, items=Field(list)) for k in ("train", "val", "te
 def generated_splits(params: list[int], cache_dir: Path | None) -> dict[str, list]:
     """Train/val/test generated from data_seed (disjoint), cached as JSON under cache_dir."""
     n_train, n_eval, lo, hi, depth, args, data_seed = params
-    cache = cache_dir / f"listops-{'-'.join(map(str, params))}.json" if cache_dir else None
+    version = ListOps.VERSION  # a generator of another version is cached under another name
+    name = f"listops-{'-'.join(map(str, params))}" + (f"-v{version}" if version > 1 else "")
+    cache = cache_dir / f"{name}.json" if cache_dir else None
     if cache is not None and (cache.exists() or cache.is_symlink()):
         try:
             splits = read_json(cache, SPLITS, max_bytes=MAX_DATA)
@@ -137,6 +139,9 @@ def generated_splits(params: list[int], cache_dir: Path | None) -> dict[str, lis
 
 
 class ListOps(PooledClassification):
+    # bump when the expressions generated for a data_seed change: task.version (the run identity) and
+    # the cache's file name follow it (LRA's files, when read, are not generated)
+    VERSION = 1
     vocab_size = len(VOCAB)
     dim_out = 10
 

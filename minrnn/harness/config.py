@@ -41,6 +41,17 @@ def _by_scale(paper, cpu, *, _root_):
     return paper if scale == "paper" else cpu
 
 
+def _generator_version(*, _parent_) -> int:
+    """``task.version``: the ``VERSION`` of the task class (``task._target_``), 1 where it has none. A
+    generator whose data for a seed changes bumps its VERSION, so its runs get a new identity."""
+    from hydra.utils import get_class
+
+    try:
+        return int(getattr(get_class(_parent_.get("_target_")), "VERSION", 1))
+    except Exception:  # not importable: minrnn.harness.schema names task._target_
+        return 1
+
+
 def _canonical(node):
     """Code locations are not settings: ``_target_`` is dropped, module paths lose the ``minrnn.`` prefix."""
     if isinstance(node, dict):
@@ -65,6 +76,7 @@ ABSENT_AT = {
     ("model", "net", "positions"): "rope",
     ("model", "net", "tie_head"): False,
     ("model", "net", "max_len"): None,
+    ("task", "version"): 1,  # the task generator's VERSION when the results were committed
 }
 
 
@@ -140,6 +152,6 @@ def _identity(*, _root_: DictConfig) -> str:
 
 
 def register_resolvers() -> None:
-    for name, fn in (("by_scale", _by_scale), ("identity", _identity)):
+    for name, fn in (("by_scale", _by_scale), ("identity", _identity), ("generator_version", _generator_version)):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)

@@ -103,6 +103,7 @@ TASK = {
     "_target_": "str",
     "schema": "dict",
     "seed": "int >= 0",
+    "version": "int >= 1",  # the task class's VERSION (configs/train.yaml): enters the run identity
     "eval_batches": "null | int >= 1",  # every task takes it: a cap on the evaluation batches (None: all)
     "arch.dim": "int >= 1",
     "arch.depth": "int >= 1",
@@ -202,4 +203,4 @@ LAUNCHER = {
     "qos": "null | str",
 }
 # task keys that are not constructor arguments (tables that other keys interpolate from, the block, the schema)
-NOT_ARGUMENTS = ("_target_", "name", "arch", "per_dataset", "targets", "schema")
+NOT_ARGUMENTS = ("_target_", "name", "version", "arch", "per_dataset", "targets", "schema")

@@ -50,7 +50,8 @@ def figure2(args) -> None:
         f"## Figure 2: Shakespeare, scale={args.scale}",
         "",
         f"Best test loss and the step it was reached (evaluations every {cfg['trainer']['eval_every']} steps); "
-        "the paper's values are for its own scale (dim 384, context 256, 5000 steps, GPU)." + caveat,
+        "the paper's values are for its own scale (dim 384, 5000 steps, GPU; its context is not stated, and "
+        "scale=paper's 256 is nanoGPT's)." + caveat,
         "",
         *render.markdown_table(["Model", "seed", "best test loss (ours)", "at step", "paper", "paper's step"], rows),
     ]
