@@ -159,6 +159,38 @@ NUMBER = Field(float)
 COUNT = Field(int, lo=0)
 OBJECT = Field(dict)
 
+# a run's metrics (minrnn.harness.trainer.fit, train.py's "final"): every key typed, so a summary whose
+# metrics were edited into other types is refused before a replay or a table uses it. A diverged run's
+# losses may be NaN or infinite (JSON's NaN/Infinity): metric values may be non-finite.
+METRIC = Field(float, finite=False)
+SECONDS = Field(float, lo=0, unit="s", required=False)
+METRICS = Record(
+    {
+        "steps": Field(int, lo=0, required=False),
+        "stop_reason": Field(str, required=False),
+        "best_val": Field(float, finite=False, required=False),
+        "best_step": Field(int, lo=0, required=False),
+        "precision": Field(str, required=False),
+        "val_history": Field(list, required=False, items=Record({"step": COUNT}, rest=METRIC)),
+        "train_seconds_this_session": SECONDS,
+        "train_seconds_all_stretches": SECONDS,
+        "stretches": Field(
+            list,
+            required=False,
+            items=Record(
+                {
+                    "from_step": COUNT,
+                    "to_step": COUNT,
+                    "seconds": Field(float, lo=0, unit="s"),
+                    "commit": Field(str, nullable=True, required=False),
+                }
+            ),
+        ),
+        "final": Field(dict, required=False, items=Field((float, str), finite=False)),  # e.g. Table 3's rollouts
+    },
+    rest=METRIC,  # test_<metric>
+)
+
 # results/<task>/<scale>/<run>.json and run_dir/summary.json (minrnn.harness.train.train_and_record)
 RESULT = Format(
     "minrnn.result",
@@ -176,7 +208,7 @@ RESULT = Format(
             "implementation": Field(str, required=False),
             "parameters": Field(int, lo=0, required=False),
             "wall_seconds": Field(float, lo=0, unit="s", required=False),
-            "metrics": OBJECT,
+            "metrics": Field(METRICS),
         }
     ),
 )

@@ -182,9 +182,11 @@ class Field:
 
 @dataclass(frozen=True)
 class Record:
-    """A JSON object (or dict) with these fields; keys not named are kept unchecked."""
+    """A JSON object (or dict) with these fields; keys not named are checked against ``rest`` (a Field or
+    Record) when it is given, else kept unchecked."""
 
     fields: dict[str, Field]
+    rest: Any = None
 
 
 @dataclass(frozen=True)
@@ -237,6 +239,9 @@ def _check(value, spec, where: str):
                     out[key] = f.default() if callable(f.default) else f.default
                 continue
             out[key] = _check(value[key], f, here)
+        if spec.rest is not None:
+            for key in value.keys() - spec.fields.keys():
+                out[key] = _check(value[key], spec.rest, f"{where}.{key}" if where else str(key))
         return out
     f: Field = spec
     if value is None:

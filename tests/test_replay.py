@@ -6,8 +6,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
-from minrnn.harness.replay import compare, replay
+import minrnn.harness.train
+from minrnn.harness.replay import compare, flatten, replay
 
 ROOT = Path(__file__).resolve().parent.parent
 SHORT = ROOT / "results/mqar/L64-P4/cpu/mingru-w32-lr0.003-L2-s0-3b1958de.json"  # ~25 s on one core
@@ -59,3 +62,50 @@ def test_the_command_says_what_is_wrong_with_its_argument(tmp_path, content):
         text=True,
     )
     assert out.returncode == 2 and out.stderr.startswith("replay: error: ") and "Traceback" not in out.stderr
+
+
+COMMITTED = json.loads(SHORT.read_text())
+PLACES = sorted(flatten(COMMITTED["metrics"]))  # every metric value of a committed run: "a.b[2]"
+NOT_A_NUMBER = st.sampled_from(["0.5", [0.5], {"x": 1}, True, None])
+
+
+def replace(metrics: dict, place: str, value) -> dict:
+    """``metrics`` with the value at ``place`` (a key of flatten's) replaced."""
+    out = json.loads(json.dumps(metrics))
+    node, *path = place.replace("]", "").replace("[", ".").split(".")
+    parent, key = out, node
+    for part in path:
+        parent, key = parent[key], int(part) if part.isdigit() else part
+    parent[key] = value
+    return out
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(place=st.sampled_from(PLACES), value=NOT_A_NUMBER)
+def test_a_summary_whose_metrics_have_wrong_types_is_refused_before_training(tmp_path, monkeypatch, place, value):
+    """The reader's RESULT schema types every metric: a wrong type is refused before any training."""
+    rec = {**COMMITTED, "metrics": replace(COMMITTED["metrics"], place, value)}
+    was = flatten(COMMITTED["metrics"])[place]
+    # a string where a string belongs (stop_reason, precision, a commit) is right, and so is no commit
+    assume(not (isinstance(was, str) and isinstance(value, str)) and not (place.endswith(".commit") and value is None))
+    bad = tmp_path / f"{abs(hash((place, repr(value))))}.json"
+    bad.write_text(json.dumps(rec))
+
+    def trained(cfg):
+        raise AssertionError("trained")
+
+    monkeypatch.setattr(minrnn.harness.train, "run", trained)
+    with pytest.raises(ValueError, match=rf"metrics\.{place.split('[')[0].split('.')[0]}"):
+        replay(bad, tmp_path / "scratch")
+
+
+def test_the_command_refuses_wrong_metric_types_in_one_line(tmp_path):
+    rec = {**COMMITTED, "metrics": {**COMMITTED["metrics"], "test_acc": "0.9"}}
+    (tmp_path / "run.json").write_text(json.dumps(rec))
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "scripts/replay.py"), str(tmp_path / "run.json"), "--scratch", str(tmp_path / "s")],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
+    assert "metrics.test_acc: is str '0.9', not a number" in out.stderr and not (tmp_path / "s").exists()
