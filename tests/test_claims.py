@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from harness import write_summary
 
 from minrnn.reports.claims import BUDGET, CLAIMS, FAILS, HOLDS, INCONCLUSIVE, NOT_RUN, PARTLY, evaluate
@@ -427,3 +428,22 @@ def test_a_report_whose_content_did_not_change_is_not_rewritten_for_its_provenan
     first = render.save_figure(fig, tmp_path / "f")[1].read_bytes()
     fig = render.pyplot().figure()
     assert render.save_figure(fig, tmp_path / "f")[1].read_bytes() == first
+
+
+@pytest.mark.parametrize("docs", ["missing.md", "no-markers.md", "a-folder"])
+def test_a_bad_docs_argument_is_refused_before_any_file_is_written(tmp_path, docs, capsys):
+    """make_claims --docs is read and checked before the claims files are written (write after validate)."""
+    import argparse
+
+    from minrnn import cli
+    from minrnn.reports.claims import machinery
+
+    (tmp_path / "no-markers.md").write_text("# results\n")
+    (tmp_path / "a-folder").mkdir()
+    out = tmp_path / "out"
+    ap = argparse.ArgumentParser(prog="make_claims")
+    machinery.add_arguments(ap)
+    argv = ["--scale", "cpu", "--results", str(ROOT / "results"), "--out", str(out), "--docs", str(tmp_path / docs)]
+    assert cli.run(machinery.run, ap, argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and docs in err and not out.exists(), err

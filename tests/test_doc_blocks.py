@@ -19,11 +19,37 @@ def test_each_generated_block_in_the_docs_equals_its_results(name):
 
 def test_a_block_is_rewritten_between_its_markers_and_nothing_else_changes(tmp_path):
     start, end = doc_blocks.markers("x")
-    path = tmp_path / "doc.md"
-    path.write_text(f"before\n{start}\nold 1.0\n{end}\nafter\n")
-    assert doc_blocks.replace_block(path, "x", "new 2.0") is True
-    assert path.read_text() == f"before\n{start}\nnew 2.0\n{end}\nafter\n"
-    assert doc_blocks.replace_block(path, "x", "new 2.0") is False
+    text = f"before\n{start}\nold 1.0\n{end}\nafter\n"
+    assert doc_blocks.replace_block(text, "x", "new 2.0") == f"before\n{start}\nnew 2.0\n{end}\nafter\n"
+
+
+def copy_docs(root: Path) -> dict[str, str]:
+    """Each doc of BLOCKS copied under ``root``: {doc: its text}."""
+    texts = {doc: (ROOT / doc).read_text() for doc, _ in doc_blocks.BLOCKS.values()}
+    for doc, text in texts.items():
+        (root / doc).parent.mkdir(parents=True, exist_ok=True)
+        (root / doc).write_text(text)
+    return texts
+
+
+@pytest.mark.parametrize("missing", ["claims_cpu.json", "tables/table4_cpu.md", "figures/figure5_cpu.md"])
+def test_a_missing_result_leaves_every_doc_as_it_was(tmp_path, missing):
+    """Every block is made before the first doc is written (write after validate): a result missing
+    for a late block does not leave the earlier blocks' docs rewritten."""
+    import shutil
+
+    texts = copy_docs(tmp_path)
+    results = tmp_path / "results"
+    shutil.copytree(ROOT / "results", results, ignore=shutil.ignore_patterns("*.png", "*.pdf"))
+    (results / missing).unlink()
+    for doc, _ in doc_blocks.BLOCKS.values():  # every block stale: each would be rewritten
+        (tmp_path / doc).write_text(re.sub(r"(<!-- generated: \S+ .*?-->\n)", r"\1stale\n", texts[doc]))
+    stale = {doc: (tmp_path / doc).read_text() for doc in texts}
+    with pytest.raises(ValueError, match=re.escape(missing.rsplit("/", 1)[-1])):
+        doc_blocks.regenerate(tmp_path, results)
+    assert {doc: (tmp_path / doc).read_text() for doc in texts} == stale
+    assert doc_blocks.regenerate(tmp_path, ROOT / "results") == list(doc_blocks.BLOCKS)
+    assert {doc: (tmp_path / doc).read_text() for doc in texts} == texts
 
 
 def test_a_document_without_the_markers_is_one_message(tmp_path):

@@ -11,11 +11,11 @@ Every input is a results file or data a report module owns (the claims' longer r
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 from minrnn.files import write_text
+from minrnn.reader import UnreadableFile, read_json, read_text
 from minrnn.reports.runs import ROOT
 
 
@@ -23,28 +23,25 @@ def markers(name: str) -> tuple[str, str]:
     return f"<!-- generated: {name} (python scripts/make_docs.py) -->", f"<!-- end: {name} -->"
 
 
-def read_block(path: Path, name: str) -> str:
+def read_block(path: Path, name: str, text: str | None = None) -> str:
+    """The block ``name`` of ``path`` (its ``text`` when already read); UnreadableFile without its markers."""
     start, end = markers(name)
-    text = path.read_text()
+    text = read_text(path) if text is None else text
     if start not in text or end not in text:
-        raise ValueError(f"{path} has no block {name!r} (markers {start} ... {end})")
+        raise UnreadableFile(path, f"has no block {name!r} (markers {start} ... {end})")
     return text.split(start, 1)[1].split(end, 1)[0].strip("\n")
 
 
-def replace_block(path: Path, name: str, body: str) -> bool:
-    """Rewrite the block; True if it changed."""
+def replace_block(text: str, name: str, body: str) -> str:
+    """``text`` with the block ``name`` rewritten to ``body`` (its markers checked by read_block)."""
     start, end = markers(name)
-    old = read_block(path, name)
-    if old == body.strip("\n"):
-        return False
-    before, rest = path.read_text().split(start, 1)
-    write_text(path, before + start + "\n" + body.strip("\n") + "\n" + end + rest.split(end, 1)[1])
-    return True
+    before, rest = text.split(start, 1)
+    return before + start + "\n" + body.strip("\n") + "\n" + end + rest.split(end, 1)[1]
 
 
 def layer_benchmark(results: Path) -> str:
     """docs/library.md's table of the layer benchmark at its longest T (results/bench/layers.json)."""
-    rec = json.loads((results / "bench" / "layers.json").read_text())
+    rec = read_json(results / "bench" / "layers.json")
     T = max(r["T"] for r in rec["rows"])
     t = {r["model"]: r["seconds"] * 1000 for r in rec["rows"] if r["T"] == T}
     ratio = {k: v[str(T)] for k, v in rec["ratios"].items()}
@@ -90,7 +87,7 @@ def results_file(name: str):
     """A committed results table, without its heading: docs show the file's own text, never a copy."""
 
     def make(results: Path) -> str:
-        lines = (results / name).read_text().splitlines()
+        lines = read_text(results / name).splitlines()
         return "\n".join(lines[1:] if lines and lines[0].startswith("#") else lines).strip("\n")
 
     make.__doc__ = f"results/{name} without its heading"
@@ -148,7 +145,7 @@ def claims_status(results: Path) -> str:
     """The README's claims line, from results/claims_cpu.json."""
     from collections import Counter
 
-    claims = json.loads((results / "claims_cpu.json").read_text())["claims"]
+    claims = read_json(results / "claims_cpu.json")["claims"]
     paper = [r for r in claims if r.get("section", "paper") == "paper"]
     n = Counter(r["verdict"] for r in paper)
     return (
@@ -163,7 +160,7 @@ def timings(results: Path) -> str:
     """docs/development.md's Times table, from results/timings/*.json (scripts/time_command.py)."""
     lines = ["| command | time | measured | what |", "|---|---|---|---|"]
     for path in sorted((results / "timings").glob("*.json")):
-        t = json.loads(path.read_text())
+        t = read_json(path)
         m, s = divmod(round(t["seconds"]), 60)
         p = t["provenance"]
         where = f"{p['date'][:10]} at {str(t['commit'])[:7]}, {p['device_name']}, load {t['load_average_before']:.1f}"
@@ -187,9 +184,20 @@ BLOCKS = {
 
 
 def regenerate(root: Path = ROOT, results: Path | None = None) -> list[str]:
-    """Rewrite every block from ``results`` (default root/results); the names of those that changed."""
+    """Rewrite every block from ``results`` (default root/results); the names of those that changed. Every
+    block is made and every doc read and checked before the first doc is written: a missing result or a
+    doc without its markers leaves every doc as it was."""
     results = results or root / "results"
-    return [name for name, (doc, make) in BLOCKS.items() if replace_block(root / doc, name, make(results))]
+    texts = {doc: read_text(root / doc) for doc, _ in BLOCKS.values()}
+    new, changed = dict(texts), []
+    for name, (doc, make) in BLOCKS.items():
+        body = make(results)
+        if read_block(root / doc, name, new[doc]) != body.strip("\n"):
+            new[doc], changed = replace_block(new[doc], name, body), [*changed, name]
+    for doc, text in new.items():
+        if text != texts[doc]:
+            write_text(root / doc, text)
+    return changed
 
 
 def add_arguments(ap) -> None:
