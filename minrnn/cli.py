@@ -8,6 +8,7 @@ install (``pip install minrnn``) it says so in one line and exits 2 instead of a
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 
@@ -18,6 +19,7 @@ REPRO = {"hydra", "omegaconf", "wandb", "tqdm", "matplotlib", "pandas", "hydra_p
 def train() -> None:
     """``minrnn-train``: minrnn.harness.train.main, or one line naming the extra to install."""
     try:
+        overrides(sys.argv[1:])  # before the harness (and torch) is imported: a typo is refused at once
         from minrnn.harness.train import main
     except ImportError as e:
         if (e.name or "").split(".")[0] not in REPRO:
@@ -28,7 +30,49 @@ def train() -> None:
             file=sys.stderr,
         )
         sys.exit(2)
-    main()
+    hydra_run(main)
+
+
+def hydra_run(main: Callable[[], None]) -> None:
+    """Run a ``@hydra.main`` function with Hydra's own errors (a config group option or an override that
+    does not exist, an override it cannot parse or apply) as one line and exit 2: Hydra reports them on
+    several lines (a hint, a list of options, a link) with exit 1. Errors of the run itself are handled
+    inside it (minrnn.harness.train.main)."""
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # raise, not print-and-exit-1, so the error is caught here
+    try:
+        main()
+    except (HydraException, OmegaConfBaseException) as e:
+        lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()] or [type(e).__name__]
+        options = getattr(e, "options", None)
+        _refuse(lines[0] + (f" (options: {', '.join(options)})" if options else " ".join(["", *lines[1:2]])))
+
+
+def overrides(argv: list[str]) -> None:
+    """The command line's Hydra overrides checked before Hydra reads them: one that its grammar cannot parse
+    (``trainer.lr=[1,``) or that deletes a setting (``~trainer.lr``: every setting has a rule and a value;
+    minrnn.harness.schema) is one line and exit 2, not Hydra's multi-line report."""
+    from hydra._internal.utils import get_args_parser
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    parser = OverridesParser.create()
+    for text in get_args_parser().parse_args(argv).overrides:
+        try:
+            (override,) = parser.parse_overrides([text])
+        except OverrideParseException as e:
+            why = (str(e).strip().splitlines() or ["cannot be parsed"])[0]
+            _refuse(f"{text!r} is not a Hydra override ({why}; https://hydra.cc/docs/advanced/override_grammar/basic)")
+        if override.is_delete():
+            key = override.key_or_group
+            _refuse(f"{text!r} deletes the setting {key}, which every run needs; give it a value ({key}=...)")
+
+
+def _refuse(message: str) -> None:
+    print(f"minrnn-train: error: {message}", file=sys.stderr, flush=True)
+    sys.exit(2)
 
 
 def generate() -> None:

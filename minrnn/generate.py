@@ -23,6 +23,7 @@ import torch
 
 from minrnn import SequenceModel
 from minrnn.formats import CHECKPOINT, RESULT
+from minrnn.pretrained import load_state
 from minrnn.reader import UnreadableFile, read_json, read_torch
 from minrnn.tasks.shakespeare import Characters, DataError
 
@@ -62,10 +63,11 @@ def load_run(run_dir: Path):
     task, model = build(cfg)
     try:
         ckpt = read_torch(ckpt_path, CHECKPOINT)
-        model.load_state_dict(ckpt["best_model"] or ckpt["model"])
     except UnreadableFile as e:
         raise ValueError(f"cannot load {e}") from None
-    except (RuntimeError, ValueError, TypeError) as e:  # a checkpoint of another model
+    try:  # names and shapes compared first: a checkpoint of another model names its first misfit
+        load_state(model, ckpt["best_model"] or ckpt["model"], ckpt_path)
+    except (RuntimeError, TypeError) as e:
         raise ValueError(f"cannot load {ckpt_path} ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
     return task, model.eval()
 

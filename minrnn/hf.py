@@ -23,7 +23,7 @@ from transformers.utils import ModelOutput
 
 import minrnn
 from minrnn import blocks, layers, model
-from minrnn.pretrained import CONFIG, WEIGHTS, config_of, load_pretrained, save_pretrained
+from minrnn.pretrained import CONFIG, WEIGHTS, config_of, load_pretrained, load_state, save_pretrained
 
 
 class HubMixin(
@@ -139,7 +139,7 @@ class MinRNNForCausalLM(PreTrainedModel, GenerationMixin):
         if c.get("vocab_size") is None or c["dim_out"] != c["vocab_size"]:
             raise ValueError("MinRNNForCausalLM wraps a token model whose outputs are its vocabulary")
         wrapped = cls(MinRNNConfig(c["vocab_size"], c["dim"], c["depth"], c["block"], c["norm"], **config))
-        wrapped.model.load_state_dict(seq.state_dict())
+        load_state(wrapped.model, seq.state_dict(), type(seq).__name__)
         return wrapped.to(next(seq.parameters()).device).eval()
 
     def _init_weights(self, module):  # SequenceModel initialises its own layers (the paper's init)

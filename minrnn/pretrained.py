@@ -202,7 +202,29 @@ def load_weights(
             tensors = load_file(str(path))
         except Exception as e:  # the package's own SafetensorError
             raise ValueError(f"{path} is not a safetensors file minrnn can read ({e})") from None
-    module.load_state_dict(tensors)
+    return load_state(module, tensors, path)
+
+
+def load_state(module: nn.Module, state, where: str | Path) -> nn.Module:
+    """Load a saved ``state`` (a state dict: a checkpoint's, a file's) into ``module`` once every tensor's
+    name and shape equals the module's; else one ValueError naming ``where`` and the first tensor that
+    differs (torch's own size-mismatch report runs to many lines and names no file). Every load of saved
+    weights goes through here."""
+    if not isinstance(state, dict):
+        raise ValueError(f"{where}: the saved weights are a {type(state).__name__}, not a state dict")
+    expected = module.state_dict()
+    missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+    if missing or unexpected:
+        what = f"lack {missing[0]!r}" if missing else f"have {unexpected[0]!r}, which the module does not"
+        raise ValueError(f"{where}: the saved weights {what} (not this model's weights)")
+    for name, t in expected.items():
+        saved = state[name]
+        if not isinstance(saved, torch.Tensor) or saved.shape != t.shape:
+            got = list(saved.shape) if isinstance(saved, torch.Tensor) else type(saved).__name__
+            raise ValueError(
+                f"{where}: {name} is {got}, the model's is {list(t.shape)} (these weights are not this model's)"
+            )
+    module.load_state_dict(state)
     return module
 
 

@@ -162,7 +162,11 @@ BAD_INPUTS = [
     BadInput("unknown model", [*TINY, "model=nosuch"], r"Could not find 'model/nosuch'"),
     BadInput("unknown task", [*TINY, "task=nosuch"], r"Could not find 'task/nosuch'"),
     BadInput("unknown experiment", [*TINY, "experiment=table9/nosuch"], r"Could not find 'experiment/table9/nosuch'"),
-    BadInput("unknown config key", [*TINY, "trainer.nosuch=1"], r"Key 'nosuch' is not in struct"),
+    BadInput("unknown config key", [*TINY, "trainer.nosuch=1"], r"Could not override 'trainer\.nosuch'\. .*\+trainer"),
+    BadInput("an override Hydra cannot parse", [*TINY, "trainer.lr=[1,"], r"'trainer\.lr=\[1,' is not a Hydra"),
+    BadInput("a deleted setting", [*TINY, "~trainer.lr"], r"'~trainer\.lr' deletes the setting trainer\.lr"),
+    BadInput("an added nested unknown key", [*TINY, "+trainer.a.b.c=1"], r"unknown key trainer\.a\.b\.c=1 \(did you"),
+    BadInput("10^18 steps", [*TINY, "trainer.max_steps=1000000000000000000"], r"max_steps=10+: must be an integer in"),
     BadInput(
         "log scan without log space",
         [*TINY, "model.net.block.rnn_kwargs.scan=log", "model.net.block.rnn_kwargs.log_space=false"],
@@ -204,9 +208,9 @@ BAD_INPUTS = [
     BadInput(
         "non-finite metric in a results file", TABLES, r"nan\.json: metric test_acc is nan", setup="non_finite_results"
     ),
-    BadInput("accumulation of 0", [*TINY, "trainer.grad_accum=0"], r"trainer\.grad_accum=0: must be an integer > 0"),
+    BadInput("accumulation of 0", [*TINY, "trainer.grad_accum=0"], r"grad_accum=0: must be an integer in \["),
     BadInput("seed given as a string", [*TINY, "seed=abc"], r"seed='abc': must be an integer"),
-    BadInput("batch size of 0", [*TINY, "trainer.batch_size=0"], r"trainer\.batch_size=0: must be an integer > 0"),
+    BadInput("batch size of 0", [*TINY, "trainer.batch_size=0"], r"batch_size=0: must be an integer in \["),
     BadInput(
         "results path is a file",
         [*TINY, "paths.results={tmp}/a-file"],
@@ -235,7 +239,12 @@ BAD_INPUTS = [
         [*TINY[:3], "-m", *TINY[3:], "task.seq_len=8,abc"],
         r"run 2 of 2 .*task\.seq_len='abc': must be an integer",
     ),
-    BadInput("an impossible sequence length", [*TINY, "task.seq_len=1000000000"], r"needs at least .* GiB"),
+    BadInput(
+        "an impossible memory need",
+        [*TINY, "task.seq_len=16000000", "trainer.batch_size=65536"],
+        r"needs at least .* GiB",
+    ),
+    BadInput("an impossible sequence length", [*TINY, "task.seq_len=1000000000"], r"seq_len=1000000000: must be"),
     BadInput(
         "a checkpoint that no longer fits the code",
         # the set-up run's own command; its result exists, so forced (else it is recognised, not retrained)

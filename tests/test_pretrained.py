@@ -8,6 +8,8 @@ import struct
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 from torch.utils._pytree import tree_leaves
 
@@ -277,3 +279,33 @@ def test_a_class_field_that_names_another_class_is_refused(tmp_path, named):
     (folder / "config.json").write_text(json.dumps(saved))
     with pytest.raises(ValueError, match="not built|not a"):
         load_pretrained(folder)
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_saved_weights_of_another_width_are_named_before_anything_is_loaded(data):
+    """Every load of saved weights (a safetensors file, a checkpoint, a wrapped model) compares each
+    tensor's shape with the model's first: the first misfit is named in one line, no torch report."""
+    from minrnn.pretrained import load_state
+
+    depth, dim = data.draw(st.integers(1, 2)), data.draw(st.sampled_from([4, 8]))
+    rnn = data.draw(st.sampled_from(["mingru", "minlstm"]))
+    model = SequenceModel(vocab_size=7, dim=dim, depth=depth, dim_out=7, block={"rnn": rnn})
+    state = model.state_dict()
+    names = list(state)
+    name = data.draw(st.sampled_from(names))
+    shape = list(state[name].shape)
+    axis = data.draw(st.integers(0, len(shape) - 1))
+    shape[axis] += data.draw(st.integers(1, 5))
+    before = {k: v.clone() for k, v in state.items()}
+    bad = {**state, name: torch.zeros(shape)}
+    if data.draw(st.booleans()):  # or a projection swapped with one of another shape
+        other = data.draw(st.sampled_from([n for n in names if state[n].shape != state[name].shape] or [name]))
+        if other != name:
+            bad = {**state, name: state[other].clone(), other: state[name].clone()}
+    first = next(n for n in names if bad[n].shape != state[n].shape)
+    with pytest.raises(ValueError) as e:
+        load_state(model, bad, "x.pt")
+    text = str(e.value)
+    assert text.startswith(f"x.pt: {first} is {list(bad[first].shape)}, the model's is {list(state[first].shape)}")
+    assert "\n" not in text and all(torch.equal(v, before[k]) for k, v in model.state_dict().items())

@@ -80,8 +80,8 @@ def test_a_resume_across_a_code_change_says_so_and_the_result_keeps_every_stretc
 
 
 def test_an_impossible_memory_need_is_one_message_before_the_first_step(tmp_path):
-    with pytest.raises(ValueError, match=r"needs at least .* GiB .* length 1e\+09"):
-        run(compose_cfg(tiny(tmp_path, "task.seq_len=1000000000")))
+    with pytest.raises(ValueError, match=r"needs at least .* GiB .* 65536 x length 1\.6e\+07"):
+        run(compose_cfg(tiny(tmp_path, "task.seq_len=16000000", "trainer.batch_size=65536")))
     assert not list((tmp_path / "runs").rglob("metrics.jsonl"))
 
 

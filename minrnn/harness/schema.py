@@ -219,10 +219,19 @@ def check_launcher(launcher) -> None:
 
 
 def _unknown(key: str, value, table: dict) -> str:
-    parent = key.rsplit(".", 1)[0] if "." in key else ""
+    """'unknown key a.b.c=v (did you mean ...?); a takes: ...', named from the deepest section of ``key``
+    that the table knows (``+trainer.a.b.c=1``: trainer has no a, so trainer's keys are listed)."""
+    parts = key.split(".")
+    parent = ""
+    for i in range(len(parts) - 1, 0, -1):
+        if any(k.startswith(".".join(parts[:i]) + ".") for k in table):
+            parent = ".".join(parts[:i])
+            break
     under = [k[len(parent) + 1 :] if parent else k for k in table if not parent or k.startswith(parent + ".")]
     siblings = sorted({k.split(".")[0] for k in under})
-    close = difflib.get_close_matches(key, list(table), n=1)
+    close = difflib.get_close_matches(key, list(table), n=1) or difflib.get_close_matches(
+        key, list(table), n=1, cutoff=0
+    )
     hint = f" (did you mean {close[0]}?)" if close else ""
     where = f"{parent} takes" if parent else "the top level takes"
     return f"unknown key {key}={value!r}{hint}; {where}: {', '.join(siblings)}"

@@ -333,13 +333,16 @@ def main(cfg: DictConfig) -> None:
     ) as e:
         if isinstance(e, InstantiationException) and isinstance(e.__cause__, (ValueError, FileNotFoundError)):
             e = e.__cause__  # our own message, not Hydra's wrapper around it
-        message = str(e).strip()
+        message = (str(e).strip().splitlines() or [type(e).__name__])[0]  # one line (OmegaConf's run to three)
         print(f"minrnn-train: error: {message}", file=sys.stderr, flush=True)
         if sweep:  # a failing run fails alone: the sweep goes on and names it at the end
-            sweep.fail(f"{cfg.run_name}: {message.splitlines()[0] if message else type(e).__name__}")
+            sweep.fail(f"{cfg.run_name}: {message}")
             return
         sys.exit(2)
 
 
 if __name__ == "__main__":
-    main()
+    from minrnn import cli
+
+    cli.overrides(sys.argv[1:])  # as minrnn-train: a bad override or config option is one line, exit 2
+    cli.hydra_run(main)

@@ -33,6 +33,7 @@ from minrnn.harness.precision import Precision
 from minrnn.harness.records import write_text_atomic
 from minrnn.harness.schema import check_value
 from minrnn.layers import MinGRU, MinLSTM
+from minrnn.pretrained import load_state
 from minrnn.reader import UnreadableFile, read_jsonl, read_torch
 
 
@@ -211,7 +212,7 @@ def load_checkpoint(
             "grad_accum changed; use the original value or another run directory"
         )
     try:
-        model.load_state_dict(ckpt["model"])
+        load_state(model, ckpt["model"], "its model")  # every tensor's shape compared first: the first misfit named
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])
         _set_rng_state(ckpt["rng"])
