@@ -110,15 +110,9 @@ bench-compile: install  ## trainer.compile: steps per second eager vs compiled, 
 	$(PY) scripts/bench_compile.py
 
 reproduce: install  ## CPU-scale core reproduction (Section 3, 4.1) + Tables 1-4, 6 and Figure 2 from results/
-	$(PY) scripts/param_counts.py --out $(OUT)
 	$(PY) scripts/bench_layers.py --lengths 512 4096 --repeats 5 --budget $(BENCH_BUDGET) --out $(OUT)
-	@echo "Measured tables written to $(OUT)/. Tables 1-2 below are regenerated from the committed runs in results/:"
-	$(PY) scripts/make_tables.py --scale $(SCALE) --out $(OUT)
-	$(PY) scripts/make_figure2.py --scale $(SCALE) --out $(OUT)
-	$(PY) scripts/make_table4.py --scale $(SCALE) --out $(OUT)
-	$(PY) scripts/make_table6.py --scale $(SCALE) --out $(OUT)
-	$(PY) scripts/make_table3.py --demo --scale $(SCALE) --out $(OUT)
-	$(PY) scripts/make_claims.py --scale $(SCALE) --out $(OUT)
+	@echo "Measured tables written to $(OUT)/. The parameter counts, then Tables 1-4, 6, Figure 2 and the claims regenerated from the committed runs in results/:"
+	$(PY) scripts/make_reports.py --scale $(SCALE) --out $(OUT)  # param_counts, make_tables, make_figure2, make_table4, make_table6, make_table3 --demo, make_claims in one process
 
 reproduce-table1: install  ## Table 1: minGRU/minLSTM x 1-3 layers x seeds on selective copying, then the table
 	$(TRAIN) -m experiment=table1/mingru,table1/minlstm task.arch.depth=1,2,3 seed=$(SEEDS) scale=$(SCALE) $(LAUNCH)

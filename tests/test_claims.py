@@ -447,3 +447,13 @@ def test_a_bad_docs_argument_is_refused_before_any_file_is_written(tmp_path, doc
     assert cli.run(machinery.run, ap, argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and docs in err and not out.exists(), err
+
+
+def test_the_docs_claims_table_is_rewritten_from_the_rows(tmp_path):
+    from minrnn.reports.claims import machinery
+
+    doc = tmp_path / "results.md"
+    doc.write_text((ROOT / "docs/results.md").read_text())
+    rows = json.loads((ROOT / "results/claims_cpu.json").read_text())["claims"]
+    machinery.update_docs(doc, machinery.docs_text(doc), rows)
+    assert doc.read_text() == (ROOT / "docs/results.md").read_text()  # the committed table is current

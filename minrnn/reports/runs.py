@@ -126,17 +126,63 @@ def load_runs(folder: Path, scale: str, key: str) -> tuple[list[dict], list[str]
     return sorted(runs, key=lambda r: r["_file"]), bad
 
 
+# {(overrides, scale): identity} of every preset composed in this process, and {(group overrides, scale):
+# config} of each composed base: make reproduce's reports ask ~300 times for ~150 presets, which share ~20
+# bases (an experiment, a model, a task) and differ in plain values (a width, a learning rate, a length)
+_IDENTITIES: dict[tuple, str] = {}
+_BASES: dict[tuple, object] = {}
+
+
+def _split(overrides: tuple) -> tuple[tuple, list] | None:
+    """(the overrides that choose configs, the plain ``key=value`` ones as Hydra parses them), or None when
+    one is neither (an addition, a deletion, a package): that preset is composed whole."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    groups, values = [], []
+    for text, o in zip(overrides, OverridesParser.create().parse_overrides(list(overrides)), strict=True):
+        if o.is_delete() or o.is_add() or o.is_force_add() or o.package is not None:
+            return None
+        group = "/" in o.key_or_group or (Path(CONFIGS) / o.key_or_group.replace(".", "/")).is_dir()
+        (groups.append(text) if group else values.append(o))
+    return tuple(groups), values
+
+
+def _compose(overrides: tuple, scale: str, compose) -> dict:
+    """The resolved config of a preset as ``minrnn-train <overrides> scale=<scale>`` composes it: its base
+    (the config-choosing overrides) composed once, then each plain override applied as Hydra applies it
+    (OmegaConf.update(..., merge=True), after the defaults) -- the same config, tested against composing
+    whole in tests/test_runs.py."""
+    import copy
+
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    split = _split(overrides)
+    if split is None:
+        return OmegaConf.to_container(compose("train", [*overrides, f"scale={scale}"]), resolve=True)
+    groups, values = split
+    if (groups, scale) not in _BASES:
+        _BASES[groups, scale] = compose("train", [*groups, f"scale={scale}"])
+    cfg = copy.deepcopy(_BASES[groups, scale])
+    try:
+        for o in values:
+            OmegaConf.update(cfg, o.key_or_group, o.value(), merge=True)
+    except OmegaConfBaseException:  # not a key of the config: Hydra's own message, from composing whole
+        return OmegaConf.to_container(compose("train", [*overrides, f"scale={scale}"]), resolve=True)
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
 def preset_identities(presets: dict, scale: str) -> dict:
     """{key: identity} of each preset (a list of overrides) composed at ``scale`` as minrnn-train would."""
-    from hydra import compose, initialize_config_dir
-    from omegaconf import OmegaConf
+    todo = {tuple(o) for o in presets.values() if (tuple(o), scale) not in _IDENTITIES}
+    if todo:
+        from hydra import compose, initialize_config_dir
 
-    register_resolvers()
-    with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
-        return {
-            key: identity(OmegaConf.to_container(compose("train", [*overrides, f"scale={scale}"]), resolve=True))
-            for key, overrides in presets.items()
-        }
+        register_resolvers()
+        with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
+            for overrides in sorted(todo):
+                _IDENTITIES[overrides, scale] = identity(_compose(overrides, scale, compose))
+    return {key: _IDENTITIES[tuple(overrides), scale] for key, overrides in presets.items()}
 
 
 def match(runs: list[dict], presets: dict, scale: str) -> tuple[dict, list[dict]]:
