@@ -412,10 +412,28 @@ class _AllowListUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
+def _check_pickle(path: str | Path, data: bytes) -> None:
+    """Every opcode of a pickle read before it is loaded, so no size in it is allocated before it is checked:
+    a length field larger than the bytes left (a flipped byte that makes BINBYTES ask for 2 GB) or a memo
+    index far past the file (LONG_BINPUT 2490982770: the unpickler grew its memo to 20 GB; found by
+    tests/test_reader_fuzz.py, whose worker died) is refused, as is a malformed or truncated stream."""
+    import pickletools
+
+    try:
+        for op, arg, _ in pickletools.genops(io.BytesIO(data)):
+            # a memo index far past the pickle's length: the unpickler would grow its memo to it first
+            if op.name in ("PUT", "BINPUT", "LONG_BINPUT") and not 0 <= int(arg) <= len(data):
+                raise ValueError(f"memo index {arg} past the pickle's {len(data)} bytes")
+    except (ValueError, EOFError, KeyError, TypeError, OverflowError, MemoryError) as e:
+        reason = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
+        raise UnreadableFile(path, f"not a pickle this code reads ({reason})") from None
+
+
 def read_pickle(path: str | Path, allowed: set[tuple[str, str]], max_bytes: int = MAX_DATA, encoding="ASCII"):
     """A pickle that may build only the (module, name) classes in ``allowed`` (a pickle names any
     callable it likes: a planted file would run it); anything else, or a malformed file, is refused."""
     data = read_bytes(path, max_bytes)
+    _check_pickle(path, data)
     unpickler = type("Unpickler", (_AllowListUnpickler,), {"allowed": frozenset(allowed)})
     try:
         return unpickler(io.BytesIO(data), encoding=encoding).load()

@@ -11,10 +11,12 @@ import math
 import os
 import pickle
 import signal
+import struct
 from pathlib import Path
 
 import h5py
 import numpy as np
+import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -219,6 +221,22 @@ def test_fuzz_cifar_batch(tmp_path_factory, mutation, protocol):
     path = tmp_path_factory.mktemp("f") / "data_batch_1"
     path.write_bytes(mutate(pickle.dumps(CIFAR, protocol=protocol), *mutation))
     fuzz(path, read_batch, lambda v: v[0].shape[1:] == (3, 32, 32) and len(v[0]) == len(v[1]))
+
+
+@pytest.mark.parametrize(
+    "op,arg",
+    [(b"r", struct.pack("<I", 2490982770)), (b"B", struct.pack("<I", 2**31 - 1)), (b"\x8e", struct.pack("<Q", 2**40))],
+    ids=["memo index 2490982770", "BINBYTES of 2 GiB", "BINBYTES8 of 1 TiB"],
+)
+def test_a_size_in_a_pickle_is_checked_before_it_is_allocated(tmp_path, op, arg):
+    """What a seed of test_fuzz_cifar_batch found (an xdist worker grew to 7.5 GB and died): a memo index
+    or a length far past the file is refused by the opcode scan before the unpickler allocates it."""
+    from tasks.gimage import read_batch
+
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(b"\x80\x04" + b"K\x01" + op + arg + b".")
+    with pytest.raises(DataError, match=r"data_batch_1 is not a CIFAR-10 python batch \(.*not a pickle"):
+        read_batch(path)
 
 
 @FUZZ
