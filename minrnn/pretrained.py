@@ -205,6 +205,14 @@ def load_weights(
     return load_state(module, tensors, path)
 
 
+def _same_names(expected: dict, saved, what: str) -> None:
+    """ValueError unless ``saved`` holds exactly the tensors ``expected`` names."""
+    missing, unexpected = sorted(set(expected) - set(saved)), sorted(set(saved) - set(expected))
+    if missing or unexpected:
+        which = f"lacks {missing[0]!r}" if missing else f"has {unexpected[0]!r}, which the module does not"
+        raise ValueError(f"{what} {which} (not this module's weights)")
+
+
 def load_state(module: nn.Module, state, where: str | Path) -> nn.Module:
     """Load a saved ``state`` (a state dict: a checkpoint's, a file's) into ``module`` once every tensor's
     name and shape equals the module's; else one ValueError naming ``where`` and the first tensor that
@@ -213,10 +221,7 @@ def load_state(module: nn.Module, state, where: str | Path) -> nn.Module:
     if not isinstance(state, dict):
         raise ValueError(f"{where}: the saved weights are a {type(state).__name__}, not a state dict")
     expected = module.state_dict()
-    missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
-    if missing or unexpected:
-        what = f"lack {missing[0]!r}" if missing else f"have {unexpected[0]!r}, which the module does not"
-        raise ValueError(f"{where}: the saved weights {what} (not this model's weights)")
+    _same_names(expected, state, f"{where}: the saved weights")
     for name, t in expected.items():
         saved = state[name]
         if not isinstance(saved, torch.Tensor) or saved.shape != t.shape:
@@ -239,10 +244,7 @@ def check_weights(module: nn.Module, folder: str | Path, saved: dict | None = No
         raise ValueError(f"{path} is {size} bytes, {CONFIG} says {want}: truncated or replaced")
     header, _, _ = safetensors_io.read_header(path)
     expected = module.state_dict()
-    missing, unexpected = sorted(set(expected) - set(header)), sorted(set(header) - set(expected))
-    if missing or unexpected:
-        what = f"lacks {missing[0]!r}" if missing else f"has {unexpected[0]!r}, which"
-        raise ValueError(f"{path} {what}{' the module does not' if not missing else ''} (not this module's weights)")
+    _same_names(expected, header, str(path))
     for name, t in expected.items():
         spec = header[name]
         if spec["shape"] != list(t.shape) or safetensors_io.DTYPES[spec["dtype"]] != t.dtype:
