@@ -28,7 +28,7 @@ COMMON = {
     "logger.mode": "online | offline | disabled",
     "logger.project": "text",
     "trainer.optimizer": "adam | adamw",
-    "trainer.lr": "float in (0, 10]",
+    "trainer.lr": "float in (0, 1e10]",  # 1e9 diverges on purpose (tests/fault_cases.py)
     "trainer.betas": "list of 2 float in [0, 1)",
     "trainer.weight_decay": "float in [0, 100]",
     "trainer.decay_rnn": "bool",
