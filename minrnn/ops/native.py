@@ -28,7 +28,7 @@ from minrnn.backends import MODES
 from minrnn.files import atomic_path
 
 SOURCE = Path(__file__).with_name("csrc") / "scan.c"
-HEADERS = [SOURCE.with_name("scan_impl.h")]
+HEADERS = [SOURCE.with_name("scan_impl.h"), SOURCE.with_name("fastexp.h")]
 # $MINRNN_CFLAGS adds flags, e.g. "-fsanitize=address" for the AddressSanitizer test (tests/test_native_asan.py)
 FLAGS = [
     "-O3",
@@ -58,19 +58,20 @@ def _cpu_key() -> str:
     return platform.machine() + flags
 
 
-def _build() -> ctypes.CDLL:
+def build(source: Path = SOURCE, headers: list[Path] = HEADERS) -> ctypes.CDLL:
+    """source (a C file including headers) built into the cache, keyed by all their text, and loaded."""
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if cc is None:
         raise RuntimeError("no C compiler found (set CC)")
-    src = b"".join(f.read_bytes() for f in [SOURCE, *HEADERS])
+    src = b"".join(f.read_bytes() for f in [source, *headers])
     key = hashlib.sha256(src + " ".join([cc, *FLAGS, _cpu_key()]).encode()).hexdigest()[:16]
     cache = Path(os.environ.get("MINRNN_CACHE", Path.home() / ".cache" / "minrnn"))
-    target = cache / f"scan-{key}.so"
+    target = cache / f"{source.stem}-{key}.so"
     if not target.exists():
         with atomic_path(target, mode=0o777) as tmp:  # concurrent builders all end with a whole file
-            proc = subprocess.run([cc, *FLAGS, "-o", str(tmp), str(SOURCE)], capture_output=True, text=True)
+            proc = subprocess.run([cc, *FLAGS, "-o", str(tmp), str(source)], capture_output=True, text=True)
             if proc.returncode != 0:
-                raise RuntimeError(f"{cc} failed to compile {SOURCE}:\n{proc.stderr[-2000:]}")
+                raise RuntimeError(f"{cc} failed to compile {source}:\n{proc.stderr[-2000:]}")
     return ctypes.CDLL(str(target))
 
 
@@ -83,7 +84,7 @@ def load() -> ctypes.CDLL:
                 _error = "disabled by MINRNN_DISABLE_NATIVE"
             else:
                 try:
-                    _lib = _build()
+                    _lib = build()
                 except (OSError, RuntimeError) as e:
                     _error = str(e)
         if _lib is None:
