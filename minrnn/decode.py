@@ -51,6 +51,8 @@ def problem(model: nn.Module) -> str | None:
         return "the fast step is for CPU models in float32 or float64"
     if len({p.dtype for p in params}) != 1:
         return "the model's parameters have more than one dtype"
+    if type(model.embed) is not nn.Embedding or model.embed.max_norm is not None:
+        return "an embedding the decoder does not know (max_norm renormalises it as it reads)"
     if torch.is_autocast_enabled("cpu"):
         return "autocast is on"
     for m in model.modules():
@@ -65,9 +67,13 @@ def problem(model: nn.Module) -> str | None:
             return f"the fast step is for MinGRU and MinLSTM blocks, not {type(block.rnn).__name__}"
         if len({lin.bias is None for lin in block.rnn._projections}) != 1:
             return "projections with and without bias"
-        if block.mlp is not None and [type(m) for m in block.mlp.net] != [nn.Linear, nn.GELU, nn.Dropout, nn.Linear]:
-            return "an MLP the decoder does not know"
-        if block.mlp is not None and type(block.mlp) is not MLP:
+        known_mlp = type(block.mlp) is MLP and [type(m) for m in block.mlp.net] == [
+            nn.Linear,
+            nn.GELU,
+            nn.Dropout,
+            nn.Linear,
+        ]
+        if block.mlp is not None and not known_mlp:
             return "an MLP the decoder does not know"
         for norm in (block.norm, block.mlp_norm):
             if norm is not None and (why := _norm_problem(norm)):
@@ -204,6 +210,10 @@ class Decoder:
 
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
         """tokens (batch,) -> logits (batch, vocab): the decoder's buffer, valid until the next step."""
+        if tokens.shape != (self.batch,) or tokens.dtype != torch.int64:
+            raise ValueError(
+                f"Decoder.step: tokens must be int64 of shape ({self.batch},), got {tokens.dtype} {tuple(tokens.shape)}"
+            )
         torch.index_select(self.embedding, 0, tokens, out=self.x)
         for call in self.program:
             call()

@@ -109,7 +109,8 @@ def run(args, error) -> int:
         f"decoding benchmark: load average {before:.1f} on {timing.cores()} cores, {torch.get_num_threads()} threads"
     )
     budget, cells = timing.Budget(args.budget), [(s, b) for s in args.scales for b in args.batches]
-    record = {"benchmark": "decoding", "config": vars(args) | {"out": str(args.out)}, "cells": []}
+    record = {"benchmark": "decoding", "config": vars(args) | {"out": str(args.out)}, "provenance": provenance()}
+    record["cells"] = []  # provenance first: the commit measured, before the results make the tree dirty
     for i, (scale, batch) in enumerate(cells):
         torch.manual_seed(0)
         models = {key: shakespeare_model(key, scale) for key in {CONTENDERS[m][0] for m in args.models}}
@@ -122,7 +123,6 @@ def run(args, error) -> int:
         times = timing.interleaved(runs, args.repeats, share, time.perf_counter)
         record["cells"].append(summarise(scale, batch, args.new_tokens, times, models))
     record["load"] = timing.load_line(before, timing.load_average(), timing.cores(), torch.get_num_threads())
-    record["provenance"] = provenance()
     table = report(record)
     print("\n" + table)
     write_json_atomic(args.out / "decoding.json", record)

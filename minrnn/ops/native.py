@@ -28,7 +28,7 @@ from minrnn.backends import MODES
 from minrnn.files import atomic_path
 
 SOURCE = Path(__file__).with_name("csrc") / "scan.c"
-HEADERS = [SOURCE.with_name("scan_impl.h"), SOURCE.with_name("fastexp.h")]
+HEADERS = [SOURCE.with_name(h) for h in ("scan_impl.h", "common.h", "dtypes.h")]
 # $MINRNN_CFLAGS adds flags, e.g. "-fsanitize=address" for the AddressSanitizer test (tests/test_native_asan.py)
 FLAGS = [
     "-O3",
@@ -43,8 +43,7 @@ FLAGS = [
 ]
 _MIN_WORK_PER_THREAD = 1 << 16  # elements (B*T*C); below this one thread is faster
 
-_lib: ctypes.CDLL | None = None
-_error: str | None = None
+_loaded: dict[Path, ctypes.CDLL | str] = {}  # per source: the library, or why it is unavailable
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 
@@ -75,27 +74,32 @@ def build(source: Path = SOURCE, headers: list[Path] = HEADERS) -> ctypes.CDLL:
     return ctypes.CDLL(str(target))
 
 
-def load() -> ctypes.CDLL:
-    """The kernel library, built if needed; raises RuntimeError saying why it is unavailable."""
-    global _lib, _error
+def load_library(source: Path, headers: list[Path], what: str) -> ctypes.CDLL:
+    """The library built from source, built on first use (once per process); raises RuntimeError
+    saying why ``what`` is unavailable."""
     with _lock:
-        if _lib is None and _error is None:
+        if source not in _loaded:
             if os.environ.get("MINRNN_DISABLE_NATIVE"):
-                _error = "disabled by MINRNN_DISABLE_NATIVE"
+                _loaded[source] = "disabled by MINRNN_DISABLE_NATIVE"
             else:
                 try:
-                    _lib = build()
+                    _loaded[source] = build(source, headers)
                 except (OSError, RuntimeError) as e:
-                    _error = str(e)
-        if _lib is None:
-            raise RuntimeError(f"the compiled CPU scan is unavailable: {_error}")
-        return _lib
+                    _loaded[source] = str(e)
+        if isinstance(_loaded[source], str):
+            raise RuntimeError(f"the compiled CPU {what} is unavailable: {_loaded[source]}")
+        return _loaded[source]
 
 
-def problem() -> str | None:
-    """None when the kernel library loads (built on first call); else why not."""
+def load() -> ctypes.CDLL:
+    """The kernel library, built if needed; raises RuntimeError saying why it is unavailable."""
+    return load_library(SOURCE, HEADERS, "scan")
+
+
+def problem(loader=load) -> str | None:
+    """None when the kernel library (``loader``'s) loads (built on first call); else why not."""
     try:
-        load()
+        loader()
         return None
     except RuntimeError as e:
         return str(e)

@@ -6,8 +6,6 @@ it owns and checked once; ``gate_step`` is the checked operator of one step of t
 from __future__ import annotations
 
 import ctypes
-import os
-import threading
 
 import torch
 
@@ -15,37 +13,17 @@ from minrnn.backends import MODES
 from minrnn.ops import native
 
 SOURCE = native.SOURCE.with_name("step.c")
-HEADERS = [SOURCE.with_name("step_impl.h"), SOURCE.with_name("fastexp.h")]
-
-_lib: ctypes.CDLL | None = None
-_error: str | None = None
-_lock = threading.Lock()
+HEADERS = [SOURCE.with_name(h) for h in ("step_impl.h", "common.h", "dtypes.h")]
 
 
 def library() -> ctypes.CDLL:
     """The kernel library, built on first use; raises RuntimeError saying why it is unavailable."""
-    global _lib, _error
-    with _lock:
-        if _lib is None and _error is None:
-            if os.environ.get("MINRNN_DISABLE_NATIVE"):
-                _error = "disabled by MINRNN_DISABLE_NATIVE"
-            else:
-                try:
-                    _lib = native.build(SOURCE, HEADERS)
-                except (OSError, RuntimeError) as e:
-                    _error = str(e)
-        if _lib is None:
-            raise RuntimeError(f"the compiled CPU decoding step is unavailable: {_error}")
-        return _lib
+    return native.load_library(SOURCE, HEADERS, "decoding step")
 
 
 def problem() -> str | None:
     """None when the library loads (built on first call); else why not."""
-    try:
-        library()
-        return None
-    except RuntimeError as e:
-        return str(e)
+    return native.problem(library)
 
 
 def suffix(dtype: torch.dtype) -> str:

@@ -16,28 +16,7 @@
  * The time loop is sequential, so results match the reference loop to rounding; channels are
  * vectorised (hence the branch-free inner loops and the polynomial expf below).
  */
-#include <math.h>
-#include <stdint.h>
-#include <string.h>
+#include "common.h"
 
-#define MODE_GRU 0       /* a = 1 - sigmoid(k), b = sigmoid(k) h~ */
-#define MODE_LSTM 1      /* a = sigmoid(f), b = sigmoid(i) h~ */
-#define MODE_LSTM_NORM 2 /* a = f / (f + i), b = i / (f + i) h~, f and i sigmoids */
-
-#include "fastexp.h"
-
-#define REAL float
-#define SUF f32
-#define EXP exp_f32
-#define SQRT sqrtf
-#include "scan_impl.h"
-#undef REAL
-#undef SUF
-#undef EXP
-#undef SQRT
-
-#define REAL double
-#define SUF f64
-#define EXP exp
-#define SQRT sqrt
-#include "scan_impl.h"
+#define IMPL "scan_impl.h"
+#include "dtypes.h"

@@ -9,28 +9,7 @@
  *              (Algorithms 1, 5) and minLSTM (Algorithms 3, 7), in place on h
  * "pending bias": the bias of the Linear before, which torch's in-place x += u W^T leaves out.
  */
-#include <math.h>
-#include <stdint.h>
-#include <string.h>
+#include "common.h"
 
-#define MODE_GRU 0       /* a = 1 - sigmoid(k), b = sigmoid(k) h~ */
-#define MODE_LSTM 1      /* a = sigmoid(f), b = sigmoid(i) h~ */
-#define MODE_LSTM_NORM 2 /* a = f / (f + i), b = i / (f + i) h~, f and i sigmoids */
-
-#include "fastexp.h"
-
-#define REAL float
-#define SUF f32
-#define EXP exp_f32
-#define SQRT sqrtf
-#include "step_impl.h"
-#undef REAL
-#undef SUF
-#undef EXP
-#undef SQRT
-
-#define REAL double
-#define SUF f64
-#define EXP exp
-#define SQRT sqrt
-#include "step_impl.h"
+#define IMPL "step_impl.h"
+#include "dtypes.h"

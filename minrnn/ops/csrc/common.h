@@ -1,6 +1,11 @@
-/* Shared by scan.c and step.c. */
+/* Shared by scan.c and step.c: the recurrences' numbers and a vectorisable exp. */
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
+
+#define MODE_GRU 0       /* a = 1 - sigmoid(k), b = sigmoid(k) h~ */
+#define MODE_LSTM 1      /* a = sigmoid(f), b = sigmoid(i) h~ */
+#define MODE_LSTM_NORM 2 /* a = f / (f + i), b = i / (f + i) h~, f and i sigmoids */
 
 /* exp for float32 that the compiler can vectorise: Cephes' expf (range reduction by ln 2 and a
  * degree-6 polynomial, ~1 ulp), inputs clamped to [-87.3, 88.7] so it never returns 0 or inf. */
