@@ -24,7 +24,7 @@ TRAIN := $(VENV)/bin/minrnn-train
 .PHONY: help install install-dev test lint format bench reproduce reproduce-table1 reproduce-table2 reproduce-figure2 \
 	reproduce-figure1 reproduce-inference figures-efficiency faults fuzz-files reproduce-table4 tables clean \
 	reproduce-table3 reproduce-table3-demo reproduce-table4-lra test-gpu-compile test-mamba-ssm reproduce-recall \
-	reproduce-table6 reproduce-figure5 claims claims-runs referee-runs test-slurm test-paper-scale test-gpu-shapes gpu-check bench-compile \
+	reproduce-table6 reproduce-figure5 claims claims-runs referee-runs test-slurm test-paper-scale test-gpu-shapes gpu-check bench-compile bench-decoding \
 	profile-step docs layer-precision replay fuzz speed-card gpu-speed-card
 
 help:  ## list the targets
@@ -105,6 +105,9 @@ gpu-speed-card:  ## the GPU speed card in your CUDA Python (results/gpu/speed_ca
 
 profile-step: install  ## where a training step's time goes, per part of the network, T = 512, 4096 (results/efficiency/profile_cpu.*)
 	$(PY) scripts/profile_step.py
+
+bench-decoding: install  ## generation tokens/s: minGRU/minLSTM fast and eager step, nn.GRU/LSTM, Transformer KV cache (results/bench/decoding.*)
+	$(PY) scripts/bench_decoding.py --out results/bench
 
 bench-compile: install  ## trainer.compile: steps per second eager vs compiled, one preset per task (results/efficiency/compile_cpu.*)
 	$(PY) scripts/bench_compile.py

@@ -9,7 +9,8 @@ memory per token (``python scripts/generate.py`` is the same command).
 From a run directory: rebuilds the model from its summary.json (minrnn's own classes only) and the best
 weights of its checkpoint (weights_only), with the training data for the vocabulary. From an exported
 model (``--export``: SequenceModel.save_pretrained, the vocabulary in its config): neither Hydra nor the
-data. Prefills the prompt in parallel mode and continues with model.step.
+data. Prefills the prompt in parallel mode and continues one token at a time: through minrnn.decode's
+fast step where it applies (``--eager-step``: SequenceModel.step).
 """
 
 from __future__ import annotations
@@ -83,6 +84,9 @@ def main(argv=None) -> int:
         "--top-p", type=float, default=None, help="nucleus sampling: keep the tokens of this much probability"
     )
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--eager-step", action="store_true", help="step with the eager SequenceModel.step, not minrnn.decode's"
+    )
     ap.add_argument("--export", type=Path, default=None, help="write the run as a model that needs minrnn alone")
     args = ap.parse_args(argv)
     try:
@@ -107,7 +111,8 @@ def main(argv=None) -> int:
             return 0
         prompt = task.encode(args.prompt).unsqueeze(0)
         g = torch.Generator().manual_seed(args.seed)
-        out = model.generate(prompt, args.tokens, args.temperature, args.top_k, generator=g, top_p=args.top_p)
+        fast = {} if not isinstance(model, SequenceModel) else {"fast_step": not args.eager_step}
+        out = model.generate(prompt, args.tokens, args.temperature, args.top_k, generator=g, top_p=args.top_p, **fast)
     except (ValueError, FileNotFoundError, DataError) as e:
         print(f"generate: error: {e}", file=sys.stderr)
         return 2

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from minrnn import checks
+from minrnn import checks, decode
 from minrnn.blocks import NORMS, Block, State
 from minrnn.pretrained import Pretrained
 
@@ -97,22 +97,33 @@ class SequenceModel(nn.Module, Pretrained):
         top_k: int | None = None,
         generator: torch.Generator | None = None,
         top_p: float | None = None,
+        fast_step: bool = True,
     ) -> torch.Tensor:
         """Sample max_new_tokens after prompt (B, T0); returns (B, T0 + max_new_tokens).
 
         Memory per token is constant: the prompt is prefilled in parallel mode, then only the
         per-block state (conv inputs and RNN state) is carried. temperature 0 means greedy; else
         temperature, top_k, then top_p (nucleus) in transformers' order, so with the same seed its
-        ``generate`` draws the same tokens (minrnn.hf, tests/test_hf.py).
+        ``generate`` draws the same tokens (minrnn.hf, tests/test_hf.py). ``fast_step``: steps run
+        through minrnn.decode.Decoder where it applies (CPU, float32/64, eval mode), else ``step``.
         """
         checks.generation(self, prompt, max_new_tokens, temperature, top_k, top_p)
         logits, state = self(prompt, return_state=True)
         logits = logits[:, -1]
+        decoder = None
+        if fast_step and decode.problem(self) is None:
+            decoder = decode.Decoder(self, prompt.shape[0])
+            decoder.load(state)
         out = [prompt]
-        for _ in range(max_new_tokens):
+        for i in range(max_new_tokens):
             nxt = sample(logits, temperature, top_k, generator, top_p)
             out.append(nxt.unsqueeze(1))
-            logits, state = self.step(nxt, state)
+            if i + 1 == max_new_tokens:
+                break  # the logits after the last token are not needed
+            if decoder is not None:
+                logits = decoder.step(nxt)
+            else:
+                logits, state = self.step(nxt, state)
         return torch.cat(out, dim=1)
 
 

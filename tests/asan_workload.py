@@ -4,10 +4,12 @@ torch.compile of the layers (the use-after-free of the GPU-path issue)."""
 
 import torch
 
-from minrnn import MinGRU, MinLSTM
+from minrnn import MinGRU, MinLSTM, SequenceModel
 from minrnn.baselines.mamba import selective_scan
+from minrnn.decode import Decoder
 from minrnn.ops import native
 from minrnn.ops.reference import scan_sequential
+from minrnn.ops.step import gate_step
 
 torch.set_num_threads(2)
 for B, T, C in [(1, 1, 1), (3, 17, 5), (1, 300, 256), (8, 257, 33), (64, 64, 64)]:
@@ -38,4 +40,17 @@ for layer in (MinGRU(64, 128), MinLSTM(64, 128)):
     compiled = torch.compile(layer, backend="aot_eager")
     for _ in range(3):
         compiled(torch.randn(4, 50, 64)).sum().backward()
+# the decoding kernels (csrc/step.c): the gate step operator and a decoder over every block part
+for dtype in (torch.float32, torch.float64):
+    for mode, P in (("gru", 2), ("lstm", 3), ("lstm_norm", 3)):
+        gate_step(torch.randn(5, P * 33, dtype=dtype), torch.rand(5, 33, dtype=dtype), mode, True)
+    for rnn, norm in (("mingru", "rms"), ("minlstm", "layer")):
+        block = dict(rnn=rnn, expansion=2, conv=True, mlp=True)
+        with torch.no_grad():
+            m = SequenceModel(dim=20, depth=2, dim_out=7, vocab_size=7, block=block, norm=norm).to(dtype).eval()
+            x = torch.randint(0, 7, (3, 6))
+            full, decoder = m(x), Decoder(m, 3)
+            decoder.load(None)
+            for t in range(6):
+                torch.testing.assert_close(decoder.step(x[:, t]), full[:, t])
 print("asan workload done")

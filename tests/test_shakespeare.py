@@ -105,6 +105,8 @@ def test_training_lowers_the_loss_and_generation_samples_text(tmp_path, corpus, 
     from_run = capsys.readouterr().out
     assert generate.main([str(exported), *sample[1:]]) == 0
     assert capsys.readouterr().out == from_run
+    assert generate.main([str(exported), *sample[1:], "--eager-step"]) == 0  # minrnn.decode's step: the same text
+    assert capsys.readouterr().out == from_run
     code = f"import runpy, sys; sys.argv = ['generate', {str(exported)!r}, '--tokens', '5']; "
     code += "runpy.run_path('scripts/generate.py', run_name='__main__')"
     check = code.replace(

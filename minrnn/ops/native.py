@@ -28,7 +28,7 @@ from minrnn.backends import MODES
 from minrnn.files import atomic_path
 
 SOURCE = Path(__file__).with_name("csrc") / "scan.c"
-HEADERS = [SOURCE.with_name("scan_impl.h")]
+HEADERS = [SOURCE.with_name(h) for h in ("scan_impl.h", "common.h", "dtypes.h")]
 # $MINRNN_CFLAGS adds flags, e.g. "-fsanitize=address" for the AddressSanitizer test (tests/test_native_asan.py)
 FLAGS = [
     "-O3",
@@ -43,8 +43,7 @@ FLAGS = [
 ]
 _MIN_WORK_PER_THREAD = 1 << 16  # elements (B*T*C); below this one thread is faster
 
-_lib: ctypes.CDLL | None = None
-_error: str | None = None
+_loaded: dict[Path, ctypes.CDLL | str] = {}  # per source: the library, or why it is unavailable
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 
@@ -58,43 +57,49 @@ def _cpu_key() -> str:
     return platform.machine() + flags
 
 
-def _build() -> ctypes.CDLL:
+def build(source: Path = SOURCE, headers: list[Path] = HEADERS) -> ctypes.CDLL:
+    """source (a C file including headers) built into the cache, keyed by all their text, and loaded."""
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if cc is None:
         raise RuntimeError("no C compiler found (set CC)")
-    src = b"".join(f.read_bytes() for f in [SOURCE, *HEADERS])
+    src = b"".join(f.read_bytes() for f in [source, *headers])
     key = hashlib.sha256(src + " ".join([cc, *FLAGS, _cpu_key()]).encode()).hexdigest()[:16]
     cache = Path(os.environ.get("MINRNN_CACHE", Path.home() / ".cache" / "minrnn"))
-    target = cache / f"scan-{key}.so"
+    target = cache / f"{source.stem}-{key}.so"
     if not target.exists():
         with atomic_path(target, mode=0o777) as tmp:  # concurrent builders all end with a whole file
-            proc = subprocess.run([cc, *FLAGS, "-o", str(tmp), str(SOURCE)], capture_output=True, text=True)
+            proc = subprocess.run([cc, *FLAGS, "-o", str(tmp), str(source)], capture_output=True, text=True)
             if proc.returncode != 0:
-                raise RuntimeError(f"{cc} failed to compile {SOURCE}:\n{proc.stderr[-2000:]}")
+                raise RuntimeError(f"{cc} failed to compile {source}:\n{proc.stderr[-2000:]}")
     return ctypes.CDLL(str(target))
+
+
+def load_library(source: Path, headers: list[Path], what: str) -> ctypes.CDLL:
+    """The library built from source, built on first use (once per process); raises RuntimeError
+    saying why ``what`` is unavailable."""
+    with _lock:
+        if source not in _loaded:
+            if os.environ.get("MINRNN_DISABLE_NATIVE"):
+                _loaded[source] = "disabled by MINRNN_DISABLE_NATIVE"
+            else:
+                try:
+                    _loaded[source] = build(source, headers)
+                except (OSError, RuntimeError) as e:
+                    _loaded[source] = str(e)
+        if isinstance(_loaded[source], str):
+            raise RuntimeError(f"the compiled CPU {what} is unavailable: {_loaded[source]}")
+        return _loaded[source]
 
 
 def load() -> ctypes.CDLL:
     """The kernel library, built if needed; raises RuntimeError saying why it is unavailable."""
-    global _lib, _error
-    with _lock:
-        if _lib is None and _error is None:
-            if os.environ.get("MINRNN_DISABLE_NATIVE"):
-                _error = "disabled by MINRNN_DISABLE_NATIVE"
-            else:
-                try:
-                    _lib = _build()
-                except (OSError, RuntimeError) as e:
-                    _error = str(e)
-        if _lib is None:
-            raise RuntimeError(f"the compiled CPU scan is unavailable: {_error}")
-        return _lib
+    return load_library(SOURCE, HEADERS, "scan")
 
 
-def problem() -> str | None:
-    """None when the kernel library loads (built on first call); else why not."""
+def problem(loader=load) -> str | None:
+    """None when the kernel library (``loader``'s) loads (built on first call); else why not."""
     try:
-        load()
+        loader()
         return None
     except RuntimeError as e:
         return str(e)

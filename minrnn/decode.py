@@ -1,0 +1,220 @@
+"""Fast decoding: SequenceModel's sequential mode (Algorithms 5/7 in the Appendix C.2 block) as one
+fixed program of a few calls per block, for ``generate`` on the CPU.
+
+The eager ``SequenceModel.step`` stays the reference (tests/test_decode.py: this step equals it, and
+both equal parallel mode). Per token the eager step runs some sixty small torch ops and module calls
+per block, which at batch 1 cost far more than the arithmetic. Here a ``Decoder`` built for a model
+and a batch size owns every buffer of a step, and a step is: the embedding row, then per block
+
+    conv kernel (C) -> x += y W_pw^T -> norm kernel (C) -> p = n W^T + b -> gate kernel (C, h in place)
+    -> x += h W_down^T -> norm kernel (C) -> u = n W_1^T + b_1 -> GELU -> x += u W_2^T
+
+with the matrix products in torch (BLAS) writing into the buffers, and the C kernels of
+minrnn/ops/csrc/step.c called with pointers fixed when the decoder is built (checked once, then).
+A bias that ``x += u W^T`` leaves out is added by the next kernel, which reads x anyway.
+
+``problem(model)`` says why a model cannot take this path (then ``generate`` runs the eager step):
+it is for CPU float32/float64 token models of MinGRU/MinLSTM blocks in eval mode (or without
+dropout), with plain nn.Linear layers and no hooks.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from functools import partial
+
+import torch
+from torch import nn
+
+from minrnn import backends
+from minrnn.blocks import MLP, RMSNorm
+from minrnn.layers import MinGRU, MinLSTM, _plain_linear
+from minrnn.ops import step as kernels
+
+
+def _norm_problem(norm: nn.Module) -> str | None:
+    if type(norm) not in (RMSNorm, nn.RMSNorm, nn.LayerNorm) or norm.weight is None:
+        return f"a norm the decoder does not know ({type(norm).__name__} without its weight)"
+    if len(norm.normalized_shape) != 1:
+        return "a norm over more than the last dimension"
+    return None
+
+
+def problem(model: nn.Module) -> str | None:
+    """None when ``Decoder(model, batch)`` runs model's step; else why it cannot (one line)."""
+    from minrnn.model import SequenceModel
+
+    if type(model) is not SequenceModel or model.vocab_size is None:
+        return "the fast step is for minrnn's SequenceModel on tokens"
+    params = list(model.parameters())
+    if any(p.device.type != "cpu" or p.dtype not in (torch.float32, torch.float64) for p in params):
+        return "the fast step is for CPU models in float32 or float64"
+    if len({p.dtype for p in params}) != 1:
+        return "the model's parameters have more than one dtype"
+    if type(model.embed) is not nn.Embedding or model.embed.max_norm is not None:
+        return "an embedding the decoder does not know (max_norm renormalises it as it reads)"
+    if torch.is_autocast_enabled("cpu"):
+        return "autocast is on"
+    for m in model.modules():
+        if any((m._forward_hooks, m._forward_pre_hooks)):
+            return f"a hook on {type(m).__name__}"
+        if isinstance(m, nn.Dropout) and m.training and m.p > 0:
+            return "dropout is active (the model is in training mode)"
+        if isinstance(m, nn.Linear) and not _plain_linear(m):
+            return f"a Linear layer that is not a plain nn.Linear ({type(m).__name__})"
+    for block in model.blocks:
+        if type(block.rnn) not in (MinGRU, MinLSTM):
+            return f"the fast step is for MinGRU and MinLSTM blocks, not {type(block.rnn).__name__}"
+        if len({lin.bias is None for lin in block.rnn._projections}) != 1:
+            return "projections with and without bias"
+        known_mlp = type(block.mlp) is MLP and [type(m) for m in block.mlp.net] == [
+            nn.Linear,
+            nn.GELU,
+            nn.Dropout,
+            nn.Linear,
+        ]
+        if block.mlp is not None and not known_mlp:
+            return "an MLP the decoder does not know"
+        for norm in (block.norm, block.mlp_norm):
+            if norm is not None and (why := _norm_problem(norm)):
+                return why
+    return _norm_problem(model.norm) or kernels.problem()
+
+
+class Decoder:
+    """model's sequential mode for ``batch`` rows: ``load(state)``, then ``step(tokens)`` -> logits
+    (batch, vocab), a buffer that the next step overwrites; ``state()`` returns copies in the eager
+    step's structure. Weights are read when it is built (a decoder per generation)."""
+
+    def __init__(self, model: nn.Module, batch: int):
+        why = problem(model)
+        if why is not None:
+            raise ValueError(f"Decoder: {why}")
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise ValueError(f"Decoder: batch must be a positive integer, got {batch!r}")
+        self.model, self.batch = model, batch
+        self.dtype = model.head.weight.dtype
+        self.lib, self.suffix = kernels.library(), kernels.suffix(self.dtype)
+        self.embedding = model.embed.weight.detach()
+        dim = self.embedding.shape[1]
+        self.x, self.n = self._buffer(dim), self._buffer(dim)
+        self.logits = self._buffer(model.head.weight.shape[0])
+        self.conv_states: list[torch.Tensor | None] = []
+        self.hs: list[torch.Tensor] = []
+        self.program: list = []  # zero-argument calls, in order: one step after the embedding
+        self._keep: list[torch.Tensor] = []  # what the C kernels hold pointers to
+        pending = None
+        for block in model.blocks:
+            pending = self._block(block, pending)
+        self._norm(model.norm, pending)
+        self._product(self.n, model.head.weight, model.head.bias, self.logits)
+
+    def _buffer(self, *shape: int) -> torch.Tensor:
+        return torch.zeros(self.batch, *shape, dtype=self.dtype)
+
+    def _kernel(self, name: str, *args) -> None:
+        """Append a call of the C kernel ``name`` (step.c) on these arguments, as ctypes values now."""
+        fn = getattr(self.lib, f"{name}_{self.suffix}")
+        values = []
+        for a in args:
+            if a is None or isinstance(a, torch.Tensor):
+                if a is not None:
+                    if not a.is_contiguous() or a.dtype != self.dtype or a.device.type != "cpu":
+                        raise ValueError(f"Decoder: {name} needs contiguous CPU {self.dtype}, got {a.dtype}")
+                    self._keep.append(a)  # the pointer stays valid while the decoder lives
+                values.append(ctypes.c_void_p(0 if a is None else a.data_ptr()))
+            elif isinstance(a, float):
+                values.append(ctypes.c_double(a))
+            else:
+                values.append(a if isinstance(a, ctypes.c_int) else ctypes.c_int64(a))
+        self.program.append(partial(fn, *values))
+
+    def _product(self, u: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, out: torch.Tensor) -> None:
+        """out = u W^T + b, W (out, in) as nn.Linear keeps it."""
+        if bias is None:
+            self.program.append(partial(torch.mm, u, weight.detach().t(), out=out))
+        else:
+            self.program.append(partial(torch.addmm, bias.detach(), u, weight.detach().t(), out=out))
+
+    def _add_product(self, u: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor | None:
+        """x += u W^T; returns the bias, left for the next kernel to add."""
+        self.program.append(partial(self.x.addmm_, u, weight.detach().t()))
+        return None if bias is None else bias.detach().contiguous()
+
+    def _norm(self, norm: nn.Module, pending: torch.Tensor | None) -> None:
+        """n = norm(x + pending), x updated."""
+        kind = 0 if isinstance(norm, nn.RMSNorm) else 1
+        eps = norm.eps if norm.eps is not None else torch.finfo(self.dtype).eps
+        weight = norm.weight.detach().contiguous()
+        bias = getattr(norm, "bias", None)
+        bias = None if bias is None else bias.detach().contiguous()
+        self._kernel(
+            "dec_norm",
+            self.batch,
+            self.x.shape[1],
+            ctypes.c_int(kind),
+            float(eps),
+            self.x,
+            pending,
+            weight,
+            bias,
+            self.n,
+        )
+
+    def _block(self, block: nn.Module, pending: torch.Tensor | None) -> torch.Tensor | None:
+        """Append one block's step (minrnn.blocks.Block.step); returns its last bias, still to add."""
+        B, D = self.batch, self.x.shape[1]
+        if block.conv is not None:
+            K = block.conv.kernel_size
+            weight = block.conv.depthwise.weight.detach()[:, 0].t().contiguous()  # (K, D)
+            state, y = self._buffer(K - 1, D), self._buffer(D)
+            self._kernel("dec_conv", B, D, K, self.x, pending, state, weight, block.conv.depthwise.bias.detach(), y)
+            pending = self._add_product(y, block.conv.pointwise.weight[:, :, 0], block.conv.pointwise.bias)
+            self.conv_states.append(state)
+        else:
+            self.conv_states.append(None)
+        self._norm(block.norm, pending)
+        rnn = block.rnn
+        projections = rnn._projections
+        weight = torch.cat([lin.weight.detach() for lin in projections])  # one product: [z | h] or [f | i | h]
+        bias = None if projections[0].bias is None else torch.cat([lin.bias.detach() for lin in projections])
+        p, h = self._buffer(weight.shape[0]), self._buffer(rnn.dim_hidden)
+        self._product(self.n, weight, bias, p)
+        mode = ctypes.c_int(backends.MODES[rnn._mode])
+        self._kernel("dec_gate", B, rnn.dim_hidden, mode, ctypes.c_int(rnn.log_space), p, h)
+        self.hs.append(h)
+        pending = self._add_product(h, block.down.weight, block.down.bias)
+        if block.mlp is None:
+            return pending
+        self._norm(block.mlp_norm, pending)
+        up, act, _, down = block.mlp.net
+        u = self._buffer(up.out_features)
+        self._product(self.n, up.weight, up.bias, u)
+        self.program.append(partial(torch._C._nn.gelu_, u, approximate=act.approximate))
+        return self._add_product(u, down.weight, down.bias)
+
+    def load(self, state: list | None) -> None:
+        """Start from ``state`` (the eager step's: per block (conv inputs or None, h)); None: the
+        initial state (zeros, or the layer's learned one)."""
+        for i, block in enumerate(self.model.blocks):
+            conv_state, h = state[i] if state is not None else (None, None)
+            if self.conv_states[i] is not None:
+                self.conv_states[i].copy_(conv_state if conv_state is not None else 0)
+            if h is None:
+                h = block.rnn.initial_state(self.batch, self.hs[i])
+            self.hs[i].copy_(h if h is not None else 0)
+
+    def state(self) -> list:
+        """A copy of the state, as SequenceModel.step returns it."""
+        return [(None if c is None else c.clone(), h.clone()) for c, h in zip(self.conv_states, self.hs, strict=True)]
+
+    def step(self, tokens: torch.Tensor) -> torch.Tensor:
+        """tokens (batch,) -> logits (batch, vocab): the decoder's buffer, valid until the next step."""
+        if tokens.shape != (self.batch,) or tokens.dtype != torch.int64:
+            raise ValueError(
+                f"Decoder.step: tokens must be int64 of shape ({self.batch},), got {tokens.dtype} {tuple(tokens.shape)}"
+            )
+        torch.index_select(self.embedding, 0, tokens, out=self.x)
+        for call in self.program:
+            call()
+        return self.logits

@@ -1,0 +1,107 @@
+"""The fast decoding step (minrnn.decode, csrc/step.c) against the eager step and parallel mode, and
+generate() with it drawing the same tokens as without it."""
+
+import pytest
+import torch
+
+from minrnn import SequenceModel
+from minrnn.decode import Decoder, problem
+from minrnn.layers import MinGRU, MinLSTM
+from minrnn.ops.step import gate_step
+
+VOCAB = 13
+BLOCKS = {
+    "mingru": dict(rnn="mingru", expansion=2, conv=True, mlp=True),
+    "minlstm": dict(rnn="minlstm", expansion=2, conv=True, mlp=True),
+    "minlstm-normalized-vanilla": dict(rnn="minlstm", rnn_kwargs=dict(normalize_gates=True, log_space=False)),
+    "mingru-learned-h0-layernorm": dict(rnn="mingru", conv=True, rnn_kwargs=dict(init_hidden_state=True)),
+}
+
+
+def model(block: str, dtype=torch.float64, norm="rms", seed=0) -> SequenceModel:
+    torch.manual_seed(seed)
+    norm = "layer" if "layernorm" in block else norm
+    m = SequenceModel(dim=16, depth=2, dim_out=VOCAB, vocab_size=VOCAB, block=BLOCKS[block], norm=norm)
+    return m.to(dtype).eval()
+
+
+@pytest.mark.parametrize("block", BLOCKS)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("batch", [1, 64])
+@pytest.mark.parametrize("prefill", [False, True])
+@torch.no_grad()
+def test_fast_step_equals_eager_step_and_parallel_mode(block, dtype, batch, prefill):
+    m = model(block, dtype)
+    x = torch.randint(0, VOCAB, (batch, 12))
+    tol = dict(rtol=1e-12, atol=1e-12) if dtype == torch.float64 else dict(rtol=2e-5, atol=2e-5)
+    full = m(x)
+    start, state = (5, m(x[:, :5], return_state=True)[1]) if prefill else (0, None)  # h0: a prefill's state
+    decoder = Decoder(m, batch)
+    decoder.load(state)
+    for t in range(start, 12):
+        eager, state = m.step(x[:, t], state)
+        fast = decoder.step(x[:, t])
+        torch.testing.assert_close(fast, eager, **tol)
+        torch.testing.assert_close(fast, full[:, t], **tol)
+    for (c_fast, h_fast), (c_eager, h_eager) in zip(decoder.state(), state, strict=True):
+        torch.testing.assert_close(h_fast, h_eager, **tol)
+        assert (c_fast is None) == (c_eager is None)
+        if c_fast is not None:
+            torch.testing.assert_close(c_fast, c_eager, **tol)
+
+
+SAMPLING = [
+    dict(temperature=0),
+    dict(temperature=0.8, top_k=5),
+    dict(temperature=1.3, top_p=0.9),
+    dict(top_k=4, top_p=0.7),
+]
+
+
+@pytest.mark.parametrize("block", ["mingru", "minlstm"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("settings", SAMPLING)
+def test_generate_with_the_fast_step_draws_the_same_tokens(block, dtype, settings):
+    m = model(block, dtype, seed=1)
+    prompt = torch.randint(0, VOCAB, (3, 4))
+    runs = [
+        m.generate(prompt, 40, generator=torch.Generator().manual_seed(7), fast_step=fast, **settings)
+        for fast in (True, False)
+    ]
+    assert torch.equal(runs[0], runs[1])
+    assert runs[0].shape == (3, 44) and torch.equal(runs[0][:, :4], prompt)
+
+
+def test_models_the_fast_step_does_not_cover_say_why_and_generate_as_before():
+    m = model("mingru", torch.float32)
+    m.train()  # dropout 0: the same function in training mode
+    assert problem(m) is None
+    gru = SequenceModel(dim=8, depth=1, dim_out=5, vocab_size=5, block=dict(rnn="minrnn.baselines.torch_rnn.GRULayer"))
+    assert "MinGRU and MinLSTM" in problem(gru)
+    dropout = SequenceModel(dim=8, depth=1, dim_out=5, vocab_size=5, block=dict(dropout=0.5, mlp=True))
+    assert "dropout" in problem(dropout) and problem(dropout.eval()) is None
+    assert "float32 or float64" in problem(model("mingru", torch.bfloat16))
+    hooked = model("mingru")
+    hooked.blocks[0].down.register_forward_hook(lambda mod, i, o: o * 2)
+    assert "hook" in problem(hooked)
+    prompt = torch.randint(0, VOCAB, (2, 3))
+    greedy = hooked.generate(prompt, 6, temperature=0)  # the eager step, hook and all
+    assert torch.equal(greedy, hooked.generate(prompt, 6, temperature=0, fast_step=False))
+    with pytest.raises(ValueError, match="hook"):
+        Decoder(hooked, 2)
+    with pytest.raises(ValueError, match="batch must be a positive integer"):
+        Decoder(model("mingru"), 0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("layer", [MinGRU(6, 5), MinLSTM(6, 5), MinLSTM(6, 5, normalize_gates=True, log_space=False)])
+@torch.no_grad()
+def test_the_gate_step_operator_is_the_layers_step(layer, dtype):
+    layer = layer.to(dtype)
+    x, h = torch.randn(4, 6, dtype=dtype), torch.rand(4, 5, dtype=dtype)
+    p = torch.cat([lin(x) for lin in layer._projections], dim=-1)
+    tol = dict(rtol=1e-12, atol=1e-12) if dtype == torch.float64 else {}
+    torch.testing.assert_close(gate_step(p, h, layer._mode, layer.log_space), layer.step(x, h), **tol)
+    torch.library.opcheck(torch.ops.minrnn.gate_step, (p, h, layer._mode, layer.log_space))
+    with pytest.raises(ValueError, match="h_prev must have shape"):
+        gate_step(p, h[:, :4], layer._mode, layer.log_space)
