@@ -5,17 +5,20 @@ A backend is a record (``Backend``) with
   and h0 (B, C) or None, h in a's dtype; for a log-space backend, ``scan(log_a, log_b, log_h0, chunk) -> h``
   on logs (Appendix B.1; minrnn.ops.reference.log_scan);
 - ``gate_scan`` (optional): the fused minGRU/minLSTM recurrence from the Linear outputs,
-  ``gate_scan(p, h0, mode, log_space, bias) -> h`` with a float32 (float64) state
+  ``gate_scan(p, h0, mode, log_space, bias, resets) -> h`` with a float32 (float64) state
   (minrnn.ops.reference.gate_scan is its reference);
+- ``fused_resets``: whether ``gate_scan`` applies ``resets`` (B, T) itself (the state before a reset is
+  zeros); a backend without it gets resets as a change of coefficients on its generic scan (minrnn.resets);
 - ``adds_bias``: whether the layers hand ``gate_scan`` p without the bias (the kernel adds it in the state's
   precision as it reads p, one pass over memory fewer) or p as the Linear layers compute it (bias None);
 - ``log_space``: whether ``scan`` takes logs (then a, b and h0 must be positive: log-space layers only);
 - ``unavailable(device)``: why it cannot run on a device, or None.
 
-The layers ask a backend "fused gate scan? log-space? else generic" (minrnn.layers); resets run on every
-backend through its generic scan (minrnn.resets). ``register_backend`` adds one (docs/extending.md).
-``auto`` resolves once per device: the first backend preferred for the device type that can run there,
-else ``sequential``; every fallback warns once, with the reason and the cost.
+The layers ask a backend "fused gate scan? log-space? else generic" (minrnn.layers); resets run in the
+fused gate scan where the backend says ``fused_resets``, else through its generic scan (minrnn.resets).
+``register_backend`` adds one (docs/extending.md). ``auto`` resolves once per device: the first backend
+preferred for the device type that can run there, else ``sequential``; every fallback warns once, with the
+reason and the cost.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ class Backend:
     log_space: bool = False
     adds_bias: bool = True
     unavailable: Callable[[torch.device], str | None] = lambda device: None
+    fused_resets: bool = False
     cost: str = ""  # what running on it costs against the fast kernels, said when auto falls back to it
 
 
@@ -59,12 +63,14 @@ def register_backend(
     unavailable: Callable[[torch.device], str | None] | None = None,
     auto: tuple[str, ...] = (),
     cost: str = "",
+    fused_resets: bool = False,
 ) -> Backend:
     """Add (or replace) the backend ``name``; ``auto``: device types ("cpu", "cuda") where ``scan="auto"``
     prefers it to the backends registered before it."""
     if name == "auto":
         raise ValueError("'auto' is not a backend: it names the choice among them")
-    record = Backend(name, scan, gate_scan, log_space, adds_bias, unavailable or (lambda device: None), cost)
+    why_not = unavailable or (lambda device: None)
+    record = Backend(name, scan, gate_scan, log_space, adds_bias, why_not, fused_resets, cost)
     BACKENDS[name] = record
     for kind in auto:
         _AUTO[kind] = [name] + [n for n in _AUTO.get(kind, []) if n != name]
@@ -193,12 +199,12 @@ def scan_cpu(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None) -
     return native.linear_scan(a.to(dtype), b.to(dtype), _to(h0, dtype)).to(a.dtype)
 
 
-def gate_scan_cpu(p, h0, mode: str, log_space: bool, bias=None) -> torch.Tensor:
+def gate_scan_cpu(p, h0, mode: str, log_space: bool, bias=None, resets=None) -> torch.Tensor:
     """The fused compiled CPU kernel (minrnn.ops.native.gate_scan); half types computed in float32."""
     from minrnn.ops import native
 
     dtype = _cpu_dtype(p)
-    return native.gate_scan(p.to(dtype), _to(h0, dtype), mode, log_space, _to(bias, dtype))
+    return native.gate_scan(p.to(dtype), _to(h0, dtype), mode, log_space, _to(bias, dtype), resets)
 
 
 def scan_triton(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
@@ -211,9 +217,9 @@ def scan_triton(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None
     return run(a, b, h0).to(a.dtype)
 
 
-def gate_scan_triton(p, h0, mode: str, log_space: bool, bias=None) -> torch.Tensor:
+def gate_scan_triton(p, h0, mode: str, log_space: bool, bias=None, resets=None) -> torch.Tensor:
     """The fused Triton kernel (minrnn.ops.triton_scan.gate_scan); a float32 (float64) state."""
-    return triton_kernels(p.device).gate_scan(p, h0, mode, log_space, bias)
+    return triton_kernels(p.device).gate_scan(p, h0, mode, log_space, bias, resets)
 
 
 register_backend(
@@ -228,6 +234,14 @@ register_backend(
     auto=("cuda",),
     cost="the log-space scan (Listing 5, chunked) moves many times the bytes of the Triton loop",
 )
-register_backend("cpu", scan_cpu, gate_scan_cpu, unavailable=_cpu_problem, auto=("cpu",))
+register_backend("cpu", scan_cpu, gate_scan_cpu, unavailable=_cpu_problem, auto=("cpu",), fused_resets=True)
 # adds_bias=False: the Triton kernels read p as F.linear rounds it under autocast (gpu_check's rounded reference)
-register_backend("triton", scan_triton, gate_scan_triton, adds_bias=False, unavailable=triton_problem, auto=("cuda",))
+register_backend(
+    "triton",
+    scan_triton,
+    gate_scan_triton,
+    adds_bias=False,
+    unavailable=triton_problem,
+    auto=("cuda",),
+    fused_resets=True,
+)

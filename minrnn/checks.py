@@ -78,6 +78,16 @@ def resets(who: str, r, batch: int, length: int | None, device: torch.device) ->
     return tensor(who, "resets", r, [("B", batch), ("T", length)], "bool", device, "the input")
 
 
+def kernel_resets(who: str, r, batch: int, length: int, device: torch.device) -> torch.Tensor | None:
+    """``resets`` for a kernel: None, or (B, T) bool or uint8 (nonzero = reset) on the input's device,
+    returned as contiguous uint8 (0 or 1) that the kernel reads one byte per step."""
+    if r is None:
+        return None
+    if isinstance(r, torch.Tensor) and r.dtype == torch.uint8:
+        r = r != 0
+    return resets(who, r, batch, length, device).contiguous().view(torch.uint8)
+
+
 def layer_call(layer, x, h, step: bool) -> None:
     """A MinGRU/MinLSTM's forward (x (B, T, dim_in)) or step (x_t (B, dim_in)) and its state (B, dim_hidden)."""
     from minrnn import backends

@@ -13,10 +13,11 @@ whose state is g(h_0). To reproduce that, pass ``g(h_0)``. With ``init_hidden_st
 omitted h0 is a learned state g(w) (log space) or w (vanilla), as in the authors' code.
 
 ``scan`` names the backend that computes parallel mode (minrnn.backends), and the layer asks it what it
-can do, not what it is called: a fused gate scan reads the Linear outputs directly; a log-space scan runs
-the paper's Listing 8/10 line for line, with Listing 5 applied in chunks of ``log_chunk`` steps, which
-keeps float32 accurate at any length (``log_chunk=0``: the listing over the whole sequence); otherwise
-(and with resets, on every backend) its generic scan runs on a_t, b_t. ``auto`` picks the device's best.
+can do, not what it is called: a fused gate scan reads the Linear outputs directly (resets too, where the
+backend says ``fused_resets`` and the initial state is zeros); a log-space scan runs the paper's Listing
+8/10 line for line, with Listing 5 applied in chunks of ``log_chunk`` steps, which keeps float32 accurate
+at any length (``log_chunk=0``: the listing over the whole sequence); otherwise (other resets) its generic
+scan runs on a_t, b_t. ``auto`` picks the device's best.
 """
 
 from __future__ import annotations
@@ -113,8 +114,10 @@ class _MinRNN(nn.Module):
         elif h0.dtype != x.dtype:
             h0 = h0.to(x.dtype)  # every backend takes the state in the input's dtype
         backend = backends.get(self.scan, x.device, any_sign=not self.log_space)
-        if resets is None and backend.gate_scan is not None:
-            return self._gate_scan(backend, x, h0)
+        # fused resets restart from zeros; a learned initial state takes the change of coefficients below
+        fused_resets = backend.fused_resets and self.init_hidden_state is None
+        if backend.gate_scan is not None and (resets is None or fused_resets):
+            return self._gate_scan(backend, x, h0, resets)
         initial = self.initial_state(x.shape[0], x) if resets is not None else None
         if backend.log_space:
             return self._scan_log(backend, x, h0, resets, initial)
@@ -137,7 +140,7 @@ class _MinRNN(nn.Module):
         log_h0 = h0.log().to(log_b.dtype) if h0 is not None else None
         return backend.scan(log_a, log_b, log_h0, self.log_chunk).to(x.dtype)
 
-    def _gate_scan(self, backend, x: torch.Tensor, h0: torch.Tensor | None) -> torch.Tensor:
+    def _gate_scan(self, backend, x: torch.Tensor, h0: torch.Tensor | None, resets=None) -> torch.Tensor:
         """The backend's fused gate scan on all projections at once: one matmul, without the bias when
         the kernel adds it as it reads p (``adds_bias``). Projections that are not plain nn.Linear
         (replaced after construction: LoRA, quantisation; a hook; a parametrization such as weight_norm)
@@ -152,7 +155,7 @@ class _MinRNN(nn.Module):
                 p = F.linear(x, weight)
         else:
             p, bias = torch.cat([lin(x) for lin in projections], dim=-1), None
-        return backend.gate_scan(p, h0, self._mode, self.log_space, bias).to(x.dtype)
+        return backend.gate_scan(p, h0, self._mode, self.log_space, bias, resets).to(x.dtype)
 
     def step(
         self, x_t: torch.Tensor, h_prev: torch.Tensor | None = None, reset: torch.Tensor | None = None

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from minrnn import checks
 from minrnn.backends import MODES
 from minrnn.files import atomic_path
 
@@ -216,23 +217,30 @@ def linear_scan_backward(
 
 @torch.library.custom_op("minrnn::gate_scan", mutates_args=())
 def gate_scan(
-    p: torch.Tensor, h0: torch.Tensor | None, mode: str, use_g: bool, bias: torch.Tensor | None = None
+    p: torch.Tensor,
+    h0: torch.Tensor | None,
+    mode: str,
+    use_g: bool,
+    bias: torch.Tensor | None = None,
+    resets: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Fused minGRU/minLSTM scan on the Linear outputs p (B, T, P), P = 2H (GRU) or 3H (LSTM) -> h (B, T, H).
 
     Channel layout of p: [gate | candidate] for minGRU (gate = k of linear_z), and
     [forget | input | candidate] for minLSTM. ``bias`` (P,), if given, is added to p inside the
     kernel: p = x W^T without a bias is one pass over memory fewer than addmm's copy of the bias.
+    ``resets`` (B, T) bool or uint8: where set, the state before t is zeros (minrnn.resets), in the kernel.
     """
     B, T, P = _gate_shape(p, mode)
     H, (off_i, off_h) = _gate_layout(P, mode)
+    r = checks.kernel_resets("gate_scan", resets, B, T, p.device)
     lib, suf, (p, h0, q) = _prepare("gate_scan", {"p": (B, T, P), "h0": (B, H), "bias": (P,)}, p, h0, bias)
     q = q if q is not None else p.new_zeros(P)
     h = p.new_empty(B, T, H)
     variant = (ctypes.c_int(MODES[mode]), ctypes.c_int(use_g), off_i, off_h)
 
     def args(b0, b1, c0, c1, scratch):
-        return (b0, b1, c0, c1, T, *variant, p, T * P, P, q, h0, H, h, T * H, H, scratch[0])
+        return (b0, b1, c0, c1, T, *variant, p, T * P, P, q, h0, H, r, T, h, T * H, H, scratch[0])
 
     _run(getattr(lib, f"gate_fwd_{suf}"), B, T, H, args, p)
     return h
@@ -247,10 +255,12 @@ def gate_scan_backward(
     mode: str,
     use_g: bool,
     bias: torch.Tensor | None = None,
+    resets: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(dL/dp, dL/dh0, dL/dbias; dL/dh0 empty when h0 is None), gates recomputed from p, not stored."""
     B, T, P = _gate_shape(p, mode)
     H, (off_i, off_h) = _gate_layout(P, mode)
+    r = checks.kernel_resets("gate_scan_backward", resets, B, T, p.device)
     shapes = {"p": (B, T, P), "h0": (B, H), "h": (B, T, H), "gh": (B, T, H), "bias": (P,)}
     lib, suf, (p, h0, h, gh, q) = _prepare("gate_scan_backward", shapes, p, h0, h, gh, bias)
     q = q if q is not None else p.new_zeros(P)
@@ -262,7 +272,7 @@ def gate_scan_backward(
     def args(b0, b1, c0, c1, scratch):
         gq = p.new_zeros(P)  # one partial bias gradient per job, summed below
         partial_gq.append(gq)
-        tensors = (p, T * P, P, q, gq, h0, H, h, T * H, H, gh, T * H, H, gp, T * P, P)
+        tensors = (p, T * P, P, q, gq, h0, H, r, T, h, T * H, H, gh, T * H, H, gp, T * P, P)
         return (b0, b1, c0, c1, T, *variant, *tensors, gh0 if h0 is not None else None, H, scratch[1], scratch[0])
 
     _run(getattr(lib, f"gate_bwd_{suf}"), B, T, H, args, p)
@@ -302,12 +312,12 @@ def _(a, h0, h, gh):
 
 
 @gate_scan.register_fake
-def _(p, h0, mode, use_g, bias=None):
+def _(p, h0, mode, use_g, bias=None, resets=None):
     return p.new_empty(*p.shape[:-1], _gate_layout(p.shape[-1], mode)[0])
 
 
 @gate_scan_backward.register_fake
-def _(p, h0, h, gh, mode, use_g, bias=None):
+def _(p, h0, h, gh, mode, use_g, bias=None, resets=None):
     gh0 = _new(h0) if h0 is not None else p.new_empty(0)
     return _new(p), gh0, p.new_empty(p.shape[-1])
 
@@ -324,15 +334,15 @@ def _linear_backward(ctx, gh):
 
 
 def _save_gate(ctx, inputs, output):
-    p, h0, mode, use_g, bias = inputs
-    ctx.save_for_backward(p, h0, output, bias)
+    p, h0, mode, use_g, bias, resets = inputs
+    ctx.save_for_backward(p, h0, output, bias, resets)
     ctx.mode, ctx.use_g = mode, use_g
 
 
 def _gate_backward(ctx, gh):
-    p, h0, h, bias = ctx.saved_tensors
-    gp, gh0, gbias = gate_scan_backward(p, h0, h, gh, ctx.mode, ctx.use_g, bias)
-    return gp, gh0 if h0 is not None else None, None, None, gbias if bias is not None else None
+    p, h0, h, bias, resets = ctx.saved_tensors
+    gp, gh0, gbias = gate_scan_backward(p, h0, h, gh, ctx.mode, ctx.use_g, bias, resets)
+    return gp, gh0 if h0 is not None else None, None, None, gbias if bias is not None else None, None
 
 
 linear_scan.register_autograd(_linear_backward, setup_context=_save_linear)

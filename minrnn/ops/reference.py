@@ -4,8 +4,8 @@
 - ``parallel_scan_log`` (Listing 5) and ``parallel_scan_log_chunked``: the log-space scan of Appendix B.1
   (Heinsen, 2023); ``log_scan(log_a, log_b, log_h0, chunk)`` is it with h0 in log space, and
   ``scan_log(a, b, h0)`` the same on a, b, h0 > 0.
-- ``gate_scan(p, h0, mode, log_space, bias)``: the fused minGRU/minLSTM recurrence (Algorithms 1, 3, 5,
-  7) from the Linear outputs p, written plainly: the reference of the fused kernels, same signature.
+- ``gate_scan(p, h0, mode, log_space, bias, resets)``: the fused minGRU/minLSTM recurrence (Algorithms 1,
+  3, 5, 7) from the Linear outputs p, written plainly: the reference of the fused kernels, same signature.
 - ``g``, ``log_g``: Listing 6.
 """
 
@@ -127,13 +127,19 @@ def scan_vanilla_parallel(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | N
 
 
 def gate_scan(
-    p: torch.Tensor, h0: torch.Tensor | None, mode: str, log_space: bool, bias: torch.Tensor | None = None
+    p: torch.Tensor,
+    h0: torch.Tensor | None,
+    mode: str,
+    log_space: bool,
+    bias: torch.Tensor | None = None,
+    resets: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The fused recurrence from the Linear outputs p (B, T, P) (+ bias (P,)), in float32 at least.
 
     p's channels are [k | h~] for mode ``gru`` (a = 1 - sigmoid(k), b = sigmoid(k) h~) and [f | i | h~]
     for ``lstm`` (a = sigmoid(f), b = sigmoid(i) h~) and ``lstm_norm`` (both divided by f + i);
     h~ = g(pre-activation) when ``log_space`` (Appendix B), else the pre-activation (Appendix A).
+    ``resets`` (B, T) bool or uint8: where set, the state before t is zeros (h_t = b_t; minrnn.resets).
     """
     if bias is not None:
         p = p + bias
@@ -149,4 +155,6 @@ def gate_scan(
         if mode == "lstm_norm":
             f, i = f / (f + i), i / (f + i)
         a, b = f, i * cand
+    if resets is not None:  # a_t = 0 where a sequence starts: h_t = b_t, nothing flows back past t
+        a = a.masked_fill(resets.bool().unsqueeze(-1), 0.0)
     return scan_sequential(a, b, h0.to(a.dtype) if h0 is not None else None)

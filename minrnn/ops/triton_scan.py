@@ -11,8 +11,8 @@ generic scan in chunks of T in parallel; the triton backend takes it for long T 
 
 Runs on CUDA tensors, and on CPU tensors under ``TRITON_INTERPRET=1`` (how the tests run it).
 Launch configs are chosen here, without ``@triton.autotune`` (the interpreter cannot benchmark).
-Ops: ``minrnn::triton_linear_scan(a, b, h0)`` and ``minrnn::triton_gate_scan(p, h0, mode, use_g, bias)``
-(the signatures of the C kernels, minrnn.ops.native),
+Ops: ``minrnn::triton_linear_scan(a, b, h0)`` and ``minrnn::triton_gate_scan(p, h0, mode, use_g, bias,
+resets)`` (the signatures of the C kernels, minrnn.ops.native; a reset zeroes the state before its step),
 each with a registered backward and a fake implementation, so ``torch.compile(fullgraph=True)`` sees
 them as operators. Importing this module needs ``triton``; nothing else in minrnn imports it eagerly.
 """
@@ -25,6 +25,7 @@ import torch
 import triton
 import triton.language as tl
 
+from minrnn import checks
 from minrnn.backends import MODES
 
 
@@ -114,27 +115,38 @@ def _layout(H, MODE: tl.constexpr):
 
 
 @triton.jit
+def _kept(h, r_ptr, at, HAS_RESETS: tl.constexpr):
+    """h, or zeros where the resets (B, T) uint8 at offset ``at`` say a new sequence starts (minrnn.resets)."""
+    if HAS_RESETS:
+        return tl.where(tl.load(r_ptr + at) == 0, h, 0.0)
+    return h
+
+
+@triton.jit
 def _gate_fwd(
     p_ptr,
     q_ptr,
     h0_ptr,
+    r_ptr,
     h_ptr,
     T,
     H,
     HAS_H0: tl.constexpr,
+    HAS_RESETS: tl.constexpr,
     MODE: tl.constexpr,
     USE_G: tl.constexpr,
     ACC: tl.constexpr,
     BLOCK: tl.constexpr,
 ):
     """p: contiguous (B, T, P) Linear outputs without their bias q (P,) (in ACC), added as p is read;
-    h: contiguous (B, T, H)."""
+    h: contiguous (B, T, H); r: contiguous (B, T) uint8 resets (HAS_RESETS)."""
     row, c = tl.program_id(0).to(tl.int64), tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)  # 64-bit offsets
     m = c < H
     P, OFF_I, OFF_X = _layout(H, MODE)
     qk, qi, qx = _bias(q_ptr, c, m, OFF_I, OFF_X, MODE)
     h = _initial(h0_ptr + row * H + c, m, HAS_H0, ACC, BLOCK)
     for t in range(T):
+        h = _kept(h, r_ptr, row * T + t, HAS_RESETS)
         p = p_ptr + (row * T + t) * P
         k = tl.load(p + c, mask=m, other=0.0).to(ACC) + qk
         cand = _cand(tl.load(p + OFF_X + c, mask=m, other=0.0).to(ACC) + qx, USE_G)
@@ -193,6 +205,7 @@ def _gate_bwd(
     p_ptr,
     q_ptr,
     h0_ptr,
+    r_ptr,
     h_ptr,
     gh_ptr,
     gp_ptr,
@@ -200,6 +213,7 @@ def _gate_bwd(
     T,
     H,
     HAS_H0: tl.constexpr,
+    HAS_RESETS: tl.constexpr,
     MODE: tl.constexpr,
     USE_G: tl.constexpr,
     ACC: tl.constexpr,
@@ -211,15 +225,17 @@ def _gate_bwd(
     qk, qi, qx = _bias(q_ptr, c, m, OFF_I, OFF_X, MODE)
     first = _initial(h0_ptr + row * H + c, m, HAS_H0, ACC, BLOCK)
     carry = tl.zeros([BLOCK], ACC)
-    for i in range(T):  # t = T-1 .. 0; at t = 0 the previous state is h0
+    for i in range(T):  # t = T-1 .. 0; at t = 0 the previous state is h0; at a reset zeros, and no carry
         t = T - 1 - i
         prev = first
         if t > 0:
             prev = tl.load(h_ptr + (row * T + t - 1) * H + c, mask=m, other=0.0).to(ACC)
+        prev = _kept(prev, r_ptr, row * T + t, HAS_RESETS)
         at_p, at_h = (row * T + t) * P, (row * T + t) * H
         carry = _gate_bwd_step(
             p_ptr + at_p, gp_ptr + at_p, gh_ptr + at_h, c, m, prev, carry, qk, qi, qx, OFF_I, OFF_X, MODE, USE_G, ACC
         )
+        carry = _kept(carry, r_ptr, row * T + t, HAS_RESETS)
     tl.store(gh0_ptr + row * H + c, carry, mask=m)
 
 
@@ -330,12 +346,19 @@ def _bias_in(p: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
 
 @torch.library.custom_op("minrnn::triton_gate_scan", mutates_args=())
 def gate_scan(
-    p: torch.Tensor, h0: torch.Tensor | None, mode: str, use_g: bool, bias: torch.Tensor | None = None
+    p: torch.Tensor,
+    h0: torch.Tensor | None,
+    mode: str,
+    use_g: bool,
+    bias: torch.Tensor | None = None,
+    resets: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The fused recurrence on p = [k | (i) | h~ pre-activations] plus ``bias`` (P,) added in the state's
-    precision as p is read (as the C kernel does); float32 states (float64 for float64 inputs)."""
+    precision as p is read (as the C kernel does); float32 states (float64 for float64 inputs).
+    ``resets`` (B, T) bool or uint8: where set, the state before t is zeros (minrnn.resets)."""
     H = _hidden(p.shape[-1], mode)
     _check("triton_gate_scan", p, h0, H)
+    r = checks.kernel_resets("triton_gate_scan", resets, p.shape[0], p.shape[1], p.device)
     if bias is not None and (bias.shape != (p.shape[-1],) or bias.device != p.device):
         raise ValueError(f"triton_gate_scan: bias must be ({p.shape[-1]},) on {p.device}, got {tuple(bias.shape)}")
     p, q = p.contiguous(), _bias_in(p, bias)
@@ -343,14 +366,17 @@ def gate_scan(
     B, T, _ = p.shape
     h = torch.empty(B, T, H, dtype=_state_dtype(p.dtype), device=p.device)
     block = _block(H)
-    variant = {"HAS_H0": h0 is not None, "MODE": MODES[mode], "USE_G": use_g, "ACC": _acc(p.dtype), "BLOCK": block}
+    variant = {"HAS_H0": h0 is not None, "HAS_RESETS": r is not None, "MODE": MODES[mode], "USE_G": use_g}
+    variant |= {"ACC": _acc(p.dtype), "BLOCK": block}
     with on_device(p):
-        _gate_fwd[(B, triton.cdiv(H, block))](p, q, h0 if h0 is not None else p, h, T, H, **variant)
+        _gate_fwd[(B, triton.cdiv(H, block))](
+            p, q, h0 if h0 is not None else p, r if r is not None else p, h, T, H, **variant
+        )
     return h
 
 
 @gate_scan.register_fake
-def _(p, h0, mode, use_g, bias=None):
+def _(p, h0, mode, use_g, bias=None, resets=None):
     H = _hidden(p.shape[-1], mode)
     return p.new_empty(*p.shape[:-1], H, dtype=_state_dtype(p.dtype))
 
@@ -364,39 +390,41 @@ def gate_scan_backward(
     mode: str,
     use_g: bool,
     bias: torch.Tensor | None = None,
+    resets: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(dL/dp, dL/dh0); dL/dbias is dL/dp summed over (B, T)."""
     H = _hidden(p.shape[-1], mode)
+    r = checks.kernel_resets("triton_gate_scan_backward", resets, p.shape[0], p.shape[1], p.device)
     p, h, gh, q = p.contiguous(), h.contiguous(), gh.contiguous().to(h.dtype), _bias_in(p, bias)
     B, T, P = p.shape
     gp = torch.empty(B, T, P, dtype=p.dtype, device=p.device)  # every channel written, in p's dtype
     gh0 = torch.empty(B, H, dtype=h0.dtype if h0 is not None else p.dtype, device=p.device)
     block = _block(H)
-    variant = {"HAS_H0": h0 is not None, "MODE": MODES[mode], "USE_G": use_g, "ACC": _acc(h.dtype), "BLOCK": block}
+    variant = {"HAS_H0": h0 is not None, "HAS_RESETS": r is not None, "MODE": MODES[mode], "USE_G": use_g}
+    variant |= {"ACC": _acc(h.dtype), "BLOCK": block}
+    h0_or_p, r_or_p = h0.contiguous() if h0 is not None else p, r if r is not None else p
     with on_device(p):
-        _gate_bwd[(B, triton.cdiv(H, block))](
-            p, q, h0.contiguous() if h0 is not None else p, h, gh, gp, gh0, T, H, **variant
-        )
+        _gate_bwd[(B, triton.cdiv(H, block))](p, q, h0_or_p, r_or_p, h, gh, gp, gh0, T, H, **variant)
     return gp, gh0
 
 
 @gate_scan_backward.register_fake
-def _(p, h0, h, gh, mode, use_g, bias=None):
+def _(p, h0, h, gh, mode, use_g, bias=None, resets=None):
     gh0 = h.new_empty(h.shape[0], h.shape[2], dtype=h0.dtype if h0 is not None else p.dtype)
     return p.new_empty(p.shape), gh0  # contiguous, as the real op
 
 
 def _gate_setup(ctx, inputs, output):
-    p, h0, mode, use_g, bias = inputs
-    ctx.save_for_backward(p, h0, output, bias)
+    p, h0, mode, use_g, bias, resets = inputs
+    ctx.save_for_backward(p, h0, output, bias, resets)
     ctx.mode, ctx.use_g, ctx.dtypes = mode, use_g, (p.dtype, h0.dtype if h0 is not None else None)
 
 
 def _gate_backward(ctx, gh):
-    p, h0, h, bias = ctx.saved_tensors
-    gp, gh0 = gate_scan_backward(p, h0, h, gh, ctx.mode, ctx.use_g, bias)
+    p, h0, h, bias, resets = ctx.saved_tensors
+    gp, gh0 = gate_scan_backward(p, h0, h, gh, ctx.mode, ctx.use_g, bias, resets)
     gbias = gp.sum((0, 1)).to(bias.dtype) if bias is not None else None
-    return gp.to(ctx.dtypes[0]), (gh0.to(ctx.dtypes[1]) if h0 is not None else None), None, None, gbias
+    return gp.to(ctx.dtypes[0]), (gh0.to(ctx.dtypes[1]) if h0 is not None else None), None, None, gbias, None
 
 
 gate_scan.register_autograd(_gate_backward, setup_context=_gate_setup)

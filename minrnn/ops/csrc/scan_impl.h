@@ -166,17 +166,20 @@ static inline __attribute__((always_inline)) void FN(gate_bwd_row)(
     }
 
 /* Fused minGRU / minLSTM forward on the Linear outputs p (B, T, P): channel blocks at offsets
- * 0 (k or f), off_i (i, minLSTM) and off_h (candidate). */
+ * 0 (k or f), off_i (i, minLSTM) and off_h (candidate). r (B, T; row stride r_sb) or NULL: where
+ * r[t] != 0 a new sequence starts, so the state before t is zeros (h_t = b_t; minrnn.resets). */
 void FN(gate_fwd)(int64_t b0, int64_t b1, int64_t c0, int64_t c1, int64_t T,
                   int mode, int use_g, int64_t off_i, int64_t off_h,
                   const REAL *p, int64_t p_sb, int64_t p_st, const REAL *q,
-                  const REAL *h0, int64_t h0_sb,
+                  const REAL *h0, int64_t h0_sb, const uint8_t *r, int64_t r_sb,
                   REAL *h, int64_t h_sb, int64_t h_st, REAL *zeros) {
     for (int64_t c = c0; c < c1; ++c) zeros[c] = 0;
     for (int64_t bi = b0; bi < b1; ++bi) {
         const REAL *prev = h0 ? h0 + bi * h0_sb : zeros;
+        const uint8_t *rr = r ? r + bi * r_sb : 0;
         for (int64_t t = 0; t < T; ++t) {
             const REAL *pg = p + bi * p_sb + t * p_st;
+            if (rr && rr[t]) prev = zeros;
             REAL *ht = h + bi * h_sb + t * h_st;
             DISPATCH(FN(gate_fwd_row), pg, pg + off_i, pg + off_h, q, q + off_i, q + off_h, prev, ht)
             prev = ht;
@@ -185,21 +188,24 @@ void FN(gate_fwd)(int64_t b0, int64_t b1, int64_t c0, int64_t c1, int64_t T,
 }
 
 /* Fused backward: gp (same channel layout as p) receives dL/dp; gq (P, zeroed by the caller)
- * the bias gradient summed over rows [b0, b1) and all t; gh0 receives dL/dh0. */
+ * the bias gradient summed over rows [b0, b1) and all t; gh0 receives dL/dh0. At a reset (r as in
+ * gate_fwd) the previous state was zeros and the carry to the steps before it is zero. */
 void FN(gate_bwd)(int64_t b0, int64_t b1, int64_t c0, int64_t c1, int64_t T,
                   int mode, int use_g, int64_t off_i, int64_t off_h,
                   const REAL *p, int64_t p_sb, int64_t p_st, const REAL *q, REAL *gq,
-                  const REAL *h0, int64_t h0_sb,
+                  const REAL *h0, int64_t h0_sb, const uint8_t *r, int64_t r_sb,
                   const REAL *h, int64_t h_sb, int64_t h_st,
                   const REAL *gh, int64_t gh_sb, int64_t gh_st,
                   REAL *gp, int64_t gp_sb, int64_t gp_st,
                   REAL *gh0, int64_t gh0_sb, REAL *carry, REAL *zeros) {
     for (int64_t c = c0; c < c1; ++c) zeros[c] = 0;
     for (int64_t bi = b0; bi < b1; ++bi) {
+        const uint8_t *rr = r ? r + bi * r_sb : 0;
         for (int64_t c = c0; c < c1; ++c) carry[c] = 0;
         for (int64_t t = T - 1; t >= 0; --t) {
             const REAL *pg = p + bi * p_sb + t * p_st;
             const REAL *pv = t > 0 ? h + bi * h_sb + (t - 1) * h_st : (h0 ? h0 + bi * h0_sb : zeros);
+            const int reset = rr && rr[t];
             REAL *gpg = gp + bi * gp_sb + t * gp_st;
             if (t > PREFETCH_AHEAD) {
                 const REAL *pu = pg - PREFETCH_AHEAD * p_st;
@@ -209,9 +215,11 @@ void FN(gate_bwd)(int64_t b0, int64_t b1, int64_t c0, int64_t c1, int64_t T,
                 FN(fetch)(gh + bi * gh_sb + (t - PREFETCH_AHEAD) * gh_st, c0, c1);
                 FN(fetch_w)(gpu, c0, c1), FN(fetch_w)(gpu + off_i, c0, c1), FN(fetch_w)(gpu + off_h, c0, c1);
             }
-            DISPATCH(FN(gate_bwd_row), pg, pg + off_i, pg + off_h, q, q + off_i, q + off_h, pv,
+            DISPATCH(FN(gate_bwd_row), pg, pg + off_i, pg + off_h, q, q + off_i, q + off_h, reset ? zeros : pv,
                      gh + bi * gh_sb + t * gh_st, carry, gpg, gpg + off_i, gpg + off_h, gq, gq + off_i,
                      gq + off_h)
+            if (reset)
+                for (int64_t c = c0; c < c1; ++c) carry[c] = 0;
         }
         if (gh0)
             for (int64_t c = c0; c < c1; ++c) gh0[bi * gh0_sb + c] = carry[c];
