@@ -7,6 +7,8 @@ then give each sequence the outputs it has alone; ``resets_from_cu_seqlens`` bui
 
 On the scan h_t = a_t h_{t-1} + b_t (Section 2.3) a reset at t with initial state s is a change of
 coefficients, a_t -> 0 and b_t -> b_t + a_t s, so every backend runs it unchanged, backward included.
+That needs a_t and b_t in memory: a backend whose fused gate scan takes ``resets`` itself (``fused_resets``
+in minrnn.backends: the C and Triton kernels, for s = 0) skips it, and the layers hand it the mask.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""Run by tests/test_native_asan.py under AddressSanitizer: every kernel, forward and backward, over shapes
-that take every thread split (batch rows, channel blocks, one job), against the reference; then
-torch.compile of the layers (the use-after-free of the GPU-path issue)."""
+"""Run by tests/test_native_asan.py under AddressSanitizer: every kernel, forward and backward (the gate scan
+with resets too), over shapes that take every thread split (batch rows, channel blocks, one job), against
+the reference; then torch.compile of the layers (the use-after-free of the GPU-path issue), resets too."""
 
 import torch
 
@@ -8,6 +8,7 @@ from minrnn import MinGRU, MinLSTM, SequenceModel
 from minrnn.baselines.mamba import selective_scan
 from minrnn.decode import Decoder
 from minrnn.ops import native
+from minrnn.ops.reference import gate_scan as reference_gate_scan
 from minrnn.ops.reference import scan_sequential
 from minrnn.ops.step import gate_step
 
@@ -23,9 +24,14 @@ for B, T, C in [(1, 1, 1), (3, 17, 5), (1, 300, 256), (8, 257, 33), (64, 64, 64)
         for mode, P in (("gru", 2), ("lstm", 3), ("lstm_norm", 3)):
             p = torch.randn(B, T, P * C, dtype=dtype, requires_grad=True)
             bias = torch.randn(P * C, dtype=dtype, requires_grad=True)
+            resets = torch.rand(B, T) < 0.2  # the fused reset path (a reset at t = 0 too)
+            resets[:, 0] = True
             for h0 in (None, torch.rand(B, C, dtype=dtype)):
                 native.gate_scan(p, h0, mode, True).square().sum().backward()
                 native.gate_scan(p, h0, mode, False, bias).square().sum().backward()
+                h = native.gate_scan(p, h0, mode, False, bias, resets)
+                torch.testing.assert_close(h, reference_gate_scan(p, h0, mode, False, bias, resets))
+                h.square().sum().backward()
         x = torch.randn(B, T, C, dtype=dtype, requires_grad=True)
         w = torch.rand(C, dtype=dtype, requires_grad=True)
         y = native.rms_norm(x, w, 1e-6)[0]
@@ -40,6 +46,7 @@ for layer in (MinGRU(64, 128), MinLSTM(64, 128)):
     compiled = torch.compile(layer, backend="aot_eager")
     for _ in range(3):
         compiled(torch.randn(4, 50, 64)).sum().backward()
+        compiled(torch.randn(4, 50, 64), resets=torch.rand(4, 50) < 0.1).sum().backward()
 # the decoding kernels (csrc/step.c): the gate step operator and a decoder over every block part
 for dtype in (torch.float32, torch.float64):
     for mode, P in (("gru", 2), ("lstm", 3), ("lstm_norm", 3)):
