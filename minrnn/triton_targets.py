@@ -43,11 +43,12 @@ class Variant:
     mode: str | None = None  # gate kernels: gru | lstm | lstm_norm
     use_g: bool = True
     reverse: bool | None = None  # the chunked scan's _chunk_local and _chunk_states: forward or backward
+    resets: bool = False  # gate kernels: with a (B, T) uint8 resets mask (HAS_RESETS)
 
     @property
     def name(self) -> str:
         mode = f" {self.mode} {'g' if self.use_g else 'identity'}" if self.mode else ""
-        mode += {None: "", False: " forward", True: " reverse"}[self.reverse]
+        mode += {None: "", False: " forward", True: " reverse"}[self.reverse] + (" resets" if self.resets else "")
         return f"{self.kernel}{mode} {self.dtype} h0={self.h0_dtype} BLOCK={self.block}"
 
     def source(self) -> ASTSource:
@@ -56,18 +57,19 @@ class Variant:
         h0 = PTR[self.h0_dtype] if self.h0_dtype else inp  # without h0 the kernel gets a dummy pointer
         if self.kernel.startswith("_chunk"):
             return self._chunked_source(inp, st, state)
+        r = "*u8" if self.resets else inp  # without resets the kernel gets a dummy pointer
         ptrs = {
             "_scan_fwd": [("a_ptr", inp), ("b_ptr", inp), ("h0_ptr", h0), ("h_ptr", st)],
             "_scan_bwd": [("a_ptr", inp), ("h0_ptr", h0), ("h_ptr", st), ("gh_ptr", st), ("ga_ptr", inp)]
             + [("gb_ptr", inp), ("gh0_ptr", h0)],
-            "_gate_fwd": [("p_ptr", inp), ("q_ptr", st), ("h0_ptr", h0), ("h_ptr", st)],
-            "_gate_bwd": [("p_ptr", inp), ("q_ptr", st), ("h0_ptr", h0), ("h_ptr", st), ("gh_ptr", st), ("gp_ptr", inp)]
-            + [("gh0_ptr", h0)],
+            "_gate_fwd": [("p_ptr", inp), ("q_ptr", st), ("h0_ptr", h0), ("r_ptr", r), ("h_ptr", st)],
+            "_gate_bwd": [("p_ptr", inp), ("q_ptr", st), ("h0_ptr", h0), ("r_ptr", r), ("h_ptr", st), ("gh_ptr", st)]
+            + [("gp_ptr", inp), ("gh0_ptr", h0)],
         }[self.kernel]
         sizes = ("T", "C") if self.kernel.startswith("_scan") else ("T", "H")
         constexprs = {"HAS_H0": self.h0_dtype is not None, "ACC": tl.float64 if state == "float64" else tl.float32}
         if self.mode:
-            constexprs |= {"MODE": triton_scan.MODES[self.mode], "USE_G": self.use_g}
+            constexprs |= {"HAS_RESETS": self.resets, "MODE": triton_scan.MODES[self.mode], "USE_G": self.use_g}
         constexprs["BLOCK"] = self.block
         signature = dict(ptrs) | dict.fromkeys(sizes, "i32") | dict.fromkeys(constexprs, "constexpr")
         return ASTSource(fn=getattr(triton_scan, self.kernel), signature=signature, constexprs=constexprs)
@@ -123,12 +125,14 @@ def chunked_variants(blocks=BLOCKS) -> list[Variant]:
 
 
 def variants(blocks=BLOCKS) -> list[Variant]:
-    """Every launch configuration of the four kernels (the gate kernels in each mode and candidate)."""
+    """Every launch configuration of the four kernels (the gate kernels in each mode and candidate, with and
+    without resets)."""
     out = []
+    gate = list(itertools.product(("_gate_fwd", "_gate_bwd"), triton_scan.MODES, (True, False), (False, True)))
     for (dtype, h0), block in itertools.product(DTYPE_MIXES, blocks):
         out += [Variant(k, dtype, h0, block) for k in ("_scan_fwd", "_scan_bwd")]
-        for kernel, mode, use_g in itertools.product(("_gate_fwd", "_gate_bwd"), triton_scan.MODES, (True, False)):
-            out.append(Variant(kernel, dtype, h0, block, mode, use_g))
+        for kernel, mode, use_g, resets in gate:
+            out.append(Variant(kernel, dtype, h0, block, mode, use_g, resets=resets))
     return out + chunked_variants(blocks)
 
 
@@ -196,8 +200,8 @@ def row_arithmetic_in_int32(ttir: str) -> list[str]:
 ONE_PER_KERNEL = [  # the mix autocast produces (bf16 Linear outputs, a float32 h0), the widest block
     Variant("_scan_fwd", "bfloat16", "float32", 128),
     Variant("_scan_bwd", "bfloat16", "float32", 128),
-    Variant("_gate_fwd", "bfloat16", "float32", 128, "lstm_norm", True),
-    Variant("_gate_bwd", "float64", "float64", 128, "lstm_norm", True),
+    Variant("_gate_fwd", "bfloat16", "float32", 128, "lstm_norm", True, resets=True),
+    Variant("_gate_bwd", "float64", "float64", 128, "lstm_norm", True, resets=True),
     Variant("_chunk_local", "bfloat16", "float32", 128, reverse=True),
     Variant("_chunk_states", "bfloat16", "float32", 128, reverse=False),
     Variant("_chunk_fwd", "bfloat16", "float32", 128),
