@@ -211,3 +211,16 @@ def test_bad_resets_are_refused_by_the_kernels_with_one_message(backend, resets,
 def test_the_ops_with_resets_pass_torch_opcheck(backend):
     p, h0, bias = inputs("lstm_norm", T=7)
     torch.library.opcheck(KERNELS[backend], (p, h0, "lstm_norm", True, bias, mask("random", T=7)))
+
+
+@pytest.mark.parametrize("backend", ["cpu", "triton"])
+def test_a_compiled_layer_with_resets_equals_eager(backend):
+    """torch.compile(fullgraph=True) sees the kernels with resets as operators (fake, autograd registered)."""
+    torch.manual_seed(5)
+    layer, x = MinLSTM(4, 8, scan=backend), torch.randn(2, 30, 4, requires_grad=True)
+    r = mask("random", T=30)
+    out, ref = torch.compile(layer, fullgraph=True, backend="aot_eager")(x, resets=r), layer(x, resets=r)
+    w = torch.randn_like(ref)
+    torch.testing.assert_close(out, ref, rtol=0, atol=0)
+    for got, want in zip(grads(out, [x], w), grads(ref, [x], w), strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-7)
