@@ -230,12 +230,27 @@ def _gate_bwd(
         prev = first
         if t > 0:
             prev = tl.load(h_ptr + (row * T + t - 1) * H + c, mask=m, other=0.0).to(ACC)
-        prev = _kept(prev, r_ptr, row * T + t, HAS_RESETS)
+        keep = 1.0  # 0.0 at a reset: the previous state was zeros and no carry flows on to t - 1
+        if HAS_RESETS:
+            keep = (tl.load(r_ptr + row * T + t) == 0).to(ACC)
         at_p, at_h = (row * T + t) * P, (row * T + t) * H
-        carry = _gate_bwd_step(
-            p_ptr + at_p, gp_ptr + at_p, gh_ptr + at_h, c, m, prev, carry, qk, qi, qx, OFF_I, OFF_X, MODE, USE_G, ACC
+        carry = keep * _gate_bwd_step(
+            p_ptr + at_p,
+            gp_ptr + at_p,
+            gh_ptr + at_h,
+            c,
+            m,
+            keep * prev,
+            carry,
+            qk,
+            qi,
+            qx,
+            OFF_I,
+            OFF_X,
+            MODE,
+            USE_G,
+            ACC,
         )
-        carry = _kept(carry, r_ptr, row * T + t, HAS_RESETS)
     tl.store(gh0_ptr + row * H + c, carry, mask=m)
 
 
