@@ -58,6 +58,8 @@ def overrides(argv: list[str]) -> None:
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import OverrideParseException
 
+    from minrnn.harness.schema_rules import DELETABLE
+
     parser = OverridesParser.create()
     for text in get_args_parser().parse_args(argv).overrides:
         try:
@@ -65,7 +67,7 @@ def overrides(argv: list[str]) -> None:
         except OverrideParseException as e:
             why = (str(e).strip().splitlines() or ["cannot be parsed"])[0]
             _refuse(f"{text!r} is not a Hydra override ({why}; https://hydra.cc/docs/advanced/override_grammar/basic)")
-        if override.is_delete():
+        if override.is_delete() and override.key_or_group not in DELETABLE:
             key = override.key_or_group
             _refuse(f"{text!r} deletes the setting {key}, which every run needs; give it a value ({key}=...)")
 

@@ -194,6 +194,10 @@ TASKS = {
     },
 }
 # Hydra launcher keys we set (configs/hydra/launcher/); Hydra's plugins check the rest of their own.
+# The settings a command line may delete (``~key``): a run needs every other one (minrnn.cli.overrides).
+# The block's rnn_kwargs are its own layer's: a layer named by dotted path takes none of them.
+DELETABLE = ("model.net.block.rnn_kwargs",)
+
 LAUNCHER = {
     "n_jobs": "int in [1, 4096]",
     "timeout_min": "int in [1, 1000000]",
