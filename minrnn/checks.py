@@ -157,6 +157,14 @@ def generation(model, prompt, max_new_tokens, temperature, top_k, top_p) -> None
         raise ArgumentError(f"generate needs a prompt of at least one token per row (B, T0 >= 1), got {got}")
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
         raise ArgumentError(f"max_new_tokens must be an integer >= 1, got {max_new_tokens!r}")
+
+    def real(v) -> bool:  # not a bool, a string or a tensor: math.isfinite and the comparisons below take those
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    if not real(temperature) or (top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool))):
+        raise ArgumentError(f"temperature must be a number and top_k an integer, got {temperature!r}, {top_k!r}")
+    if top_p is not None and not real(top_p):
+        raise ArgumentError(f"top_p must be a number in (0, 1], got {top_p!r}")
     if not math.isfinite(temperature) or temperature < 0 or (top_k is not None and top_k < 1):
         raise ArgumentError(f"need a finite temperature >= 0 and top_k >= 1, got {temperature}, {top_k}")
     if top_p is not None and not 0 < top_p <= 1:

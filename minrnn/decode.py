@@ -81,10 +81,21 @@ def problem(model: nn.Module) -> str | None:
     return _norm_problem(model.norm) or kernels.problem()
 
 
+def _fingerprint(model: nn.Module) -> tuple:
+    """What the decoder read when it was built: every parameter and buffer (which tensor, its storage,
+    dtype and in-place version: load_state_dict, an optimizer step, .double() all change one) and the
+    modules' training flags."""
+    tensors = (*model.parameters(), *model.buffers())
+    versions = tuple((id(t), t.data_ptr(), t.dtype, t._version) for t in tensors)
+    return versions, tuple(m.training for m in model.modules())
+
+
 class Decoder:
     """model's sequential mode for ``batch`` rows: ``load(state)``, then ``step(tokens)`` -> logits
     (batch, vocab), a buffer that the next step overwrites; ``state()`` returns copies in the eager
-    step's structure. Weights are read when it is built (a decoder per generation)."""
+    step's structure. Weights are read when it is built (a decoder per generation): ``load`` refuses
+    a model changed since (weights replaced or updated, dtype, train/eval mode), and ``step`` assumes
+    none changes between ``load`` and the last step."""
 
     def __init__(self, model: nn.Module, batch: int):
         why = problem(model)
@@ -108,6 +119,7 @@ class Decoder:
             pending = self._block(block, pending)
         self._norm(model.norm, pending)
         self._product(self.n, model.head.weight, model.head.bias, self.logits)
+        self._built = _fingerprint(model)
 
     def _buffer(self, *shape: int) -> torch.Tensor:
         return torch.zeros(self.batch, *shape, dtype=self.dtype)
@@ -196,8 +208,21 @@ class Decoder:
     def load(self, state: list | None) -> None:
         """Start from ``state`` (the eager step's: per block (conv inputs or None, h)); None: the
         initial state (zeros, or the layer's learned one)."""
+        if _fingerprint(self.model) != self._built:
+            raise ValueError(
+                "Decoder: the model changed since this decoder was built (its weights, dtype or train/eval "
+                "mode): build a new Decoder, which reads the model as it is now"
+            )
+        if state is not None and (not isinstance(state, (list, tuple)) or len(state) != len(self.hs)):
+            raise ValueError(f"Decoder.load: state must be a list of {len(self.hs)} (conv state, h) pairs, one a block")
         for i, block in enumerate(self.model.blocks):
             conv_state, h = state[i] if state is not None else (None, None)
+            for name, given, buffer in (("conv state", conv_state, self.conv_states[i]), ("h", h, self.hs[i])):
+                # copy_ would broadcast a state of one row (or a scalar) to every row
+                if given is not None and (buffer is None or getattr(given, "shape", None) != buffer.shape):
+                    want = None if buffer is None else tuple(buffer.shape)
+                    got = tuple(given.shape) if isinstance(given, torch.Tensor) else type(given).__name__
+                    raise ValueError(f"Decoder.load: block {i}'s {name} must have shape {want}, got {got}")
             if self.conv_states[i] is not None:
                 self.conv_states[i].copy_(conv_state if conv_state is not None else 0)
             if h is None:

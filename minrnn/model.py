@@ -111,7 +111,7 @@ class SequenceModel(nn.Module, Pretrained):
         logits, state = self(prompt, return_state=True)
         logits = logits[:, -1]
         decoder = None
-        if fast_step and decode.problem(self) is None:
+        if fast_step and prompt.shape[0] > 0 and decode.problem(self) is None:  # a decoder has rows
             decoder = decode.Decoder(self, prompt.shape[0])
             decoder.load(state)
         out = [prompt]

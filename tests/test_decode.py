@@ -93,6 +93,54 @@ def test_models_the_fast_step_does_not_cover_say_why_and_generate_as_before():
         Decoder(model("mingru"), 0)
 
 
+CHANGES = {
+    "load_state_dict": lambda m: m.load_state_dict(model("mingru", seed=5).state_dict()),
+    "an optimizer step": lambda m: torch.optim.SGD(m.parameters(), lr=0.1).step() or None,
+    "one weight updated in place": lambda m: m.blocks[0].rnn.linear_z.weight.add_(1.0),  # not .data: unversioned
+    "a weight replaced": lambda m: setattr(m.head, "weight", torch.nn.Parameter(m.head.weight + 1)),
+    "dtype": lambda m: m.float(),
+    "train mode": lambda m: m.train(),
+}
+
+
+@pytest.mark.parametrize("change", CHANGES)
+@torch.no_grad()
+def test_a_decoder_refuses_a_model_changed_after_it_was_built(change):
+    """It reads the weights once: stepping on after load_state_dict once mixed old gate projections with
+    new products (logits 0.38 away from the eager step's)."""
+    m = model("mingru")
+    decoder = Decoder(m, 2)
+    m.zero_grad()
+    for p in m.parameters():
+        p.grad = torch.ones_like(p)
+    CHANGES[change](m)
+    with pytest.raises(ValueError, match="the model changed since this decoder was built"):
+        decoder.load(None)
+    fresh = Decoder(m.eval(), 2)  # a new decoder reads the model as it is now
+    fresh.load(None)
+    tokens = torch.tensor([3, 4])
+    torch.testing.assert_close(fresh.step(tokens), m.step(tokens)[0], rtol=1e-5, atol=1e-5)
+
+
+@torch.no_grad()
+def test_load_refuses_a_state_of_another_shape_and_generate_takes_an_empty_batch():
+    m = model("mingru")
+    decoder = Decoder(m, 2)
+    one_row = m(torch.randint(0, VOCAB, (1, 3)), return_state=True)[1]  # copy_ would broadcast it to 2 rows
+    bad = {
+        "one row": one_row,
+        "a block short": one_row[:1],
+        "h a list": [(c.expand(2, -1, -1), [0.0]) for c, _ in one_row],
+        "h of another width": [(c.expand(2, -1, -1), h.new_zeros(2, 5)) for c, h in one_row],
+    }
+    for state in bad.values():
+        with pytest.raises(ValueError, match="Decoder.load"):
+            decoder.load(state)
+    empty = torch.zeros(0, 3, dtype=torch.long)
+    assert torch.equal(m.generate(empty, 4), m.generate(empty, 4, fast_step=False))
+    assert m.generate(empty, 4).shape == (0, 7)
+
+
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("layer", [MinGRU(6, 5), MinLSTM(6, 5), MinLSTM(6, 5, normalize_gates=True, log_space=False)])
 @torch.no_grad()

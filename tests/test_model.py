@@ -1,6 +1,8 @@
 import pytest
 import torch
 from checks import assert_causal
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from minrnn import SequenceModel
 from minrnn.model import input_layer
@@ -119,6 +121,20 @@ def test_generation_edge_cases_get_one_clear_message(prompt, tokens, temperature
         model.generate(prompt, tokens, temperature)
     with pytest.raises(ValueError, match=r"shape \(B, T\) with T >= 1"):
         model(torch.zeros(2, 0, dtype=torch.long))
+
+
+NOT_NUMBERS = st.one_of(st.text(max_size=3), st.booleans(), st.just(torch.tensor(1.0)), st.lists(st.integers()))
+
+
+@settings(max_examples=30, deadline=None)
+@given(place=st.sampled_from(["temperature", "top_k", "top_p"]), value=NOT_NUMBERS | st.floats(0.1, 5.0))
+def test_generation_settings_of_another_type_get_one_clear_message(place, value):
+    """top_k=2.5 reached torch.topk (a TypeError), temperature="1" a comparison: each is one ValueError."""
+    if place != "top_k" and isinstance(value, float):
+        return  # a float is a valid temperature or top_p (or out of range, tested above)
+    model = SequenceModel(dim=8, depth=1, dim_out=5, vocab_size=5)
+    with pytest.raises(ValueError, match=place):
+        model.generate(torch.zeros(1, 2, dtype=torch.long), 2, **{"temperature": 1.0, place: value})
 
 
 @pytest.mark.parametrize("inputs", [{}, {"vocab_size": 5, "dim_in": 3}])
