@@ -8,9 +8,11 @@ install (``pip install minrnn``) it says so in one line and exits 2 instead of a
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 # the top-level packages of the repro extra (pyproject.toml): a missing one means the extra is missing
 REPRO = {"hydra", "omegaconf", "wandb", "tqdm", "matplotlib", "pandas", "hydra_plugins"}
@@ -90,7 +92,14 @@ def run(command: Callable[[argparse.Namespace, Callable], int], ap: argparse.Arg
     and ValueError, which UnreadableFile, PathError and SettingError are) is one line and exit 2, and
     Ctrl-C is exit 130, never a traceback. Files are written atomically (minrnn.files): none is left half."""
     args = ap.parse_args(argv)
+    for name, value in vars(args).items():  # NaN passes every bound check (nan <= 0 is False): refused here
+        if any(isinstance(v, float) and math.isnan(v) for v in (value if isinstance(value, list) else [value])):
+            ap.error(f"argument --{name.replace('_', '-')}: nan is not a number this command can use")
     try:
+        from minrnn import files
+
+        if getattr(args, "out", None):  # checked before a run of minutes, not when its results are written
+            files.check_writable(args.out, folder=not Path(args.out).suffix)
         return command(args, ap.error)
     except (OSError, ValueError) as e:
         text = str(e).strip()

@@ -16,6 +16,7 @@ Only the standard library: the library, the harness, tasks and scripts all impor
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -53,6 +54,21 @@ def inside(root: str | Path, path: str | Path, what: str = "path") -> Path:
 def target(path: str | Path, root: str | Path | None = None) -> Path:
     """Where a write of ``path`` lands: inside ``root`` (checked) when one is given."""
     return inside(root, path) if root is not None else Path(path)
+
+
+def check_writable(path: str | Path, folder: bool) -> None:
+    """Before a long run writes ``path`` (a folder, or a file when not ``folder``): OSError naming it now
+    if the write would fail at the end: a file where the folder should be, or no writable folder above it."""
+    path = Path(path)
+    if folder and path.exists() and not path.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "a file, not a folder, is there", str(path))
+    above = path if folder and path.is_dir() else path.absolute().parent
+    while not above.exists() and above != above.parent:
+        above = above.parent
+    if not above.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "a file where a folder is needed", str(above))
+    if not os.access(above, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, "this folder is not writable", str(above))
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -44,3 +44,43 @@ def test_an_output_folder_that_cannot_be_written_is_one_line(script, tmp_path):
     assert out.returncode == 2, out.stderr[-2000:]
     assert "Traceback" not in out.stderr and out.stderr.strip().splitlines()[-1].startswith(f"{name}: error: ")
     assert blocker.read_text() == "not a folder"
+
+
+def test_nan_and_an_out_that_cannot_be_written_are_refused_before_the_command_runs(tmp_path):
+    """bench_decoding --budget nan passed `budget <= 0`, timed no round and wrote an empty table over the
+    committed one; an --out that was a file failed only when the results were written, after the run."""
+    import argparse
+
+    from minrnn import cli
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    ran = []
+    ap = argparse.ArgumentParser(prog="x")
+    ap.add_argument("--budget", type=float, default=1.0)
+    ap.add_argument("--sizes", type=float, nargs="+", default=[1.0])
+    ap.add_argument("--out", type=Path)
+    for argv in (["--budget", "nan"], ["--sizes", "1", "nan"], ["--out", str(blocker)], ["--out", f"{blocker}/sub"]):
+        try:
+            rc = cli.run(lambda args, error: ran.append(args) or 0, ap, argv)
+        except SystemExit as e:
+            rc = e.code
+        assert rc == 2 and ran == [], argv
+    fine = ["--budget", "inf", "--out", f"{tmp_path}/new/a"]  # a folder still to be made
+    assert cli.run(lambda args, error: ran.append(args) or 0, ap, fine) == 0
+    assert len(ran) == 1 and blocker.read_text() == "not a folder"
+
+
+@pytest.mark.parametrize(
+    "script", ["bench_decoding.py --budget nan", "speed_card.py --budget 0", "speed_card.py --budget -1"]
+)
+def test_a_budget_that_is_no_budget_is_refused_before_anything_is_written(script, tmp_path):
+    name, *args = script.split()
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / name), *args, "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr[-2000:]
+    assert not (tmp_path / "out").exists()

@@ -230,7 +230,7 @@ def run(args, error) -> int:
         scale = "dry"
         os.environ.setdefault("TRITON_INTERPRET", "1")  # before triton is imported: its kernels on CPU tensors
         timing.say("speed card: no CUDA device, so a dry run on CPU at tiny sizes (every row's code path)")
-    cfg = dict(SCALES[scale]) | ({"budget": args.budget} if args.budget else {})
+    cfg = dict(SCALES[scale]) | ({"budget": args.budget} if args.budget is not None else {})  # 0 is refused
     if cfg["budget"] <= 0 or args.threads < 0 or args.net_batch < 1:
         error("budget and net-batch must be positive, threads >= 0")
     out = args.out or ROOT / {"cpu": "results/bench", "gpu": "results/gpu", "dry": "outputs/speed_card_dry"}[scale]
