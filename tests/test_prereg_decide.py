@@ -162,3 +162,28 @@ def test_budget_limited_replaces_an_outcome_other_than_holds_while_an_arm_still_
     (row,) = pd.decide(load(path), results)
     assert row["outcome"] == BUDGET and "inconclusive while an arm it rests on is still improving" in row["why"]
     assert row["stats"]["still_improving"] == ["conv_mlp", "plain"]
+
+
+@pytest.mark.parametrize(
+    "curve, why",
+    [
+        ([(100, 0.3), (200, float("nan"))], "val_acc is nan"),  # NaN passed every comparison: a mean of NaN
+        ([(100, 0.3), (200, 50.0)], "val_acc is 50.0"),  # an area of 35: "holds" against any arm
+        ([(100, -0.2), (200, 0.3)], "val_acc is -0.2"),
+        ([(200, 0.3), (100, 0.9)], "steps go backwards"),  # a negative weight in the area
+    ],
+)
+def test_a_planted_validation_curve_is_listed_not_decided_on(tmp_path, curve, why):
+    """The deciding metrics val_acc_area / val_acc_last and 'still improving' read val_history, which
+    load_runs did not check (only the folder's key metric): the file is listed and not counted."""
+    from minrnn.reports.runs import load_runs
+
+    path = small(tmp_path)
+    results = path.parent.parent
+    summaries(results, "plain", [0.30])
+    hist = [{"step": s, "val_acc": a} for s, a in curve]
+    metrics = {"test_acc": 0.31, "val_history": hist, "stop_reason": "max_steps"}
+    planted = write_summary(results, ["experiment=table6/minlstm_plain"], metrics, seed=1)
+    runs, bad = load_runs(planted.parent, "cpu", "test_acc")
+    assert [r["seed"] for r in runs] == [0]
+    assert len(bad) == 1 and bad[0].startswith(str(planted)) and why in bad[0]

@@ -90,12 +90,26 @@ def _check_summary(rec, path: Path, scale: str, key: str) -> str | None:
         return f"metric {key} is {value!r}"
     if key.endswith("acc") and not 0 <= value <= 1:
         return f"metric {key} is {value!r}, outside [0, 1]"
+    if why := _check_history(rec["metrics"].get("val_history") or []):
+        return why
     try:
         claimed, recomputed = run_identity(rec, path), identity(rec["config"])
     except (TypeError, ValueError, AttributeError) as e:
         return f"its config cannot be hashed ({type(e).__name__})"
     if claimed != recomputed:
         return f"its config hashes to {recomputed}, not to its identity {claimed} (edited by hand?)"
+    return None
+
+
+def _check_history(hist: list) -> str | None:
+    """Why a validation curve cannot be read as one (curve areas, the last value, still improving): its
+    steps go backwards (a negative weight), or an accuracy is not in [0, 1] (NaN passed every comparison)."""
+    if [h["step"] for h in hist] != sorted(h["step"] for h in hist):
+        return "val_history's steps go backwards"
+    for h in hist:
+        bad = [k for k, v in h.items() if k.endswith("acc") and not (math.isfinite(v) and 0 <= v <= 1)]
+        if bad:
+            return f"val_history at step {h['step']}: {bad[0]} is {h[bad[0]]!r}, outside [0, 1]"
     return None
 
 
