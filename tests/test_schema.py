@@ -159,6 +159,7 @@ COMBINED = {
     "model.name",
     "model.net.block.rnn_kwargs.scan",
     "model.net.block.rnn_kwargs.log_space",
+    "task.version",  # the task class's VERSION: any other is refused (test_task_version_is_the_generators...)
 }
 FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
@@ -335,3 +336,18 @@ def test_an_unknown_key_is_named_with_a_suggestion_and_what_its_section_takes(ba
     section, _, names = takes.partition(" takes: ")
     assert names and all(names.split(", ")), message
     assert section == "the top level" or key.startswith(section + ".")
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    task=st.sampled_from(["selective_copy", "chomsky", "listops", "mqar", "shakespeare"]),
+    offset=st.integers(1, 10**6),  # within the [1, 1e9] bound: only the class can say it is wrong
+)
+def test_task_version_is_the_generators_not_a_setting(task, offset):
+    """task.version=2 on a version-1 generator trained, and labelled its results with data this code does not
+    make (a run identity of another generator): the schema refuses any version but the class's own."""
+    cfg = compose_cfg([f"task={task}"])
+    config = check(cfg)
+    config["task"]["version"] += offset
+    with pytest.raises(SettingError, match=r"^task\.version=.*generates version \d+; task\.version is read"):
+        check(config)

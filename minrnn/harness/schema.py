@@ -312,6 +312,12 @@ def _arguments(c: dict) -> None:
             cls = get_class(node["_target_"])
         except Exception as e:
             raise SettingError(f"{key}._target_={node['_target_']!r}: cannot be imported ({_first_line(e)})") from None
+        version = int(getattr(cls, "VERSION", 1))
+        if key == "task" and node.get("version", version) != version:  # a label of data this code does not make
+            raise SettingError(
+                f"task.version={node['version']!r}: {cls.__name__} generates version {version}; "
+                "task.version is read from the class (its VERSION), not set"
+            )
         params = inspect.signature(cls).parameters
         if any(p.kind is p.VAR_KEYWORD for p in params.values()):
             continue
