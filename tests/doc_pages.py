@@ -129,7 +129,10 @@ _record() {
   printf '%s\0' "$PWD" > "$_f.cwd"; printf '%s\0' "$@" > "$_f.argv"
   : > "$_f.env"; for _v in $(compgen -e); do printf '%s=%s\0' "$_v" "${!_v}" >> "$_f.env"; done
 }
-command_not_found_handle() { echo "no checker for the command '$1' (tests/doc_pages.py)" >&2; return 127; }
+command_not_found_handle() {  # also noted in a file: `|| true`, an `if` or a $(...) would swallow the 127
+  echo "no checker for the command '$1' (tests/doc_pages.py)" >> "$DOC_CALLS/not-found"
+  echo "no checker for the command '$1' (tests/doc_pages.py)" >&2; return 127
+}
 """ + "".join(f'{c}() {{ _record {c} "$@"; }}\n' for c in COMMANDS)
 
 
@@ -150,6 +153,8 @@ def record_calls(script: str, cwd: Path, calls: Path) -> list[Call]:
     )  # fmt: skip
     if done.returncode:
         raise AssertionError(f"bash: {done.stderr.strip()}")
+    if (calls / "not-found").exists():
+        raise AssertionError(f"bash: {(calls / 'not-found').read_text().splitlines()[0]}")
 
     def nul(path: Path) -> list[str]:
         return path.read_text().split("\0")[:-1]

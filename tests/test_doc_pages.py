@@ -115,6 +115,9 @@ NOT_RUN = "<!-- doc-block: not-run (a plant) -->\n"
         ("export MINRNN_NO_SUCH=1\nmake test", "no code reads $MINRNN_NO_SUCH"),
         ("wandb sync runs/*/wandb/offline-run-*", "no match: runs/*/wandb/offline-run-*"),  # the glob, in bash
         ("ls", "no checker for the command 'ls'"),
+        ("minrnn-trian experiment=table2/mingru || true", "no checker for the command 'minrnn-trian'"),
+        ("if mnrnn-train; then make test; fi", "no checker for the command 'mnrnn-train'"),
+        ("make test MINRNN_X=$(pyhton -c 1)", "no checker for the command 'pyhton'"),
     ],
 )
 def test_a_shell_block_naming_what_does_not_exist_fails_its_check(tmp_path, command, message):
