@@ -27,6 +27,13 @@ def test_every_script_runs_through_the_one_guard():
     assert [p.name for p in scripts if not ends_in_cli_run(p)] == []
 
 
+def run_script(script: str, out: Path) -> subprocess.CompletedProcess:
+    """scripts/<script> (its name, then its arguments) with --out out."""
+    name, *args = script.split()
+    command = [sys.executable, str(ROOT / "scripts" / name), *args, "--out", str(out)]
+    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+
+
 @pytest.mark.parametrize(
     "script",
     ["make_tables.py --scale cpu", "make_claims.py --scale cpu", "make_recall.py --scale cpu", "make_deviations.py"],
@@ -34,13 +41,8 @@ def test_every_script_runs_through_the_one_guard():
 def test_an_output_folder_that_cannot_be_written_is_one_line(script, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    name, *args = script.split()
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / name), *args, "--out", str(blocker / "out")],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
+    name = script.split()[0]
+    out = run_script(script, blocker / "out")
     assert out.returncode == 2, out.stderr[-2000:]
     assert "Traceback" not in out.stderr and out.stderr.strip().splitlines()[-1].startswith(f"{name}: error: ")
     assert blocker.read_text() == "not a folder"
@@ -75,12 +77,6 @@ def test_nan_and_an_out_that_cannot_be_written_are_refused_before_the_command_ru
     "script", ["bench_decoding.py --budget nan", "speed_card.py --budget 0", "speed_card.py --budget -1"]
 )
 def test_a_budget_that_is_no_budget_is_refused_before_anything_is_written(script, tmp_path):
-    name, *args = script.split()
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / name), *args, "--out", str(tmp_path / "out")],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
+    out = run_script(script, tmp_path / "out")
     assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr[-2000:]
     assert not (tmp_path / "out").exists()
