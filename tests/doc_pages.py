@@ -24,6 +24,7 @@ import os
 import re
 import runpy
 import shlex
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -114,10 +115,29 @@ def run_shell(script: str, cwd: Path, env: dict | None = None, timeout: int = 30
     """A shell block in bash (``set -euo pipefail``) with the venv's commands first on PATH."""
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     env = {**os.environ, "PATH": path, "OMP_NUM_THREADS": "1", **(env or {})}
-    return subprocess.run(
-        ["bash", "-c", "set -euo pipefail\n" + script], cwd=cwd, env=env, capture_output=True, text=True,
-        timeout=timeout,
+    return bash("set -euo pipefail\n" + script, cwd, env, timeout)
+
+
+def bash(script: str, cwd: Path, env: dict, timeout: int) -> subprocess.CompletedProcess:
+    """``bash -c script`` in a session of its own, every process of which is killed when it ends or times
+    out (a block's subshells never outlive its check), with shell functions nested at most 64 deep (a
+    function that recurses through ``$(...)``, even command_not_found_handle, stops instead of forking
+    until memory runs out)."""
+    proc = subprocess.Popen(
+        ["/bin/bash", "-c", "FUNCNEST=64\n" + script], cwd=cwd, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        out, err = "", f"timed out after {timeout} s"
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 # ---- checking a shell block: record each command, then check it --------------------------------------------
@@ -147,10 +167,7 @@ def record_calls(script: str, cwd: Path, calls: Path) -> list[Call]:
     """The commands a shell block calls, in order, as bash expands them (variables, quotes, globs)."""
     calls.mkdir(parents=True, exist_ok=True)
     env = {"PATH": str(calls / "no-commands"), "HOME": os.environ.get("HOME", "/tmp"), "DOC_CALLS": str(calls)}
-    done = subprocess.run(
-        ["/bin/bash", "-c", RECORDER + "set -euo pipefail\nshopt -s failglob\n" + script],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    done = bash(RECORDER + "set -euo pipefail\nshopt -s failglob\n" + script, cwd, env, 60)
     if done.returncode:
         raise AssertionError(f"bash: {done.stderr.strip()}")
     if (calls / "not-found").exists():

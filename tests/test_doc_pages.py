@@ -147,3 +147,27 @@ def test_the_recorder_sees_commands_as_bash_expands_them(tmp_path):
     (make, pip) = record_calls(script, tmp_path, tmp_path / "calls")
     assert make.argv == ["make", "a=1", "b=2", "c=3", "d e"] and make.env["MINRNN_X"] == "/p"
     assert pip.argv == ["pip", "install", "x"] and pip.env["PYTHONPATH"] == f"{tmp_path}/m" and pip.cwd == tmp_path
+
+
+def test_a_shell_block_that_recurses_or_leaves_processes_behind_is_stopped(tmp_path):
+    """A handler recursing through $(...) (every level a forked subshell) stops at FUNCNEST, and a
+    background process a block leaves is killed with its session (tests/doc_pages.bash)."""
+    from doc_pages import bash
+
+    loop = "command_not_found_handle() { x=$(nosuch); }\nnosuch"
+    done = bash(loop, tmp_path, {"PATH": str(tmp_path / "none")}, 60)
+    assert done.returncode != 0 and "maximum function nesting level exceeded" in done.stderr
+    script = f"(exec -a minrnn-doc-orphan /bin/bash -c 'sleep 600') &\necho $! > {tmp_path}/pid"
+    bash(script, tmp_path, {"PATH": "/usr/bin:/bin"}, 60)
+    pid = int((tmp_path / "pid").read_text())
+    import os
+    import time
+
+    for _ in range(50):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError(f"process {pid} outlived its block")
