@@ -218,8 +218,15 @@ def scan_triton(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None
 
 
 def gate_scan_triton(p, h0, mode: str, log_space: bool, bias=None, resets=None) -> torch.Tensor:
-    """The fused Triton kernel (minrnn.ops.triton_scan.gate_scan); a float32 (float64) state."""
-    return triton_kernels(p.device).gate_scan(p, h0, mode, log_space, bias, resets)
+    """The fused Triton kernels, by shape: the loop (minrnn.ops.triton_scan.gate_scan), or for long T and few
+    programs the same recurrence in chunks (minrnn.ops.triton_chunked.chunked_gate_scan); a float32
+    (float64) state."""
+    kernels = triton_kernels(p.device)
+    from minrnn.ops import triton_chunked
+
+    B, T, P = p.shape
+    chunked = triton_chunked.use_chunked(B, T, P // (2 if mode == "gru" else 3))
+    return (triton_chunked.chunked_gate_scan if chunked else kernels.gate_scan)(p, h0, mode, log_space, bias, resets)
 
 
 register_backend(

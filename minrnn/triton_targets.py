@@ -55,6 +55,8 @@ class Variant:
         state = "float64" if self.dtype == "float64" else "float32"
         inp, st = PTR[self.dtype], PTR[state]
         h0 = PTR[self.h0_dtype] if self.h0_dtype else inp  # without h0 the kernel gets a dummy pointer
+        if self.kernel.startswith("_gate_chunk"):
+            return self._gate_chunked_source(inp, st, state)
         if self.kernel.startswith("_chunk"):
             return self._chunked_source(inp, st, state)
         r = "*u8" if self.resets else inp  # without resets the kernel gets a dummy pointer
@@ -109,8 +111,31 @@ class Variant:
         signature = dict(ptrs) | dict.fromkeys(sizes, "i32") | dict.fromkeys(constexprs, "constexpr")
         return ASTSource(fn=getattr(triton_chunked, self.kernel), signature=signature, constexprs=constexprs)
 
+    def _gate_chunked_source(self, inp: str, st: str, state: str) -> ASTSource:
+        """minrnn.triton_chunked's gate kernels, as chunked_gate_scan and its backward launch them."""
+        from minrnn.ops import triton_chunked
+
+        r = "*u8" if self.resets else inp  # without resets the kernel gets p as a dummy pointer
+        ptrs, constexprs = {
+            "_gate_chunk_local": (
+                [("p_ptr", inp), ("q_ptr", st), ("r_ptr", r), ("gh_ptr", st), ("A_ptr", st), ("S_ptr", st)],
+                {"REVERSE": bool(self.reverse)},
+            ),
+            "_gate_chunk_fwd": ([("p_ptr", inp), ("q_ptr", st), ("r_ptr", r), ("start_ptr", st), ("h_ptr", st)], {}),
+            "_gate_chunk_bwd": (
+                [("p_ptr", inp), ("q_ptr", st), ("h0_ptr", PTR[self.h0_dtype] if self.h0_dtype else inp)]
+                + [("r_ptr", r), ("h_ptr", st), ("gh_ptr", st), ("start_ptr", st), ("gp_ptr", inp)],
+                {"HAS_H0": self.h0_dtype is not None},
+            ),
+        }[self.kernel]
+        constexprs |= {"HAS_RESETS": self.resets, "MODE": triton_scan.MODES[self.mode], "USE_G": self.use_g}
+        constexprs |= {"ACC": tl.float64 if state == "float64" else tl.float32, "BLOCK": self.block}
+        signature = dict(ptrs) | dict.fromkeys(("T", "H", "L"), "i32") | dict.fromkeys(constexprs, "constexpr")
+        return ASTSource(fn=getattr(triton_chunked, self.kernel), signature=signature, constexprs=constexprs)
+
 
 CHUNKED_KERNELS = ("_chunk_local", "_chunk_states", "_chunk_fwd", "_chunk_bwd")
+GATE_CHUNKED_KERNELS = ("_gate_chunk_local", "_gate_chunk_fwd", "_gate_chunk_bwd")
 
 
 def chunked_variants(blocks=BLOCKS) -> list[Variant]:
@@ -121,6 +146,23 @@ def chunked_variants(blocks=BLOCKS) -> list[Variant]:
             out += [Variant("_chunk_local", dtype, h0, block, reverse=reverse)]
             out += [Variant("_chunk_states", dtype, h0, block, reverse=reverse)]
         out += [Variant("_chunk_fwd", dtype, h0, block), Variant("_chunk_bwd", dtype, h0, block)]
+    return out + gate_chunked_variants(blocks)
+
+
+def gate_chunked_variants(blocks=BLOCKS) -> list[Variant]:
+    """Every launch configuration of the chunked gate kernels: each mode, candidate and resets; h0's dtype
+    only where the kernel reads h0 (``_gate_chunk_bwd``; the others take the input dtype alone)."""
+    out = []
+    gate = list(itertools.product(triton_scan.MODES, (True, False), (False, True)))
+    for (dtype, h0), block in itertools.product(DTYPE_MIXES, blocks):
+        for mode, use_g, resets in gate:
+            out.append(Variant("_gate_chunk_bwd", dtype, h0, block, mode, use_g, resets=resets))
+            if h0 is None:
+                out += [
+                    Variant("_gate_chunk_local", dtype, None, block, mode, use_g, reverse=rev, resets=resets)
+                    for rev in (False, True)
+                ]
+                out.append(Variant("_gate_chunk_fwd", dtype, None, block, mode, use_g, resets=resets))
     return out
 
 
@@ -206,6 +248,9 @@ ONE_PER_KERNEL = [  # the mix autocast produces (bf16 Linear outputs, a float32 
     Variant("_chunk_states", "bfloat16", "float32", 128, reverse=False),
     Variant("_chunk_fwd", "bfloat16", "float32", 128),
     Variant("_chunk_bwd", "bfloat16", "float32", 128),
+    Variant("_gate_chunk_local", "bfloat16", None, 128, "lstm_norm", True, reverse=True, resets=True),
+    Variant("_gate_chunk_fwd", "bfloat16", None, 128, "lstm_norm", True, resets=True),
+    Variant("_gate_chunk_bwd", "float64", "float64", 128, "lstm_norm", True, resets=True),
 ]
 
 

@@ -1,12 +1,18 @@
 """The chunked Triton scan (minrnn/ops/triton_chunked.py) against the sequential reference, under Triton's
 interpreter (tests/conftest.py): outputs, final state and gradients for a, b and h0, with resets, in
-float32 and float64 (gradcheck), across chunk boundaries; and its choice by shape."""
+float32 and float64 (gradcheck), across chunk boundaries; and its choice by shape. The fused minGRU/minLSTM
+recurrence in chunks (chunked_gate_scan) against the reference gate scan and the loop kernel: every mode,
+candidate, h0, bias and resets (fused, at chunk starts too), gradients, half inputs, and a compiled layer."""
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from minrnn import MinGRU, MinLSTM
 from minrnn.ops import triton_chunked as TC
-from minrnn.ops.reference import scan_sequential
+from minrnn.ops import triton_scan as TS
+from minrnn.ops.reference import gate_scan, scan_sequential
 from minrnn.resets import reset_coefficients
 from minrnn.scan import scan
 
@@ -34,9 +40,9 @@ def test_chunked_scan_equals_sequential_with_h0_resets_and_gradients(T, C, with_
 
 
 def test_chunked_scan_passes_gradcheck_in_float64():
-    a = torch.rand(1, 35, 3, dtype=torch.float64, requires_grad=True)
-    b = torch.randn(1, 35, 3, dtype=torch.float64, requires_grad=True)
-    h0 = torch.randn(1, 3, dtype=torch.float64, requires_grad=True)
+    a = torch.rand(1, 20, 2, dtype=torch.float64, requires_grad=True)  # two chunks of 16
+    b = torch.randn(1, 20, 2, dtype=torch.float64, requires_grad=True)
+    h0 = torch.randn(1, 2, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(TC.chunked_scan, (a, b, h0))
     assert torch.autograd.gradcheck(lambda a, b: TC.chunked_scan(a, b, None), (a, b))
 
@@ -65,3 +71,108 @@ def test_scan_triton_takes_the_chunked_kernel_by_shape(monkeypatch):
     monkeypatch.setattr(TC, "use_chunked", lambda B, T, C: calls.append((B, T, C)) or True)
     a, b = torch.rand(2, 50, 6, dtype=torch.float64), torch.randn(2, 50, 6, dtype=torch.float64)
     assert (scan(a, b, backend="triton") - scan_sequential(a, b)).abs().max() < 1e-12 and calls == [(2, 50, 6)]
+
+
+# ---- the fused minGRU / minLSTM recurrence in chunks (chunked_gate_scan) ------------------------------------
+
+GATE_MODES = ["gru", "lstm", "lstm_norm"]
+
+
+def gate_inputs(mode, B=2, T=40, H=20, seed=0, dtype=torch.float64):
+    """T = 40 in chunks of 16 (two full chunks and a partial one); H = 20: one block of 32, partly masked."""
+    gen = torch.Generator().manual_seed(seed)
+    P = H * (2 if mode == "gru" else 3)
+    p = torch.randn(B, T, P, dtype=dtype, generator=gen).requires_grad_()
+    h0 = torch.randn(B, H, dtype=dtype, generator=gen).requires_grad_()
+    bias = torch.randn(P, dtype=dtype, generator=gen).requires_grad_()
+    return p, h0, bias
+
+
+def gate_masks(B, T):
+    gen = torch.Generator().manual_seed(7)
+    random = torch.rand(B, T, generator=gen) < 0.15
+    random[0, 0] = True
+    boundary = torch.zeros(B, T, dtype=torch.bool)
+    boundary[:, 16 % T] = boundary[:, min(32, T - 1)] = True  # at a chunk's first step
+    return {"none": None, "random": random, "chunk starts": boundary, "all": torch.ones(B, T, dtype=torch.bool)}
+
+
+def assert_same_with_gradients(out, ref, wrt, tol):
+    torch.testing.assert_close(out, ref, rtol=0, atol=tol)
+    w = torch.randn_like(ref)
+    loss = lambda h: (h * w).sum() + h[:, -1].square().sum()  # noqa: E731  the final state weighted apart
+    wrt = [t for t in wrt if t is not None]
+    for got, want in zip(torch.autograd.grad(loss(out), wrt), torch.autograd.grad(loss(ref), wrt), strict=True):
+        torch.testing.assert_close(got, want, rtol=0, atol=tol * max(1.0, want.abs().max().item()))
+
+
+@pytest.mark.parametrize("kind", ["none", "random", "chunk starts", "all"])
+@pytest.mark.parametrize("with_h0", [True, False])
+@pytest.mark.parametrize("use_g", [True, False])
+@pytest.mark.parametrize("mode", GATE_MODES)
+def test_chunked_gate_scan_equals_the_reference_with_h0_resets_bias_and_gradients(mode, use_g, with_h0, kind):
+    p, h0, bias = gate_inputs(mode)
+    h0 = h0 if with_h0 else None
+    r = gate_masks(2, 40)[kind]
+    out, ref = TC.chunked_gate_scan(p, h0, mode, use_g, bias, r), gate_scan(p, h0, mode, use_g, bias, r)
+    assert out.dtype == torch.float64 and out.shape == ref.shape
+    assert_same_with_gradients(out, ref, (p, h0, bias), 1e-10)
+
+
+@settings(max_examples=25, deadline=None)  # the interpreter runs every program step by step
+@given(data=st.data(), T=st.integers(1, 70), mode=st.sampled_from(GATE_MODES), with_h0=st.booleans())
+def test_any_length_and_mask_on_the_chunked_gate_scan_equals_the_loop_kernel(data, T, mode, with_h0):
+    """Any T (one partial chunk up to five chunks), any reset mask: the chunked kernel equals the loop kernel."""
+    r = torch.tensor(data.draw(st.lists(st.booleans(), min_size=2 * T, max_size=2 * T))).view(2, T)
+    p, h0, bias = gate_inputs(mode, T=T, H=3, seed=T)
+    h0 = h0 if with_h0 else None
+    out, ref = TC.chunked_gate_scan(p, h0, mode, True, bias, r), TS.gate_scan(p, h0, mode, True, bias, r)
+    assert_same_with_gradients(out, ref, (p, h0, bias), 1e-10)
+
+
+def test_chunked_gate_scan_passes_gradcheck_and_opcheck():
+    p, h0, bias = gate_inputs("lstm_norm", B=1, T=18, H=1)  # two chunks of 16 (the interpreter is slow)
+    r = torch.zeros(1, 18, dtype=torch.bool)
+    r[0, 10] = True
+    f = lambda p, h0, b: TC.chunked_gate_scan(p, h0, "lstm_norm", True, b, r)  # noqa: E731
+    assert torch.autograd.gradcheck(f, (p, h0, bias))
+    torch.library.opcheck(TC.chunked_gate_scan, (p, h0, "lstm_norm", True, bias, r))
+
+
+def test_chunked_gate_scan_of_half_inputs_keeps_a_float32_state_and_gradients_in_their_dtypes():
+    p, h0, bias = gate_inputs("gru", T=40, H=4, dtype=torch.float32)
+    pb = p.detach().bfloat16().requires_grad_()
+    out = TC.chunked_gate_scan(pb, h0, "gru", True, bias, None)
+    ref = TS.gate_scan(pb, h0, "gru", True, bias, None)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-5)
+    gp, gh0, gb = torch.autograd.grad(out.sum(), (pb, h0, bias))
+    assert (gp.dtype, gh0.dtype, gb.dtype) == (torch.bfloat16, torch.float32, torch.float32)
+
+
+@pytest.mark.parametrize("cls", [MinGRU, MinLSTM])
+def test_the_triton_backend_runs_the_chunked_gate_scan_by_shape_in_a_compiled_layer(cls, monkeypatch):
+    """Forced by use_chunked, the layer's fused path takes the chunked kernel; compiled (fullgraph) equals eager,
+    and both equal the sequential backend with resets."""
+    calls = []
+    monkeypatch.setattr(TC, "use_chunked", lambda B, T, C: calls.append((B, T, C)) or True)
+    torch.manual_seed(5)
+    layer = cls(4, 6, scan="sequential").double()
+    x = torch.randn(2, 40, 4, dtype=torch.float64, requires_grad=True)
+    r = gate_masks(2, 40)["random"]
+    ref = layer(x, resets=r)
+    layer.scan = "triton"
+    eager = layer(x, resets=r)
+    compiled = torch.compile(layer, fullgraph=True, backend="aot_eager")(x, resets=r)
+    assert calls and all(c == (2, 40, 6) for c in calls)
+    assert_same_with_gradients(eager, ref, (x, *layer.parameters()), 1e-10)
+    assert_same_with_gradients(compiled, layer(x, resets=r), (x, *layer.parameters()), 1e-12)
+
+
+def test_bad_inputs_to_the_chunked_gate_scan_get_one_message():
+    with pytest.raises(ValueError, match="mode must be one of"):
+        TC.chunked_gate_scan(torch.randn(1, 4, 6), None, "rnn", True)
+    with pytest.raises(ValueError, match=r"shape \(B, T\)"):
+        TC.chunked_gate_scan(torch.randn(1, 4, 6), None, "gru", True, None, torch.zeros(1, 3, dtype=torch.bool))
+    with pytest.raises(ValueError, match="bias must be"):
+        TC.chunked_gate_scan(torch.randn(1, 4, 6), None, "gru", True, torch.zeros(5))

@@ -21,7 +21,7 @@ def test_each_kernel_compiles_for_the_gpu_without_spills_and_with_64_bit_row_off
     out = subprocess.run([*cmd, "--out", str(tmp_path)], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     rows = json.loads(next(tmp_path.glob("*.json")).read_text())["rows"]
-    assert len(rows) == 8 * 3 and all(r["ok"] for r in rows), rows  # triton_scan's 4 kernels, triton_chunked's 4
+    assert len(rows) == 11 * 3 and all(r["ok"] for r in rows), rows  # triton_scan's 4 kernels, triton_chunked's 7
     assert all(0 < r["registers"] <= 128 and r["spill_stores"] == r["spill_loads"] == 0 for r in rows)
     assert all(r["int32_row_offsets"] == 0 for r in rows)
 
@@ -45,7 +45,12 @@ def test_variants_cover_every_kernel_mode_and_block_the_launcher_uses():
         "_chunk_states",
         "_chunk_fwd",
         "_chunk_bwd",  # minrnn.ops.triton_chunked
+    } | set(TT.GATE_CHUNKED_KERNELS)
+    assert {(v.kernel, v.reverse) for v in vs if v.kernel == "_gate_chunk_local"} == {
+        ("_gate_chunk_local", False),
+        ("_gate_chunk_local", True),
     }
+    assert {v.resets for v in vs if v.kernel.startswith("_gate")} == {False, True}
     assert {v.mode for v in vs if v.mode} == set(triton_scan.MODES)
     assert {triton_scan._block(c) for c in (1, 17, 40, 100, 384, 4096)} == set(TT.BLOCKS)
     assert {(v.dtype, v.h0_dtype) for v in vs} >= {("bfloat16", "float32"), ("float16", "float32"), ("float64", None)}

@@ -30,13 +30,13 @@ from minrnn.harness.records import provenance, write_json_atomic, write_text_ato
 SCALES = {  # scale cpu: this 2-core machine, a budget; gpu: the full grid; dry: every row's code path, seconds
     "gpu": {"lengths": [512, 2048, 8192, 65536], "batches": [1, 16, 64], "dim": 64, "rounds": 7,
             "budget": 3000.0, "net_budget": 1200.0, "call_cap": 20.0, "max_tokens": None,
-            "net_lengths": [512, 1024, 2048, 4096], "decode_tokens": 512},
+            "net_lengths": [512, 1024, 2048, 4096], "net_rounds": 7, "decode_tokens": 512},
     "cpu": {"lengths": [512, 4096, 65536], "batches": [1, 16, 64], "dim": 64, "rounds": 3,
             "budget": 480.0, "net_budget": 420.0, "call_cap": 2.0, "max_tokens": 1 << 20,
-            "net_lengths": [512, 1024, 2048, 4096], "decode_tokens": 128},
+            "net_lengths": [512, 1024, 2048, 4096], "net_rounds": 5, "decode_tokens": 128},
     "dry": {"lengths": [16], "batches": [1, 2], "dim": 8, "rounds": 2,
             "budget": 60.0, "net_budget": 60.0, "call_cap": 5.0, "max_tokens": 24,
-            "net_lengths": [16], "decode_tokens": 4},
+            "net_lengths": [16], "net_rounds": 2, "decode_tokens": 4},
 }  # fmt: skip
 NET_MODELS = ["minGRU", "minLSTM", "GRU (torch.nn)", "LSTM (torch.nn)"]  # minrnn.bench.grid.MODELS, the Table 2 network
 NET_RATIOS = [
@@ -156,7 +156,7 @@ def network(cfg: dict, device, budget: timing.Budget, batch: int, log=timing.say
         if prev and timing.expected_cost(*prev, T) > left:
             out.append({"T": T, "skipped": f"over budget (needs about {timing.expected_cost(*prev, T):.0f} s)"})
             continue
-        log(f"Table 2 network, T={T}: {len(NET_MODELS)} models, up to {cfg['rounds']} interleaved rounds")
+        log(f"Table 2 network, T={T}: {len(NET_MODELS)} models, up to {cfg['net_rounds']} interleaved rounds")
         steps = {}
         for name in NET_MODELS:
             torch.manual_seed(0)
@@ -165,7 +165,8 @@ def network(cfg: dict, device, budget: timing.Budget, batch: int, log=timing.say
             step, sync = grid.training_step(model, x, y), synchronizer(device)
             steps[name] = lambda step=step, sync=sync: _timed(step, sync)
         start = time.perf_counter()
-        times = timing.interleaved(steps, cfg["rounds"], left / (len(cfg["net_lengths"]) - i), time.perf_counter, log)
+        share = left / (len(cfg["net_lengths"]) - i)
+        times = timing.interleaved(steps, cfg["net_rounds"], share, time.perf_counter, log)
         rounds = len(next(iter(times.values())))
         prev = (T, (time.perf_counter() - start) / (rounds + 1))
         ratios = {}

@@ -13,6 +13,7 @@ A row that cannot run here raises Unavailable with the reason, which the card pr
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
 from collections.abc import Callable
@@ -51,6 +52,22 @@ def _ours(cls, scan: str):
             raise Unavailable(why)
         layer = cls(dim, dim, scan=scan).to(device)
         return layer, layer
+
+    return build
+
+
+def _triton_kernel(cls, chunked: bool):
+    """MinGRU/MinLSTM on the triton backend with its kernel pinned: the loop over T
+    (minrnn.ops.triton_scan.gate_scan) or the chunked scan (minrnn.ops.triton_chunked.chunked_gate_scan);
+    the ``[triton]`` row takes whichever the shape chooses."""
+
+    def build(dim, device):
+        layer, _ = _ours(cls, "triton")(dim, device)
+        from minrnn.ops import triton_chunked, triton_scan
+
+        kernel = triton_chunked.chunked_gate_scan if chunked else triton_scan.gate_scan
+        record = dataclasses.replace(backends.BACKENDS["triton"], gate_scan=kernel)
+        return (lambda x: layer._gate_scan(record, x, None)), layer
 
     return build
 
@@ -131,6 +148,8 @@ def rows() -> list[Row]:
             if record.log_space:
                 continue  # the paper's log-space scan is its own row below
             out.append(Row(f"{cls.__name__} [{scan}]", "ours", _ours(cls, scan)))
+        for kernel in ("loop", "chunked"):
+            out.append(Row(f"{cls.__name__} [triton {kernel}]", "ours", _triton_kernel(cls, kernel == "chunked")))
     out += [
         Row("MinGRU [paper's log-space scan]", "paper", _ours(MinGRU, "log")),
         Row("MinLSTM [paper's log-space scan]", "paper", _ours(MinLSTM, "log")),
@@ -155,6 +174,8 @@ RATIOS = [
     ("paper's GRU loop / MinGRU", "GRU [paper's plain loop]", "MinGRU"),
     ("minGRU-pytorch / MinGRU", "minGRU-pytorch minGRU (lucidrains)", "MinGRU"),
     ("minGRU-pytorch minLSTM / MinLSTM", "minGRU-pytorch minLSTM (lucidrains)", "MinLSTM"),
+    ("MinGRU triton loop / chunked", "MinGRU [triton loop]", "MinGRU [triton chunked]"),
+    ("MinLSTM triton loop / chunked", "MinLSTM [triton loop]", "MinLSTM [triton chunked]"),
 ]
 
 

@@ -16,6 +16,11 @@ The backward is the same scan reversed in time on the gradients, g_t = dL/dh_t +
 same three launches with ``REVERSE``; then dL/da_t = g_t h_{t-1}, dL/db_t = g_t, dL/dh0 = a_0 g_0.
 Resets need nothing here: minrnn.resets turns them into a_t = 0 before the scan.
 
+The fused minGRU/minLSTM recurrence runs the same three launches on the Linear outputs p (the
+``gate_scan`` signature of minrnn.ops.triton_scan): each kernel recomputes a_t and b_t from p (Algorithms
+5 and 7, or the authors' minLSTM), with resets fused as a_t = 0, so neither a nor b is ever written to
+memory; the backward's last launch is the loop kernel's reverse step (``_gate_bwd_step``) per chunk.
+
 Bytes: the forward reads a and b twice and writes h once (the loop: once each), the backward reads
 a and dL/dh twice and h once; in exchange every (row, chunk, block of channels) is a program.
 States are float32 (float64 for float64 inputs), as in minrnn.ops.triton_scan; gradients are written in
@@ -30,7 +35,21 @@ import torch
 import triton
 import triton.language as tl
 
-from minrnn.ops.triton_scan import _acc, _block, _check, _state_dtype, on_device
+from minrnn import checks
+from minrnn.backends import MODES
+from minrnn.ops.triton_scan import (
+    _acc,
+    _bias,
+    _bias_in,
+    _block,
+    _cand,
+    _check,
+    _gate_bwd_step,
+    _hidden,
+    _layout,
+    _state_dtype,
+    on_device,
+)
 
 LOOP_PROGRAMS = 256  # below this many (row, channel block) programs the loop leaves most of a GPU idle
 MIN_CHUNKS = 4  # and chunking pays when T is at least this many chunks
@@ -208,3 +227,209 @@ def _backward(ctx, gh):
 
 
 chunked_scan.register_autograd(_backward, setup_context=_setup)
+
+
+# ---- the fused minGRU / minLSTM recurrence in chunks --------------------------------------------------------
+
+
+@triton.jit
+def _gate_ab(
+    p_ptr, r_ptr, row, t, T, P, c, m, qk, qi, qx, OFF_I, OFF_X, HAS_RESETS: tl.constexpr, MODE: tl.constexpr,
+    USE_G: tl.constexpr, ACC: tl.constexpr,
+):  # fmt: skip
+    """(a_t, b_t) of h_t = a_t h_{t-1} + b_t from p's row at step t: minGRU (1 - z, z h~) (Algorithm 5),
+    minLSTM (f, i h~) as the authors' code or (f, i h~) / (f + i) (Algorithm 7); a_t = 0 at a reset;
+    past T, (1, 0), which changes nothing."""
+    inside = c * 0 + t < T  # per lane: the interpreter takes vector masks only
+    mt = m & inside
+    p = p_ptr + (row * T + t) * P
+    k = tl.load(p + c, mask=mt, other=0.0).to(ACC) + qk
+    cand = _cand(tl.load(p + OFF_X + c, mask=mt, other=0.0).to(ACC) + qx, USE_G)
+    if MODE == 0:
+        z = tl.sigmoid(k)
+        a, b = 1.0 - z, z * cand
+    else:
+        f, i = tl.sigmoid(k), tl.sigmoid(tl.load(p + OFF_I + c, mask=mt, other=0.0).to(ACC) + qi)
+        if MODE == 1:
+            a, b = f, i * cand
+        else:
+            a, b = f / (f + i), i * cand / (f + i)
+    if HAS_RESETS:  # the byte at min(t, T - 1): never read past the mask
+        a = tl.where(tl.load(r_ptr + row * T + tl.minimum(t, T - 1)) == 0, a, 0.0)
+    return tl.where(inside, a, 1.0), tl.where(inside, b, 0.0)
+
+
+@triton.jit
+def _gate_chunk_local(
+    p_ptr, q_ptr, r_ptr, gh_ptr, A_ptr, S_ptr, T, H, L, REVERSE: tl.constexpr, HAS_RESETS: tl.constexpr,
+    MODE: tl.constexpr, USE_G: tl.constexpr, ACC: tl.constexpr, BLOCK: tl.constexpr,
+):  # fmt: skip
+    """``_chunk_local`` with a_t, b_t recomputed from p: the forward's A_c and S_c; REVERSE, the backward's
+    carry a_t (dL/dh_t + carry) from the chunk's end, read from gh (b is not used)."""
+    row, chunk = tl.program_id(0).to(tl.int64), tl.program_id(1).to(tl.int64)  # 64-bit offsets
+    c = tl.program_id(2) * BLOCK + tl.arange(0, BLOCK)
+    m = c < H
+    n_chunks = tl.num_programs(1)
+    P, OFF_I, OFF_X = _layout(H, MODE)
+    qk, qi, qx = _bias(q_ptr, c, m, OFF_I, OFF_X, MODE)
+    prod, s = tl.full([BLOCK], 1.0, ACC), tl.zeros([BLOCK], ACC)
+    for i in range(L):
+        t = chunk * L + i
+        if REVERSE:
+            t = chunk * L + L - 1 - i
+        a, b = _gate_ab(p_ptr, r_ptr, row, t, T, P, c, m, qk, qi, qx, OFF_I, OFF_X, HAS_RESETS, MODE, USE_G, ACC)
+        if REVERSE:
+            g = tl.load(gh_ptr + (row * T + t) * H + c, mask=m & (c * 0 + t < T), other=0.0).to(ACC)
+            s = a * (s + g)
+        else:
+            s = a * s + b
+        prod = prod * a
+    at_chunk = (row * n_chunks + chunk) * H + c
+    tl.store(A_ptr + at_chunk, prod, mask=m)
+    tl.store(S_ptr + at_chunk, s, mask=m)
+
+
+@triton.jit
+def _gate_chunk_fwd(
+    p_ptr, q_ptr, r_ptr, start_ptr, h_ptr, T, H, L, HAS_RESETS: tl.constexpr, MODE: tl.constexpr,
+    USE_G: tl.constexpr, ACC: tl.constexpr, BLOCK: tl.constexpr,
+):  # fmt: skip
+    """One program per (row, chunk, channel block): the recurrence from the chunk's true start, writing h."""
+    row, chunk = tl.program_id(0).to(tl.int64), tl.program_id(1).to(tl.int64)
+    c = tl.program_id(2) * BLOCK + tl.arange(0, BLOCK)
+    m = c < H
+    P, OFF_I, OFF_X = _layout(H, MODE)
+    qk, qi, qx = _bias(q_ptr, c, m, OFF_I, OFF_X, MODE)
+    h = tl.load(start_ptr + (row * tl.num_programs(1) + chunk) * H + c, mask=m, other=0.0)
+    for i in range(L):
+        t = chunk * L + i
+        a, b = _gate_ab(p_ptr, r_ptr, row, t, T, P, c, m, qk, qi, qx, OFF_I, OFF_X, HAS_RESETS, MODE, USE_G, ACC)
+        h = a * h + b
+        tl.store(h_ptr + (row * T + t) * H + c, h, mask=m & (c * 0 + t < T))
+
+
+@triton.jit
+def _gate_chunk_bwd(
+    p_ptr, q_ptr, h0_ptr, r_ptr, h_ptr, gh_ptr, start_ptr, gp_ptr, T, H, L, HAS_H0: tl.constexpr,
+    HAS_RESETS: tl.constexpr, MODE: tl.constexpr, USE_G: tl.constexpr, ACC: tl.constexpr, BLOCK: tl.constexpr,
+):  # fmt: skip
+    """One program per (row, chunk, channel block), from the chunk's end with the carry from later chunks:
+    the loop kernel's reverse step (minrnn.ops.triton_scan._gate_bwd), dL/dp_t written in p's dtype."""
+    row, chunk = tl.program_id(0).to(tl.int64), tl.program_id(1).to(tl.int64)
+    c = tl.program_id(2) * BLOCK + tl.arange(0, BLOCK)
+    m = c < H
+    P, OFF_I, OFF_X = _layout(H, MODE)
+    qk, qi, qx = _bias(q_ptr, c, m, OFF_I, OFF_X, MODE)
+    carry = tl.load(start_ptr + (row * tl.num_programs(1) + chunk) * H + c, mask=m, other=0.0)
+    for i in range(L):  # steps past T come first: nothing is stored and the carry stays 0
+        t = chunk * L + L - 1 - i
+        tt = c * 0 + t
+        mt = m & (tt < T)
+        prev = tl.load(h_ptr + (row * T + t - 1) * H + c, mask=mt & (tt > 0), other=0.0).to(ACC)
+        if HAS_H0:
+            prev += tl.load(h0_ptr + row * H + c, mask=mt & (tt == 0), other=0.0).to(ACC)
+        keep = 1.0  # 0.0 at a reset: the previous state was zeros and no carry flows on to t - 1
+        if HAS_RESETS:
+            keep = (tl.load(r_ptr + row * T + tl.minimum(t, T - 1)) == 0).to(ACC)
+        at_p = (row * T + t) * P
+        carry = keep * _gate_bwd_step(
+            p_ptr + at_p, gp_ptr + at_p, gh_ptr + (row * T + t) * H, c, mt, keep * prev, carry, qk, qi, qx,
+            OFF_I, OFF_X, MODE, USE_G, ACC,
+        )  # fmt: skip
+
+
+def _gate_variant(H: int, r, mode: str, use_g: bool, acc) -> dict:
+    return {"HAS_RESETS": r is not None, "MODE": MODES[mode], "USE_G": use_g, "ACC": acc, "BLOCK": _block(H)}
+
+
+@torch.library.custom_op("minrnn::triton_chunked_gate_scan", mutates_args=())
+def chunked_gate_scan(
+    p: torch.Tensor,
+    h0: torch.Tensor | None,
+    mode: str,
+    use_g: bool,
+    bias: torch.Tensor | None = None,
+    resets: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """minrnn.ops.triton_scan.gate_scan (same signature and result) in chunks of T in parallel."""
+    H = _hidden(p.shape[-1], mode)
+    _check("triton_chunked_gate_scan", p, h0, H)
+    r = checks.kernel_resets("triton_chunked_gate_scan", resets, p.shape[0], p.shape[1], p.device)
+    if bias is not None and (bias.shape != (p.shape[-1],) or bias.device != p.device):
+        raise ValueError(
+            f"triton_chunked_gate_scan: bias must be ({p.shape[-1]},) on {p.device}, got {tuple(bias.shape)}"
+        )
+    p, q = p.contiguous(), _bias_in(p, bias)
+    h0 = h0.contiguous() if h0 is not None else None
+    B, T, _ = p.shape
+    state = _state_dtype(p.dtype)
+    h, last = torch.empty(B, T, H, dtype=state, device=p.device), torch.empty(B, H, dtype=state, device=p.device)
+    grid, L, block, A, S, start = _grid_and_buffers(h, state)
+    acc = _acc(p.dtype)
+    variant = _gate_variant(H, r, mode, use_g, acc)
+    r_or_p = r if r is not None else p
+    with on_device(p):
+        _gate_chunk_local[grid](p, q, r_or_p, h, A, S, T, H, L, REVERSE=False, **variant)
+        _chunk_states[(B, grid[2])](
+            A, S, h0 if h0 is not None else A, start, last, grid[1], H,
+            HAS_H0=h0 is not None, REVERSE=False, ACC=acc, BLOCK=block,
+        )  # fmt: skip
+        _gate_chunk_fwd[grid](p, q, r_or_p, start, h, T, H, L, **variant)
+    return h
+
+
+@chunked_gate_scan.register_fake
+def _(p, h0, mode, use_g, bias=None, resets=None):
+    H = _hidden(p.shape[-1], mode)
+    return p.new_empty(*p.shape[:-1], H, dtype=_state_dtype(p.dtype))
+
+
+@torch.library.custom_op("minrnn::triton_chunked_gate_scan_backward", mutates_args=())
+def chunked_gate_scan_backward(
+    p: torch.Tensor,
+    h0: torch.Tensor | None,
+    h: torch.Tensor,
+    gh: torch.Tensor,
+    mode: str,
+    use_g: bool,
+    bias: torch.Tensor | None = None,
+    resets: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(dL/dp, dL/dh0), as minrnn.ops.triton_scan.gate_scan_backward; dL/dbias is dL/dp summed over (B, T)."""
+    H = _hidden(p.shape[-1], mode)
+    r = checks.kernel_resets("triton_chunked_gate_scan_backward", resets, p.shape[0], p.shape[1], p.device)
+    p, h, gh, q = p.contiguous(), h.contiguous(), gh.contiguous().to(h.dtype), _bias_in(p, bias)
+    B, T, P = p.shape
+    gp = torch.empty(B, T, P, dtype=p.dtype, device=p.device)  # every channel written, in p's dtype
+    gh0 = torch.empty(B, H, dtype=h0.dtype if h0 is not None else h.dtype, device=p.device)  # as chunked_scan's
+    grid, L, block, A, S, start = _grid_and_buffers(h, h.dtype)
+    acc = _acc(h.dtype)
+    variant = _gate_variant(H, r, mode, use_g, acc)
+    r_or_p, h0_or_p = (r if r is not None else p), (h0.contiguous() if h0 is not None else p)
+    with on_device(p):
+        _gate_chunk_local[grid](p, q, r_or_p, gh, A, S, T, H, L, REVERSE=True, **variant)
+        _chunk_states[(B, grid[2])](A, S, A, start, gh0, grid[1], H, HAS_H0=False, REVERSE=True, ACC=acc, BLOCK=block)
+        _gate_chunk_bwd[grid](p, q, h0_or_p, r_or_p, h, gh, start, gp, T, H, L, HAS_H0=h0 is not None, **variant)
+    return gp, gh0
+
+
+@chunked_gate_scan_backward.register_fake
+def _(p, h0, h, gh, mode, use_g, bias=None, resets=None):
+    gh0 = h.new_empty(h.shape[0], h.shape[2], dtype=h0.dtype if h0 is not None else h.dtype)
+    return p.new_empty(p.shape), gh0
+
+
+def _gate_setup(ctx, inputs, output):
+    p, h0, mode, use_g, bias, resets = inputs
+    ctx.save_for_backward(p, h0, output, bias, resets)
+    ctx.mode, ctx.use_g, ctx.dtypes = mode, use_g, (p.dtype, h0.dtype if h0 is not None else None)
+
+
+def _gate_backward(ctx, gh):
+    p, h0, h, bias, resets = ctx.saved_tensors
+    gp, gh0 = chunked_gate_scan_backward(p, h0, h, gh, ctx.mode, ctx.use_g, bias, resets)
+    gbias = gp.sum((0, 1)).to(bias.dtype) if bias is not None else None
+    return gp.to(ctx.dtypes[0]), (gh0.to(ctx.dtypes[1]) if h0 is not None else None), None, None, gbias, None
+
+
+chunked_gate_scan.register_autograd(_gate_backward, setup_context=_gate_setup)

@@ -7,7 +7,8 @@ g_t = dL/dh_t + a_{t+1} g_{t+1} and recomputes the gates from the Linear outputs
 them; gradients are stored in the inputs' dtypes (no extra pass to cast them). The loop is
 latency-bound, not memory-bound: each step is one global-memory round trip, and at the paper's
 batch 64 x width 128 only 64 programs run (an H100 has 132 SMs). minrnn.ops.triton_chunked runs the
-generic scan in chunks of T in parallel; the triton backend takes it for long T and few programs.
+generic scan and this recurrence in chunks of T in parallel; the triton backend takes it for long T and
+few programs.
 
 Runs on CUDA tensors, and on CPU tensors under ``TRITON_INTERPRET=1`` (how the tests run it).
 Launch configs are chosen here, without ``@triton.autotune`` (the interpreter cannot benchmark).
