@@ -403,6 +403,16 @@ def read_tsv(
             text.detach()
 
 
+def read_csv(path: str | Path, max_bytes: int = MAX_LOG) -> list[dict[str, str]]:
+    """The rows of a CSV file with a header line (a benchmark's table), as dicts keyed by the header."""
+    import csv
+
+    try:
+        return list(csv.DictReader(io.StringIO(read_text(path, max_bytes), newline="")))
+    except csv.Error as e:
+        raise UnreadableFile(path, f"not CSV ({e})") from None
+
+
 class _AllowListUnpickler(pickle.Unpickler):
     allowed: frozenset = frozenset()
 
