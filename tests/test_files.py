@@ -142,7 +142,10 @@ def writes(tree: ast.AST):
         receiver = ast.unparse(f.value) if isinstance(f, ast.Attribute) else ""
         args = [ast.unparse(a) for a in node.args]
         name = f.attr if isinstance(f, ast.Attribute) else "open"
-        if receiver in temporary or set(args) & temporary:
+        under = f.value if isinstance(f, ast.Attribute) else None
+        while isinstance(under, ast.BinOp) and isinstance(under.op, ast.Div):  # tmp / "name": a file in it
+            under = under.left
+        if receiver in temporary or set(args) & temporary or getattr(under, "id", None) in temporary:
             continue
         if name in WRITERS:
             yield node.lineno, f".{name}" if name in ("write_text", "write_bytes") else name
@@ -179,3 +182,41 @@ def test_there_is_no_second_writer():
 def test_the_writer_check_finds_a_planted_writer():
     planted = "import os\ndef save(p, t):\n    open(p + '.tmp', 'w').write(t)\n    os.replace(p + '.tmp', p)\n"
     assert sorted(name for _, name in writes(ast.parse(planted))) == ["open", "replace"]
+
+
+PLANTED = {  # a direct write, and what writes() names it
+    "open(p, 'w').write(t)": "open",
+    "open(p, mode='ab')": "open",
+    "open(p, 'a' if resume else 'w')": "open",
+    "p.write_text(t)": ".write_text",
+    "p.write_bytes(b)": ".write_bytes",
+    "os.replace(a, b)": "replace",
+    "torch.save(x, p)": "torch.save",
+    "fig.savefig(p)": "savefig",
+    "df.to_csv(p)": "to_csv",
+    "p.touch()": "touch",
+    "tar.extractall(d)": "extractall",
+}
+HARMLESS = [  # writes through the one writer, reads, and look-alikes that write nothing
+    "write_text(p, t)",
+    "files.write_json(p, obj)",
+    "open(p)",
+    "s = t.replace('a', 'b')",
+    "replace_dir(p, lambda new: (new / 'w').write_bytes(b))",  # (the exemption goes by name, file-wide)
+    "x = reader.read_text(p)",
+]
+
+
+@FAST
+@given(
+    before=st.lists(st.sampled_from(HARMLESS), max_size=6),
+    after=st.lists(st.sampled_from(HARMLESS), max_size=6),
+    planted=st.sampled_from(sorted(PLANTED)),
+    nest=st.sampled_from(["{}", "def f(p):\n    {}", "with lock:\n    {}", "for q in qs:\n    y = [{}]"]),
+)
+def test_any_planted_direct_write_is_found_on_its_line(before, after, planted, nest):
+    """Wherever a direct write sits among writes through minrnn.files, reads and look-alikes, writes()
+    names it, on its line, and nothing else."""
+    body = [*before, nest.format(planted), *after]
+    line = len(before) + nest.format(planted).count("\n") + 1
+    assert list(writes(ast.parse("\n".join(body)))) == [(line, PLANTED[planted])]

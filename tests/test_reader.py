@@ -14,7 +14,8 @@ import h5py
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from minrnn import reader
 from minrnn.formats import CHECKPOINT, RESULT
@@ -278,3 +279,44 @@ def test_the_reader_check_finds_a_planted_reader():
         "open",
         "torch.load",
     ]
+
+
+PLANTED = {  # a direct read, and what reads() names it
+    "json.loads(p.read_text())": [".read_text", "json.loads"],
+    "torch.load(p, weights_only=True)": ["torch.load"],
+    "np.load(p)": ["np.load"],
+    "pickle.load(f)": ["pickle.load"],
+    "h5py.File(p, 'r')": ["h5py.File"],
+    "open(p)": ["open"],
+    "open(p, 'rb')": ["open"],
+    "open(p, mode='r', newline='')": ["open"],
+    "io.open(p)": ["io.open"],
+    "tarfile.open(p)": ["tarfile.open"],
+    "p.read_bytes()": [".read_bytes"],
+    "OmegaConf.load(p)": ["OmegaConf.load"],
+}
+HARMLESS = [  # reads through the one reader, writes, and look-alikes that read nothing
+    "x = reader.read_json(p)",
+    "t = reader.read_text(p)",
+    "open(p, 'w').close()",
+    "open(p, 'a' if resume else 'w')",
+    "s = text.replace('a', 'b')",
+    "d = {k: v for k, v in rows.items()}",
+    "n = len(p.name)",
+]
+
+
+@FUZZ
+@given(
+    before=st.lists(st.sampled_from(HARMLESS), max_size=6),
+    after=st.lists(st.sampled_from(HARMLESS), max_size=6),
+    planted=st.sampled_from(sorted(PLANTED)),
+    nest=st.sampled_from(["{}", "def f(p):\n    {}", "with x:\n    {}", "if ok:\n    pass\nelse:\n    y = [{}]"]),
+)
+def test_any_planted_direct_read_is_found_on_its_line(before, after, planted, nest):
+    """Wherever a direct read sits among reads through the reader, writes and look-alikes, reads() names
+    it, on its line, and nothing else."""
+    body = [*before, nest.format(planted), *after]
+    line = len(before) + nest.format(planted).count("\n") + 1
+    found = sorted(reads(ast.parse("\n".join(body))))
+    assert found == sorted((line, name) for name in PLANTED[planted])
