@@ -207,16 +207,23 @@ HARMLESS = [  # writes through the one writer, reads, and look-alikes that write
 ]
 
 
+NESTS = ["{}", "def f(p):\n    {}", "with lock:\n    {}", "if ok:\n    pass\nelse:\n    y = [{}]"]
+
+
+def snippets(planted: dict, harmless: list) -> st.SearchStrategy:
+    """(source, line, key): a key of ``planted`` (a statement) nested on ``line`` among ``harmless`` lines."""
+
+    def build(before, after, key, nest):
+        return "\n".join([*before, nest.format(key), *after]), len(before) + nest.count("\n") + 1, key
+
+    lines = st.lists(st.sampled_from(harmless), max_size=6)
+    return st.builds(build, lines, lines, st.sampled_from(sorted(planted)), st.sampled_from(NESTS))
+
+
 @FAST
-@given(
-    before=st.lists(st.sampled_from(HARMLESS), max_size=6),
-    after=st.lists(st.sampled_from(HARMLESS), max_size=6),
-    planted=st.sampled_from(sorted(PLANTED)),
-    nest=st.sampled_from(["{}", "def f(p):\n    {}", "with lock:\n    {}", "for q in qs:\n    y = [{}]"]),
-)
-def test_any_planted_direct_write_is_found_on_its_line(before, after, planted, nest):
+@given(case=snippets(PLANTED, HARMLESS))
+def test_any_planted_direct_write_is_found_on_its_line(case):
     """Wherever a direct write sits among writes through minrnn.files, reads and look-alikes, writes()
     names it, on its line, and nothing else."""
-    body = [*before, nest.format(planted), *after]
-    line = len(before) + nest.format(planted).count("\n") + 1
-    assert list(writes(ast.parse("\n".join(body)))) == [(line, PLANTED[planted])]
+    source, line, planted = case
+    assert list(writes(ast.parse(source))) == [(line, PLANTED[planted])]

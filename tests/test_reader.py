@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from test_files import snippets
 
 from minrnn import reader
 from minrnn.formats import CHECKPOINT, RESULT
@@ -307,16 +307,9 @@ HARMLESS = [  # reads through the one reader, writes, and look-alikes that read 
 
 
 @FUZZ
-@given(
-    before=st.lists(st.sampled_from(HARMLESS), max_size=6),
-    after=st.lists(st.sampled_from(HARMLESS), max_size=6),
-    planted=st.sampled_from(sorted(PLANTED)),
-    nest=st.sampled_from(["{}", "def f(p):\n    {}", "with x:\n    {}", "if ok:\n    pass\nelse:\n    y = [{}]"]),
-)
-def test_any_planted_direct_read_is_found_on_its_line(before, after, planted, nest):
+@given(case=snippets(PLANTED, HARMLESS))
+def test_any_planted_direct_read_is_found_on_its_line(case):
     """Wherever a direct read sits among reads through the reader, writes and look-alikes, reads() names
     it, on its line, and nothing else."""
-    body = [*before, nest.format(planted), *after]
-    line = len(before) + nest.format(planted).count("\n") + 1
-    found = sorted(reads(ast.parse("\n".join(body))))
-    assert found == sorted((line, name) for name in PLANTED[planted])
+    source, line, planted = case
+    assert sorted(reads(ast.parse(source))) == sorted((line, name) for name in PLANTED[planted])
