@@ -449,6 +449,8 @@ def read_pickle(path: str | Path, allowed: set[tuple[str, str]], max_bytes: int 
         return unpickler(io.BytesIO(data), encoding=encoding).load()
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as e:
         raise UnreadableFile(path, f"not a pickle this code reads ({str(e)[:160] or type(e).__name__})") from None
+    except SystemError:  # numpy's dtype.__setstate__ given a mangled state (found by tests/test_reader_fuzz.py)
+        raise UnreadableFile(path, "not a pickle this code reads (an allowed class refused its saved state)") from None
     except (MemoryError, OverflowError, RecursionError) as e:
         raise UnreadableFile(path, f"a pickle too large or too deep to build ({type(e).__name__})") from None
 
