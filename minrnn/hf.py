@@ -9,21 +9,42 @@
   ``model.generate(input_ids, do_sample=..., temperature=..., top_k=..., top_p=..., eos_token_id=...,
   streamer=...)`` runs transformers' own generation loop; the cache is the recurrent state
   (``MinRNNCache``): the prompt is prefilled in parallel mode, then one ``step`` per token, constant memory.
+  Its ``from_pretrained`` (and AutoModelForCausalLM's) reads the files through minrnn.reader and loads
+  the weights through minrnn.pretrained.load_weights: checked against the model before a tensor is read.
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from huggingface_hub import PyTorchModelHubMixin, hf_hub_download
-from transformers import AutoConfig, AutoModelForCausalLM, GenerationMixin, PretrainedConfig, PreTrainedModel
+from huggingface_hub.errors import EntryNotFoundError
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    GenerationConfig,
+    GenerationMixin,
+    PretrainedConfig,
+    PreTrainedModel,
+)
 from transformers.utils import ModelOutput
 
 import minrnn
 from minrnn import blocks, layers, model
-from minrnn.pretrained import CONFIG, WEIGHTS, config_of, load_pretrained, load_state, save_pretrained
+from minrnn.pretrained import (
+    CONFIG,
+    MAX_CONFIG,
+    WEIGHTS,
+    config_of,
+    load_pretrained,
+    load_state,
+    load_weights,
+    save_pretrained,
+)
+from minrnn.reader import read_json
 
 
 class HubMixin(
@@ -112,6 +133,11 @@ class MinRNNOutput(ModelOutput):
     cache: MinRNNCache | None = None
 
 
+GENERATION = "generation_config.json"  # save_pretrained's generation settings (pad_token_id, eos_token_id)
+UNUSED = ("trust_remote_code", "adapter_kwargs", "code_revision")  # what AutoModel passes on, unset
+HUB_KEYWORDS = ("revision", "cache_dir", "force_download", "local_files_only", "token", "subfolder", "proxies")
+
+
 class MinRNNForCausalLM(PreTrainedModel, GenerationMixin):
     """A token SequenceModel (``self.model``) as a transformers causal LM: ``forward(input_ids, cache=None,
     labels=None)``; one new token with a cache runs ``SequenceModel.step``, as SequenceModel.generate does."""
@@ -141,6 +167,49 @@ class MinRNNForCausalLM(PreTrainedModel, GenerationMixin):
         wrapped = cls(MinRNNConfig(c["vocab_size"], c["dim"], c["depth"], c["block"], c["norm"], **config))
         load_state(wrapped.model, seq.state_dict(), type(seq).__name__)
         return wrapped.to(next(seq.parameters()).device).eval()
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *model_args, config=None, **kwargs):
+        """The model ``save_pretrained`` wrote to a folder (or a Hub repo id, downloaded), its files read
+        through minrnn.reader and its weights through minrnn.pretrained.load_weights: each tensor's name,
+        shape and dtype checked against the model before any is read, a mismatch one ValueError naming the
+        file and the tensor (transformers' own loader reports it in a table, then a RuntimeError).
+        ``dtype``: the dtype to cast to once loaded; a keyword that is a config attribute sets it."""
+        if model_args:
+            raise TypeError(f"{cls.__name__}.from_pretrained takes the folder (or repo id) and keywords only")
+        where = {k: kwargs.pop(k) for k in HUB_KEYWORDS if k in kwargs}
+        dtype = [kwargs.pop(k, None) for k in ("dtype", "torch_dtype")]
+        dtype = next((d for d in dtype if d is not None), None)
+        for key in [k for k in kwargs if k.startswith("_") or k in UNUSED and not kwargs[k]]:  # transformers' own
+            kwargs.pop(key)
+        folder, root = Path(pretrained_model_name_or_path), None
+        if not folder.is_dir():  # a Hub repo id: its files downloaded (the Hub's cache links them into blobs/)
+            where = {k: v for k, v in where.items() if v is not None and k != "proxies"}
+            repo_id = str(pretrained_model_name_or_path)
+            files = [Path(hf_hub_download(repo_id=repo_id, filename=name, **where)) for name in (CONFIG, WEIGHTS)]
+            folder, root = files[0].parent, files[0].parents[2]
+            with contextlib.suppress(EntryNotFoundError):  # optional: settings saved beside the config
+                hf_hub_download(repo_id=repo_id, filename=GENERATION, **where)
+        elif where.get("subfolder"):
+            folder = folder / where["subfolder"]
+        document = read_json(folder / CONFIG, max_bytes=MAX_CONFIG, folder=root)
+        config = cls.config_class.from_dict(document) if config is None else config
+        unknown = sorted(k for k in kwargs if not hasattr(config, k))
+        if unknown:
+            raise TypeError(f"{cls.__name__}.from_pretrained takes no argument {unknown[0]!r}")
+        for key, value in kwargs.items():
+            setattr(config, key, value)
+        model = cls(config)
+        saved = document.get("dtype") if isinstance(document, dict) else None  # the dtype it was saved in
+        if isinstance(saved, str) and isinstance(getattr(torch, saved, None), torch.dtype):
+            model.to(getattr(torch, saved))  # then cast to ``dtype`` once loaded
+        load_weights(model, folder, {"weights": {"file": WEIGHTS}}, root)
+        if (folder / GENERATION).exists():
+            generation = read_json(folder / GENERATION, max_bytes=MAX_CONFIG, folder=root)
+            model.generation_config = GenerationConfig.from_dict(generation)
+        if isinstance(dtype, str) and dtype != "auto":
+            dtype = getattr(torch, dtype)
+        return (model.to(dtype) if isinstance(dtype, torch.dtype) else model).eval()
 
     def _init_weights(self, module):  # SequenceModel initialises its own layers (the paper's init)
         pass

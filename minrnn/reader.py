@@ -403,6 +403,16 @@ def read_tsv(
             text.detach()
 
 
+def read_csv(path: str | Path, max_bytes: int = MAX_LOG) -> list[dict[str, str]]:
+    """The rows of a CSV file with a header line (a benchmark's table), as dicts keyed by the header."""
+    import csv
+
+    try:
+        return list(csv.DictReader(io.StringIO(read_text(path, max_bytes), newline="")))
+    except csv.Error as e:
+        raise UnreadableFile(path, f"not CSV ({e})") from None
+
+
 class _AllowListUnpickler(pickle.Unpickler):
     allowed: frozenset = frozenset()
 
@@ -439,6 +449,8 @@ def read_pickle(path: str | Path, allowed: set[tuple[str, str]], max_bytes: int 
         return unpickler(io.BytesIO(data), encoding=encoding).load()
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as e:
         raise UnreadableFile(path, f"not a pickle this code reads ({str(e)[:160] or type(e).__name__})") from None
+    except SystemError:  # numpy's dtype.__setstate__ given a mangled state (found by tests/test_reader_fuzz.py)
+        raise UnreadableFile(path, "not a pickle this code reads (an allowed class refused its saved state)") from None
     except (MemoryError, OverflowError, RecursionError) as e:
         raise UnreadableFile(path, f"a pickle too large or too deep to build ({type(e).__name__})") from None
 

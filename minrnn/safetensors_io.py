@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from minrnn.files import atomic_path
-from minrnn.reader import open_file
+from minrnn.reader import open_file, parse_json
 
 DTYPES = {
     "F64": torch.float64,
@@ -69,7 +69,7 @@ def read_header(path: str | Path) -> tuple[dict, dict[str, str], int]:
             (n,) = struct.unpack("<Q", head)
             if n > MAX_HEADER or 8 + n > size:
                 raise ValueError(f"header length {n} out of range for a file of {size} bytes")
-            header = json.loads(f.read(n))
+            header = parse_json(path, f.read(n))  # bounded above; depth-limited
         if not isinstance(header, dict):
             raise ValueError("the header is not a JSON object")
         metadata = header.pop("__metadata__", None) or {}
@@ -96,7 +96,8 @@ def read_header(path: str | Path) -> tuple[dict, dict[str, str], int]:
             if start < end:
                 raise ValueError(f"{a} and {b} overlap")
     except (OSError, ValueError, RecursionError, struct.error) as e:
-        raise ValueError(f"{path} is not a safetensors file minrnn can read ({e})") from None
+        why = getattr(e, "reason", e)  # an UnreadableFile names the file already
+        raise ValueError(f"{path} is not a safetensors file minrnn can read ({why})") from None
     return header, metadata, 8 + n
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from minrnn.files import replace_dir
 from minrnn.reader import UnreadableFile, read_pickle
 from minrnn.tasks import train_generator
 from minrnn.tasks.download import DataError, download, md5sum
@@ -90,8 +91,11 @@ def fetch(root: Path) -> None:
         download(URL, archive, HOW)
     if md5sum(archive) != MD5:
         raise DataError(f"{archive} has the wrong md5 (expected {MD5}); delete it to download it again. {HOW}.")
-    with tarfile.open(archive) as tar:
-        tar.extractall(root, filter="data")
+    with tarfile.open(archive) as tar:  # into a new folder, put in place once whole (files.replace_dir)
+        members = [m for m in tar.getmembers() if m.name.startswith(f"{FOLDER}/")]
+        for m in members:
+            m.name = m.name[len(FOLDER) + 1 :]
+        replace_dir(root / FOLDER, lambda folder: tar.extractall(folder, members=members, filter="data"))
 
 
 class GImage(PooledClassification):

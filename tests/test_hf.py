@@ -12,14 +12,17 @@ from pathlib import Path
 
 import huggingface_hub.hub_mixin
 import pytest
+import safetensors.torch
 import torch
+from huggingface_hub import HfApi
 from torch import nn
 from transformers import AutoModelForCausalLM
 from transformers.generation.streamers import BaseStreamer
 
 import minrnn
-from minrnn import hf
+from minrnn import hf, pretrained
 from minrnn.pretrained import WEIGHTS
+from minrnn.pretrained import load_state as real_load
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +102,46 @@ def test_the_causal_lm_saves_and_loads_through_transformers_auto_classes(pair, t
     loss = back(PROMPT, labels=PROMPT).loss
     expected = nn.functional.cross_entropy(seq(PROMPT)[:, :-1].flatten(0, 1), PROMPT[:, 1:].flatten())
     torch.testing.assert_close(loss, expected, rtol=0, atol=1e-6)
+
+
+def test_the_causal_lm_loads_its_weights_through_minrnn_pretrained(pair, tmp_path, monkeypatch):
+    """from_pretrained (and AutoModelForCausalLM's) loads through minrnn.pretrained.load_state, with the
+    saved generation settings, a dtype and a config keyword as transformers takes them."""
+    seq, lm = pair
+    lm.save_pretrained(tmp_path / "lm")
+    loads = []
+
+    def load_state(module, state, where):
+        loads.append(where)
+        return real_load(module, state, where)
+
+    monkeypatch.setattr(pretrained, "load_state", load_state)
+    back = AutoModelForCausalLM.from_pretrained(tmp_path / "lm", dtype=torch.float64)
+    assert loads == [tmp_path / "lm" / WEIGHTS] and not back.training
+    assert back.generation_config.pad_token_id == 12 and next(back.parameters()).dtype == torch.float64
+    torch.testing.assert_close(back(PROMPT).logits, seq(PROMPT).float(), rtol=1e-5, atol=1e-5)
+    assert hf.MinRNNForCausalLM.from_pretrained(tmp_path / "lm", pad_token_id=7).config.pad_token_id == 7
+    with pytest.raises(TypeError, match="takes no argument 'no_such_setting'"):
+        hf.MinRNNForCausalLM.from_pretrained(tmp_path / "lm", no_such_setting=1)
+    offline_hub(monkeypatch, tmp_path / "hub")
+    HfApi().upload_folder(repo_id="me/lm", folder_path=tmp_path / "lm")
+    pulled = hf.MinRNNForCausalLM.from_pretrained("me/lm")
+    assert torch.equal(pulled(PROMPT).logits, seq(PROMPT).float()) and len(loads) == 3
+
+
+@pytest.mark.parametrize("entry", [AutoModelForCausalLM.from_pretrained, hf.MinRNNForCausalLM.from_pretrained])
+def test_a_wrong_shape_tensor_is_one_message_through_transformers_entry_points(pair, tmp_path, entry):
+    _, lm = pair
+    lm.save_pretrained(tmp_path / "lm")
+    tensors = safetensors.torch.load_file(tmp_path / "lm" / WEIGHTS)
+    tensors["model.head.weight"] = tensors["model.head.weight"][:-1].clone()  # 12 outputs for 13 tokens
+    safetensors.torch.save_file(tensors, tmp_path / "lm" / WEIGHTS, metadata={"format": "pt"})
+    with pytest.raises(ValueError) as e:
+        entry(tmp_path / "lm")
+    assert str(e.value) == (
+        f"{tmp_path / 'lm' / WEIGHTS}: model.head.weight is F32 [12, 16], the module's is F32 [13, 16] "
+        "(its config does not fit these weights)"
+    )
 
 
 class Tagger(nn.Module, hf.HubMixin):

@@ -34,6 +34,7 @@ from pathlib import Path
 
 from minrnn.bench import ROOT
 from minrnn.bench.gpu_report import Report, fail, guarded, row
+from minrnn.reader import MAX_LOG, read_text
 
 # Largest error allowed, relative to the largest magnitude of the float64 reference, per dtype:
 # (outputs, input gradients). float32: the state is float32 in every backend, and the chunked
@@ -232,7 +233,7 @@ def training_steps(device, quick: bool, steps: int) -> list[dict]:
                 started = time.perf_counter()
                 summary = run(cfg)
                 seconds = time.perf_counter() - started
-                log = (Path(tmp) / "runs" / cfg.run_name / "metrics.jsonl").read_text()
+                log = read_text(Path(tmp) / "runs" / cfg.run_name / "metrics.jsonl", MAX_LOG)
             losses = [float(v) for v in re.findall(r'"train_loss": ([0-9.eE+-]+)', log)]
             peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
             first, last = sum(losses[:3]) / 3, sum(losses[-3:]) / 3

@@ -25,7 +25,7 @@ import torch
 
 from minrnn.harness import registry
 from minrnn.harness.records import provenance, write_json_atomic, write_text_atomic
-from minrnn.reader import MAX_LOG, Field, Record, read_json, read_text
+from minrnn.reader import Field, Record, read_csv, read_json
 
 MARK = "BENCH_RESULT "  # the worker's last stdout line: MARK + JSON
 
@@ -191,7 +191,7 @@ class Grid:
                     f"{self.csv_path} holds rows measured with other settings ({meta.get('settings')}); "
                     "rerun with --fresh to replace them, or choose another --out"
                 )
-            self.rows = list(csv.DictReader(io.StringIO(read_text(self.csv_path, MAX_LOG), newline="")))
+            self.rows = read_csv(self.csv_path)
         self.sessions = list(meta.get("sessions", [])) if self.rows else []
         self.sessions.append(provenance(device))
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 
 from minrnn.files import write_text
+from minrnn.reader import read_text
 
 ENV = "MINRNN_LOCAL_SWEEP"
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -59,7 +60,7 @@ class SweepStop:
     def signum(self) -> int | None:
         """The first stop signal the sweep received, if any."""
         mark = self.folder / "signal"
-        return int(mark.read_text()) if mark.exists() else None
+        return int(read_text(mark)) if mark.exists() else None
 
     def workers(self) -> list[int]:
         return [int(p.name) for p in (self.folder / "workers").iterdir()]
@@ -68,14 +69,14 @@ class SweepStop:
         write_text(self.folder / f"report-{os.getpid()}-{time.monotonic_ns()}", line)
 
     def reports(self) -> list[str]:
-        return sorted(p.read_text() for p in self.folder.glob("report-*"))
+        return sorted(read_text(p) for p in self.folder.glob("report-*"))
 
     def fail(self, line: str) -> None:
         """A run that failed: named at the end of the sweep, while the other runs go on."""
         write_text(self.folder / f"failed-{os.getpid()}-{time.monotonic_ns()}", line)
 
     def failures(self) -> list[str]:
-        return sorted(p.read_text() for p in self.folder.glob("failed-*"))
+        return sorted(read_text(p) for p in self.folder.glob("failed-*"))
 
     @classmethod
     def join(cls) -> SweepStop | None:
@@ -84,10 +85,10 @@ class SweepStop:
         if not folder or not Path(folder).is_dir():
             return None
         folder = Path(folder)
-        if int((folder / "parent").read_text()) == os.getpid():  # the basic launcher runs jobs in-process
+        if int(read_text(folder / "parent")) == os.getpid():  # the basic launcher runs jobs in-process
             handler = signal.getsignal(signal.SIGINT)
             return handler if isinstance(handler, cls) else None
-        (folder / "workers" / str(os.getpid())).touch()
+        write_text(folder / "workers" / str(os.getpid()), "")  # an empty marker: its name is the pid
         if not isinstance(signal.getsignal(signal.SIGINT), cls):
             cls(folder, parent=False).install()
         return cls(folder, parent=False)

@@ -16,6 +16,7 @@ from omegaconf import OmegaConf
 from minrnn.files import write_text
 from minrnn.harness.config import CONFIGS, SCALES, register_resolvers
 from minrnn.harness.schema import _get
+from minrnn.reader import read_text
 from minrnn.reports.runs import ROOT
 
 MISSING = object()  # a key a preset's config does not have (a Transformer's positions in an RNN's config)
@@ -27,14 +28,14 @@ class UndeclaredDeviation(ValueError):
 
 def paper_settings() -> dict:
     """{experiment: {title, presets, settings: [{key, value | stated, v1, v3 | where, only?}]}}."""
-    return OmegaConf.to_container(OmegaConf.load(Path(CONFIGS) / "paper_settings.yaml"))
+    return OmegaConf.to_container(OmegaConf.create(read_text(Path(CONFIGS) / "paper_settings.yaml")))
 
 
 def deviations() -> list[dict]:
     """[{preset, key, scale?, paper?, ours?, source, why}]: ``preset`` and ``key`` one or a list (fnmatch
     patterns over the compared presets); ``scale`` paper or cpu (both when absent); ``paper`` the paper's
     words (else its stated value); ``ours`` for a setting the code fixes, not a config key."""
-    return OmegaConf.to_container(OmegaConf.load(Path(CONFIGS) / "deviations.yaml"))["rows"]
+    return OmegaConf.to_container(OmegaConf.create(read_text(Path(CONFIGS) / "deviations.yaml")))["rows"]
 
 
 def _listed(x) -> list:

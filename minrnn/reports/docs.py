@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from minrnn.files import write_text
-from minrnn.reader import UnreadableFile, read_json, read_text
+from minrnn.reader import UnreadableFile, read_csv, read_json, read_text
 from minrnn.reports.runs import ROOT
 
 
@@ -130,10 +130,7 @@ def claims_runs_table(results: Path) -> str:
 
 def figure1_summary(results: Path) -> str:
     """Figure 1 at its longest T: one training step's time and peak memory per model (training_cpu.csv)."""
-    import csv
-
-    with open(results / "efficiency" / "training_cpu.csv", newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r["status"] == "ok"]
+    rows = [r for r in read_csv(results / "efficiency" / "training_cpu.csv") if r["status"] == "ok"]
     T = max(int(r["T"]) for r in rows)
     lines = [f"| T = {T}, one training step | time (ms) | peak memory (MiB) |", "|---|---|---|"]
     for r in (r for r in rows if int(r["T"]) == T):

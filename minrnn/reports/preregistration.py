@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import NormalDist
 
+from minrnn.reader import UnreadableFile, read_text
 from minrnn.reports.claims.machinery import still_improving  # noqa: F401  (the budget rule, one place)
 
 PREREGISTRATION = Path("results/preregistration/preregistration.yaml")
@@ -246,8 +247,10 @@ def load(path: Path = PREREGISTRATION) -> Preregistration:
     import yaml
 
     try:
-        doc = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as e:
+        doc = yaml.safe_load(read_text(path))
+    except UnreadableFile as e:
+        raise ValueError(f"{path}: cannot read ({e.reason})") from None
+    except yaml.YAMLError as e:
         raise ValueError(f"{path}: cannot read ({type(e).__name__}: {str(e).splitlines()[0]})") from None
     return parse(doc, str(path))
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from minrnn.files import atomic_path, write_json, write_text
+from minrnn.reader import UnreadableFile, parse_json, read_json
 from minrnn.reports.runs import ResultsError
 
 
@@ -51,11 +52,12 @@ VOLATILE = ("provenance",)  # where and when a report was made: not a change of 
 def unchanged(path: Path, obj: dict, volatile: tuple[str, ...] = VOLATILE) -> bool:
     """Whether ``path`` holds ``obj`` already, but for its ``volatile`` keys (provenance: commit, date)."""
     try:
-        old = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
+        old = read_json(path)
+    except UnreadableFile:  # missing, or not JSON: written anew
         return False
     strip = (lambda d: {k: v for k, v in d.items() if k not in volatile}) if isinstance(old, dict) else None
-    return strip is not None and strip(old) == strip(json.loads(json.dumps(obj)))
+    new = parse_json(path, json.dumps(obj))  # obj as it would read back (tuples as lists, keys as strings)
+    return strip is not None and strip(old) == strip(new)
 
 
 def write_result_json(path: Path, obj: dict) -> bool:

@@ -10,7 +10,6 @@ std over seeds with n. The paper's numbers come only from minrnn/reports/paper_r
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 import sys
@@ -45,7 +44,7 @@ PAPER_REFERENCE = Path(__file__).with_name("paper_reference.json")  # the paper'
 
 def paper_reference(section: str) -> dict:
     """One section of minrnn/reports/paper_reference.json: the paper's numbers, never mixed with ours."""
-    return json.loads(PAPER_REFERENCE.read_text())[section]
+    return read_json(PAPER_REFERENCE)[section]
 
 
 def metric(run: dict, key: str):

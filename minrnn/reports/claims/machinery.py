@@ -13,9 +13,7 @@ writes them (results/claims_<scale>.{md,json}, the claims table of docs/results.
 
 from __future__ import annotations
 
-import csv
 import functools
-import json
 import math
 import statistics
 import sys
@@ -25,7 +23,7 @@ from pathlib import Path
 
 from minrnn.files import write_text
 from minrnn.harness.records import provenance
-from minrnn.reader import UnreadableFile, read_text
+from minrnn.reader import UnreadableFile, read_csv, read_json, read_text
 from minrnn.reports.render import write_result_json
 from minrnn.reports.runs import load_runs, metric, paper_reference, preset_identities
 
@@ -70,12 +68,11 @@ class Evidence:
         path = self.results / "efficiency" / f"{name}_{self.scale}.csv"
         if not path.exists():
             return []
-        with open(path, newline="") as f:
-            return [row for row in csv.DictReader(f) if row["status"] == "ok"]
+        return [row for row in read_csv(path) if row["status"] == "ok"]
 
     def json(self, path: str) -> dict | None:
         path = self.results / path
-        return json.loads(path.read_text()) if path.exists() else None
+        return read_json(path) if path.exists() else None
 
 
 @functools.cache
@@ -330,7 +327,7 @@ def longer_runs() -> list[dict]:
     """runs.yaml: each longer run's preset, seeds and optional sweep (``key=v1,v2``)."""
     import yaml
 
-    return yaml.safe_load(LONGER_RUNS.read_text())
+    return yaml.safe_load(read_text(LONGER_RUNS))
 
 
 def longer_run_sweeps() -> list[str]:
