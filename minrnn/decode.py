@@ -161,6 +161,12 @@ class Decoder:
         self._built = _fingerprint(model)
         self.graph = _Graph.of(self) if graph and device.type == "cuda" else None
 
+    @property
+    def path(self) -> str:
+        """How a step runs, in words (the speed card records it)."""
+        graph = ", in a CUDA graph" if self.graph is not None else ""
+        return f"{self.kernels.__doc__.split(':')[0]}{graph}"
+
     def _buffer(self, *shape: int) -> torch.Tensor:
         return torch.zeros(self.batch, *shape, dtype=self.dtype, device=self.device)
 
@@ -260,7 +266,7 @@ class Decoder:
 
 
 class _CKernels:
-    """The conv, norm and gate steps as csrc/step.c's kernels (CPU), with ctypes arguments fixed now."""
+    """csrc/step.c's C kernels: the conv, norm and gate steps (CPU), with ctypes arguments fixed now."""
 
     def __init__(self, decoder: Decoder):
         self.d = decoder
@@ -303,8 +309,8 @@ class _CKernels:
 
 
 class _TorchKernels:
-    """The same three steps as torch ops on the decoder's buffers, and the gate step as Triton's
-    (minrnn.ops.triton_step): CUDA, or CPU tensors under TRITON_INTERPRET=1."""
+    """torch ops and the Triton gate step: the same three steps as torch ops on the decoder's buffers, the
+    gate step as minrnn.ops.triton_step's kernel (CUDA, or CPU tensors under TRITON_INTERPRET=1)."""
 
     def __init__(self, decoder: Decoder):
         from minrnn.ops import triton_step  # imports triton: only here
