@@ -1,35 +1,45 @@
 """Fast decoding: SequenceModel's sequential mode (Algorithms 5/7 in the Appendix C.2 block) as one
-fixed program of a few calls per block, for ``generate`` on the CPU.
+fixed program of a few calls per block, for ``generate`` on the CPU and on CUDA.
 
 The eager ``SequenceModel.step`` stays the reference (tests/test_decode.py: this step equals it, and
 both equal parallel mode). Per token the eager step runs some sixty small torch ops and module calls
 per block, which at batch 1 cost far more than the arithmetic. Here a ``Decoder`` built for a model
 and a batch size owns every buffer of a step, and a step is: the embedding row, then per block
 
-    conv kernel (C) -> x += y W_pw^T -> norm kernel (C) -> p = n W^T + b -> gate kernel (C, h in place)
-    -> x += h W_down^T -> norm kernel (C) -> u = n W_1^T + b_1 -> GELU -> x += u W_2^T
+    conv -> x += y W_pw^T -> norm -> p = n W^T + b -> gate step (h in place)
+    -> x += h W_down^T -> norm -> u = n W_1^T + b_1 -> GELU -> x += u W_2^T
 
-with the matrix products in torch (BLAS) writing into the buffers, and the C kernels of
-minrnn/ops/csrc/step.c called with pointers fixed when the decoder is built (checked once, then).
-A bias that ``x += u W^T`` leaves out is added by the next kernel, which reads x anyway.
+with the matrix products in torch writing into the buffers. The conv, the norms and the gate step
+come from one of two kernel sets, by the model's device:
+
+- ``_CKernels`` (CPU): the C kernels of minrnn/ops/csrc/step.c, called with pointers fixed when the
+  decoder is built (checked once, then). A bias that ``x += u W^T`` leaves out is added by the next
+  kernel, which reads x anyway.
+- ``_TorchKernels`` (CUDA): the conv over the cached window and the norms as torch ops on the buffers,
+  the gate step as the Triton kernel of minrnn.ops.triton_step (``minrnn::triton_gate_step``). On a
+  CUDA device the whole step is then captured once in a CUDA graph (``_Graph``, optional: without it,
+  or where capture fails, the program runs op by op). Tests run this set on CPU tensors under
+  ``TRITON_INTERPRET=1`` (``kernels="triton"``).
 
 ``problem(model)`` says why a model cannot take this path (then ``generate`` runs the eager step):
-it is for CPU float32/float64 token models of MinGRU/MinLSTM blocks in eval mode (or without
-dropout), with plain nn.Linear layers and no hooks.
+it is for CPU or CUDA float32/float64 token models of MinGRU/MinLSTM blocks in eval mode (or without
+dropout), with plain nn.Linear layers and no hooks; on CUDA it needs Triton.
 """
 
 from __future__ import annotations
 
 import ctypes
+import os
 from functools import partial
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from minrnn import backends
 from minrnn.blocks import MLP, RMSNorm
 from minrnn.layers import MinGRU, MinLSTM, _plain_linear
-from minrnn.ops import step as kernels
+from minrnn.ops import step as kernels_c
 
 
 def _norm_problem(norm: nn.Module) -> str | None:
@@ -40,20 +50,48 @@ def _norm_problem(norm: nn.Module) -> str | None:
     return None
 
 
-def problem(model: nn.Module) -> str | None:
-    """None when ``Decoder(model, batch)`` runs model's step; else why it cannot (one line)."""
+KERNELS = ("auto", "c", "triton")  # auto: c on CPU, triton on CUDA
+
+
+def _kernels(device: torch.device, kernels: str) -> str:
+    if kernels not in KERNELS:
+        raise ValueError(f"Decoder: kernels must be one of {', '.join(KERNELS)}, got {kernels!r}")
+    return kernels if kernels != "auto" else "triton" if device.type == "cuda" else "c"
+
+
+def _kernels_problem(device: torch.device, kernels: str) -> str | None:
+    """Why the kernel set cannot run on ``device``, or None."""
+    if kernels == "c":
+        return "the C kernels run on CPU models" if device.type != "cpu" else kernels_c.problem()
+    if device.type == "cuda":
+        return backends.triton_problem(device)
+    if device.type != "cpu" or os.environ.get("TRITON_INTERPRET") != "1":
+        return f"the Triton step runs on CUDA, or on CPU under TRITON_INTERPRET=1, not on {device.type}"
+    try:
+        backends.triton_kernels(device)
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+def problem(model: nn.Module, kernels: str = "auto") -> str | None:
+    """None when ``Decoder(model, batch, kernels)`` runs model's step; else why it cannot (one line)."""
     from minrnn.model import SequenceModel
 
     if type(model) is not SequenceModel or model.vocab_size is None:
         return "the fast step is for minrnn's SequenceModel on tokens"
     params = list(model.parameters())
-    if any(p.device.type != "cpu" or p.dtype not in (torch.float32, torch.float64) for p in params):
-        return "the fast step is for CPU models in float32 or float64"
+    devices = {p.device for p in params}
+    if len(devices) != 1 or next(iter(devices)).type not in ("cpu", "cuda"):
+        return "the fast step is for models on one CPU or CUDA device"
+    if any(p.dtype not in (torch.float32, torch.float64) for p in params):
+        return "the fast step is for models in float32 or float64"
     if len({p.dtype for p in params}) != 1:
         return "the model's parameters have more than one dtype"
     if type(model.embed) is not nn.Embedding or model.embed.max_norm is not None:
         return "an embedding the decoder does not know (max_norm renormalises it as it reads)"
-    if torch.is_autocast_enabled("cpu"):
+    (device,) = devices
+    if torch.is_autocast_enabled(device.type):
         return "autocast is on"
     for m in model.modules():
         if any((m._forward_hooks, m._forward_pre_hooks)):
@@ -78,7 +116,7 @@ def problem(model: nn.Module) -> str | None:
         for norm in (block.norm, block.mlp_norm):
             if norm is not None and (why := _norm_problem(norm)):
                 return why
-    return _norm_problem(model.norm) or kernels.problem()
+    return _norm_problem(model.norm) or _kernels_problem(device, _kernels(device, kernels))
 
 
 def _fingerprint(model: nn.Module) -> tuple:
@@ -95,17 +133,19 @@ class Decoder:
     (batch, vocab), a buffer that the next step overwrites; ``state()`` returns copies in the eager
     step's structure. Weights are read when it is built (a decoder per generation): ``load`` refuses
     a model changed since (weights replaced or updated, dtype, train/eval mode), and ``step`` assumes
-    none changes between ``load`` and the last step."""
+    none changes between ``load`` and the last step. ``kernels``: "auto" (C on CPU, Triton on CUDA),
+    "c" or "triton"; ``graph``: on CUDA, replay the step as a CUDA graph (when capture works)."""
 
-    def __init__(self, model: nn.Module, batch: int):
-        why = problem(model)
+    def __init__(self, model: nn.Module, batch: int, kernels: str = "auto", graph: bool = True):
+        device = model.head.weight.device
+        why = problem(model, kernels)
         if why is not None:
             raise ValueError(f"Decoder: {why}")
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
             raise ValueError(f"Decoder: batch must be a positive integer, got {batch!r}")
         self.model, self.batch = model, batch
-        self.dtype = model.head.weight.dtype
-        self.lib, self.suffix = kernels.library(), kernels.suffix(self.dtype)
+        self.dtype, self.device = model.head.weight.dtype, device
+        self.kernels = (_CKernels if _kernels(device, kernels) == "c" else _TorchKernels)(self)
         self.embedding = model.embed.weight.detach()
         dim = self.embedding.shape[1]
         self.x, self.n = self._buffer(dim), self._buffer(dim)
@@ -113,33 +153,22 @@ class Decoder:
         self.conv_states: list[torch.Tensor | None] = []
         self.hs: list[torch.Tensor] = []
         self.program: list = []  # zero-argument calls, in order: one step after the embedding
-        self._keep: list[torch.Tensor] = []  # what the C kernels hold pointers to
         pending = None
         for block in model.blocks:
             pending = self._block(block, pending)
         self._norm(model.norm, pending)
         self._product(self.n, model.head.weight, model.head.bias, self.logits)
         self._built = _fingerprint(model)
+        self.graph = _Graph.of(self) if graph and device.type == "cuda" else None
+
+    @property
+    def path(self) -> str:
+        """How a step runs, in words (the speed card records it)."""
+        graph = ", in a CUDA graph" if self.graph is not None else ""
+        return f"{self.kernels.__doc__.split(':')[0]}{graph}"
 
     def _buffer(self, *shape: int) -> torch.Tensor:
-        return torch.zeros(self.batch, *shape, dtype=self.dtype)
-
-    def _kernel(self, name: str, *args) -> None:
-        """Append a call of the C kernel ``name`` (step.c) on these arguments, as ctypes values now."""
-        fn = getattr(self.lib, f"{name}_{self.suffix}")
-        values = []
-        for a in args:
-            if a is None or isinstance(a, torch.Tensor):
-                if a is not None:
-                    if not a.is_contiguous() or a.dtype != self.dtype or a.device.type != "cpu":
-                        raise ValueError(f"Decoder: {name} needs contiguous CPU {self.dtype}, got {a.dtype}")
-                    self._keep.append(a)  # the pointer stays valid while the decoder lives
-                values.append(ctypes.c_void_p(0 if a is None else a.data_ptr()))
-            elif isinstance(a, float):
-                values.append(ctypes.c_double(a))
-            else:
-                values.append(a if isinstance(a, ctypes.c_int) else ctypes.c_int64(a))
-        self.program.append(partial(fn, *values))
+        return torch.zeros(self.batch, *shape, dtype=self.dtype, device=self.device)
 
     def _product(self, u: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, out: torch.Tensor) -> None:
         """out = u W^T + b, W (out, in) as nn.Linear keeps it."""
@@ -157,32 +186,17 @@ class Decoder:
         """n = norm(x + pending), x updated."""
         kind = 0 if isinstance(norm, nn.RMSNorm) else 1
         eps = norm.eps if norm.eps is not None else torch.finfo(self.dtype).eps
-        weight = norm.weight.detach().contiguous()
         bias = getattr(norm, "bias", None)
         bias = None if bias is None else bias.detach().contiguous()
-        self._kernel(
-            "dec_norm",
-            self.batch,
-            self.x.shape[1],
-            ctypes.c_int(kind),
-            float(eps),
-            self.x,
-            pending,
-            weight,
-            bias,
-            self.n,
-        )
+        self.kernels.norm(kind, float(eps), pending, norm.weight.detach().contiguous(), bias)
 
     def _block(self, block: nn.Module, pending: torch.Tensor | None) -> torch.Tensor | None:
         """Append one block's step (minrnn.blocks.Block.step); returns its last bias, still to add."""
-        B, D = self.batch, self.x.shape[1]
         if block.conv is not None:
-            K = block.conv.kernel_size
             weight = block.conv.depthwise.weight.detach()[:, 0].t().contiguous()  # (K, D)
-            state, y = self._buffer(K - 1, D), self._buffer(D)
-            self._kernel("dec_conv", B, D, K, self.x, pending, state, weight, block.conv.depthwise.bias.detach(), y)
+            y = self._buffer(self.x.shape[1])
+            self.conv_states.append(self.kernels.conv(pending, weight, block.conv.depthwise.bias.detach(), y))
             pending = self._add_product(y, block.conv.pointwise.weight[:, :, 0], block.conv.pointwise.bias)
-            self.conv_states.append(state)
         else:
             self.conv_states.append(None)
         self._norm(block.norm, pending)
@@ -192,8 +206,7 @@ class Decoder:
         bias = None if projections[0].bias is None else torch.cat([lin.bias.detach() for lin in projections])
         p, h = self._buffer(weight.shape[0]), self._buffer(rnn.dim_hidden)
         self._product(self.n, weight, bias, p)
-        mode = ctypes.c_int(backends.MODES[rnn._mode])
-        self._kernel("dec_gate", B, rnn.dim_hidden, mode, ctypes.c_int(rnn.log_space), p, h)
+        self.kernels.gate(rnn._mode, rnn.log_space, p, h)
         self.hs.append(h)
         pending = self._add_product(h, block.down.weight, block.down.bias)
         if block.mlp is None:
@@ -235,11 +248,132 @@ class Decoder:
 
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
         """tokens (batch,) -> logits (batch, vocab): the decoder's buffer, valid until the next step."""
-        if tokens.shape != (self.batch,) or tokens.dtype != torch.int64:
+        if tokens.shape != (self.batch,) or tokens.dtype != torch.int64 or tokens.device != self.device:
             raise ValueError(
-                f"Decoder.step: tokens must be int64 of shape ({self.batch},), got {tokens.dtype} {tuple(tokens.shape)}"
+                f"Decoder.step: tokens must be int64 of shape ({self.batch},) on {self.device}, got {tokens.dtype} "
+                f"{tuple(tokens.shape)} on {tokens.device}"
             )
+        if self.graph is not None:
+            self.graph.replay(tokens)
+        else:
+            self._run(tokens)
+        return self.logits
+
+    def _run(self, tokens: torch.Tensor) -> None:
         torch.index_select(self.embedding, 0, tokens, out=self.x)
         for call in self.program:
             call()
-        return self.logits
+
+
+class _CKernels:
+    """csrc/step.c's C kernels: the conv, norm and gate steps (CPU), with ctypes arguments fixed now."""
+
+    def __init__(self, decoder: Decoder):
+        self.d = decoder
+        self.lib, self.suffix = kernels_c.library(), kernels_c.suffix(decoder.dtype)
+        self._keep: list[torch.Tensor] = []  # what the C kernels hold pointers to
+
+    def _call(self, name: str, *args) -> None:
+        """Append a call of the C kernel ``name`` (step.c) on these arguments, as ctypes values now."""
+        fn, dtype = getattr(self.lib, f"{name}_{self.suffix}"), self.d.dtype
+        values = []
+        for a in args:
+            if a is None or isinstance(a, torch.Tensor):
+                if a is not None:
+                    if not a.is_contiguous() or a.dtype != dtype or a.device.type != "cpu":
+                        raise ValueError(f"Decoder: {name} needs contiguous CPU {dtype}, got {a.dtype}")
+                    self._keep.append(a)  # the pointer stays valid while the decoder lives
+                values.append(ctypes.c_void_p(0 if a is None else a.data_ptr()))
+            elif isinstance(a, float):
+                values.append(ctypes.c_double(a))
+            else:
+                values.append(a if isinstance(a, ctypes.c_int) else ctypes.c_int64(a))
+        self.d.program.append(partial(fn, *values))
+
+    def conv(self, pending, weight: torch.Tensor, bias: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """x += pending; y = the depthwise conv over [state, x]; the state (B, K-1, D) shifts. Returns the state."""
+        (K, D), x = weight.shape, self.d.x
+        state = self.d._buffer(K - 1, D)
+        self._call("dec_conv", self.d.batch, D, K, x, pending, state, weight, bias, y)
+        return state
+
+    def norm(self, kind: int, eps: float, pending, weight: torch.Tensor, bias) -> None:
+        """x += pending; n = RMSNorm (kind 0) or LayerNorm (kind 1) of x."""
+        x = self.d.x
+        self._call("dec_norm", self.d.batch, x.shape[1], ctypes.c_int(kind), eps, x, pending, weight, bias, self.d.n)
+
+    def gate(self, mode: str, use_g: bool, p: torch.Tensor, h: torch.Tensor) -> None:
+        """h <- the recurrence's step from p (biases added) and h."""
+        args = (ctypes.c_int(backends.MODES[mode]), ctypes.c_int(use_g), p, h)
+        self._call("dec_gate", self.d.batch, h.shape[1], *args)
+
+
+class _TorchKernels:
+    """torch ops and the Triton gate step: the same three steps as torch ops on the decoder's buffers, the
+    gate step as minrnn.ops.triton_step's kernel (CUDA, or CPU tensors under TRITON_INTERPRET=1)."""
+
+    def __init__(self, decoder: Decoder):
+        from minrnn.ops import triton_step  # imports triton: only here
+
+        self.d, self.triton_step = decoder, triton_step
+
+    def _pending(self, pending) -> None:
+        if pending is not None:
+            self.d.program.append(partial(self.d.x.add_, pending))
+
+    def conv(self, pending, weight: torch.Tensor, bias: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """As _CKernels.conv, on a window buffer (B, K, D) whose first K-1 rows are the state."""
+        (K, D), program = weight.shape, self.d.program
+        window, product, shifted = self.d._buffer(K, D), self.d._buffer(K, D), self.d._buffer(K - 1, D)
+        self._pending(pending)
+        program.append(partial(window[:, K - 1].copy_, self.d.x))
+        program.append(partial(torch.mul, window, weight, out=product))
+        program.append(partial(torch.sum, product, 1, out=y))
+        program.append(partial(y.add_, bias))
+        program += [partial(shifted.copy_, window[:, 1:]), partial(window[:, : K - 1].copy_, shifted)]
+        return window[:, : K - 1]
+
+    def norm(self, kind: int, eps: float, pending, weight: torch.Tensor, bias) -> None:
+        x, n = self.d.x, self.d.n
+        self._pending(pending)
+        if kind == 0:
+            norm = partial(F.rms_norm, x, (x.shape[1],), weight, eps)
+        else:
+            norm = partial(F.layer_norm, x, (x.shape[1],), weight, bias, eps)
+        self.d.program.append(lambda: n.copy_(norm()))
+
+    def gate(self, mode: str, use_g: bool, p: torch.Tensor, h: torch.Tensor) -> None:
+        self.d.program.append(self.triton_step.launcher(p, h, h, mode, use_g))
+
+
+# ---- optional: the step as one CUDA graph ------------------------------------------------------------------
+
+
+class _Graph:
+    """The decoder's step captured once in a torch.cuda.CUDAGraph and replayed per token: one launch
+    instead of the program's hundreds of small ones. ``of(decoder)``: None where capture fails."""
+
+    def __init__(self, decoder: Decoder):
+        self.tokens = torch.zeros(decoder.batch, dtype=torch.int64, device=decoder.device)
+        side, current = torch.cuda.Stream(decoder.device), torch.cuda.current_stream(decoder.device)
+        side.wait_stream(current)
+        with torch.cuda.stream(side):
+            decoder._run(self.tokens)  # warm-up outside the capture: Triton compiles, cuBLAS picks its kernels
+        current.wait_stream(side)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
+            decoder._run(self.tokens)
+
+    @classmethod
+    def of(cls, decoder: Decoder) -> _Graph | None:
+        try:
+            return cls(decoder)
+        except RuntimeError:  # capture unsupported here: the program runs op by op
+            return None
+        finally:
+            for buffer in (*decoder.hs, *(c for c in decoder.conv_states if c is not None)):
+                buffer.zero_()  # the warm-up stepped the state
+
+    def replay(self, tokens: torch.Tensor) -> None:
+        self.tokens.copy_(tokens)
+        self.graph.replay()

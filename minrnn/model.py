@@ -105,7 +105,7 @@ class SequenceModel(nn.Module, Pretrained):
         per-block state (conv inputs and RNN state) is carried. temperature 0 means greedy; else
         temperature, top_k, then top_p (nucleus) in transformers' order, so with the same seed its
         ``generate`` draws the same tokens (minrnn.hf, tests/test_hf.py). ``fast_step``: steps run
-        through minrnn.decode.Decoder where it applies (CPU, float32/64, eval mode), else ``step``.
+        through minrnn.decode.Decoder where it applies (CPU or CUDA, float32/64, eval mode), else ``step``.
         """
         checks.generation(self, prompt, max_new_tokens, temperature, top_k, top_p)
         logits, state = self(prompt, return_state=True)

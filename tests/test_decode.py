@@ -1,10 +1,11 @@
-"""The fast decoding step (minrnn.decode, csrc/step.c) against the eager step and parallel mode, and
-generate() with it drawing the same tokens as without it."""
+"""The fast decoding step (minrnn.decode) against the eager step and parallel mode, and generate() with
+it drawing the same tokens as without it: with either kernel set, the C kernels (csrc/step.c, CPU) and
+torch ops with the Triton gate step (CUDA's, here in Triton's interpreter on CPU tensors)."""
 
 import pytest
 import torch
 
-from minrnn import SequenceModel
+from minrnn import SequenceModel, decode
 from minrnn.decode import Decoder, problem
 from minrnn.layers import MinGRU, MinLSTM
 from minrnn.ops.step import gate_step
@@ -25,18 +26,23 @@ def model(block: str, dtype=torch.float64, norm="rms", seed=0) -> SequenceModel:
     return m.to(dtype).eval()
 
 
+# the interpreter runs each Triton program on its own (one a row): the Triton set at a small batch
+KERNELS_BATCH = [("c", 1), ("c", 64), ("triton", 3)]
+
+
+@pytest.mark.parametrize("kernels,batch", KERNELS_BATCH)
 @pytest.mark.parametrize("block", BLOCKS)
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-@pytest.mark.parametrize("batch", [1, 64])
 @pytest.mark.parametrize("prefill", [False, True])
 @torch.no_grad()
-def test_fast_step_equals_eager_step_and_parallel_mode(block, dtype, batch, prefill):
+def test_fast_step_equals_eager_step_and_parallel_mode(block, dtype, batch, prefill, kernels):
     m = model(block, dtype)
     x = torch.randint(0, VOCAB, (batch, 12))
     tol = dict(rtol=1e-12, atol=1e-12) if dtype == torch.float64 else dict(rtol=2e-5, atol=2e-5)
     full = m(x)
     start, state = (5, m(x[:, :5], return_state=True)[1]) if prefill else (0, None)  # h0: a prefill's state
-    decoder = Decoder(m, batch)
+    decoder = Decoder(m, batch, kernels)
+    assert decoder.path == {"c": "csrc/step.c's C kernels", "triton": "torch ops and the Triton gate step"}[kernels]
     decoder.load(state)
     for t in range(start, 12):
         eager, state = m.step(x[:, t], state)
@@ -58,18 +64,30 @@ SAMPLING = [
 ]
 
 
+@pytest.mark.parametrize(
+    "kernels,settings", [*[("c", s) for s in SAMPLING], ("triton", SAMPLING[0]), ("triton", SAMPLING[2])]
+)
 @pytest.mark.parametrize("block", ["mingru", "minlstm"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize("settings", SAMPLING)
-def test_generate_with_the_fast_step_draws_the_same_tokens(block, dtype, settings):
+def test_generate_with_the_fast_step_draws_the_same_tokens(block, dtype, settings, kernels, monkeypatch):
+    monkeypatch.setattr(decode, "_kernels", lambda device, _: kernels)  # "triton": CUDA's path, on CPU tensors
     m = model(block, dtype, seed=1)
+    built = []
+    monkeypatch.setattr(Decoder, "_run", lambda self, tokens: built.append(self.kernels) or _run(self, tokens))
     prompt = torch.randint(0, VOCAB, (3, 4))
+    n = 40 if kernels == "c" else 16
     runs = [
-        m.generate(prompt, 40, generator=torch.Generator().manual_seed(7), fast_step=fast, **settings)
+        m.generate(prompt, n, generator=torch.Generator().manual_seed(7), fast_step=fast, **settings)
         for fast in (True, False)
     ]
     assert torch.equal(runs[0], runs[1])
-    assert runs[0].shape == (3, 44) and torch.equal(runs[0][:, :4], prompt)
+    assert runs[0].shape == (3, 4 + n) and torch.equal(runs[0][:, :4], prompt)
+    assert len(built) == n - 1 and {type(k).__name__ for k in built} == {
+        "_CKernels" if kernels == "c" else "_TorchKernels"
+    }
+
+
+_run = Decoder._run
 
 
 def test_models_the_fast_step_does_not_cover_say_why_and_generate_as_before():
@@ -91,6 +109,18 @@ def test_models_the_fast_step_does_not_cover_say_why_and_generate_as_before():
         Decoder(hooked, 2)
     with pytest.raises(ValueError, match="batch must be a positive integer"):
         Decoder(model("mingru"), 0)
+    with pytest.raises(ValueError, match="kernels must be one of auto, c, triton"):
+        Decoder(model("mingru"), 1, "cuda")
+
+
+def test_the_triton_kernels_off_cuda_need_the_interpreter(monkeypatch):
+    m = model("mingru")
+    assert problem(m, "c") is None and problem(m, "triton") is None  # conftest sets TRITON_INTERPRET=1
+    monkeypatch.setenv("TRITON_INTERPRET", "0")
+    assert "runs on CUDA, or on CPU under TRITON_INTERPRET=1" in problem(m, "triton")
+    assert problem(m) is None  # auto: the C kernels on CPU
+    with pytest.raises(ValueError, match="TRITON_INTERPRET"):
+        Decoder(m, 1, "triton")
 
 
 CHANGES = {

@@ -44,8 +44,12 @@ def test_gpu_card_without_gpu_is_a_dry_run_over_every_row(dry_run):
     assert ratios["torch.nn.GRU / MinGRU"]["median"] > 0
     (net,) = record["network"]
     assert set(net["ratios"]) == {"GRU (torch.nn) / minGRU", "LSTM (torch.nn) / minLSTM"}
-    assert {r["model"] for r in record["decoding"]} == set(speed_card.NET_MODELS)
+    assert {r["model"] for r in record["decoding"]} == set(speed_card.DECODE_MODELS)
     assert all(r["tokens_per_s"] > 0 for r in record["decoding"])
+    steps = {r["model"]: r["step"] for r in record["decoding"]}  # on CPU the fast step's C kernels
+    assert steps["minGRU"] == steps["minLSTM"] == "minrnn.decode (csrc/step.c's C kernels)"
+    assert steps["minGRU (eager step)"] == "eager (fast_step=False)"
+    assert "MinGRU and MinLSTM" in steps["GRU (torch.nn)"]
     page = (out / "speed_card.md").read_text()
     assert "dry run" in page and "## Decoding" in page and (out / "speed_card.png").stat().st_size > 0
 

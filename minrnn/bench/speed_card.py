@@ -185,31 +185,47 @@ def _timed(fn, sync) -> float:
     return time.perf_counter() - t0
 
 
-def decode(model, prompt: torch.Tensor, tokens: int) -> torch.Tensor:
-    """The decoding the card times (the hook a fused decode step speeds): greedy generation of ``tokens``
-    tokens after ``prompt`` (B, T0), the prompt prefilled in parallel, then one model.step per token."""
-    return model.generate(prompt, tokens, temperature=0)
+def decode(model, prompt: torch.Tensor, tokens: int, fast_step: bool = True) -> torch.Tensor:
+    """The decoding the card times: greedy generation of ``tokens`` tokens after ``prompt`` (B, T0), the
+    prompt prefilled in parallel, then one step per token: minrnn.decode's fast step where it applies
+    (the C kernels on CPU; on CUDA torch ops and the Triton gate step in a CUDA graph), else model.step."""
+    return model.generate(prompt, tokens, temperature=0, fast_step=fast_step)
+
+
+DECODE_MODELS = {  # name: (the block's rnn, fast step)
+    "minGRU": ("mingru", True),
+    "minLSTM": ("minlstm", True),
+    "minGRU (eager step)": ("mingru", False),
+    "minLSTM (eager step)": ("minlstm", False),
+    "GRU (torch.nn)": ("minrnn.baselines.torch_rnn.GRULayer", True),  # the eager step: problem() says why
+    "LSTM (torch.nn)": ("minrnn.baselines.torch_rnn.LSTMLayer", True),
+}
 
 
 def decoding(cfg: dict, device, log=timing.say) -> list[dict]:
-    """Tokens per second of decode() for the Table 2 network's recurrent models at each batch size."""
+    """Tokens per second of decode() for the Table 2 network's recurrent models at each batch size, and
+    how each stepped (``step``: minrnn.decode's fast step, or the eager step and why)."""
     from minrnn import SequenceModel
+    from minrnn.decode import Decoder, problem
 
-    layers = {"minGRU": "mingru", "minLSTM": "minlstm", "GRU (torch.nn)": "minrnn.baselines.torch_rnn.GRULayer",
-              "LSTM (torch.nn)": "minrnn.baselines.torch_rnn.LSTMLayer"}  # fmt: skip
     out, n, sync = [], cfg["decode_tokens"], synchronizer(device)
     for B in cfg["batches"]:
         log(f"decoding, B={B}: {n} tokens per model, up to {cfg['rounds']} interleaved rounds")
-        runs = {}
-        for name, rnn in layers.items():
+        runs, steps = {}, {}
+        for name, (rnn, fast_step) in DECODE_MODELS.items():
             torch.manual_seed(0)
             model = SequenceModel(dim=64, depth=3, dim_out=16, vocab_size=16, block={"rnn": rnn}).to(device).eval()
             prompt = torch.zeros(B, 1, dtype=torch.long, device=device)
-            runs[name] = lambda model=model, prompt=prompt: _timed(lambda: decode(model, prompt, n), sync)
+            why = problem(model) if fast_step else "fast_step=False"
+            steps[name] = f"minrnn.decode ({Decoder(model, B).path})" if why is None else f"eager ({why})"
+            runs[name] = lambda m=model, p=prompt, f=fast_step: _timed(lambda: decode(m, p, n, f), sync)
         times = timing.interleaved(runs, cfg["rounds"], 60.0, time.perf_counter, log=lambda _: None)
         for name, ts in times.items():
             s = timing.Spread.of([B * n / t for t in ts])
-            out.append({"model": name, "B": B, "tokens_per_s": s.median, "q1": s.q1, "q3": s.q3, "rounds": s.n})
+            out.append(
+                {"model": name, "B": B, "tokens_per_s": s.median, "q1": s.q1, "q3": s.q3, "rounds": s.n}
+                | {"step": steps[name]}
+            )
     return out
 
 

@@ -106,8 +106,9 @@ def decoding_lines(record: dict) -> list[str]:
         "## Decoding",
         "",
         "Tokens per second of greedy generation (minrnn.bench.speed_card.decode: the prompt prefilled, then one "
-        f"model.step per token), {record['config']['decode_tokens']} tokens, the Table 2 network's recurrent "
-        "models; median (IQR) of interleaved rounds.",
+        "step per token: minrnn.decode's fast step, or model.step for the eager rows and torch.nn's), "
+        f"{record['config']['decode_tokens']} tokens, the Table 2 network's recurrent models; median (IQR) of "
+        "interleaved rounds.",
         "",
         "| B | " + " | ".join(models) + " |",
         "|---|" + "---|" * len(models),
@@ -116,6 +117,9 @@ def decoding_lines(record: dict) -> list[str]:
         by = {r["model"]: r for r in rows if r["B"] == B}
         vals = [f"{by[m]['tokens_per_s']:.0f} ({by[m]['q1']:.0f}-{by[m]['q3']:.0f})" for m in models if m in by]
         lines.append(f"| {B} | " + " | ".join(vals) + " |")
+    steps = {r["model"]: r["step"] for r in rows if "step" in r}
+    if steps:
+        lines += ["", "Stepped by: " + "; ".join(f"{m}: {how}" for m, how in steps.items()) + "."]
     return lines
 
 

@@ -148,18 +148,22 @@ def _gate_fwd(
     h = _initial(h0_ptr + row * H + c, m, HAS_H0, ACC, BLOCK)
     for t in range(T):
         h = _kept(h, r_ptr, row * T + t, HAS_RESETS)
-        p = p_ptr + (row * T + t) * P
-        k = tl.load(p + c, mask=m, other=0.0).to(ACC) + qk
-        cand = _cand(tl.load(p + OFF_X + c, mask=m, other=0.0).to(ACC) + qx, USE_G)
-        if MODE == 0:  # minGRU: h = (1 - z) h_prev + z h~   (Algorithms 1, 5)
-            h = h + tl.sigmoid(k) * (cand - h)
-        else:
-            f, i = tl.sigmoid(k), tl.sigmoid(tl.load(p + OFF_I + c, mask=m, other=0.0).to(ACC) + qi)
-            if MODE == 1:  # minLSTM as the authors' code: h = f h_prev + i h~
-                h = f * h + i * cand
-            else:  # normalised gates: h = (f h_prev + i h~) / (f + i)   (Algorithms 3, 7)
-                h = (f * h + i * cand) / (f + i)
+        h = _gate_update(p_ptr + (row * T + t) * P, c, m, h, qk, qi, qx, OFF_I, OFF_X, MODE, USE_G, ACC)
         tl.store(h_ptr + (row * T + t) * H + c, h, mask=m)
+
+
+@triton.jit
+def _gate_update(p, c, m, h, qk, qi, qx, OFF_I, OFF_X, MODE: tl.constexpr, USE_G: tl.constexpr, ACC: tl.constexpr):
+    """One step of the recurrence: h_t from h (h_{t-1}) and the row of Linear outputs at ``p`` plus their
+    biases qk, qi, qx (also minrnn.ops.triton_step's decoding step)."""
+    k = tl.load(p + c, mask=m, other=0.0).to(ACC) + qk
+    cand = _cand(tl.load(p + OFF_X + c, mask=m, other=0.0).to(ACC) + qx, USE_G)
+    if MODE == 0:  # minGRU: h = (1 - z) h_prev + z h~   (Algorithms 1, 5)
+        return h + tl.sigmoid(k) * (cand - h)
+    f, i = tl.sigmoid(k), tl.sigmoid(tl.load(p + OFF_I + c, mask=m, other=0.0).to(ACC) + qi)
+    if MODE == 1:  # minLSTM as the authors' code: h = f h_prev + i h~
+        return f * h + i * cand
+    return (f * h + i * cand) / (f + i)  # normalised gates: (f h_prev + i h~) / (f + i)   (Algorithms 3, 7)
 
 
 @triton.jit
