@@ -1,4 +1,4 @@
-"""Every Triton kernel of minrnn.ops.triton_scan and minrnn.ops.triton_chunked compiled for real GPUs, no GPU.
+"""Every Triton kernel of minrnn.ops.triton_scan, triton_chunked and triton_step compiled for real GPUs, no GPU.
 
 ``triton.compile(ASTSource(kernel, signature, constexprs), target=GPUTarget("cuda", cc, 32))`` runs
 Triton's whole pipeline (TTIR, TTGIR, LLVM IR, PTX, then a cubin through the ``ptxas`` its wheel
@@ -57,6 +57,8 @@ class Variant:
         h0 = PTR[self.h0_dtype] if self.h0_dtype else inp  # without h0 the kernel gets a dummy pointer
         if self.kernel.startswith("_gate_chunk"):
             return self._gate_chunked_source(inp, st, state)
+        if self.kernel == "_gate_step":
+            return self._step_source(inp, st, state)
         if self.kernel.startswith("_chunk"):
             return self._chunked_source(inp, st, state)
         r = "*u8" if self.resets else inp  # without resets the kernel gets a dummy pointer
@@ -133,6 +135,16 @@ class Variant:
         signature = dict(ptrs) | dict.fromkeys(("T", "H", "L"), "i32") | dict.fromkeys(constexprs, "constexpr")
         return ASTSource(fn=getattr(triton_chunked, self.kernel), signature=signature, constexprs=constexprs)
 
+    def _step_source(self, inp: str, st: str, state: str) -> ASTSource:
+        """minrnn.ops.triton_step's decoding step: p (B, P), h_prev in its own dtype (h0_dtype, else p's)."""
+        from minrnn.ops import triton_step
+
+        h = PTR[self.h0_dtype] if self.h0_dtype else inp
+        constexprs = {"MODE": triton_scan.MODES[self.mode], "USE_G": self.use_g}
+        constexprs |= {"ACC": tl.float64 if state == "float64" else tl.float32, "BLOCK": self.block}
+        signature = {"p_ptr": inp, "h_ptr": h, "out_ptr": st, "H": "i32"} | dict.fromkeys(constexprs, "constexpr")
+        return ASTSource(fn=triton_step._gate_step, signature=signature, constexprs=constexprs)
+
 
 CHUNKED_KERNELS = ("_chunk_local", "_chunk_states", "_chunk_fwd", "_chunk_bwd")
 GATE_CHUNKED_KERNELS = ("_gate_chunk_local", "_gate_chunk_fwd", "_gate_chunk_bwd")
@@ -146,7 +158,17 @@ def chunked_variants(blocks=BLOCKS) -> list[Variant]:
             out += [Variant("_chunk_local", dtype, h0, block, reverse=reverse)]
             out += [Variant("_chunk_states", dtype, h0, block, reverse=reverse)]
         out += [Variant("_chunk_fwd", dtype, h0, block), Variant("_chunk_bwd", dtype, h0, block)]
-    return out + gate_chunked_variants(blocks)
+    return out + gate_chunked_variants(blocks) + step_variants(blocks)
+
+
+def step_variants(blocks=BLOCKS) -> list[Variant]:
+    """minrnn.ops.triton_step's kernel (fast decoding on a GPU): each mode and candidate, h_prev in the
+    input's dtype or float32 beside half inputs."""
+    modes = list(itertools.product(triton_scan.MODES, (True, False)))
+    return [
+        Variant("_gate_step", dtype, h, block, mode, use_g)
+        for (dtype, h), block, (mode, use_g) in itertools.product(DTYPE_MIXES, blocks, modes)
+    ]
 
 
 def gate_chunked_variants(blocks=BLOCKS) -> list[Variant]:
@@ -251,6 +273,7 @@ ONE_PER_KERNEL = [  # the mix autocast produces (bf16 Linear outputs, a float32 
     Variant("_gate_chunk_local", "bfloat16", None, 128, "lstm_norm", True, reverse=True, resets=True),
     Variant("_gate_chunk_fwd", "bfloat16", None, 128, "lstm_norm", True, resets=True),
     Variant("_gate_chunk_bwd", "float64", "float64", 128, "lstm_norm", True, resets=True),
+    Variant("_gate_step", "bfloat16", "float32", 128, "lstm_norm", True),
 ]
 
 

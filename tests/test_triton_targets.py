@@ -21,7 +21,7 @@ def test_each_kernel_compiles_for_the_gpu_without_spills_and_with_64_bit_row_off
     out = subprocess.run([*cmd, "--out", str(tmp_path)], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     rows = json.loads(next(tmp_path.glob("*.json")).read_text())["rows"]
-    assert len(rows) == 11 * 3 and all(r["ok"] for r in rows), rows  # triton_scan's 4 kernels, triton_chunked's 7
+    assert len(rows) == 12 * 3 and all(r["ok"] for r in rows), rows  # triton_scan's 4, triton_chunked's 7, the step
     assert all(0 < r["registers"] <= 128 and r["spill_stores"] == r["spill_loads"] == 0 for r in rows)
     assert all(r["int32_row_offsets"] == 0 for r in rows)
 
@@ -45,7 +45,7 @@ def test_variants_cover_every_kernel_mode_and_block_the_launcher_uses():
         "_chunk_states",
         "_chunk_fwd",
         "_chunk_bwd",  # minrnn.ops.triton_chunked
-    } | set(TT.GATE_CHUNKED_KERNELS)
+    } | set(TT.GATE_CHUNKED_KERNELS) | {"_gate_step"}
     assert {(v.kernel, v.reverse) for v in vs if v.kernel == "_gate_chunk_local"} == {
         ("_gate_chunk_local", False),
         ("_gate_chunk_local", True),
