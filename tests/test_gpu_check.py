@@ -15,7 +15,7 @@ import triton
 import triton.language as tl
 
 from minrnn.bench import gpu_check
-from minrnn.ops import triton_scan
+from minrnn.ops import triton_chunked, triton_scan
 from minrnn.reports import runs as reporting
 
 
@@ -56,7 +56,8 @@ def dry_run(tmp_path, shape, interpreted_shape) -> dict:
         "Figure 1 layers",
     ]
     backends = checks["backends against the float64 reference"]
-    assert len(backends) == 2 + 3 * 3 * 2 and all(r["ok"] for r in backends)
+    assert len(backends) == 3 + 3 * 3 * 3 and all(r["ok"] for r in backends)  # triton's two kernels, log
+    assert {r["kernel"] for r in backends if r["backend"] == "triton"} == {"loop", "chunked"}
     assert {tuple(r["shape"]) for r in backends if r["backend"] == "log"} == {shape}
     assert {tuple(r["shape"]) for r in backends if r["backend"] == "triton"} == {interpreted_shape}
     (large,) = checks["large input (64-bit offsets)"]
@@ -133,14 +134,18 @@ def test_make_gpu_check_runs_in_the_users_python_and_installs_nothing():
 
 
 def test_the_dry_run_fails_a_kernel_off_by_a_little(monkeypatch):
-    """A Triton gate kernel whose candidate is 0.5% off (an error a GPU run could have) fails its rows."""
+    """A Triton gate kernel whose candidate is 0.5% off (an error a GPU run could have) fails its rows, in the
+    loop and in the chunked kernel alike (each pinned in turn)."""
     monkeypatch.setattr(triton_scan, "_cand", _cand_off_by_half_a_percent)
+    monkeypatch.setattr(triton_chunked, "_cand", _cand_off_by_half_a_percent)
     monkeypatch.setattr(gpu_check, "VARIANTS", {"minGRU": {}})
     monkeypatch.setattr(gpu_check, "SHAPE", SMALL)
     monkeypatch.setattr(gpu_check, "INTERPRETED_SHAPE", SMALL)
     rows = gpu_check.backend_errors(torch.device("cpu"), True)
-    bad = {(r["backend"], r["dtype"]) for r in rows if r["ok"] is False}
-    assert {("triton", "float32"), ("triton", "float16")} <= bad and {b for b, _ in bad} == {"triton"}, rows
+    bad = {(r["backend"], r["kernel"], r["dtype"]) for r in rows if r["ok"] is False}
+    for kernel in ("loop", "chunked"):
+        assert {("triton", kernel, "float32"), ("triton", kernel, "float16")} <= bad, rows
+    assert {b for b, _, _ in bad} == {"triton"}, rows
 
 
 def test_a_device_without_bf16_fails_those_rows_only(monkeypatch):
@@ -158,9 +163,9 @@ def test_a_device_without_bf16_fails_those_rows_only(monkeypatch):
     monkeypatch.setattr(gpu_check, "INTERPRETED_SHAPE", (2, 16, 8, 24))
     rows = gpu_check.backend_errors(torch.device("cpu"), True)
     failed = [r for r in rows if r["ok"] is False]
-    assert {r["dtype"] for r in failed} == {"bfloat16"} and len(failed) == 2
+    assert {r["dtype"] for r in failed} == {"bfloat16"} and len(failed) == 3  # triton loop and chunked, log
     assert all("CUBLAS_STATUS_NOT_SUPPORTED" in r["error"] for r in failed)
-    assert all(r["ok"] for r in rows if r["dtype"] != "bfloat16") and len(rows) == 2 + 3 * 2
+    assert all(r["ok"] for r in rows if r["dtype"] != "bfloat16") and len(rows) == 3 + 3 * 3
 
 
 def test_the_large_input_is_sized_to_the_card():

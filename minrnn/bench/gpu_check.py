@@ -3,14 +3,15 @@
 Runs in the Python you activated (your CUDA build of torch; nothing is installed). Each check is
 saved as it finishes, and an error or an out-of-memory is a row of the report, not its end:
 
-1. backends: the ``triton`` and ``log`` scans, the generic scan and the MinGRU/MinLSTM layers in every
+1. backends: ``triton`` (its loop and its chunked kernels, each pinned) and ``log``, the generic scan and
+   the MinGRU/MinLSTM layers in every
    variant, outputs and input gradients, in float32 and under fp16 and bf16 autocast, against the
    ``sequential`` reference run in float64 with the same weights (TOLERANCES: how close, and why).
 2. large input: the fused Triton scan over more than 2^31 elements (64-bit offsets), its last batch
    row against the reference, sized to the card's free memory (``large_input_size``).
 3. training: a few steps of every Table 2 model at ``scale=paper`` with ``trainer.precision=auto``
    (synthetic selective-copying data): the loss must fall; the precision used and peak memory.
-4. Figure 1's layers: forward + backward of MinGRU/MinLSTM with the Triton loop and with the paper's
+4. Figure 1's layers: forward + backward of MinGRU/MinLSTM with the Triton kernels and with the paper's
    parallel log-space scan, against nn.GRU/nn.LSTM (cuDNN) and the plain loops, beside the paper's T4.
 
 Writes ``<out>/<device>.{json,md}`` (default results/gpu/) with the provenance a GPU result needs
@@ -25,6 +26,7 @@ shape (Triton's interpreter at INTERPRETED_SHAPE), the others small (``scale=cpu
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -95,6 +97,23 @@ def rounded_reference(layer, x, dtype):
         return _rounded_layer(layer, x, dtype)(x.double())
 
 
+# (backend, kernel): the triton backend's two kernels, the loop and the chunked scan (minrnn.ops.triton_chunked,
+# which it takes by shape: at SHAPE the chunked one), each pinned in turn; the paper's log-space scan
+KERNELS = (("triton", "loop"), ("triton", "chunked"), ("log", "-"))
+
+
+@contextlib.contextmanager
+def pinned(kernel: str):
+    """The triton backend's kernel pinned for a row (minrnn.ops.triton_chunked.pinned); nothing for "-"."""
+    if kernel == "-":
+        yield
+        return
+    from minrnn.ops import triton_chunked
+
+    with triton_chunked.pinned(kernel == "chunked"):
+        yield
+
+
 def shape(backend: str, device) -> tuple[int, int, int, int]:
     """(B, T, C, H) of a backend's rows: the GPU shape, except Triton's interpreter in the dry run
     (INTERPRETED_SHAPE: 50x faster there, the same kernels, channel blocks and per-element arithmetic)."""
@@ -122,24 +141,30 @@ def backend_errors(device, quick: bool) -> list[dict]:
             inputs[size] = a, b, scan(a, b, backend="sequential"), x
         return inputs[size]
 
-    for backend in ("triton", "log"):
+    for backend, kernel in KERNELS:
         a, b, ref, _ = data(shape(backend, device))
-        fields = {"what": "scan", "backend": backend, "dtype": "float32", "shape": shape(backend, device)}
-        error = lambda a=a, b=b, ref=ref, k=backend: relative_error(scan(a.float(), b.float(), backend=k), ref)  # noqa: E731
-        rows.append(row(fields, lambda error=error: {"output error": error()}))
+        fields = {"what": "scan", "backend": backend, "kernel": kernel, "dtype": "float32"}
+        fields["shape"] = shape(backend, device)
+
+        def error(a=a, b=b, ref=ref, backend=backend, kernel=kernel):
+            with pinned(kernel):
+                return {"output error": relative_error(scan(a.float(), b.float(), backend=backend), ref)}
+
+        rows.append(row(fields, error))
     for name, kw in VARIANTS.items():
         cls = MinGRU if name == "minGRU" else MinLSTM
         layer = cls(SHAPE[2], SHAPE[3], scan="sequential", init_hidden_state=True, **kw).to(device)
         for dtype in ("float32", "float16", "bfloat16"):
             half = None if dtype == "float32" else getattr(torch, dtype)
-            for backend in ("triton", "log"):
-                fields = {"what": name, "backend": backend, "dtype": dtype, "shape": shape(backend, device)}
+            for backend, kernel in KERNELS:
+                fields = {"what": name, "backend": backend, "kernel": kernel, "dtype": dtype}
+                fields["shape"] = shape(backend, device)
                 cuda = device.type == "cuda"
                 if half is torch.bfloat16 and cuda and torch.cuda.get_device_capability(device) < (7, 0):
                     rows.append(fields | {"skipped": "no bf16 matrix products below compute capability 7.0"})
                     continue
 
-                def one(backend=backend, half=half, size=fields["shape"], name=name, layer=layer):
+                def one(backend=backend, kernel=kernel, half=half, size=fields["shape"], name=name, layer=layer):
                     x = data(size)[3]
                     if (name, size, half) not in references:  # float64, on the inputs the backend gets (rounded)
                         exact = copy.deepcopy(layer).double() if half is None else _rounded_layer(layer, x, half)
@@ -151,8 +176,10 @@ def backend_errors(device, quick: bool) -> list[dict]:
                     run.scan = backend
                     xx = x.float().clone().requires_grad_()
                     with torch.autocast(device.type, dtype=half or torch.float32, enabled=half is not None):
-                        h = run(xx)
-                    (g,) = torch.autograd.grad(h.float().square().sum(), xx)  # a sum: see TOLERANCES
+                        with pinned(kernel):
+                            h = run(xx)
+                    with pinned(kernel):
+                        (g,) = torch.autograd.grad(h.float().square().sum(), xx)  # a sum: see TOLERANCES
                     errors = relative_error(h.detach(), h_ref), relative_error(g, g_ref)
                     return dict(zip(("output error", "gradient error"), errors, strict=True))
 

@@ -13,7 +13,6 @@ A row that cannot run here raises Unavailable with the reason, which the card pr
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import os
 from collections.abc import Callable
@@ -63,11 +62,13 @@ def _triton_kernel(cls, chunked: bool):
 
     def build(dim, device):
         layer, _ = _ours(cls, "triton")(dim, device)
-        from minrnn.ops import triton_chunked, triton_scan
+        from minrnn.ops import triton_chunked
 
-        kernel = triton_chunked.chunked_gate_scan if chunked else triton_scan.gate_scan
-        record = dataclasses.replace(backends.BACKENDS["triton"], gate_scan=kernel)
-        return (lambda x: layer._gate_scan(record, x, None)), layer
+        def run(x):
+            with triton_chunked.pinned(chunked):
+                return layer(x)
+
+        return run, layer
 
     return build
 
