@@ -218,6 +218,7 @@ class Decoder:
         self.program.append(partial(torch._C._nn.gelu_, u, approximate=act.approximate))
         return self._add_product(u, down.weight, down.bias)
 
+    @torch.no_grad()  # inference only: a prefill's state or a learned h0 would carry autograd into the buffers
     def load(self, state: list | None) -> None:
         """Start from ``state`` (the eager step's: per block (conv inputs or None, h)); None: the
         initial state (zeros, or the layer's learned one)."""
@@ -246,6 +247,7 @@ class Decoder:
         """A copy of the state, as SequenceModel.step returns it."""
         return [(None if c is None else c.clone(), h.clone()) for c, h in zip(self.conv_states, self.hs, strict=True)]
 
+    @torch.no_grad()  # the out= products refuse inputs that require grad
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
         """tokens (batch,) -> logits (batch, vocab): the decoder's buffer, valid until the next step."""
         if tokens.shape != (self.batch,) or tokens.dtype != torch.int64 or tokens.device != self.device:

@@ -152,6 +152,24 @@ def test_a_decoder_refuses_a_model_changed_after_it_was_built(change):
     torch.testing.assert_close(fresh.step(tokens), m.step(tokens)[0], rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("kernels", ["c", "triton"])
+@pytest.mark.parametrize("block", ["mingru", "mingru-learned-h0-layernorm"])
+def test_a_decoder_outside_no_grad_steps_as_the_eager_step(block, kernels):
+    """Grad mode on (no torch.no_grad around it): a prefill's state and a learned h0 require grad; loading
+    either once made the buffers carry autograd, and the out= products then refused to run."""
+    m = model(block)
+    x = torch.randint(0, VOCAB, (2, 6))
+    for state in (None, m(x[:, :3], return_state=True)[1]):
+        decoder = Decoder(m, 2, kernels)
+        decoder.load(state)
+        for t in range(3, 6):
+            with torch.no_grad():
+                eager, state = m.step(x[:, t], state)
+            fast = decoder.step(x[:, t])
+            assert not fast.requires_grad
+            torch.testing.assert_close(fast, eager, rtol=1e-12, atol=1e-12)
+
+
 @torch.no_grad()
 def test_load_refuses_a_state_of_another_shape_and_generate_takes_an_empty_batch():
     m = model("mingru")
