@@ -176,3 +176,39 @@ def test_bad_inputs_to_the_chunked_gate_scan_get_one_message():
         TC.chunked_gate_scan(torch.randn(1, 4, 6), None, "gru", True, None, torch.zeros(1, 3, dtype=torch.bool))
     with pytest.raises(ValueError, match="bias must be"):
         TC.chunked_gate_scan(torch.randn(1, 4, 6), None, "gru", True, torch.zeros(5))
+
+
+def test_pinned_nests_restores_after_an_error_holds_in_its_own_thread_only_and_recompiles():
+    """A pin is a stack per thread (as torch's grad mode): another thread, e.g. a second benchmark, keeps
+    the choice by shape; a compiled function follows the pin (the guard on it recompiles)."""
+    import threading
+
+    from torch._dynamo.testing import CompileCounter
+
+    long, short = (1, 4096, 128), (1, 16, 4)  # by shape: the chunked kernel, the loop
+    counter = CompileCounter()
+    choice = torch.compile(lambda x: x + 1 if TC.use_chunked(*short) else x - 1, fullgraph=True, backend=counter)
+    zero = torch.zeros(1)
+    assert choice(zero).item() == -1
+    seen, entered, leave = {}, threading.Event(), threading.Event()
+
+    def other():
+        entered.wait()
+        seen["other"] = (TC.use_chunked(*long), TC.use_chunked(*short), choice(zero).item())
+        leave.set()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    with TC.pinned(True):
+        entered.set()
+        leave.wait()
+        assert TC.use_chunked(*short) and choice(zero).item() == 1
+        with pytest.raises(RuntimeError), TC.pinned(False):
+            assert not TC.use_chunked(*long) and choice(zero).item() == -1
+            raise RuntimeError("inside")
+        assert TC.use_chunked(*short) and choice(zero).item() == 1
+    thread.join()
+    assert seen["other"] == (True, False, -1)
+    assert TC.use_chunked(*long) and not TC.use_chunked(*short) and choice(zero).item() == -1
+    with pytest.raises(ValueError, match="chunked must be True"), TC.pinned("loop"):
+        pass

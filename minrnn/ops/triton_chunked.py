@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 
 import torch
 import triton
@@ -62,25 +63,29 @@ def chunk_length(T: int) -> int:
     return max(16, min(256, triton.next_power_of_2(math.isqrt(max(T, 1)))))
 
 
-_PINNED: list[bool] = []  # pinned()'s stack: the innermost choice wins
+_PINNED = threading.local()  # pinned()'s stack, per thread as torch's grad mode: the innermost choice wins
 
 
 @contextlib.contextmanager
 def pinned(chunked: bool):
     """Inside ``with pinned(True)`` (or False) the triton backend runs the chunked kernels (or the loop)
-    whatever the shape: how gpu_check and the speed card check and time each kernel at one shape."""
-    _PINNED.append(bool(chunked))
+    whatever the shape, in this thread: how gpu_check and the speed card check and time each kernel at one shape."""
+    if not isinstance(chunked, bool):
+        raise checks.ArgumentError(f"pinned: chunked must be True (chunked) or False (the loop), got {chunked!r}")
+    before = getattr(_PINNED, "stack", ())
+    _PINNED.stack = (*before, chunked)
     try:
         yield
     finally:
-        _PINNED.pop()
+        _PINNED.stack = before
 
 
 def use_chunked(B: int, T: int, C: int) -> bool:
     """Long T and few (row, channel block) programs: the chunked scan; else the loop (minrnn.ops.triton_scan).
     The thresholds are a reasoned guess (an H100 has 132 SMs), not a measurement; ``pinned`` overrides them."""
-    if _PINNED:
-        return _PINNED[-1]
+    stack = getattr(_PINNED, "stack", ())  # torch.compile guards on it: a new pin recompiles
+    if stack:
+        return stack[-1]
     return B * triton.cdiv(C, _block(C)) < LOOP_PROGRAMS and T >= MIN_CHUNKS * chunk_length(T)
 
 
