@@ -152,6 +152,11 @@ def generation(model, prompt, max_new_tokens, temperature, top_k, top_p) -> None
     """SequenceModel.generate's prompt (B, T0 >= 1) token ids and its sampling settings."""
     if model.vocab_size is None:
         raise ArgumentError("generate needs a token model (vocab_size)")
+    if model.config["dim_out"] > model.vocab_size:  # a sampled id past the vocabulary: no embedding row to read
+        raise ArgumentError(
+            f"generate samples token ids from the model's {model.config['dim_out']} outputs, more than its "
+            f"vocabulary of {model.vocab_size}: dim_out must be at most vocab_size"
+        )
     if not isinstance(prompt, torch.Tensor) or prompt.dim() != 2 or prompt.shape[1] == 0:
         got = tuple(prompt.shape) if isinstance(prompt, torch.Tensor) else type(prompt).__name__
         raise ArgumentError(f"generate needs a prompt of at least one token per row (B, T0 >= 1), got {got}")

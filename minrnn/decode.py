@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minrnn import backends
+from minrnn import backends, checks
 from minrnn.blocks import MLP, RMSNorm
 from minrnn.layers import MinGRU, MinLSTM, _plain_linear
 from minrnn.ops import step as kernels_c
@@ -256,9 +256,14 @@ class Decoder:
                 f"{tuple(tokens.shape)} on {tokens.device}"
             )
         if self.graph is not None:
-            self.graph.replay(tokens)
+            self.graph.replay(tokens)  # on CUDA an id out of range is a device-side assert: unchecked (a sync a token)
         else:
-            self._run(tokens)
+            try:
+                self._run(tokens)
+            except IndexError:  # the embedding's index_select, before any state is written (CPU)
+                raise checks.ArgumentError(
+                    f"Decoder.step: token ids must lie in [0, {self.embedding.shape[0]}), got {tokens.tolist()}"
+                ) from None
         return self.logits
 
     def _run(self, tokens: torch.Tensor) -> None:

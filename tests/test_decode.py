@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from minrnn import SequenceModel, decode
+from minrnn.checks import ArgumentError
 from minrnn.decode import Decoder, problem
 from minrnn.layers import MinGRU, MinLSTM
 from minrnn.ops.step import gate_step
@@ -168,6 +169,28 @@ def test_a_decoder_outside_no_grad_steps_as_the_eager_step(block, kernels):
             fast = decoder.step(x[:, t])
             assert not fast.requires_grad
             torch.testing.assert_close(fast, eager, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kernels", ["c", "triton"])
+@torch.no_grad()
+def test_token_ids_past_the_vocabulary_are_one_argument_error_and_leave_the_state(kernels):
+    """Decoder.step's ids out of [0, vocab) were an IndexError from the embedding's index_select; a model with
+    more outputs than its vocabulary sampled such ids in generate (the fast step: IndexError, the eager step:
+    an ArgumentError some tokens in): generate refuses it before it starts."""
+    m = model("mingru")
+    decoder = Decoder(m, 2, kernels)
+    decoder.load(None)
+    before = decoder.state()
+    for bad in ([VOCAB, 0], [0, -1]):
+        with pytest.raises(ArgumentError, match=rf"token ids must lie in \[0, {VOCAB}\), got \{bad}"):
+            decoder.step(torch.tensor(bad))
+    for (_, h), (_, h_before) in zip(decoder.state(), before, strict=True):
+        assert torch.equal(h, h_before)
+    torch.manual_seed(0)
+    wide = SequenceModel(dim=8, depth=1, dim_out=VOCAB + 20, vocab_size=VOCAB, block=BLOCKS["mingru"]).eval()
+    for fast in (True, False):
+        with pytest.raises(ArgumentError, match="dim_out must be at most vocab_size"):
+            wide.generate(torch.tensor([[1]]), 30, generator=torch.Generator().manual_seed(0), fast_step=fast)
 
 
 @torch.no_grad()
