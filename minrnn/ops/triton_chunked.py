@@ -30,7 +30,6 @@ the inputs' dtypes. ``use_chunked`` chooses between the two kernels by shape.
 from __future__ import annotations
 
 import contextlib
-import math
 import threading
 
 import torch
@@ -50,6 +49,9 @@ from minrnn.ops.triton_scan import (
     _hidden,
     _layout,
     _state_dtype,
+    gate_autograd,
+    gate_fake,
+    gate_inputs,
     on_device,
 )
 
@@ -60,7 +62,10 @@ MIN_CHUNKS = 4  # and chunking pays when T is at least this many chunks
 def chunk_length(T: int) -> int:
     """L, a power of two near sqrt(T) within [16, 256]: the L steps of a chunk and the T / L steps
     over chunks run one after the other, so their sum is smallest near sqrt(T)."""
-    return max(16, min(256, triton.next_power_of_2(math.isqrt(max(T, 1)))))
+    L = 16  # the smallest power of two at least isqrt(T), in plain int arithmetic (torch.compile traces it)
+    while L < 256 and (L + 1) * (L + 1) <= T:
+        L *= 2
+    return L
 
 
 _PINNED = threading.local()  # pinned()'s stack, per thread as torch's grad mode: the innermost choice wins
@@ -374,15 +379,7 @@ def chunked_gate_scan(
     resets: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """minrnn.ops.triton_scan.gate_scan (same signature and result) in chunks of T in parallel."""
-    H = _hidden(p.shape[-1], mode)
-    _check("triton_chunked_gate_scan", p, h0, H)
-    r = checks.kernel_resets("triton_chunked_gate_scan", resets, p.shape[0], p.shape[1], p.device)
-    if bias is not None and (bias.shape != (p.shape[-1],) or bias.device != p.device):
-        raise ValueError(
-            f"triton_chunked_gate_scan: bias must be ({p.shape[-1]},) on {p.device}, got {tuple(bias.shape)}"
-        )
-    p, q = p.contiguous(), _bias_in(p, bias)
-    h0 = h0.contiguous() if h0 is not None else None
+    H, p, h0, q, r = gate_inputs("triton_chunked_gate_scan", p, h0, mode, bias, resets)
     B, T, _ = p.shape
     state = _state_dtype(p.dtype)
     h, last = torch.empty(B, T, H, dtype=state, device=p.device), torch.empty(B, H, dtype=state, device=p.device)
@@ -400,10 +397,7 @@ def chunked_gate_scan(
     return h
 
 
-@chunked_gate_scan.register_fake
-def _(p, h0, mode, use_g, bias=None, resets=None):
-    H = _hidden(p.shape[-1], mode)
-    return p.new_empty(*p.shape[:-1], H, dtype=_state_dtype(p.dtype))
+chunked_gate_scan.register_fake(gate_fake)
 
 
 @torch.library.custom_op("minrnn::triton_chunked_gate_scan_backward", mutates_args=())
@@ -441,17 +435,4 @@ def _(p, h0, h, gh, mode, use_g, bias=None, resets=None):
     return p.new_empty(p.shape), gh0
 
 
-def _gate_setup(ctx, inputs, output):
-    p, h0, mode, use_g, bias, resets = inputs
-    ctx.save_for_backward(p, h0, output, bias, resets)
-    ctx.mode, ctx.use_g, ctx.dtypes = mode, use_g, (p.dtype, h0.dtype if h0 is not None else None)
-
-
-def _gate_backward(ctx, gh):
-    p, h0, h, bias, resets = ctx.saved_tensors
-    gp, gh0 = chunked_gate_scan_backward(p, h0, h, gh, ctx.mode, ctx.use_g, bias, resets)
-    gbias = gp.sum((0, 1)).to(bias.dtype) if bias is not None else None
-    return gp.to(ctx.dtypes[0]), (gh0.to(ctx.dtypes[1]) if h0 is not None else None), None, None, gbias, None
-
-
-chunked_gate_scan.register_autograd(_gate_backward, setup_context=_gate_setup)
+gate_autograd(chunked_gate_scan, chunked_gate_scan_backward)

@@ -364,6 +364,41 @@ def _bias_in(p: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
     return bias.to(dtype).contiguous() if bias is not None else torch.zeros(p.shape[-1], dtype=dtype, device=p.device)
 
 
+def gate_inputs(name: str, p, h0, mode: str, bias, resets):
+    """The gate scans' inputs checked (one ValueError naming the op) and laid out for the kernels:
+    (H, p contiguous, h0 contiguous or None, the bias in the state's dtype, resets as uint8 or None)."""
+    H = _hidden(p.shape[-1], mode)
+    _check(name, p, h0, H)
+    r = checks.kernel_resets(name, resets, p.shape[0], p.shape[1], p.device)
+    if bias is not None and (bias.shape != (p.shape[-1],) or bias.device != p.device):
+        raise ValueError(f"{name}: bias must be ({p.shape[-1]},) on {p.device}, got {tuple(bias.shape)}")
+    return H, p.contiguous(), (h0.contiguous() if h0 is not None else None), _bias_in(p, bias), r
+
+
+def gate_fake(p, h0, mode, use_g, bias=None, resets=None):
+    """The gate scans' fake (shapes and dtypes only, for torch.compile)."""
+    H = _hidden(p.shape[-1], mode)
+    return p.new_empty(*p.shape[:-1], H, dtype=_state_dtype(p.dtype))
+
+
+def gate_autograd(op, backward_op) -> None:
+    """Registers ``backward_op(p, h0, h, gh, mode, use_g, bias, resets) -> (dL/dp, dL/dh0)`` as the
+    backward of the gate scan ``op``: dL/dbias is dL/dp summed over (B, T); gradients in the inputs' dtypes."""
+
+    def setup(ctx, inputs, output):
+        p, h0, mode, use_g, bias, resets = inputs
+        ctx.save_for_backward(p, h0, output, bias, resets)
+        ctx.mode, ctx.use_g, ctx.dtypes = mode, use_g, (p.dtype, h0.dtype if h0 is not None else None)
+
+    def backward(ctx, gh):
+        p, h0, h, bias, resets = ctx.saved_tensors
+        gp, gh0 = backward_op(p, h0, h, gh, ctx.mode, ctx.use_g, bias, resets)
+        gbias = gp.sum((0, 1)).to(bias.dtype) if bias is not None else None
+        return gp.to(ctx.dtypes[0]), (gh0.to(ctx.dtypes[1]) if h0 is not None else None), None, None, gbias, None
+
+    op.register_autograd(backward, setup_context=setup)
+
+
 @torch.library.custom_op("minrnn::triton_gate_scan", mutates_args=())
 def gate_scan(
     p: torch.Tensor,
@@ -376,13 +411,7 @@ def gate_scan(
     """The fused recurrence on p = [k | (i) | h~ pre-activations] plus ``bias`` (P,) added in the state's
     precision as p is read (as the C kernel does); float32 states (float64 for float64 inputs).
     ``resets`` (B, T) bool or uint8: where set, the state before t is zeros (minrnn.resets)."""
-    H = _hidden(p.shape[-1], mode)
-    _check("triton_gate_scan", p, h0, H)
-    r = checks.kernel_resets("triton_gate_scan", resets, p.shape[0], p.shape[1], p.device)
-    if bias is not None and (bias.shape != (p.shape[-1],) or bias.device != p.device):
-        raise ValueError(f"triton_gate_scan: bias must be ({p.shape[-1]},) on {p.device}, got {tuple(bias.shape)}")
-    p, q = p.contiguous(), _bias_in(p, bias)
-    h0 = h0.contiguous() if h0 is not None else None
+    H, p, h0, q, r = gate_inputs("triton_gate_scan", p, h0, mode, bias, resets)
     B, T, _ = p.shape
     h = torch.empty(B, T, H, dtype=_state_dtype(p.dtype), device=p.device)
     block = _block(H)
@@ -395,10 +424,7 @@ def gate_scan(
     return h
 
 
-@gate_scan.register_fake
-def _(p, h0, mode, use_g, bias=None, resets=None):
-    H = _hidden(p.shape[-1], mode)
-    return p.new_empty(*p.shape[:-1], H, dtype=_state_dtype(p.dtype))
+gate_scan.register_fake(gate_fake)
 
 
 @torch.library.custom_op("minrnn::triton_gate_scan_backward", mutates_args=())
@@ -434,17 +460,4 @@ def _(p, h0, h, gh, mode, use_g, bias=None, resets=None):
     return p.new_empty(p.shape), gh0  # contiguous, as the real op
 
 
-def _gate_setup(ctx, inputs, output):
-    p, h0, mode, use_g, bias, resets = inputs
-    ctx.save_for_backward(p, h0, output, bias, resets)
-    ctx.mode, ctx.use_g, ctx.dtypes = mode, use_g, (p.dtype, h0.dtype if h0 is not None else None)
-
-
-def _gate_backward(ctx, gh):
-    p, h0, h, bias, resets = ctx.saved_tensors
-    gp, gh0 = gate_scan_backward(p, h0, h, gh, ctx.mode, ctx.use_g, bias, resets)
-    gbias = gp.sum((0, 1)).to(bias.dtype) if bias is not None else None
-    return gp.to(ctx.dtypes[0]), (gh0.to(ctx.dtypes[1]) if h0 is not None else None), None, None, gbias, None
-
-
-gate_scan.register_autograd(_gate_backward, setup_context=_gate_setup)
+gate_autograd(gate_scan, gate_scan_backward)
