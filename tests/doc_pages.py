@@ -14,6 +14,12 @@ runs in bash with each command it calls replaced by a recorder (nothing else on 
 target and variable exists, every ``minrnn-train`` command composes through the settings schema (each run of
 a ``-m`` sweep), every script and ``minrnn-generate`` accepts its arguments, every ``pip install`` names
 extras pyproject.toml has, and a variable ``MINRNN_*`` the block sets is one the code reads.
+
+Commands written inline in prose (a code span: ``make foo``, ``python scripts/x.py --flag``,
+``scripts/x.py --flag``, ``minrnn-train ...``, ``minrnn-generate ...``, ``pip install ...``, ``$MINRNN_X``,
+``MINRNN_X=1 make foo``) go through the same
+checks (``spans``, ``check_span``); a ``<placeholder>`` in one stands for a word, and a span that names a
+flag without the arguments the command requires is checked for what it names.
 """
 
 from __future__ import annotations
@@ -81,6 +87,24 @@ def blocks(page: Path) -> list[Block]:
             raise ValueError(f"{where}: only Python and shell blocks can be run, not {lang or 'plain'} ones")
         out.append(Block(page, line, lang, m.group(2), kind, arg, reason))
     return out
+
+
+SPAN = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
+COMMAND_SPAN = re.compile(
+    r"(?:MINRNN_\w+=\S*\s+)*"  # variables set for the command
+    r"(?:(?:make|minrnn-train|minrnn-generate)\s+\S.*|pip install\s.*|(?:python3? )?scripts/[\w/.-]+\.py(?:\s.*)?)"
+    r"|\$?(MINRNN_\w+)(?:=\S*)?"
+)
+
+
+def spans(page: Path) -> list[Block]:
+    """The code spans in the page's prose (outside fenced blocks) that are commands, as not-run shell blocks."""
+    text = FENCE.sub(lambda m: "\n" * m.group(0).count("\n"), page.read_text())
+    return [
+        Block(page, text.count("\n", 0, m.start()) + 1, "bash", m.group(1).strip(), "not-run", None, "inline")
+        for m in SPAN.finditer(text)
+        if COMMAND_SPAN.fullmatch(m.group(1).strip())
+    ]
 
 
 def page_files(page: Path) -> dict[str, str]:
@@ -186,6 +210,9 @@ class _Parsed(Exception):
     pass
 
 
+_FRAGMENT = [False]  # check_span: a command's required arguments may be left out, every argument given is checked
+
+
 @contextlib.contextmanager
 def _environment(call: Call):
     """os.environ, sys.path and the cwd of the call, for checks that run here."""
@@ -207,6 +234,8 @@ def _parse_only(main, argv: list[str], prog: str) -> None:
     real = argparse.ArgumentParser.parse_args
 
     def parse_and_stop(self, args=None, namespace=None):
+        for action in self._actions if _FRAGMENT[0] else ():
+            action.required = False
         real(self, args, namespace)
         raise _Parsed
 
@@ -288,7 +317,7 @@ def check_pip(argv: list[str], _call: Call) -> None:
     assert argv[:1] == ["install"], f"pip {shlex.join(argv)}: only pip install is checked"
     extras = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"])
     for a in argv[1:]:
-        if m := re.fullmatch(r"\.\[([\w,-]+)\]", a):
+        if m := re.fullmatch(r"(?:\.|minrnn)\[([\w,-]+)\]", a):
             missing = set(m.group(1).split(",")) - extras
             assert not missing, f"pip {shlex.join(argv)}: pyproject.toml has no extra {sorted(missing)}"
 
@@ -308,14 +337,35 @@ def check_shell(block: Block, tmp: Path) -> list[Call]:
     write_files(block.page, tmp)
     calls = record_calls(block.text, tmp, tmp / ".calls")
     assert calls, f"{block.name}: calls no command"
-    sources = [*ROOT.glob("minrnn/**/*.py"), *ROOT.glob("tasks/**/*.py"), *ROOT.glob("configs/**/*.yaml")]
-    code = "\n".join(p.read_text() for p in sources)
     for call in calls:
-        for name in call.env:
-            if name.startswith("MINRNN_") and not re.search(rf"\b{name}\b", code):
-                raise AssertionError(f"{block.name}: no code reads ${name}")
+        check_variables([n for n in call.env if n.startswith("MINRNN_")], block.name)
         CHECKS[call.argv[0]](call.argv[1:], call)
     return calls
+
+
+def check_variables(names: list[str], where: str) -> None:
+    """Each ``MINRNN_*`` name is one the code (minrnn/, tasks/, configs/, or the Makefile, which passes
+    a test's knob on) reads."""
+    sources = [*ROOT.glob("minrnn/**/*.py"), *ROOT.glob("tasks/**/*.py"), *ROOT.glob("configs/**/*.yaml")]
+    sources.append(ROOT / "Makefile")
+    code = "\n".join(p.read_text() for p in sources) if names else ""
+    for name in names:
+        if not re.search(rf"\b{name}\b", code):
+            raise AssertionError(f"{where}: no code reads ${name}")
+
+
+def check_span(span: Block, tmp: Path) -> None:
+    """An inline command (``spans``) checked as a shell block: a ``<placeholder>`` is a word, and only the
+    required arguments a fragment (``minrnn-generate --eager-step``) leaves out are not asked for."""
+    if variable := COMMAND_SPAN.fullmatch(span.text).group(1):
+        return check_variables([variable], span.name)
+    text = re.sub(r"<[^>]*>", "PLACEHOLDER", span.text)
+    text = re.sub(r"^((?:MINRNN_\w+=\S*\s+)*)(scripts/)", r"\1python \2", text)  # a script named on its own
+    _FRAGMENT[0] = True
+    try:
+        check_shell(Block(span.page, span.line, "bash", text, "not-run", None, "inline"), tmp)
+    finally:
+        _FRAGMENT[0] = False
 
 
 def check_static(block: Block, tmp: Path) -> None:

@@ -11,14 +11,17 @@ from doc_pages import (
     SHELL,
     blocks,
     check_shell,
+    check_span,
     check_static,
     record_calls,
     run_python,
     run_shell,
+    spans,
     write_files,
 )
 
 BLOCKS = [b for page in PAGES for b in blocks(page)]
+SPANS = list({b.text: b for page in PAGES for b in spans(page)}.values())  # each inline command once
 RUN_PAGES = [p for p in PAGES if any(b.kind == "run" and b.lang == "python" for b in blocks(p))]
 
 
@@ -43,6 +46,11 @@ def test_every_other_block_is_checked_and_a_shell_block_marked_run_runs(block, t
         assert done.returncode == 0, f"{block.name}: {done.stderr[-3000:]}"
 
 
+@pytest.mark.parametrize("span", SPANS, ids=lambda b: f"{b.name} {b.text}")
+def test_every_command_written_inline_in_prose_is_checked(span, tmp_path):
+    check_span(span, tmp_path)
+
+
 def test_every_recipe_names_a_test_that_exists_and_reads_its_page():
     recipes = [b for b in BLOCKS if b.kind == "recipe"]
     assert len(recipes) >= 4  # extending.md: the model, the layer, the task, the backend
@@ -62,6 +70,7 @@ def test_every_file_a_page_writes_is_used_by_a_recipe_of_the_page():
 def test_the_page_set_is_every_markdown_page():
     assert {p.name for p in PAGES} == {"README.md", *(p.name for p in (ROOT / "docs").glob("*.md"))}
     assert sum(b.lang in SHELL for b in BLOCKS) >= 10 and sum(b.lang == "python" for b in BLOCKS) >= 8
+    assert len(SPANS) >= 50
 
 
 # ---- plants: a broken block fails ------------------------------------------------------------------------------
@@ -124,6 +133,43 @@ def test_a_shell_block_naming_what_does_not_exist_fails_its_check(tmp_path, comm
     (block,) = blocks(plant(tmp_path, f"{NOT_RUN}```bash\n{command}\n```\n"))
     with pytest.raises(AssertionError, match=re.escape(message)):
         check_shell(block, tmp_path / "work")
+
+
+@pytest.mark.parametrize(
+    "span, message",
+    [
+        ("make reproduce-tabel1", "the Makefile has no target 'reproduce-tabel1'"),
+        ("make reproduce-table2 SCAEL=paper", "the Makefile has no variable SCAEL"),
+        ("python scripts/make_tables.py --scael cpu", "unrecognized arguments: --scael cpu"),
+        ("scripts/speed_card.py --scael gpu", "unrecognized arguments: --scael gpu"),
+        ("python scripts/replay.py <summary> --nope", "unrecognized arguments: --nope"),
+        ("python scripts/no_such_script.py", "no such script"),
+        ("minrnn-generate --eager-stpe", "unrecognized arguments: --eager-stpe"),
+        ("minrnn-train model=nosuch", "model=nosuch"),
+        ('pip install "minrnn[hff]"', "pyproject.toml has no extra ['hff']"),
+        ("$MINRNN_NO_SUCH", "no code reads $MINRNN_NO_SUCH"),
+        ("MINRNN_NO_SUCH=1 make test", "no code reads $MINRNN_NO_SUCH"),
+    ],
+)
+def test_a_command_written_inline_naming_what_does_not_exist_fails_its_check(tmp_path, span, message):
+    (block,) = spans(plant(tmp_path, f"Run `{span}` to see.\n"))
+    assert block.line == 1 and block.text == span
+    with pytest.raises(AssertionError, match=re.escape(message)):
+        check_span(block, tmp_path / "work")
+
+
+def test_only_inline_spans_that_are_commands_are_taken_and_fragments_check_what_they_name(tmp_path):
+    text = (
+        "The `make` and `minrnn-train` commands, `scripts/make_*.py`, `python -c 1`, ``make nope``.\n"
+        f"{NOT_RUN}```bash\nmake `nope`\n```\n"
+        "Then `minrnn-generate --eager-step`, `make replay RUN=results/<run>.json` and `$MINRNN_DATA`.\n"
+    )
+    found = spans(plant(tmp_path, text))
+    assert [(b.line, b.text) for b in found] == [
+        (6, "minrnn-generate --eager-step"), (6, "make replay RUN=results/<run>.json"), (6, "$MINRNN_DATA")
+    ]  # fmt: skip
+    for block in found:
+        check_span(block, tmp_path / "work")
 
 
 def test_a_tree_naming_a_missing_path_fails_and_yaml_must_parse(tmp_path):

@@ -85,3 +85,23 @@ def test_a_cell_that_cannot_fit_the_budget_left_is_marked_over_budget(monkeypatc
     cells, _ = speed_card.layer_grid(cfg, torch.device("cpu"), budget, log=lambda _: None)
     assert "rows" in cells[0] and cells[0]["T"] == 4
     assert cells[1]["T"] == 8 and cells[1]["skipped"].startswith("over budget (needs about")
+
+
+def test_the_card_decodes_through_the_decoding_benchmarks_loop(monkeypatch):
+    """One decoding loop (minrnn.bench.decoding.decode_seconds): the card's rows are its seconds, and a
+    model the fast step does not take steps eagerly, as generate does."""
+    from minrnn.bench import decoding
+
+    calls = []
+
+    def seconds(model, batch, new_tokens, fast_step):
+        calls.append((type(model.blocks[0].rnn).__name__, batch, new_tokens, fast_step))
+        return 0.5 if fast_step else 2.0
+
+    monkeypatch.setattr(decoding, "decode_seconds", seconds)
+    cfg = speed_card.SCALES["dry"] | {"batches": [3], "rounds": 2, "decode_tokens": 4}
+    rows = {r["model"]: r for r in speed_card.decoding(cfg, torch.device("cpu"), log=lambda _: None)}
+    assert rows.keys() == set(speed_card.DECODE_MODELS) and all(r["rounds"] == 2 for r in rows.values())
+    assert rows["minGRU"]["tokens_per_s"] == 3 * 4 / 0.5 and rows["minGRU (eager step)"]["tokens_per_s"] == 3 * 4 / 2
+    assert rows["GRU (torch.nn)"]["tokens_per_s"] == 6 and rows["GRU (torch.nn)"]["step"].startswith("eager (")
+    assert len(calls) == len(rows) * (1 + 2) and {c[1:3] for c in calls} == {(3, 4)}

@@ -45,3 +45,45 @@ def test_a_bad_name_or_folder_is_one_message(tmp_path):
     for args in (["Bad Name", "--", "true"], ["ok", "--cwd", str(tmp_path / "nowhere"), "--", "true"]):
         out = run(tmp_path, *args, "--out", str(tmp_path))
         assert out.returncode == 2 and "error" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_timing_of_another_config_is_never_written_over_unless_replace_is_given(tmp_path):
+    out, marker = tmp_path / "timings", tmp_path / "ran"
+    touch = ["--", sys.executable, "-c", f"open({str(marker)!r}, 'a').write('x')"]
+    assert run(tmp_path, "t", "--conditions", "quiet", "--out", str(out), *touch).returncode == 0
+    first = (out / "t.json").read_text()
+    assert json.loads(first)["conditions"] == "quiet" and json.loads(first)["cwd_kind"] == "this checkout"
+    loaded = run(tmp_path, "t", "--conditions", "loaded", "--out", str(out), *touch)
+    assert loaded.returncode == 2 and len(loaded.stderr.strip().splitlines()) == 1, loaded.stderr
+    assert "conditions: 'quiet' there, 'loaded' now" in loaded.stderr and "--replace" in loaded.stderr
+    assert (out / "t.json").read_text() == first and marker.read_text() == "x"  # refused before it ran
+    other = run(tmp_path, "t", "--conditions", "quiet", "--out", str(out), "--", sys.executable, "-c", "pass")
+    assert other.returncode == 2 and "command: " in other.stderr and (out / "t.json").read_text() == first
+    again = run(tmp_path, "t", "--conditions", "quiet", "--out", str(out), *touch)  # the same config: re-timed
+    assert again.returncode == 0 and "replaces the timing there (same config)" in again.stdout
+    forced = run(tmp_path, "t", "--conditions", "loaded", "--replace", "--out", str(out), *touch)
+    assert forced.returncode == 0 and json.loads((out / "t.json").read_text())["conditions"] == "loaded"
+    assert marker.read_text() == "xxx"
+    old = json.loads(first) | {"name": "old"}  # a timing from before cwd_kind/conditions were recorded
+    del old["cwd_kind"], old["conditions"]
+    (out / "old.json").write_text(json.dumps(old))
+    refused = run(tmp_path, "old", "--conditions", "quiet", "--out", str(out), *touch)
+    assert refused.returncode == 2 and "cwd_kind: None there" in refused.stderr
+
+
+def test_the_kind_of_folder_is_part_of_a_timings_config(tmp_path):
+    from minrnn.reports.timings import ROOT as checkout
+    from minrnn.reports.timings import cwd_kind
+
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    assert cwd_kind(clone) == "another folder" and cwd_kind(checkout) == "this checkout"
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], cwd=clone, check=True)
+    (clone / "a").write_text("a")
+    subprocess.run([*git, "add", "a"], cwd=clone, check=True)
+    subprocess.run([*git, "commit", "-qm", "a"], cwd=clone, check=True)
+    assert cwd_kind(clone) == "a fresh clone"
+    (clone / ".venv").mkdir()
+    (clone / ".venv" / "x").write_text("built")
+    assert cwd_kind(clone) == "a used clone"

@@ -8,11 +8,13 @@ Each configuration is built once; every round runs each once (timing.interleaved
 tokens per second is taken per round. The prompt's prefill is not timed; building the decoder is.
 Tokens per second count every row: batch x new tokens / seconds.
 
-``decode_tokens_per_second(model, batch, ...)`` measures one model on its own (the speed card).
+``decode_times`` is the one decoding loop: this benchmark and the speed card (minrnn.bench.speed_card)
+time through it; ``decode_tokens_per_second(model, batch, ...)`` measures one model on its own.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -60,10 +62,15 @@ def shakespeare_model(key: str, scale: str) -> nn.Module:
 @torch.no_grad()
 def decode_seconds(model: nn.Module, batch: int, new_tokens: int, fast_step: bool, prompt_len: int = 16) -> float:
     """Seconds to generate ``new_tokens`` greedily per row after a random prompt (prefilled, untimed):
-    through minrnn.decode.Decoder with ``fast_step``, else with model.step (RNN state or KV cache)."""
-    prompt = torch.randint(0, VOCAB, (batch, prompt_len), generator=torch.Generator().manual_seed(0))
+    through minrnn.decode.Decoder with ``fast_step``, else with model.step (RNN state or KV cache). On
+    CUDA the device is synchronised before and after: the seconds are the GPU's too."""
+    device = next(model.parameters()).device
+    sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
+    vocab = getattr(model, "vocab_size", None) or VOCAB
+    prompt = torch.randint(0, vocab, (batch, prompt_len), generator=torch.Generator().manual_seed(0)).to(device)
     logits, state = model(prompt, return_state=True)
     token = logits[:, -1].argmax(-1)
+    sync()
     start = time.perf_counter()
     if fast_step:
         decoder = Decoder(model, batch)
@@ -74,7 +81,22 @@ def decode_seconds(model: nn.Module, batch: int, new_tokens: int, fast_step: boo
         for _ in range(new_tokens):
             logits, state = model.step(token, state)
             token = logits.argmax(-1)
+    sync()
     return time.perf_counter() - start
+
+
+def decode_times(
+    models: dict, batch: int, new_tokens: int, rounds: int, share: float = math.inf, log=timing.say
+) -> dict:
+    """{name: [seconds per round]} of each ``name: (model, fast_step)`` decoding (decode_seconds): a warm-up
+    of each, then up to ``rounds`` interleaved rounds while they fit in ``share`` seconds (timing.interleaved)."""
+    runs = {name: _runner(model, batch, new_tokens, fast_step) for name, (model, fast_step) in models.items()}
+    return timing.interleaved(runs, rounds, share, time.perf_counter, log)
+
+
+def rates(times: dict, batch: int, new_tokens: int) -> dict:
+    """{name: timing.Spread of tokens per second}: every row counts, batch x new tokens / seconds, per round."""
+    return {name: timing.Spread.of([batch * new_tokens / s for s in ts]) for name, ts in times.items()}
 
 
 def decode_tokens_per_second(
@@ -82,10 +104,8 @@ def decode_tokens_per_second(
 ) -> timing.Spread:
     """Tokens per second (batch x new_tokens / seconds) of ``model`` decoding greedily, over ``repeats``
     runs after one warm-up: median and quartiles. ``fast_step`` needs a model minrnn.decode takes."""
-    decode_seconds(model, batch, new_tokens, fast_step)
-    return timing.Spread.of(
-        [batch * new_tokens / decode_seconds(model, batch, new_tokens, fast_step) for _ in range(repeats)]
-    )
+    times = decode_times({"model": (model, fast_step)}, batch, new_tokens, repeats, log=lambda _: None)
+    return rates(times, batch, new_tokens)["model"]
 
 
 def add_arguments(ap) -> None:
@@ -114,13 +134,10 @@ def run(args, error) -> int:
     for i, (scale, batch) in enumerate(cells):
         torch.manual_seed(0)
         models = {key: shakespeare_model(key, scale) for key in {CONTENDERS[m][0] for m in args.models}}
-        runs = {
-            name: _runner(models[CONTENDERS[name][0]], batch, args.new_tokens, CONTENDERS[name][1])
-            for name in args.models
-        }
         timing.say(f"scale={scale} batch={batch}: warm-up, then up to {args.repeats} rounds")
         share = budget.left() / (len(cells) - i)
-        times = timing.interleaved(runs, args.repeats, share, time.perf_counter)
+        chosen = {name: (models[CONTENDERS[name][0]], CONTENDERS[name][1]) for name in args.models}
+        times = decode_times(chosen, batch, args.new_tokens, args.repeats, share)
         record["cells"].append(summarise(scale, batch, args.new_tokens, times, models))
     record["load"] = timing.load_line(before, timing.load_average(), timing.cores(), torch.get_num_threads())
     table = report(record)
@@ -136,10 +153,8 @@ def _runner(model: nn.Module, batch: int, new_tokens: int, fast_step: bool):
 
 def summarise(scale: str, batch: int, new_tokens: int, times: dict, models: dict) -> dict:
     """One (scale, batch): tokens per second of each model (median, quartiles) and the ratios."""
-    rate = {name: [batch * new_tokens / s for s in ts] for name, ts in times.items()}
     rows = {}
-    for name, rs in rate.items():
-        s = timing.Spread.of(rs)
+    for name, s in rates(times, batch, new_tokens).items():
         params = sum(p.numel() for p in models[CONTENDERS[name][0]].parameters())
         rows[name] = {"tokens_per_s": s.median, "q1": s.q1, "q3": s.q3, "rounds": s.n, "parameters": params}
     ratios = {}

@@ -24,14 +24,14 @@ from pathlib import Path
 import torch
 
 from minrnn.harness import registry
-from minrnn.harness.records import provenance, write_json_atomic, write_text_atomic
+from minrnn.harness.records import OtherConfig, provenance, same_config, write_json_atomic, write_text_atomic
 from minrnn.reader import Field, Record, read_csv, read_json
 
 MARK = "BENCH_RESULT "  # the worker's last stdout line: MARK + JSON
 
 
-class SettingsMismatch(RuntimeError):
-    pass
+class SettingsMismatch(OtherConfig, RuntimeError):
+    """A grid's CSV holds rows measured with other settings (minrnn.harness.records.same_config)."""
 
 
 def current_rss() -> int:
@@ -186,11 +186,16 @@ class Grid:
         meta = {}
         if not fresh and self.csv_path.exists():
             meta = read_json(self.meta_path, GRID_META) if self.meta_path.exists() else {}
-            if meta.get("settings") != settings:
-                raise SettingsMismatch(
-                    f"{self.csv_path} holds rows measured with other settings ({meta.get('settings')}); "
-                    "rerun with --fresh to replace them, or choose another --out"
+            try:  # a CSV without its sidecar holds rows of unknown settings: refused as well
+                same_config(
+                    self.csv_path,
+                    settings,
+                    lambda _: meta.get("settings"),
+                    what="rows measured with other settings",
+                    flag="--fresh",
                 )
+            except OtherConfig as e:
+                raise SettingsMismatch(str(e)) from None
             self.rows = read_csv(self.csv_path)
         self.sessions = list(meta.get("sessions", [])) if self.rows else []
         self.sessions.append(provenance(device))

@@ -185,13 +185,6 @@ def _timed(fn, sync) -> float:
     return time.perf_counter() - t0
 
 
-def decode(model, prompt: torch.Tensor, tokens: int, fast_step: bool = True) -> torch.Tensor:
-    """The decoding the card times: greedy generation of ``tokens`` tokens after ``prompt`` (B, T0), the
-    prompt prefilled in parallel, then one step per token: minrnn.decode's fast step where it applies
-    (the C kernels on CPU; on CUDA torch ops and the Triton gate step in a CUDA graph), else model.step."""
-    return model.generate(prompt, tokens, temperature=0, fast_step=fast_step)
-
-
 DECODE_MODELS = {  # name: (the block's rnn, fast step)
     "minGRU": ("mingru", True),
     "minLSTM": ("minlstm", True),
@@ -203,25 +196,25 @@ DECODE_MODELS = {  # name: (the block's rnn, fast step)
 
 
 def decoding(cfg: dict, device, log=timing.say) -> list[dict]:
-    """Tokens per second of decode() for the Table 2 network's recurrent models at each batch size, and
-    how each stepped (``step``: minrnn.decode's fast step, or the eager step and why)."""
+    """Tokens per second of the Table 2 network's recurrent models decoding greedily at each batch size
+    (minrnn.bench.decoding.decode_times, the one decoding loop: a prompt prefilled untimed, then one step
+    per token), and how each stepped (``step``: minrnn.decode's fast step, or the eager step and why)."""
     from minrnn import SequenceModel
+    from minrnn.bench.decoding import decode_times, rates
     from minrnn.decode import Decoder, problem
 
-    out, n, sync = [], cfg["decode_tokens"], synchronizer(device)
+    out, n = [], cfg["decode_tokens"]
     for B in cfg["batches"]:
         log(f"decoding, B={B}: {n} tokens per model, up to {cfg['rounds']} interleaved rounds")
-        runs, steps = {}, {}
+        models, steps = {}, {}
         for name, (rnn, fast_step) in DECODE_MODELS.items():
             torch.manual_seed(0)
             model = SequenceModel(dim=64, depth=3, dim_out=16, vocab_size=16, block={"rnn": rnn}).to(device).eval()
-            prompt = torch.zeros(B, 1, dtype=torch.long, device=device)
             why = problem(model) if fast_step else "fast_step=False"
             steps[name] = f"minrnn.decode ({Decoder(model, B).path})" if why is None else f"eager ({why})"
-            runs[name] = lambda m=model, p=prompt, f=fast_step: _timed(lambda: decode(m, p, n, f), sync)
-        times = timing.interleaved(runs, cfg["rounds"], 60.0, time.perf_counter, log=lambda _: None)
-        for name, ts in times.items():
-            s = timing.Spread.of([B * n / t for t in ts])
+            models[name] = (model, why is None)  # as generate: the eager step where the fast one does not apply
+        times = decode_times(models, B, n, cfg["rounds"], 60.0, log=lambda _: None)
+        for name, s in rates(times, B, n).items():
             out.append(
                 {"model": name, "B": B, "tokens_per_s": s.median, "q1": s.q1, "q3": s.q3, "rounds": s.n}
                 | {"step": steps[name]}

@@ -105,8 +105,9 @@ def decoding_lines(record: dict) -> list[str]:
     lines = [
         "## Decoding",
         "",
-        "Tokens per second of greedy generation (minrnn.bench.speed_card.decode: the prompt prefilled, then one "
-        "step per token: minrnn.decode's fast step, or model.step for the eager rows and torch.nn's), "
+        "Tokens per second of greedy generation (minrnn.bench.decoding.decode_seconds: a 16-token prompt prefilled, "
+        "not timed, then one step per token: minrnn.decode's fast step, or model.step for the eager rows and "
+        "torch.nn's), "
         f"{record['config']['decode_tokens']} tokens, the Table 2 network's recurrent models; median (IQR) of "
         "interleaved rounds.",
         "",

@@ -96,3 +96,35 @@ def provenance(device: str | torch.device = "cpu") -> dict:
         "torch": torch.__version__,
         "platform": platform.platform(),
     }
+
+
+class OtherConfig(ValueError):
+    """A result on disk came from a run with another config: no run writes over it unless asked to."""
+
+
+def same_config(
+    path: str | Path,
+    config: dict,
+    config_of,
+    replace: bool = False,
+    what: str = "a result of another config",
+    flag: str = "--replace",
+) -> str:
+    """Check before a run that writes ``path``: 'new' (nothing there), 'same' (a result of this ``config``,
+    which the run replaces) or 'replaced' (another config's, and ``replace`` was given); otherwise raise
+    OtherConfig naming what differs. ``config_of(path)`` reads the config of the result there."""
+    path = Path(path)
+    if not path.exists():
+        return "new"
+    theirs = config_of(path)
+    if theirs == config:
+        return "same"
+    if replace:
+        return "replaced"
+    differs = (
+        [k for k in sorted(set(theirs) | set(config)) if theirs.get(k) != config.get(k)]
+        if isinstance(theirs, dict)
+        else []
+    )
+    diff = "; ".join(f"{k}: {theirs.get(k)!r} there, {config.get(k)!r} now" for k in differs) or f"{theirs!r}"
+    raise OtherConfig(f"{path} holds {what} ({diff}); rerun with {flag} to replace it, or choose another name or --out")
