@@ -97,7 +97,11 @@ docs: install  ## regenerate the numbers in docs/ that come from results/ (minrn
 layer-precision: install  ## the precision policy measured: half inputs, every backend, T = 4096 and 65,536 (results/core/layer_precision.*)
 	$(PY) scripts/layer_precision.py --out results/core
 
-speed-card: install  ## the CPU speed card: every implementation x T x B, the Table 2 network, decoding (budgeted) -> results/bench/speed_card.*
+$(VENV)/.installed-peers: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e ".[peers]"
+	touch $@
+
+speed-card: install $(VENV)/.installed-peers  ## the CPU speed card: every implementation x T x B (peers: minrnn[peers]), the Table 2 network, decoding (budgeted) -> results/bench/speed_card.*
 	$(PY) scripts/speed_card.py --scale cpu
 
 gpu-speed-card:  ## the GPU speed card in your CUDA Python (results/gpu/speed_card.*); without a GPU a dry run on CPU (CI)
