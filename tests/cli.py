@@ -3,7 +3,19 @@
 import argparse
 
 
-def call(module, argv: list[str]) -> int:
+def parser(module) -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog=module.__name__)
     module.add_arguments(ap)
+    return ap
+
+
+def call(module, argv: list[str]) -> int:
+    ap = parser(module)
     return module.run(ap.parse_args(argv), ap.error)
+
+
+def guarded(module, argv: list[str]) -> int:
+    """As the script runs it: through minrnn.cli.run, where an error is one line and exit 2."""
+    from minrnn import cli
+
+    return cli.run(module.run, parser(module), argv)

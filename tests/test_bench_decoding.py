@@ -30,7 +30,15 @@ def test_tokens_per_second_and_ratios_come_from_the_seconds_of_each_round(tmp_pa
     monkeypatch.setattr(decoding, "decode_seconds", lambda model, batch, new, fast: next(seconds[fast]))
     names = ["minGRU (fast step)", "minGRU (eager step)"]
     args = argparse.Namespace(
-        scales=["cpu"], batches=[4], new_tokens=10, repeats=2, budget=600.0, models=names, threads=1, out=tmp_path
+        scales=["cpu"],
+        batches=[4],
+        new_tokens=10,
+        repeats=2,
+        budget=600.0,
+        models=names,
+        threads=1,
+        out=tmp_path,
+        replace=False,
     )
     assert decoding.run(args, error=pytest.fail) == 0
     cell = json.loads((tmp_path / "decoding.json").read_text())["cells"][0]

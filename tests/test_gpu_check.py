@@ -46,7 +46,7 @@ def test_a_python_without_torch_is_one_line(tmp_path):
 
 def dry_run(tmp_path, shape, interpreted_shape) -> dict:
     """The dry run's record, every check passing; the backend rows at ``shape`` (Triton at ``interpreted_shape``)."""
-    assert gpu_check.run(argparse.Namespace(device="cpu", steps=8, out=tmp_path)) == 0
+    assert gpu_check.run(argparse.Namespace(device="cpu", steps=8, out=tmp_path, replace=False)) == 0
     record = json.loads(next(tmp_path.glob("*.json")).read_text())
     checks = record["checks"]
     assert list(checks) == [
@@ -117,7 +117,7 @@ def test_a_check_that_runs_out_of_memory_is_a_row_and_the_others_still_run(tmp_p
 
     monkeypatch.setattr(gpu_check, "training_steps", oom)
     monkeypatch.setattr(gpu_check, "backend_errors", lambda device, quick: [{"what": "scan", "ok": True}])
-    assert gpu_check.run(argparse.Namespace(device="cpu", steps=None, out=tmp_path)) == 1
+    assert gpu_check.run(argparse.Namespace(device="cpu", steps=None, out=tmp_path, replace=False)) == 1
     checks = json.loads(next(tmp_path.glob("*.json")).read_text())["checks"]
     (row,) = checks["training steps (Table 2 models)"]
     assert row["ok"] is False and row["error"].startswith("out of memory: CUDA out of memory")

@@ -6,6 +6,8 @@ training and inference (Figures 1, 3-4: a resumable grid of fresh subprocesses: 
 (trainer.compile), profile_step (where a step's time goes), layer_precision and scan_accuracy (the
 precision policy and the scans' float32 error), efficiency (Figures 1, 3-4 drawn from the CSVs), and the
 GPU checks: gpu_check (make gpu-check; its report: gpu_report) and gpu_compile (make test-gpu-compile).
+None writes over a result of another config: each checks before its work (minrnn.harness.records.check_replace;
+``--replace`` to write over it; the grids: ``--fresh``).
 """
 
 from pathlib import Path

@@ -23,6 +23,7 @@ from torch import nn
 
 from minrnn.bench import timing
 from minrnn.decode import Decoder
+from minrnn.harness import records
 from minrnn.harness.records import provenance, write_json_atomic, write_text_atomic
 
 VOCAB = 65  # Tiny Shakespeare's characters (minrnn.tasks.shakespeare)
@@ -117,19 +118,21 @@ def add_arguments(ap) -> None:
     ap.add_argument("--models", nargs="+", default=list(CONTENDERS), choices=list(CONTENDERS), metavar="MODEL")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default, 1 on a loaded machine)")
     ap.add_argument("--out", type=Path, default=Path("results/bench"))
+    records.add_replace_argument(ap)
 
 
 def run(args, error) -> int:
     """Every model at every (scale, batch): tokens per second and their ratios, written to <out>/decoding.*"""
     if min(args.batches) < 1 or args.new_tokens < 1 or args.repeats < 1 or args.threads < 0 or args.budget <= 0:
         error("batches, new tokens, repeats and budget must be positive")
+    records.check_replace(args.out / "decoding.json", records.args_config(args), args.replace, say=timing.say)
     before = timing.load_average()
     torch.set_num_threads(args.threads or timing.threads_for(before, timing.cores(), torch.get_num_threads()))
     timing.say(
         f"decoding benchmark: load average {before:.1f} on {timing.cores()} cores, {torch.get_num_threads()} threads"
     )
     budget, cells = timing.Budget(args.budget), [(s, b) for s in args.scales for b in args.batches]
-    record = {"benchmark": "decoding", "config": vars(args) | {"out": str(args.out)}, "provenance": provenance()}
+    record = {"benchmark": "decoding", "config": records.args_config(args), "provenance": provenance()}
     record["cells"] = []  # provenance first: the commit measured, before the results make the tree dirty
     for i, (scale, batch) in enumerate(cells):
         torch.manual_seed(0)

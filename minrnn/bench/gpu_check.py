@@ -36,6 +36,7 @@ from pathlib import Path
 
 from minrnn.bench import ROOT
 from minrnn.bench.gpu_report import Report, fail, guarded, row
+from minrnn.harness.records import add_replace_argument
 from minrnn.reader import MAX_LOG, read_text
 
 # Largest error allowed, relative to the largest magnitude of the float64 reference, per dtype:
@@ -317,6 +318,7 @@ def add_arguments(ap) -> None:
     ap.add_argument("--device", default=None, help="cuda, cuda:N, or cpu for the dry run (default: cuda)")
     ap.add_argument("--steps", type=int, default=None, help="training steps per Table 2 model (default 30; dry run 12)")
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "gpu")
+    add_replace_argument(ap)
 
 
 def run(args, error=None) -> int:
@@ -344,7 +346,7 @@ def run(args, error=None) -> int:
         return fail(f"{e.name} is not importable from {sys.executable}; run `pip install -e '.[repro,triton]'` first")
     torch.manual_seed(0)
     steps = args.steps or (12 if quick else 30)
-    report = Report(args.out, device, quick)
+    report = Report(args.out, device, quick, {"steps": steps, "quick": quick}, args.replace)
     print(f"gpu_check: {report.name}; writing {report.out / report.slug}.{{json,md}} after every check", flush=True)
     checks = [
         ("backends against the float64 reference", backend_errors, device, quick),

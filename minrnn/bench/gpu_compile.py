@@ -40,9 +40,12 @@ def report(rows: list[dict], version: str) -> str:
 
 
 def add_arguments(ap) -> None:
+    from minrnn.harness.records import add_replace_argument
+
     ap.add_argument("--capabilities", type=int, nargs="+", default=None, help="e.g. 75 80 90")
     ap.add_argument("--quick", action="store_true", help="one variant per kernel instead of all")
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "gpu")
+    add_replace_argument(ap)
 
 
 def run(args, error) -> int:
@@ -58,17 +61,18 @@ def run(args, error) -> int:
         return 2
     from tqdm import tqdm
 
-    from minrnn.harness.records import provenance, write_json_atomic, write_text_atomic
+    from minrnn.harness.records import check_replace, provenance, write_json_atomic, write_text_atomic
 
-    caps = args.capabilities or list(TT.CAPABILITIES)
+    caps = sorted(args.capabilities or TT.CAPABILITIES)
+    stem = f"compile_triton-{triton.__version__}" + ("-quick" if args.quick else "")
+    config = {"capabilities": caps, "quick": args.quick}
+    check_replace(args.out / f"{stem}.json", config, args.replace)
     variants = TT.ONE_PER_KERNEL if args.quick else TT.variants()
     jobs = [(v, c) for c in caps for v in variants]
     rows = [TT.check(v, c) for v, c in tqdm(jobs, desc="compile", unit="kernel", disable=not sys.stderr.isatty())]
-    stem = f"compile_triton-{triton.__version__}" + ("-quick" if args.quick else "")
     text = report(rows, triton.__version__)
-    write_json_atomic(
-        args.out / f"{stem}.json", {"triton": triton.__version__, "rows": rows, "provenance": provenance()}
-    )
+    record = {"triton": triton.__version__, "config": config, "rows": rows, "provenance": provenance()}
+    write_json_atomic(args.out / f"{stem}.json", record)
     write_text_atomic(args.out / f"{stem}.md", text)
     print(text, end="")
     return 0 if all(r["ok"] for r in rows) else 1

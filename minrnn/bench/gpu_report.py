@@ -15,24 +15,27 @@ def fail(message: str) -> int:
 
 
 class Report:
-    """The rows so far, written (JSON and Markdown, atomically) after every check."""
+    """The rows so far, written (JSON and Markdown, atomically) after every check; a report of another
+    config (``config``: the steps, the dry run or not) is refused before the first check unless ``replace``."""
 
-    def __init__(self, out: Path, device, quick: bool):
-        from minrnn.harness.records import provenance
+    def __init__(self, out: Path, device, quick: bool, config: dict, replace: bool = False):
+        from minrnn.harness.records import check_replace, provenance
 
-        self.device, self.quick = device, quick
+        self.device, self.quick, self.config = device, quick, config
         self.provenance = provenance(device)
         name = self.provenance["device_name"] + (" dry run" if quick else "")
         self.name = name
         self.slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
         self.out = out
+        check_replace(out / f"{self.slug}.json", config, replace)
         self.checks: dict[str, list[dict]] = {}
 
     def add(self, check: str, rows: list[dict]) -> None:
         from minrnn.harness.records import write_json_atomic, write_text_atomic
 
         self.checks[check] = rows
-        record = {"device": self.name, "quick": self.quick, "provenance": self.provenance, "checks": self.checks}
+        record = {"device": self.name, "quick": self.quick, "config": self.config, "provenance": self.provenance}
+        record["checks"] = self.checks
         write_json_atomic(self.out / f"{self.slug}.json", record)
         write_text_atomic(self.out / f"{self.slug}.md", self.markdown())
 

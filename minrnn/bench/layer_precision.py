@@ -22,6 +22,7 @@ os.environ.setdefault("TRITON_INTERPRET", "1")  # the Triton backend on CPU tens
 import torch  # noqa: E402
 
 from minrnn import MinGRU, MinLSTM  # noqa: E402
+from minrnn.harness import records  # noqa: E402
 from minrnn.harness.records import provenance, write_json_atomic, write_text_atomic  # noqa: E402
 
 HALF = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -59,15 +60,18 @@ def add_arguments(ap) -> None:
     ap.add_argument("--lengths", type=int, nargs="+", default=[4096, 65536])
     ap.add_argument("--channels", type=int, default=64)
     ap.add_argument("--out", type=Path, default=Path("results/core"))
+    records.add_replace_argument(ap)
 
 
 def run(args, error) -> int:
     """Every case measured, then the table and its record written."""
     if min(args.lengths) < 1 or args.channels < 1:
         error("lengths and channels must be positive")
+    config = records.args_config(args)
+    records.check_replace(args.out / "layer_precision.json", config, args.replace)
     rows = [measure(*case, args.channels) for case in cases(args.lengths)]
     table = report(rows, args)
-    record = {"benchmark": "layer_precision", "config": vars(args) | {"out": str(args.out)}, "rows": rows}
+    record = {"benchmark": "layer_precision", "config": config, "rows": rows}
     write_json_atomic(args.out / "layer_precision.json", record | {"provenance": provenance()})
     write_text_atomic(args.out / "layer_precision.md", table)
     print("\n" + table)

@@ -21,6 +21,7 @@ from torch import nn
 from minrnn import MinGRU, MinLSTM
 from minrnn.baselines.loop_rnn import LoopGRU, LoopLSTM
 from minrnn.bench import timing
+from minrnn.harness import records
 from minrnn.harness.records import provenance, write_json_atomic, write_text_atomic
 from minrnn.reports.runs import paper_reference
 
@@ -155,6 +156,7 @@ def add_arguments(ap) -> None:
     )
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default, 1 on a loaded machine)")
     ap.add_argument("--out", type=Path, default=Path("results/bench"))
+    records.add_replace_argument(ap)
 
 
 def run(args, error) -> int:
@@ -163,6 +165,8 @@ def run(args, error) -> int:
         error("lengths, batch, dim and repeats must be positive")
     if args.budget is not None and args.budget <= 0:
         error("budget must be positive")
+    config = records.args_config(args)
+    records.check_replace(args.out / "layers.json", config, args.replace, say=timing.say)
     before = timing.load_average()
     torch.set_num_threads(args.threads or timing.threads_for(before, timing.cores(), torch.get_num_threads()))
     timing.say(
@@ -177,7 +181,7 @@ def run(args, error) -> int:
     record = summarise(times) | {"skipped": skipped, "load": load}
     table = report(record, list(mods), args)
     print("\n" + table)
-    record = {"benchmark": "layers", "config": vars(args) | {"out": str(args.out)}, "provenance": provenance()} | record
+    record = {"benchmark": "layers", "config": config, "provenance": provenance()} | record
     write_json_atomic(args.out / "layers.json", record)
     write_text_atomic(args.out / "layers.md", table)
     return 0

@@ -22,7 +22,7 @@ from torch.profiler import ProfilerActivity, profile
 
 from minrnn.bench import ROOT
 from minrnn.bench.grid import BENCH_OVERRIDES, MODELS, build_model, describe, training_step
-from minrnn.harness import registry
+from minrnn.harness import records, registry
 from minrnn.harness.records import provenance, write_json_atomic, write_text_atomic
 
 # the paper's models and the RNNs they replace, each as configured (registry order)
@@ -80,6 +80,7 @@ def add_arguments(ap) -> None:
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds of unprofiled timed steps")
     ap.add_argument("--set", dest="overrides", nargs="*", default=[], help="Hydra overrides, e.g. task.arch.dim=32")
     ap.add_argument("--out", type=Path, default=ROOT / "results/efficiency")
+    records.add_replace_argument(ap)
 
 
 def run(args, error) -> int:
@@ -89,10 +90,11 @@ def run(args, error) -> int:
         error(f"unknown models {unknown}; choose from {', '.join(MODELS)}")
     if min(args.lengths) < 1 or args.batch < 1 or args.rounds < 1:
         error("lengths, batch and rounds must be positive")
+    config = records.args_config(args, fixed_overrides=BENCH_OVERRIDES)
+    records.check_replace(args.out / "profile_cpu.json", config, args.replace)
     rows = [row for T in args.lengths for row in measure_length(args, T)]
     table = report(rows, args)
     print("\n" + table)
-    config = vars(args) | {"out": str(args.out), "fixed_overrides": BENCH_OVERRIDES}
     record = {
         "benchmark": "profile_step",
         "config": config,

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from minrnn import g
+from minrnn.harness import records
 from minrnn.harness.records import provenance, write_json_atomic, write_text_atomic
 from minrnn.ops.reference import scan_log, scan_vanilla_parallel
 from minrnn.scan import scan
@@ -49,12 +50,15 @@ def add_arguments(ap) -> None:
     ap.add_argument("--lengths", type=int, nargs="+", default=[64, 512, 1024, 4096, 65536])
     ap.add_argument("--channels", type=int, default=64)
     ap.add_argument("--out", type=Path, default=Path("results/core"))
+    records.add_replace_argument(ap)
 
 
 def run(args, error) -> int:
     """Every backend at every length against the float64 loop; the table and its record written."""
     if min(args.lengths) < 1 or args.channels < 1:
         error("lengths and channels must be positive")
+    config = records.args_config(args)
+    records.check_replace(args.out / "scan_accuracy.json", config, args.replace)
     torch.manual_seed(0)
     rows = [row for T in args.lengths for row in measure_length(T, args.channels)]
     lines = [
@@ -72,10 +76,7 @@ def run(args, error) -> int:
     ]
     table = "\n".join(lines) + "\n"
     print(table)
-    write_json_atomic(
-        args.out / "scan_accuracy.json",
-        {"rows": rows, "config": {"lengths": args.lengths, "channels": args.channels}, "provenance": provenance()},
-    )
+    write_json_atomic(args.out / "scan_accuracy.json", {"rows": rows, "config": config, "provenance": provenance()})
     write_text_atomic(args.out / "scan_accuracy.md", table)
     return 0
 

@@ -25,7 +25,7 @@ import torch
 
 from minrnn.bench import ROOT, timing
 from minrnn.bench.speed_rows import RATIOS, Unavailable, default_backend, rows
-from minrnn.harness.records import provenance, write_json_atomic, write_text_atomic
+from minrnn.harness.records import add_replace_argument, check_replace, provenance, write_json_atomic, write_text_atomic
 
 SCALES = {  # scale cpu: this 2-core machine, a budget; gpu: the full grid; dry: every row's code path, seconds
     "gpu": {"lengths": [512, 2048, 8192, 65536], "batches": [1, 16, 64], "dim": 64, "rounds": 7,
@@ -230,6 +230,7 @@ def add_arguments(ap) -> None:
     )
     ap.add_argument("--net-batch", type=int, default=64, help="batch of the Table 2 network's steps")
     ap.add_argument("--out", type=Path, help="default results/bench (cpu), results/gpu (gpu), outputs/ (dry run)")
+    add_replace_argument(ap)
 
 
 def run(args, error) -> int:
@@ -244,6 +245,8 @@ def run(args, error) -> int:
     if cfg["budget"] <= 0 or args.threads < 0 or args.net_batch < 1:
         error("budget and net-batch must be positive, threads >= 0")
     out = args.out or ROOT / {"cpu": "results/bench", "gpu": "results/gpu", "dry": "outputs/speed_card_dry"}[scale]
+    # the thread count is the machine's choice (--threads 0: by the load), kept in the record, not compared
+    check_replace(out / "speed_card.json", cfg | {"net_batch": args.net_batch}, args.replace, ("threads",), timing.say)
     before = timing.load_average()
     if device.type == "cpu":  # on a loaded machine the threads of one operator wait on each other (timing.threads_for)
         torch.set_num_threads(args.threads or timing.threads_for(before, timing.cores(), torch.get_num_threads()))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import importlib.metadata
+import json
 import os
 import platform
 import subprocess
@@ -98,6 +99,9 @@ def provenance(device: str | torch.device = "cpu") -> dict:
     }
 
 
+UNRECORDED = "unrecorded"  # a config key that one side lacks
+
+
 class OtherConfig(ValueError):
     """A result on disk came from a run with another config: no run writes over it unless asked to."""
 
@@ -112,19 +116,59 @@ def same_config(
 ) -> str:
     """Check before a run that writes ``path``: 'new' (nothing there), 'same' (a result of this ``config``,
     which the run replaces) or 'replaced' (another config's, and ``replace`` was given); otherwise raise
-    OtherConfig naming what differs. ``config_of(path)`` reads the config of the result there."""
+    OtherConfig naming what differs. ``config_of(path)`` reads the config of the result there; a key it
+    lacks (a result saved before the key was recorded) is an unknown value: another config."""
     path = Path(path)
     if not path.exists():
         return "new"
     theirs = config_of(path)
-    if theirs == config:
+    differs = (
+        [k for k in sorted(set(theirs) | set(config)) if theirs.get(k, UNRECORDED) != config.get(k, UNRECORDED)]
+        if isinstance(theirs, dict)
+        else None
+    )
+    if (theirs == config) if differs is None else not differs:
         return "same"
     if replace:
         return "replaced"
-    differs = (
-        [k for k in sorted(set(theirs) | set(config)) if theirs.get(k) != config.get(k)]
-        if isinstance(theirs, dict)
-        else []
-    )
-    diff = "; ".join(f"{k}: {theirs.get(k)!r} there, {config.get(k)!r} now" for k in differs) or f"{theirs!r}"
+
+    def shown(c: dict, k: str) -> str:
+        return repr(c[k]) if k in c else UNRECORDED
+
+    diff = "; ".join(f"{k}: {shown(theirs, k)} there, {shown(config, k)} now" for k in differs or []) or f"{theirs!r}"
     raise OtherConfig(f"{path} holds {what} ({diff}); rerun with {flag} to replace it, or choose another name or --out")
+
+
+def add_replace_argument(ap) -> None:
+    ap.add_argument("--replace", action="store_true", help="write over a result of another config (check_replace)")
+
+
+def args_config(args, **fixed) -> dict:
+    """A run's arguments as its record's config: ``--replace`` (how it writes, not what it measures) left
+    out, paths as text, and ``fixed`` (settings of the code that the run depends on) added."""
+    return {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "replace"} | fixed
+
+
+def check_replace(path: str | Path, config: dict, replace: bool, ignore: tuple[str, ...] = ("out",), say=print) -> str:
+    """Every writer of a result under results/ calls this before its work starts (no run writes over
+    the result of a run with another config): ``config``, what the run will record as its "config", is
+    compared with the "config" of the JSON record at ``path`` (same_config), leaving out the keys in
+    ``ignore``: where it writes (``out``) and what the machine chose rather than the command (the speed
+    card's thread count). A record saved before a key was recorded lacks it, an unknown value: refused
+    unless ``replace``. Raises OtherConfig naming the file and the keys that differ (one line and exit 2
+    through minrnn.cli.run); says so when the run will replace what is there."""
+    from minrnn.reader import read_json
+
+    def comparable(c) -> dict:
+        return {k: v for k, v in c.items() if k not in ignore}
+
+    def config_of(p: Path) -> dict:
+        record = read_json(p)
+        return comparable((record.get("config") if isinstance(record, dict) else None) or {})
+
+    mine = comparable(json.loads(json.dumps(config, default=str)))  # as the JSON will hold it: lists, text
+    status = same_config(path, mine, config_of, replace)
+    if status != "new":
+        why = "a result of the same config" if status == "same" else "a result of another config (--replace)"
+        say(f"{path} holds {why}: this run replaces it")
+    return status
