@@ -121,3 +121,61 @@ def test_a_config_is_the_same_only_when_every_key_but_out_is_there_with_the_same
         named = {k for k in keys | {"out"} if f"{k}: " in str(e.value)}
         assert named == differs and str(path) in str(e.value)  # a key missing on one side is unrecorded, not None
         assert json.loads(path.read_text())["config"] == theirs
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.floats(allow_infinity=True) | st.text("ab1", max_size=2),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text("xy", max_size=2), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(config=st.dictionaries(st.text("abc", min_size=1, max_size=2), JSON, max_size=4))
+def test_a_rerun_of_the_same_config_is_the_same_whatever_its_values_and_true_is_not_1(tmp_path_factory, config):
+    path = tmp_path_factory.mktemp("result") / "r.json"
+    path.write_text(json.dumps({"config": config}))  # NaN included: NaN != NaN must not refuse a rerun forever
+    mine = {k: tuple(v) if isinstance(v, list) else v for k, v in config.items()}  # a tuple is the list JSON holds
+    assert records.check_replace(path, mine, False, say=lambda line: None) == "same"
+    flipped = {k: int(v) if isinstance(v, bool) else v for k, v in config.items()}
+    if any(isinstance(v, bool) for v in config.values()):  # true and 1 are other configs
+        with pytest.raises(records.OtherConfig):
+            records.check_replace(path, flipped, False, say=lambda line: None)
+
+
+DAMAGED = {  # what is at <out>/scan_accuracy.json (or beside it) before a run: never read as "new", never a traceback
+    "truncated": ('{"config": {"len', "not JSON"),
+    "empty": ("", "not JSON"),
+    "a list": ("[1, 2]", "channels: unrecorded there"),
+    "a config that is a list": ('{"config": [1]}', "a record with no config: [1]"),
+    "a config that is text": ('{"config": "abc"}', "a record with no config: 'abc'"),
+    "too large": ('{"config": {}, "x": "' + "a" * (9 * 2**20) + '"}', "more than the"),
+    "only its table": (None, "scan_accuracy.md is there without its record scan_accuracy.json"),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGED))
+def test_a_damaged_or_missing_record_is_refused_in_one_line_and_replaced_when_asked(
+    damage, tmp_path, monkeypatch, capsys
+):
+    from minrnn.bench import scan_accuracy
+
+    monkeypatch.setattr(scan_accuracy, "measure_length", work)
+    text, reason = DAMAGED[damage]
+    path, table = tmp_path / "scan_accuracy.json", tmp_path / "scan_accuracy.md"
+    table.write_text("another config's table\n")
+    if text is not None:
+        path.write_text(text)
+    code, _, err = call("scan_accuracy", ["--out", str(tmp_path)], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and reason in err and "--replace" in err, err
+    assert table.read_text() == "another config's table\n" and (text is None) is not path.exists()
+    with pytest.raises(Worked):  # --replace writes over what no run can read
+        call("scan_accuracy", ["--out", str(tmp_path), "--replace"], capsys)
+
+
+def test_a_folder_where_the_record_goes_is_refused_before_the_work_even_with_replace(tmp_path, monkeypatch, capsys):
+    from minrnn.bench import scan_accuracy
+
+    monkeypatch.setattr(scan_accuracy, "measure_length", work)
+    (tmp_path / "scan_accuracy.json").mkdir()
+    code, _, err = call("scan_accuracy", ["--out", str(tmp_path), "--replace"], capsys)
+    assert code == 2 and "is a folder, where this run writes a file" in err and "Traceback" not in err, err

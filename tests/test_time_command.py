@@ -68,7 +68,7 @@ def test_a_timing_of_another_config_is_never_written_over_unless_replace_is_give
     del old["cwd_kind"], old["conditions"]
     (out / "old.json").write_text(json.dumps(old))
     refused = run(tmp_path, "old", "--conditions", "quiet", "--out", str(out), *touch)
-    assert refused.returncode == 2 and "cwd_kind: None there" in refused.stderr
+    assert refused.returncode == 2 and "cwd_kind: unrecorded there" in refused.stderr  # not None: missing
 
 
 def test_the_kind_of_folder_is_part_of_a_timings_config(tmp_path):
@@ -87,3 +87,15 @@ def test_the_kind_of_folder_is_part_of_a_timings_config(tmp_path):
     (clone / ".venv").mkdir()
     (clone / ".venv" / "x").write_text("built")
     assert cwd_kind(clone) == "a used clone"
+
+
+def test_a_command_with_other_words_or_an_unreadable_timing_is_another_config(tmp_path):
+    out = tmp_path / "timings"
+    assert run(tmp_path, "w", "--out", str(out), "--", "true", "a b").returncode == 0
+    assert json.loads((out / "w.json").read_text())["command"] == "true 'a b'"  # as a shell reruns it
+    split = run(tmp_path, "w", "--out", str(out), "--", "true", "a", "b")  # not the same command
+    assert split.returncode == 2 and "command: \"true 'a b'\" there, 'true a b' now" in split.stderr, split.stderr
+    (out / "w.json").write_text("[1]")  # not a timing: one line, never a traceback
+    listed = run(tmp_path, "w", "--out", str(out), "--", "true")
+    assert listed.returncode == 2 and len(listed.stderr.splitlines()) == 1 and "--replace" in listed.stderr
+    assert run(tmp_path, "w", "--out", str(out), "--replace", "--", "true").returncode == 0

@@ -8,8 +8,10 @@ from __future__ import annotations
 import datetime
 import importlib.metadata
 import json
+import math
 import os
 import platform
+import reprlib
 import subprocess
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import torch
 
 from minrnn.files import write_json as write_json_atomic  # noqa: F401  (re-exported)
 from minrnn.files import write_text as write_text_atomic  # noqa: F401
+from minrnn.reader import UnreadableFile
 
 REPO = Path(__file__).resolve().parents[2]
 # What every run summary under results/ carries (written by minrnn-train, required by the table scripts).
@@ -106,6 +109,20 @@ class OtherConfig(ValueError):
     """A result on disk came from a run with another config: no run writes over it unless asked to."""
 
 
+def same_value(a, b) -> bool:
+    """Two config values as JSON holds them: NaN is NaN (a rerun of a NaN setting is the same config),
+    true is not 1, a list is its tuple, a dict compares key by key; else ``==`` (1 is 1.0)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(map(same_value, a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
+    return a == b
+
+
 def same_config(
     path: str | Path,
     config: dict,
@@ -113,30 +130,47 @@ def same_config(
     replace: bool = False,
     what: str = "a result of another config",
     flag: str = "--replace",
+    companions: tuple[str | Path, ...] = (),
 ) -> str:
-    """Check before a run that writes ``path``: 'new' (nothing there), 'same' (a result of this ``config``,
-    which the run replaces) or 'replaced' (another config's, and ``replace`` was given); otherwise raise
-    OtherConfig naming what differs. ``config_of(path)`` reads the config of the result there; a key it
-    lacks (a result saved before the key was recorded) is an unknown value: another config."""
+    """Check before a run that writes ``path`` (and its ``companions``, the files written beside it): 'new'
+    (none there), 'same' (a result of this ``config``, which the run replaces) or 'replaced' (another
+    config's, and ``replace`` was given); otherwise raise OtherConfig naming what differs. ``config_of(path)``
+    reads the config of the result there; a key it lacks (a result saved before the key was recorded) is an
+    unknown value: another config; so is a record that cannot be read, and a companion without its record."""
     path = Path(path)
-    if not path.exists():
-        return "new"
-    theirs = config_of(path)
+    if path.is_dir():
+        raise OtherConfig(f"{path} is a folder, where this run writes a file; choose another name or --out")
+    again = f"rerun with {flag} to replace it, or choose another name or --out"
+    if not os.path.lexists(path):
+        there = [c for c in map(Path, companions) if os.path.lexists(c)]
+        if not there or replace:
+            return "replaced" if there else "new"
+        raise OtherConfig(f"{there[0]} is there without its record {path.name}: {what} (unknown); {again}")
+    try:
+        theirs = config_of(path)
+    except UnreadableFile as e:
+        if replace:
+            return "replaced"
+        raise OtherConfig(f"{path} holds {what} (unknown: {e.reason}); {again}") from None
     differs = (
-        [k for k in sorted(set(theirs) | set(config)) if theirs.get(k, UNRECORDED) != config.get(k, UNRECORDED)]
+        [
+            k
+            for k in sorted(set(theirs) | set(config))
+            if not same_value(theirs.get(k, UNRECORDED), config.get(k, UNRECORDED))
+        ]
         if isinstance(theirs, dict)
         else None
     )
-    if (theirs == config) if differs is None else not differs:
+    if not differs and differs is not None:
         return "same"
     if replace:
         return "replaced"
 
     def shown(c: dict, k: str) -> str:
-        return repr(c[k]) if k in c else UNRECORDED
+        return reprlib.repr(c[k]) if k in c else UNRECORDED
 
-    diff = "; ".join(f"{k}: {shown(theirs, k)} there, {shown(config, k)} now" for k in differs or []) or f"{theirs!r}"
-    raise OtherConfig(f"{path} holds {what} ({diff}); rerun with {flag} to replace it, or choose another name or --out")
+    diff = "; ".join(f"{k}: {shown(theirs, k)} there, {shown(config, k)} now" for k in differs or [])
+    raise OtherConfig(f"{path} holds {what} ({diff or 'a record with no config: ' + reprlib.repr(theirs)}); {again}")
 
 
 def add_replace_argument(ap) -> None:
@@ -149,25 +183,35 @@ def args_config(args, **fixed) -> dict:
     return {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "replace"} | fixed
 
 
-def check_replace(path: str | Path, config: dict, replace: bool, ignore: tuple[str, ...] = ("out",), say=print) -> str:
+def check_replace(
+    path: str | Path,
+    config: dict,
+    replace: bool,
+    ignore: tuple[str, ...] = ("out",),
+    say=print,
+    companions: tuple[str, ...] = (".md",),
+) -> str:
     """Every writer of a result under results/ calls this before its work starts (no run writes over
     the result of a run with another config): ``config``, what the run will record as its "config", is
     compared with the "config" of the JSON record at ``path`` (same_config), leaving out the keys in
     ``ignore``: where it writes (``out``) and what the machine chose rather than the command (the speed
     card's thread count). A record saved before a key was recorded lacks it, an unknown value: refused
-    unless ``replace``. Raises OtherConfig naming the file and the keys that differ (one line and exit 2
-    through minrnn.cli.run); says so when the run will replace what is there."""
+    unless ``replace``; so is a record that cannot be read, and a file the run also writes beside it
+    (``companions``: the same name with these suffixes, its table) that is there without the record.
+    Raises OtherConfig naming the file and the keys that differ (one line and exit 2 through
+    minrnn.cli.run); says so when the run will replace what is there."""
     from minrnn.reader import read_json
 
-    def comparable(c) -> dict:
-        return {k: v for k, v in c.items() if k not in ignore}
+    def comparable(c):  # a record's "config" that is not a dict is another config, shown as it is
+        return {k: v for k, v in c.items() if k not in ignore} if isinstance(c, dict) else c
 
     def config_of(p: Path) -> dict:
         record = read_json(p)
         return comparable((record.get("config") if isinstance(record, dict) else None) or {})
 
     mine = comparable(json.loads(json.dumps(config, default=str)))  # as the JSON will hold it: lists, text
-    status = same_config(path, mine, config_of, replace)
+    beside = tuple(Path(path).with_suffix(suffix) for suffix in companions)
+    status = same_config(path, mine, config_of, replace, companions=beside)
     if status != "new":
         why = "a result of the same config" if status == "same" else "a result of another config (--replace)"
         say(f"{path} holds {why}: this run replaces it")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -48,13 +49,18 @@ def cwd_kind(folder: Path) -> str:
     return "a used clone" if git("status", "--porcelain", "--ignored") else "a fresh clone"
 
 
+def config_of(timing) -> dict:
+    """The keys of CONFIG a saved timing holds (a record that is not a JSON object: itself, another config)."""
+    return {k: timing[k] for k in CONFIG if k in timing} if isinstance(timing, dict) else timing
+
+
 def record(args, kind: str, seconds: float, code: int, load_before: float) -> dict:
     """The measurement as committed: what ran, where, how long, and on what machine at which commit."""
     origin = provenance()
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=args.cwd, capture_output=True, text=True).stdout.strip()
     return {
         "name": args.name,
-        "command": " ".join(args.command),
+        "command": shlex.join(args.command),
         "what": args.what,
         "cwd": str(args.cwd),
         "cwd_kind": kind,
@@ -75,9 +81,9 @@ def run(args, error) -> int:
     if not args.cwd.is_dir():
         error(f"--cwd {args.cwd} is not a folder")
     kind, path = cwd_kind(args.cwd), args.out / f"{args.name}.json"
-    mine = {"command": " ".join(args.command), "cwd_kind": kind, "conditions": args.conditions}
+    mine = {"command": shlex.join(args.command), "cwd_kind": kind, "conditions": args.conditions}
     earlier = same_config(  # before the command runs: an old timing lacking these keys is another config
-        path, mine, lambda p: {k: read_json(p).get(k) for k in CONFIG}, args.replace, "a timing of another config"
+        path, mine, lambda p: config_of(read_json(p)), args.replace, "a timing of another config"
     )
     if earlier != "new":
         why = "same config" if earlier == "same" else "--replace"
