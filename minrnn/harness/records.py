@@ -200,7 +200,7 @@ def check_replace(
     (``companions``: the same name with these suffixes, its table) that is there without the record.
     Raises OtherConfig naming the file and the keys that differ (one line and exit 2 through
     minrnn.cli.run); says so when the run will replace what is there."""
-    from minrnn.reader import read_json
+    from minrnn.reader import parse_json, read_json
 
     def comparable(c):  # a record's "config" that is not a dict is another config, shown as it is
         return {k: v for k, v in c.items() if k not in ignore} if isinstance(c, dict) else c
@@ -209,7 +209,7 @@ def check_replace(
         record = read_json(p)
         return comparable((record.get("config") if isinstance(record, dict) else None) or {})
 
-    mine = comparable(json.loads(json.dumps(config, default=str)))  # as the JSON will hold it: lists, text
+    mine = comparable(parse_json(path, json.dumps(config, default=str)))  # as the JSON will hold it: lists, text
     beside = tuple(Path(path).with_suffix(suffix) for suffix in companions)
     status = same_config(path, mine, config_of, replace, companions=beside)
     if status != "new":
