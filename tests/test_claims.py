@@ -162,9 +162,14 @@ def test_a_bad_results_file_is_left_out_not_a_crash(tmp_path):
     assert verdicts(results)["table1-depth"] == NOT_RUN  # minLSTM missing; the broken file ignored
 
 
-def test_the_committed_claims_are_what_the_committed_results_give():
+def test_the_committed_claims_are_what_the_committed_results_give(tmp_path):
+    """As make claims computes them: every claim's rule, then the pre-registered outcomes of every complete
+    seed matrix (minrnn.reports.prereg_decide; its verdict files go to tmp_path here)."""
+    from minrnn.reports.prereg_decide import with_preregistered
+
     committed = json.loads((ROOT / "results" / "claims_cpu.json").read_text())["claims"]
-    assert [(r["id"], r["verdict"], r["ours"]) for r in evaluate(ROOT / "results", "cpu")] == [
+    rows = with_preregistered(evaluate(ROOT / "results", "cpu"), ROOT / "results", tmp_path, "cpu")
+    assert [(r["id"], r["verdict"], r["ours"]) for r in rows] == [
         (r["id"], r["verdict"], r["ours"]) for r in committed
     ]
 
