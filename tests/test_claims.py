@@ -169,9 +169,7 @@ def test_the_committed_claims_are_what_the_committed_results_give(tmp_path):
 
     committed = json.loads((ROOT / "results" / "claims_cpu.json").read_text())["claims"]
     rows = with_preregistered(evaluate(ROOT / "results", "cpu"), ROOT / "results", tmp_path, "cpu")
-    assert [(r["id"], r["verdict"], r["ours"]) for r in rows] == [
-        (r["id"], r["verdict"], r["ours"]) for r in committed
-    ]
+    assert [(r["id"], r["verdict"], r["ours"]) for r in rows] == [(r["id"], r["verdict"], r["ours"]) for r in committed]
 
 
 def test_the_claims_table_of_the_results_report_is_the_committed_claims():
