@@ -34,7 +34,7 @@ WRITERS = {
     "layer_precision": ("layer_precision.json", "measure", [], "results/core/layer_precision.json", {}),
     "profile_step": ("profile_cpu.json", "measure_length", [], "results/efficiency/profile_cpu.json", {}),
     "speed_card": ("speed_card.json", "layer_grid", ["--scale", "cpu"], "results/bench/speed_card.json", {}),
-    # committed before its config was recorded: every capability, not --quick
+    # every capability, not --quick (the config was added to the committed record with its summary form)
     "gpu_compile": (
         "compile_triton-{triton}.json",
         "minrnn.triton_targets.check",

@@ -39,6 +39,24 @@ def report(rows: list[dict], version: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def detail(rows: list[dict], quick: bool) -> dict:
+    """What the JSON keeps: every row for --quick (a few dozen); for the full matrix (thousands, megabytes)
+    per GPU generation and kernel the variants, compiled, most registers, spill bytes and 32-bit row
+    offsets, and every failing row whole."""
+    if quick:
+        return {"rows": rows}
+    summary = defaultdict(lambda: {"variants": 0, "compiled": 0, "max_registers": 0, "spill_bytes": 0, "int32": 0})
+    for r in rows:
+        s = summary[f"sm_{r['capability']} {r['kernel'].split()[0]}"]
+        s["variants"] += 1
+        if "registers" in r:
+            s["compiled"] += 1
+            s["max_registers"] = max(s["max_registers"], r["registers"])
+            s["spill_bytes"] += r["spill_stores"] + r["spill_loads"]
+            s["int32"] += r["int32_row_offsets"]
+    return {"summary": dict(summary), "failing": [r for r in rows if not r["ok"]]}
+
+
 def add_arguments(ap) -> None:
     from minrnn.harness.records import add_replace_argument
 
@@ -71,7 +89,7 @@ def run(args, error) -> int:
     jobs = [(v, c) for c in caps for v in variants]
     rows = [TT.check(v, c) for v, c in tqdm(jobs, desc="compile", unit="kernel", disable=not sys.stderr.isatty())]
     text = report(rows, triton.__version__)
-    record = {"triton": triton.__version__, "config": config, "rows": rows, "provenance": provenance()}
+    record = {"triton": triton.__version__, "config": config, **detail(rows, args.quick), "provenance": provenance()}
     write_json_atomic(args.out / f"{stem}.json", record)
     write_text_atomic(args.out / f"{stem}.md", text)
     print(text, end="")
