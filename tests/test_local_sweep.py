@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from minrnn.harness.local_sweep import ENV, SweepStop
+from minrnn.harness.local_sweep import ENV, LocalSweepSignals, SweepStop
 from minrnn.harness.trainer import StopSignals
 
 SEEDS = (0, 1, 2)  # two workers: two runs start, the third is queued
-STEPS = 150
+STEPS = 600  # long enough that the first run rarely finishes before the second has logged two steps
 
 
 def sweep_command(tmp: Path) -> list[str]:
@@ -68,18 +68,36 @@ def interrupt(tmp: Path, sig: int, to_group: bool):
     return proc, err, {int(d.name.split("-s")[1].split("-")[0]): d for d in runs.glob("mingru-L1-s*")}
 
 
+def listed(err: str) -> dict[int, str]:
+    """Where the stop message says each seed's run stands (each seed listed once)."""
+    lines = [ln.strip() for ln in err.splitlines() if ln.startswith("  selective_copy/")]
+    seeds = [int(ln.split("-s")[1].split("-")[0]) for ln in lines]
+    assert sorted(seeds) == list(SEEDS), err[-2000:]
+    return {seed: ln.split(": ", 1)[1] for seed, ln in zip(seeds, lines, strict=True)}
+
+
 def assert_stopped(tmp, proc, err, dirs, sig):
-    """Exit 128 + sig, no traceback, both running runs checkpointed and listed, the queued one not
-    started, no result written, and no process of the sweep left running."""
+    """Exit 128 + sig, no traceback, every run of the sweep listed as it stands on disk, no process of
+    the sweep left running. Unless a run finished before the signal reached it (a loaded machine), both
+    running runs checkpointed and the queued one did not start."""
     assert proc.returncode == 128 + sig, err[-2000:]
     assert "Traceback" not in err and "leaked" not in err, err[-2000:]
     assert f"sweep stopped by {signal.Signals(sig).name}" in err and "Rerun the same command to resume." in err
-    stopped = [line for line in err.splitlines() if "checkpoint saved" in line and line.startswith("  ")]
-    assert len(stopped) == 2, err[-2000:]
-    assert f"mingru-L1-s{SEEDS[-1]}-" in err.split("not started")[0].splitlines()[-1]
-    for seed in SEEDS[:2]:
-        assert (dirs[seed] / "checkpoint.pt").exists()
-    assert not list((tmp / "results").rglob("*.json"))  # a stopped run writes no result
+    where = listed(err)
+    results = tmp / "results" / "selective_copy" / "cpu"
+    for seed, state in where.items():
+        result = [p for p in results.glob(f"mingru-L1-s{seed}-*.json")] if results.exists() else []
+        if state.endswith("checkpoint saved"):
+            assert state.startswith("stopped at step ") and (dirs[seed] / "checkpoint.pt").exists()
+            assert not result  # a stopped run writes no result
+        elif state == "finished, result saved":
+            assert len(result) == 1
+        else:
+            assert state == "not started" and not (seed in dirs and logged_steps(dirs[seed])), (seed, state)
+    if "finished, result saved" not in where.values():
+        assert all(where[s].endswith("checkpoint saved") for s in SEEDS[:2]), err[-2000:]
+        assert where[SEEDS[-1]] == "not started", err[-2000:]
+    assert any(state.endswith("checkpoint saved") for state in where.values()), err[-2000:]
     deadline = time.monotonic() + 30
     while alive_in_session(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -94,10 +112,12 @@ def test_ctrl_c_to_a_sweep_checkpoints_every_run_and_leaves_nothing_running(tmp_
 def test_sigterm_to_the_parent_reaches_the_workers_and_a_rerun_resumes_every_run(tmp_path):
     proc, err, dirs = interrupt(tmp_path, signal.SIGTERM, to_group=False)
     assert_stopped(tmp_path, proc, err, dirs, signal.SIGTERM)
+    where = listed(err)
     done = subprocess.run(sweep_command(tmp_path), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
-    for seed in SEEDS[:2]:
-        assert f"resuming {dirs[seed]} from step" in done.stdout
+    for seed, state in where.items():
+        if state.endswith("checkpoint saved"):
+            assert f"resuming {dirs[seed]} from step" in done.stdout
     for seed in SEEDS:  # the log holds every step once: resuming cut what followed the checkpoint
         assert logged_steps(dirs[seed]) == list(range(5, STEPS + 1, 5)), seed
     assert len(list((tmp_path / "results" / "selective_copy" / "cpu").glob("*.json"))) == 3
@@ -157,3 +177,29 @@ def test_a_bad_value_anywhere_in_a_sweep_is_found_before_any_run_starts(tmp_path
     assert out.returncode == 2 and "run 2 of 3 of the sweep" in out.stderr and "seed=-1" in out.stderr
     assert out.stderr.strip().count("\n") == 0 and not (tmp_path / "results").exists()
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_stopped_sweep_lists_every_run_finished_and_failed_ones_too(tmp_path, capsys, monkeypatch):
+    """The stop message names every run where it stands: one that finished before the signal and one
+    that failed are listed beside the stopped and queued ones, not dropped."""
+    monkeypatch.setenv(ENV, str(tmp_path))  # on_multirun_end pops it
+    callback = LocalSweepSignals()
+    (tmp_path / "workers").mkdir()
+    callback.sweep = SweepStop(tmp_path, parent=False)
+    callback.sweep.report("a-s0: finished, result saved")
+    callback.sweep.report("a-s1: stopped at step 7, checkpoint saved")
+    callback.sweep.fail("a-s2: non-finite loss at step 3")
+    callback.sweep.report("a-s3: not started")
+    (tmp_path / "signal").write_text(str(int(signal.SIGTERM)))
+    with pytest.raises(SystemExit) as stop:
+        callback.on_multirun_end(None)
+    assert stop.value.code == 128 + signal.SIGTERM
+    err = capsys.readouterr().err
+    lines = [ln.strip() for ln in err.splitlines() if ln.startswith("  ")]
+    assert lines == [
+        "a-s0: finished, result saved",
+        "a-s1: stopped at step 7, checkpoint saved",
+        "a-s3: not started",
+        "a-s2: non-finite loss at step 3 (failed)",
+    ]
+    assert not tmp_path.exists()  # the sweep's folder is removed

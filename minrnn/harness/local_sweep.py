@@ -1,7 +1,8 @@
 """Ctrl-C (SIGINT) or SIGTERM to a local sweep (``-m``, ``hydra/launcher=local`` or Hydra's basic
 launcher) stops it the way it stops a single run: every running run finishes its step, saves a
-checkpoint and stops, queued runs do not start, and ``minrnn-train`` lists where each run stopped
-and exits with 128 + the signal, leaving no worker behind. Rerunning the sweep resumes every run.
+checkpoint and stops, queued runs do not start, and ``minrnn-train`` lists where each run of the sweep
+stands (stopped with its checkpoint, not started, finished, failed) and exits with 128 + the signal,
+leaving no worker behind. Rerunning the sweep resumes every run.
 
 The signal is noted in a folder the sweep's processes share (``$MINRNN_LOCAL_SWEEP``): the parent
 forwards it to the workers that have joined (a signal sent to the parent alone reaches them too), and
@@ -133,7 +134,7 @@ class LocalSweepSignals(Callback):
                 )
                 sys.exit(1)
             return
-        lines = "".join(f"\n  {line}" for line in reports)
+        lines = "".join(f"\n  {line}" for line in reports) + "".join(f"\n  {line} (failed)" for line in failures)
         print(
             f"minrnn-train: sweep stopped by {signal.Signals(signum).name}:{lines}\nRerun the same command to resume.",
             file=sys.stderr,

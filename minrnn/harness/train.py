@@ -317,6 +317,8 @@ def main(cfg: DictConfig) -> None:
         return
     try:
         run(cfg, sweep)
+        if sweep:  # listed if a signal stops the sweep: a run that finished before it is not lost
+            sweep.report(f"{cfg.run_name}: finished, result saved")
     except Preempted as e:
         if sweep:  # the parent reports it and exits once every run has stopped
             sweep.report(f"{cfg.run_name}: stopped at step {e.step}, checkpoint saved")
