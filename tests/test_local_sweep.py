@@ -15,21 +15,23 @@ from minrnn.harness.local_sweep import ENV, LocalSweepSignals, SweepStop
 from minrnn.harness.trainer import StopSignals
 
 SEEDS = (0, 1, 2)  # two workers: two runs start, the third is queued
-STEPS = 600  # long enough that the first run rarely finishes before the second has logged two steps
+ENDLESS = 10**6  # steps: no run finishes before the signal, however loaded the machine (waits are on events)
 
 
-def sweep_command(tmp: Path) -> list[str]:
+def sweep_command(tmp: Path, seeds=SEEDS, launcher: str = "local", extra: tuple[str, ...] = ()) -> list[str]:
     exe = Path(sys.executable).with_name("minrnn-train")
     return [
         str(exe),
         "-m",
         "experiment=table1/mingru",
-        f"seed={','.join(map(str, SEEDS))}",
-        "hydra/launcher=local",
+        f"seed={','.join(map(str, seeds))}",
+        f"hydra/launcher={launcher}",
         "threads=1",
         *f"logger.mode=disabled trainer.progress=false paths.runs={tmp}/runs paths.results={tmp}/results".split(),
         *"task.arch.dim=16 task.arch.expansion=1 task.arch.depth=1 task.eval_batches=1".split(),
-        *f"trainer.max_steps={STEPS} trainer.eval_every={STEPS} trainer.log_every=5 trainer.checkpoint_every=0".split(),
+        *f"trainer.max_steps={ENDLESS} trainer.eval_every={ENDLESS} trainer.log_every=5".split(),
+        "trainer.checkpoint_every=0",
+        *extra,
     ]
 
 
@@ -40,87 +42,102 @@ def logged_steps(run_dir: Path) -> list[int]:
     return [json.loads(line)["step"] for line in path.read_text().splitlines() if "train_loss" in line]
 
 
+def run_dirs(tmp: Path) -> dict[int, Path]:
+    runs = tmp / "runs" / "selective_copy" / "cpu"
+    return {int(d.name.split("-s")[1].split("-")[0]): d for d in runs.glob("mingru-L1-s*")} if runs.exists() else {}
+
+
 def alive_in_session(sid: int) -> list[str]:
     """Processes of session ``sid`` that still run (zombies, already dead, are left to their reaper)."""
     out = subprocess.run(["ps", "-eo", "sid=,stat=,pid=,args="], capture_output=True, text=True).stdout
     return [ln for ln in out.splitlines() if int(ln.split()[0]) == sid and not ln.split()[1].startswith("Z")]
 
 
-def interrupt(tmp: Path, sig: int, to_group: bool):
-    """Start the sweep, send ``sig`` once both running runs have logged a few steps; returns the
-    process, its stderr and the run directories."""
-    env = {k: v for k, v in os.environ.items() if k != ENV}
+def interrupt(tmp: Path, sig: int, to_group: bool, past: dict[int, int], ready=lambda: True, **sweep):
+    """Start the sweep, send ``sig`` once the run of each seed in ``past`` has logged a step beyond the
+    one given and ``ready()`` (events, not times: the runs never end by themselves); returns the
+    process, its stdout and stderr. The sweep's own folder is made under ``tmp/sweep``."""
+    (tmp / "sweep").mkdir(exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if k != ENV} | {"TMPDIR": str(tmp / "sweep")}
     proc = subprocess.Popen(
-        sweep_command(tmp), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
-    )
-    runs = tmp / "runs" / "selective_copy" / "cpu"
-    deadline = time.monotonic() + 240
+        sweep_command(tmp, **sweep), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 600  # a bound for a hung sweep, far beyond a loaded machine's start-up
     while time.monotonic() < deadline and proc.poll() is None:
-        dirs = sorted(runs.glob("mingru-L1-s*")) if runs.exists() else []
-        if sum(len(logged_steps(d)) >= 2 for d in dirs) >= 2:
+        dirs = run_dirs(tmp)
+        if all(s in dirs and max(logged_steps(dirs[s]), default=0) > step for s, step in past.items()) and ready():
             break
         time.sleep(0.2)
     else:
-        proc.kill()
-        pytest.fail(f"the sweep did not start two runs in time: {proc.communicate()[1][-2000:]}")
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail(f"the sweep did not reach {past}: {proc.communicate()[1][-2000:]}")
     (os.killpg if to_group else os.kill)(proc.pid, sig)
-    _, err = proc.communicate(timeout=240)
-    return proc, err, {int(d.name.split("-s")[1].split("-")[0]): d for d in runs.glob("mingru-L1-s*")}
+    out, err = proc.communicate(timeout=600)
+    return proc, out, err
 
 
-def listed(err: str) -> dict[int, str]:
+def listed(err: str, seeds=SEEDS) -> dict[int, str]:
     """Where the stop message says each seed's run stands (each seed listed once)."""
     lines = [ln.strip() for ln in err.splitlines() if ln.startswith("  selective_copy/")]
-    seeds = [int(ln.split("-s")[1].split("-")[0]) for ln in lines]
-    assert sorted(seeds) == list(SEEDS), err[-2000:]
-    return {seed: ln.split(": ", 1)[1] for seed, ln in zip(seeds, lines, strict=True)}
+    found = [int(ln.split("-s")[1].split("-")[0]) for ln in lines]
+    assert sorted(found) == sorted(seeds), err[-2000:]
+    return {seed: ln.split(": ", 1)[1] for seed, ln in zip(found, lines, strict=True)}
 
 
-def assert_stopped(tmp, proc, err, dirs, sig):
-    """Exit 128 + sig, no traceback, every run of the sweep listed as it stands on disk, no process of
-    the sweep left running. Unless a run finished before the signal reached it (a loaded machine), both
-    running runs checkpointed and the queued one did not start."""
+def checkpoint_step(run_dir: Path) -> int | None:
+    import torch
+
+    path = run_dir / "checkpoint.pt"
+    return torch.load(path, map_location="cpu", weights_only=True)["step"] if path.exists() else None
+
+
+def assert_stopped(tmp, proc, err, sig, expected: dict[int, str]) -> dict[int, int]:
+    """Exit 128 + sig, no traceback, each run listed once as ``expected`` says ("stopped": at the step of
+    its checkpoint on disk, with every logged step once up to it; "not started"; "kept": not started,
+    its earlier checkpoint kept), no result written, no process of the sweep left. Returns the steps."""
     assert proc.returncode == 128 + sig, err[-2000:]
     assert "Traceback" not in err and "leaked" not in err, err[-2000:]
     assert f"sweep stopped by {signal.Signals(sig).name}" in err and "Rerun the same command to resume." in err
-    where = listed(err)
-    results = tmp / "results" / "selective_copy" / "cpu"
-    for seed, state in where.items():
-        result = [p for p in results.glob(f"mingru-L1-s{seed}-*.json")] if results.exists() else []
-        if state.endswith("checkpoint saved"):
-            assert state.startswith("stopped at step ") and (dirs[seed] / "checkpoint.pt").exists()
-            assert not result  # a stopped run writes no result
-        elif state == "finished, result saved":
-            assert len(result) == 1
+    where, dirs, steps = listed(err, expected), run_dirs(tmp), {}
+    for seed, state in expected.items():
+        if state == "stopped":
+            steps[seed] = checkpoint_step(dirs[seed])
+            assert where[seed] == f"stopped at step {steps[seed]}, checkpoint saved", (seed, err[-2000:])
+            assert logged_steps(dirs[seed]) == list(range(5, steps[seed] + 1, 5)), seed  # each step once
+        elif state == "kept":
+            assert where[seed] == "not started; its checkpoint is kept and a rerun resumes it", err[-2000:]
+            assert checkpoint_step(dirs[seed]) is not None
         else:
-            assert state == "not started" and not (seed in dirs and logged_steps(dirs[seed])), (seed, state)
-    if "finished, result saved" not in where.values():
-        assert all(where[s].endswith("checkpoint saved") for s in SEEDS[:2]), err[-2000:]
-        assert where[SEEDS[-1]] == "not started", err[-2000:]
-    assert any(state.endswith("checkpoint saved") for state in where.values()), err[-2000:]
-    deadline = time.monotonic() + 30
+            assert where[seed] == "not started" and not (seed in dirs and logged_steps(dirs[seed])), err[-2000:]
+    assert not list((tmp / "results").rglob("*.json"))
+    deadline = time.monotonic() + 120
     while alive_in_session(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not alive_in_session(proc.pid)
+    return steps
 
 
 def test_ctrl_c_to_a_sweep_checkpoints_every_run_and_leaves_nothing_running(tmp_path):
-    proc, err, dirs = interrupt(tmp_path, signal.SIGINT, to_group=True)
-    assert_stopped(tmp_path, proc, err, dirs, signal.SIGINT)
+    proc, _, err = interrupt(tmp_path, signal.SIGINT, to_group=True, past={0: 5, 1: 5})
+    assert_stopped(tmp_path, proc, err, signal.SIGINT, {0: "stopped", 1: "stopped", 2: "not started"})
 
 
-def test_sigterm_to_the_parent_reaches_the_workers_and_a_rerun_resumes_every_run(tmp_path):
-    proc, err, dirs = interrupt(tmp_path, signal.SIGTERM, to_group=False)
-    assert_stopped(tmp_path, proc, err, dirs, signal.SIGTERM)
-    where = listed(err)
-    done = subprocess.run(sweep_command(tmp_path), capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
-    for seed, state in where.items():
-        if state.endswith("checkpoint saved"):
-            assert f"resuming {dirs[seed]} from step" in done.stdout
-    for seed in SEEDS:  # the log holds every step once: resuming cut what followed the checkpoint
-        assert logged_steps(dirs[seed]) == list(range(5, STEPS + 1, 5)), seed
-    assert len(list((tmp_path / "results" / "selective_copy" / "cpu").glob("*.json"))) == 3
+def test_sigterm_to_the_parent_reaches_the_workers_and_a_rerun_resumes_every_run_stopped_twice(tmp_path):
+    """Stopped, rerun in another order (the third run first), stopped again once both resumed runs have
+    gone on: each resumes from its checkpoint, logs every step once, and the queued run keeps its own."""
+    proc, _, err = interrupt(tmp_path, signal.SIGTERM, to_group=False, past={0: 5, 1: 5})
+    first = assert_stopped(tmp_path, proc, err, signal.SIGTERM, {0: "stopped", 1: "stopped", 2: "not started"})
+    again = {2: 5, 1: first[1] + 5}  # seeds 2 and 1 run, 0 waits with its checkpoint
+    proc, out, err = interrupt(tmp_path, signal.SIGTERM, to_group=False, past=again, seeds=(2, 1, 0))
+    second = assert_stopped(tmp_path, proc, err, signal.SIGTERM, {2: "stopped", 1: "stopped", 0: "kept"})
+    assert f"resuming {run_dirs(tmp_path)[1]} from step {first[1]}" in out, out[-2000:]
+    assert second[1] > first[1] and checkpoint_step(run_dirs(tmp_path)[0]) == first[0]
+
+
+def test_the_basic_launcher_runs_a_sweep_in_process_and_stops_it_the_same_way(tmp_path):
+    proc, _, err = interrupt(tmp_path, signal.SIGTERM, to_group=False, past={0: 5}, launcher="basic")
+    assert_stopped(tmp_path, proc, err, signal.SIGTERM, {0: "stopped", 1: "not started", 2: "not started"})
 
 
 def test_a_run_outside_a_local_sweep_does_not_join_one(monkeypatch):
@@ -203,3 +220,39 @@ def test_a_stopped_sweep_lists_every_run_finished_and_failed_ones_too(tmp_path, 
         "a-s2: non-finite loss at step 3 (failed)",
     ]
     assert not tmp_path.exists()  # the sweep's folder is removed
+
+
+def test_a_run_that_failed_before_the_signal_is_listed_failed_beside_the_stopped_one(tmp_path):
+    """Two runs: one diverges at once (its failure noted in the sweep's folder), the other trains; the
+    signal comes after both events: each is listed once, as it stands."""
+    folder = tmp_path / "runs" / "selective_copy" / "cpu"
+
+    def ready() -> bool:
+        failed = list((tmp_path / "sweep").glob("minrnn-sweep-*/failed-*"))
+        return bool(failed) and any(max(logged_steps(d), default=0) > 5 for d in folder.glob("mingru-*"))
+
+    extra = ("trainer.lr=1e9,1e-3",)
+    proc, _, err = interrupt(tmp_path, signal.SIGINT, to_group=True, past={}, ready=ready, seeds=(0,), extra=extra)
+    assert proc.returncode == 128 + signal.SIGINT and "Traceback" not in err, err[-2000:]
+    lines = [ln.strip() for ln in err.splitlines() if ln.startswith("  selective_copy/")]
+    assert len(lines) == 2 and lines[0].endswith(", checkpoint saved"), err[-2000:]
+    assert "non-finite loss" in lines[1] and lines[1].endswith("(failed)"), err[-2000:]
+    assert not list((tmp_path / "results").rglob("*.json"))
+
+
+def test_a_run_a_stopped_sweep_did_not_start_is_listed_as_it_stands_on_disk(tmp_path):
+    """Queued when a rerun was stopped: a run that an earlier invocation finished is finished, one it
+    stopped keeps its checkpoint, and only a run never trained is 'not started'."""
+    from harness import compose_cfg, tiny
+
+    from minrnn.harness.train import not_started, run
+
+    cfg = compose_cfg(tiny(tmp_path))
+    assert not_started(cfg) == "not started"
+    checkpoint = tmp_path / "runs" / cfg.run_name / "checkpoint.pt"
+    checkpoint.parent.mkdir(parents=True)
+    checkpoint.write_bytes(b"")  # only its presence matters here
+    assert not_started(cfg) == "not started; its checkpoint is kept and a rerun resumes it"
+    checkpoint.unlink()
+    run(cfg)
+    assert not_started(cfg) == "finished, result saved"

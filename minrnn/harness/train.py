@@ -309,11 +309,25 @@ class OutputFolder(Callback):
             sys.exit(2)
 
 
+def not_started(cfg: DictConfig) -> str:
+    """Where a run a stopped sweep did not start stands on disk: finished by an earlier invocation (its
+    result is written), stopped by one (its checkpoint is kept), or never started."""
+    try:
+        path = Path(cfg.paths.results) / f"{cfg.run_name}.json"
+        if finished(path, identity(check(cfg)), cfg.seed) is not None:
+            return "finished, result saved"
+    except ValueError:  # a bad value fails the run when it starts; here, it only did not start
+        pass
+    if (run_directory(cfg) / "checkpoint.pt").exists():
+        return "not started; its checkpoint is kept and a rerun resumes it"
+    return "not started"
+
+
 @hydra.main(config_path=CONFIGS, config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     sweep = SweepStop.join()
     if sweep and sweep.signum():
-        sweep.report(f"{cfg.run_name}: not started")
+        sweep.report(f"{cfg.run_name}: {not_started(cfg)}")
         return
     try:
         run(cfg, sweep)
