@@ -71,13 +71,19 @@ def _file_for_a_folder(tmp: Path) -> None:
     (tmp / "a-file").write_text("not a folder\n")
 
 
+_HOLDERS: list[subprocess.Popen] = []  # their stdin stays open as long as this process lives
+
+
 def _run_in_use(tmp: Path) -> None:
-    """A live process holding the run's directory (it lets go by itself after 60 s)."""
+    """A live process holding the run's directory until this process ends (its stdin closes): not for a
+    fixed time, which a loaded machine could spend before the trial's run reaches the lock."""
     hold = (
-        "import sys, time; from minrnn.harness.run_lock import RunLock; lock = RunLock(sys.argv[1]).__enter__(); "
-        "print('held', flush=True); time.sleep(60)"
+        "import sys; from minrnn.harness.run_lock import RunLock; lock = RunLock(sys.argv[1]).__enter__(); "
+        "print('held', flush=True); sys.stdin.read()"
     )
-    holder = subprocess.Popen([sys.executable, "-c", hold, str(tmp / "runs" / RUN)], stdout=subprocess.PIPE, text=True)
+    argv = [sys.executable, "-c", hold, str(tmp / "runs" / RUN)]
+    holder = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    _HOLDERS.append(holder)
     assert holder.stdout.readline().strip() == "held"
 
 

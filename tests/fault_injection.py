@@ -56,16 +56,53 @@ def last_logged_step(tmp: Path, run: str = RUN) -> int:
         return 0
 
 
-def interrupt(tmp: Path, sig: signal.Signals, at_step: int, timeout: float = 120) -> tuple[int, int, str]:
-    """Start the run, send ``sig`` once it has logged ``at_step``; returns (exit code, step seen, stderr)."""
-    proc = subprocess.Popen(train_argv(tmp), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+# The interrupted run pauses itself (SIGSTOP) ``HOLD`` steps before its end, so it cannot finish before
+# the signal however long the test waits to be scheduled on a loaded machine; the signal still lands at a
+# random point of a step (a checkpoint's write included), and a paused run is signalled where it waits.
+HOLD = 10
+PAUSING = """import os, signal, sys
+import minrnn.harness.train as T
+from minrnn import cli
+at, build = int(sys.argv.pop(1)), T.build
+class Paused:
+    def __init__(self, task):
+        self.task = task
+    def __getattr__(self, name):
+        return getattr(self.task, name)
+    def train_batch(self, batch_size, index):
+        if index == at:
+            os.kill(os.getpid(), signal.SIGSTOP)
+        return self.task.train_batch(batch_size, index)
+T.build = lambda cfg: (lambda tm: (Paused(tm[0]), *tm[1:]))(build(cfg))
+cli.overrides(sys.argv[1:])
+cli.hydra_run(T.main)
+"""
+
+
+def paused(pid: int) -> bool:
+    """Whether process ``pid`` is stopped (its state in /proc: T)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T"
+    except (OSError, IndexError):
+        return False
+
+
+def interrupt(tmp: Path, sig: signal.Signals, at_step: int, steps: int = STEPS) -> tuple[int, int, str]:
+    """Start a run of ``steps``, send ``sig`` once it has logged ``at_step`` (or paused, ``HOLD`` steps
+    before its end); returns (exit code, step seen before the signal, stderr)."""
+    argv, timeout = train_argv(tmp, f"trainer.max_steps={steps}"), 600  # a bound for a hung run only
+    assert argv[1:3] == ["-m", "minrnn.harness.train"]
+    argv = [argv[0], "-c", PAUSING, str(steps - HOLD), *argv[3:]]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline, seen = time.monotonic() + timeout, 0
     while proc.poll() is None and time.monotonic() < deadline:
         seen = last_logged_step(tmp)
-        if seen >= at_step:
+        if seen >= at_step or paused(proc.pid):
             proc.send_signal(sig)
             break
         time.sleep(0.005)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGCONT)  # a paused run takes its SIGTERM
     _, err = proc.communicate(timeout=timeout)
     return proc.returncode, seen, err
 
@@ -122,7 +159,8 @@ def sweep_trial(tmp: Path, references: list[dict], sig: signal.Signals, to_group
 def kill_trial(tmp: Path, reference: dict, sig: signal.Signals, at_step: int) -> dict:
     """Interrupt a run with ``sig`` at ``at_step``, rerun it, and compare with ``reference``."""
     code, seen, err = interrupt(tmp, sig, at_step)
-    trial = {"signal": sig.name, "target_step": at_step, "interrupted_at": seen, "exit_code": code}
+    trial = {"signal": sig.name, "target_step": at_step, "exit_code": code}
+    trial["interrupted_at"] = last_logged_step(tmp)  # once it stopped: the step it reached, not the one seen
     if code == 0:
         trial.update(ok=False, why="the run finished before the signal arrived")
         return trial

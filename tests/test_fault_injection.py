@@ -94,3 +94,11 @@ def test_an_ignored_signal_is_checkpointed_and_training_goes_on(tmp_path, monkey
     finally:
         signal.signal(signal.SIGUSR2, old)
     assert summary["metrics"]["steps"] == 20
+
+
+def test_a_run_cannot_finish_before_its_signal_however_late_the_test_sends_it(tmp_path):
+    """The interrupted run pauses HOLD steps before its end (a loaded machine may not schedule the test in
+    time); a signal aimed past the end lands there, and the run checkpoints that step and exits 143."""
+    code, _, err = F.interrupt(tmp_path, signal.SIGTERM, at_step=10**6, steps=20)
+    assert code == 143 and "stopped by SIGTERM" in err, err[-2000:]
+    assert F.checkpoint_step(tmp_path) == F.last_logged_step(tmp_path) == 20 - F.HOLD + 1
