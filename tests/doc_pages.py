@@ -33,6 +33,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,25 +144,30 @@ def run_shell(script: str, cwd: Path, env: dict | None = None, timeout: int = 30
 
 
 def bash(script: str, cwd: Path, env: dict, timeout: int) -> subprocess.CompletedProcess:
-    """``bash -c script`` in a session of its own, every process of which is killed when it ends or times
-    out (a block's subshells never outlive its check), with shell functions nested at most 64 deep (a
-    function that recurses through ``$(...)``, even command_not_found_handle, stops instead of forking
-    until memory runs out)."""
-    proc = subprocess.Popen(
-        ["/bin/bash", "-c", "FUNCNEST=64\n" + script], cwd=cwd, env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, start_new_session=True,
-    )  # fmt: skip
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        out, err = "", f"timed out after {timeout} s"
-    finally:
+    """``bash -c script`` in a session of its own, every process of which is killed when bash exits or
+    times out (a block's subshells never outlive its check), with shell functions nested at most 64 deep
+    (a function that recurses through ``$(...)``, even command_not_found_handle, stops instead of forking
+    until memory runs out). Output goes to files, not pipes: a background process left holding them
+    would keep a pipe open, and the check waiting for its end, until the timeout."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(
+            ["/bin/bash", "-c", "FUNCNEST=64\n" + script], cwd=cwd, env=env, stdout=out, stderr=err,
+            text=True, start_new_session=True,
+        )  # fmt: skip
+        timed_out = False
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait()
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+        out.seek(0), err.seek(0)
+        stdout, stderr = ("", f"timed out after {timeout} s") if timed_out else (out.read(), err.read())
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
 
 # ---- checking a shell block: record each command, then check it --------------------------------------------
