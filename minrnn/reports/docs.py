@@ -166,6 +166,50 @@ def timings(results: Path) -> str:
     return "\n".join(lines)
 
 
+def inference_summary(results: Path) -> str:
+    """docs/results.md's inference paragraph (results/efficiency/inference_cpu.* and its compiled_step/
+    twin, scripts/bench_inference.py): batch 64 after the longest context, and the compiled step's gain."""
+    folder = results / "efficiency"
+    rows = [r for r in read_csv(folder / "inference_cpu.csv") if r["status"] == "ok"]
+    T = max(int(r["context"]) for r in rows)
+    at = {r["model"]: r for r in rows if r["batch"] == "64" and int(r["context"]) == T}
+    (session,) = read_json(folder / "inference_cpu.json")["sessions"]
+    dates = sorted(r["date"] for r in rows)
+    tok = {m: float(r["ms_per_token"]) for m, r in at.items()}
+    total = {m: float(r["total_ms"]) / 1000 for m, r in at.items()}
+    kv, gru = at["Transformer"], at["minGRU"]
+    states = {float(r["state_kib_end"]) for r in rows if r["model"] == "minGRU" and r["batch"] == "64"}
+    (state,) = states  # the same at every context: the claim the sentence makes
+    doubled = T * float(kv["state_kib_end"]) / float(kv["state_kib_prefill"])
+    comp = [r for r in read_csv(folder / "compiled_step" / "inference_cpu.csv") if r["status"] == "ok"]
+    ms = {(r["model"], r["batch"], r["context"]): float(r["ms_per_token"]) for r in comp}
+    pairs = [(ms[k], ms[(k[0] + " (compiled step)", *k[1:])]) for k in ms if (k[0] + " (compiled step)", *k[1:]) in ms]
+    eager, fast = [e for e, _ in pairs], [c for _, c in pairs]
+    gain = [e / c for e, c in pairs]
+    Tc = max(int(r["context"]) for r in comp)
+    end = {r["model"]: float(r["ms_per_token"]) for r in comp if r["batch"] == "64" and int(r["context"]) == Tc}
+    (csession,) = read_json(folder / "compiled_step" / "inference_cpu.json")["sessions"]
+    return (
+        f"Inference at batch 64 after a {T}-token context ({dates[0][:10]} {dates[0][11:16]}-{dates[-1][11:16]}, "
+        f"at {session['git_commit'][:7]}): minGRU carries\n{state:.0f} KiB of state at every context length and "
+        f"generates a token in {tok['minGRU']:.2f} ms (torch.nn.GRU {tok['GRU (torch.nn)']:.2f} ms, Mamba\n"
+        f"{tok['Mamba']:.2f} ms); the Transformer's KV cache buffers hold {float(kv['state_kib_end']) / 1024:.0f} MiB "
+        f"(they double when full: {doubled:.0f} positions after\nthe first new token) and a token takes "
+        f"{tok['Transformer']:.1f} ms; prefill + 64 tokens takes {total['minGRU']:.2f} s for minGRU, "
+        f"{total['GRU (torch.nn)']:.2f} s for\nGRU, {total['Transformer']:.1f} s for the Transformer and "
+        f"{total['Mamba']:.1f} s for Mamba (peak {float(at['Mamba']['peak_mib']) / 1024:.1f} GiB). A token of width "
+        "64 is a few dozen\nsmall ops, so eager time per token is mostly Python and dispatch overhead; with "
+        "`model.step` through\n`torch.compile` (`bench_inference.py --models \"minGRU (compiled step)\" ...`,\n"
+        "[results/efficiency/compiled_step/](../results/efficiency/compiled_step/inference_cpu.csv), one run at\n"
+        f"{csession['git_commit'][:7]} with its eager twin and torch.nn GRU/LSTM, batch 8 and 64, contexts "
+        f"{min(int(r['context']) for r in comp)}-{Tc}) a token takes\n{min(fast):.2f}-{max(fast):.2f} ms instead of "
+        f"{min(eager):.2f}-{max(eager):.2f} ms ({min(gain):.1f}-{max(gain):.1f}x faster; at batch 64 after {Tc} tokens "
+        f"minGRU {end['minGRU (compiled step)']:.2f} ms\nagainst {end['minGRU']:.2f} ms eager and "
+        f"{end['GRU (torch.nn)']:.2f} ms for torch.nn.GRU; minLSTM {end['minLSTM (compiled step)']:.2f} against "
+        f"{end['minLSTM']:.2f}, torch.nn.LSTM {end['LSTM (torch.nn)']:.2f}),\nafter a one-time compile."
+    )
+
+
 BLOCKS = {
     "claims-status": ("README.md", claims_status),
     "timings": ("docs/development.md", timings),
@@ -175,6 +219,7 @@ BLOCKS = {
     "table2": ("docs/results.md", results_file("tables/table2_cpu.md")),
     "figure2": ("docs/results.md", results_file("figures/figure2_cpu.md")),
     "figure1": ("docs/results.md", figure1_summary),
+    "inference": ("docs/results.md", inference_summary),
     "table4": ("docs/results.md", results_file("tables/table4_cpu.md")),
     "figure5": ("docs/results.md", results_file("figures/figure5_cpu.md")),
 }
