@@ -177,9 +177,11 @@ def inference_summary(results: Path) -> str:
     dates = sorted(r["date"] for r in rows)
     tok = {m: float(r["ms_per_token"]) for m, r in at.items()}
     total = {m: float(r["total_ms"]) / 1000 for m, r in at.items()}
-    kv, gru = at["Transformer"], at["minGRU"]
+    kv = at["Transformer"]
     states = {float(r["state_kib_end"]) for r in rows if r["model"] == "minGRU" and r["batch"] == "64"}
-    (state,) = states  # the same at every context: the claim the sentence makes
+    if len(states) != 1:  # the sentence says the state is the same at every context length
+        raise UnreadableFile(folder / "inference_cpu.csv", f"minGRU's state differs between contexts: {states}")
+    (state,) = states
     doubled = T * float(kv["state_kib_end"]) / float(kv["state_kib_prefill"])
     comp = [r for r in read_csv(folder / "compiled_step" / "inference_cpu.csv") if r["status"] == "ok"]
     ms = {(r["model"], r["batch"], r["context"]): float(r["ms_per_token"]) for r in comp}
