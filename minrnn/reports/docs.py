@@ -201,7 +201,7 @@ def inference_summary(results: Path) -> str:
         f"{total['GRU (torch.nn)']:.2f} s for\nGRU, {total['Transformer']:.1f} s for the Transformer and "
         f"{total['Mamba']:.1f} s for Mamba (peak {float(at['Mamba']['peak_mib']) / 1024:.1f} GiB). A token of width "
         "64 is a few dozen\nsmall ops, so eager time per token is mostly Python and dispatch overhead; with "
-        "`model.step` through\n`torch.compile` (`bench_inference.py --models \"minGRU (compiled step)\" ...`,\n"
+        '`model.step` through\n`torch.compile` (`bench_inference.py --models "minGRU (compiled step)" ...`,\n'
         "[results/efficiency/compiled_step/](../results/efficiency/compiled_step/inference_cpu.csv), one run at\n"
         f"{csession['git_commit'][:7]} with its eager twin and torch.nn GRU/LSTM, batch 8 and 64, contexts "
         f"{min(int(r['context']) for r in comp)}-{Tc}) a token takes\n{min(fast):.2f}-{max(fast):.2f} ms instead of "
