@@ -2,6 +2,7 @@
 equals what its generator makes from the committed results, and a block is rewritten in place."""
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,66 @@ def test_a_document_without_the_markers_is_one_message(tmp_path):
 
 def test_the_layer_benchmark_block_shows_the_reset_path():
     assert "packed sequences (a reset every 256 steps)" in doc_blocks.layer_benchmark(ROOT / "results")
+
+
+def _rows(path: Path, change) -> None:
+    """Rewrite the CSV at ``path`` with ``change(rows)`` (its header kept)."""
+    import csv
+
+    with path.open() as f:
+        reader = csv.DictReader(f)
+        fields, rows = reader.fieldnames, change(list(reader))
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fields)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+BROKEN = {  # a result that is there but not what its block needs: (the file named, how it is broken)
+    "no Transformer at batch 64": ("efficiency/inference_cpu.csv", lambda p: _rows(p, lambda rows: [
+        r for r in rows if (r["model"], r["batch"]) != ("Transformer", "64")])),
+    "a cell that is not a number": ("efficiency/inference_cpu.csv", lambda p: _rows(p, lambda rows: [
+        {**r, "ms_per_token": "n/a"} for r in rows])),
+    "an empty CSV": ("efficiency/inference_cpu.csv", lambda p: p.write_text("")),
+    "no row with status ok": ("efficiency/inference_cpu.csv", lambda p: _rows(p, lambda rows: [
+        {**r, "status": "oom"} for r in rows])),
+    "a zero KV cache at prefill": ("efficiency/inference_cpu.csv", lambda p: _rows(p, lambda rows: [
+        {**r, "state_kib_prefill": "0"} for r in rows])),
+    "no compiled_step folder": ("compiled_step/inference_cpu.json", lambda p: shutil.rmtree(p.parent)),
+    "two sessions": ("efficiency/inference_cpu.json", lambda p: p.write_text('{"sessions": [{}, {}]}')),
+    "an empty compiled_step CSV": ("compiled_step/inference_cpu.csv", lambda p: _rows(p, lambda rows: [])),
+    "figure 1 without rows": ("efficiency/training_cpu.csv", lambda p: _rows(p, lambda rows: [])),
+    "a layer benchmark without a model": ("bench/layers.json", lambda p: p.write_text(
+        p.read_text().replace('"model": "nn.GRU (fused)"', '"model": "other"'))),
+    "claims that are a list": ("claims_cpu.json", lambda p: p.write_text('{"claims": 3}')),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(BROKEN))
+def test_a_result_that_is_not_what_its_block_needs_is_one_message_naming_it(tmp_path, case, capsys):
+    """make_docs: a missing row, a cell that is not a number, an empty table, a status other than ok, a
+    missing folder: one line naming the file, exit 2, every doc as it was (no KeyError, no traceback)."""
+    from minrnn.reader import UnreadableFile
+
+    texts = copy_docs(tmp_path)
+    results = tmp_path / "results"
+    shutil.copytree(ROOT / "results", results, ignore=shutil.ignore_patterns("*.png", "*.pdf"))
+    named, breaks = BROKEN[case]
+    target = results / ("efficiency/" + named if named.startswith("compiled_step") else named)
+    breaks(target)
+    for doc, _ in doc_blocks.BLOCKS.values():  # every block stale: each would be rewritten
+        (tmp_path / doc).write_text(re.sub(r"(<!-- generated: \S+ .*?-->\n)", r"\1stale\n", texts[doc]))
+    stale = {doc: (tmp_path / doc).read_text() for doc in texts}
+    with pytest.raises(UnreadableFile) as error:
+        doc_blocks.regenerate(tmp_path, results)
+    assert error.value.path == target, str(error.value)
+    assert {doc: (tmp_path / doc).read_text() for doc in texts} == stale
+    with pytest.MonkeyPatch.context() as m:  # the command: one line and exit 2
+        regenerate = doc_blocks.regenerate
+        m.setattr(doc_blocks, "regenerate", lambda: regenerate(tmp_path, results))
+        assert doc_blocks.run() == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(target) in err and "Traceback" not in err, err
 
 
 # ---- every number traced (issue #35, part 4) ----------------------------------------------------------------

@@ -11,6 +11,7 @@ Every input is a results file or data a report module owns (the claims' longer r
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -39,9 +40,28 @@ def replace_block(text: str, name: str, body: str) -> str:
     return before + start + "\n" + body.strip("\n") + "\n" + end + rest.split(end, 1)[1]
 
 
+@contextlib.contextmanager
+def made_from(path: Path):
+    """Inside, data of ``path`` that is not what a block needs (no rows, a missing row or key, a cell that is
+    not a number) is an UnreadableFile naming the file: one line from make_docs, never a traceback. Every
+    generator reads each of its files inside one of these, so the message names the file at fault."""
+    try:
+        yield
+    except UnreadableFile:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError, AttributeError) as e:
+        why = f"no {e}" if isinstance(e, KeyError) else str(e) or type(e).__name__
+        why = "no rows it needs" if "empty sequence" in why else why  # max() of no rows
+        raise UnreadableFile(path, f"not what the docs' blocks are made from ({why})") from None
+
+
 def layer_benchmark(results: Path) -> str:
     """docs/library.md's table of the layer benchmark at its longest T (results/bench/layers.json)."""
-    rec = read_json(results / "bench" / "layers.json")
+    with made_from(results / "bench" / "layers.json"):
+        return _layer_benchmark(read_json(results / "bench" / "layers.json"))
+
+
+def _layer_benchmark(rec: dict) -> str:
     T = max(r["T"] for r in rec["rows"])
     t = {r["model"]: r["seconds"] * 1000 for r in rec["rows"] if r["T"] == T}
     ratio = {k: v[str(T)] for k, v in rec["ratios"].items()}
@@ -130,11 +150,13 @@ def claims_runs_table(results: Path) -> str:
 
 def figure1_summary(results: Path) -> str:
     """Figure 1 at its longest T: one training step's time and peak memory per model (training_cpu.csv)."""
-    rows = [r for r in read_csv(results / "efficiency" / "training_cpu.csv") if r["status"] == "ok"]
-    T = max(int(r["T"]) for r in rows)
-    lines = [f"| T = {T}, one training step | time (ms) | peak memory (MiB) |", "|---|---|---|"]
-    for r in (r for r in rows if int(r["T"]) == T):
-        lines.append(f"| {r['model']} | {float(r['ms_median']):.1f} | {float(r['peak_mib']):.0f} |")
+    path = results / "efficiency" / "training_cpu.csv"
+    with made_from(path):
+        rows = [r for r in read_csv(path) if r["status"] == "ok"]
+        T = max(int(r["T"]) for r in rows)
+        lines = [f"| T = {T}, one training step | time (ms) | peak memory (MiB) |", "|---|---|---|"]
+        for r in (r for r in rows if int(r["T"]) == T):
+            lines.append(f"| {r['model']} | {float(r['ms_median']):.1f} | {float(r['peak_mib']):.0f} |")
     return "\n".join(lines)
 
 
@@ -142,9 +164,10 @@ def claims_status(results: Path) -> str:
     """The README's claims line, from results/claims_cpu.json."""
     from collections import Counter
 
-    claims = read_json(results / "claims_cpu.json")["claims"]
-    paper = [r for r in claims if r.get("section", "paper") == "paper"]
-    n = Counter(r["verdict"] for r in paper)
+    with made_from(results / "claims_cpu.json"):
+        claims = read_json(results / "claims_cpu.json")["claims"]
+        paper = [r for r in claims if r.get("section", "paper") == "paper"]
+        n = Counter(r["verdict"] for r in paper)
     return (
         "Claims status at CPU scale (`make claims`, [docs/results.md](docs/results.md)): "
         f"of the paper's {len(paper)} claims, {n['holds']} hold,\n{n['partly holds']} partly, {n['does not hold']} "
@@ -157,12 +180,15 @@ def timings(results: Path) -> str:
     """docs/development.md's Times table, from results/timings/*.json (scripts/time_command.py)."""
     lines = ["| command | time | measured | what |", "|---|---|---|---|"]
     for path in sorted((results / "timings").glob("*.json")):
-        t = read_json(path)
-        m, s = divmod(round(t["seconds"]), 60)
-        p = t["provenance"]
-        where = f"{p['date'][:10]} at {str(t['commit'])[:7]}, {p['device_name']}, load {t['load_average_before']:.1f}"
-        where += "" if t["exit_code"] == 0 else f", exit {t['exit_code']}"
-        lines.append(f"| `{t['command']}` | {m} min {s} s | {where} | {t['what']} |")
+        with made_from(path):
+            t = read_json(path)
+            m, s = divmod(round(t["seconds"]), 60)
+            p = t["provenance"]
+            where = (
+                f"{p['date'][:10]} at {str(t['commit'])[:7]}, {p['device_name']}, load {t['load_average_before']:.1f}"
+            )
+            where += "" if t["exit_code"] == 0 else f", exit {t['exit_code']}"
+            lines.append(f"| `{t['command']}` | {m} min {s} s | {where} | {t['what']} |")
     return "\n".join(lines)
 
 
@@ -170,46 +196,55 @@ def inference_summary(results: Path) -> str:
     """docs/results.md's inference paragraph (results/efficiency/inference_cpu.* and its compiled_step/
     twin, scripts/bench_inference.py): batch 64 after the longest context, and the compiled step's gain."""
     folder = results / "efficiency"
-    rows = [r for r in read_csv(folder / "inference_cpu.csv") if r["status"] == "ok"]
-    T = max(int(r["context"]) for r in rows)
-    at = {r["model"]: r for r in rows if r["batch"] == "64" and int(r["context"]) == T}
-    (session,) = read_json(folder / "inference_cpu.json")["sessions"]
-    dates = sorted(r["date"] for r in rows)
-    tok = {m: float(r["ms_per_token"]) for m, r in at.items()}
-    total = {m: float(r["total_ms"]) / 1000 for m, r in at.items()}
-    kv = at["Transformer"]
-    states = {float(r["state_kib_end"]) for r in rows if r["model"] == "minGRU" and r["batch"] == "64"}
-    if len(states) != 1:  # the sentence says the state is the same at every context length
-        raise UnreadableFile(folder / "inference_cpu.csv", f"minGRU's state differs between contexts: {states}")
-    (state,) = states
-    doubled = T * float(kv["state_kib_end"]) / float(kv["state_kib_prefill"])
-    comp = [r for r in read_csv(folder / "compiled_step" / "inference_cpu.csv") if r["status"] == "ok"]
-    ms = {(r["model"], r["batch"], r["context"]): float(r["ms_per_token"]) for r in comp}
-    pairs = [(ms[k], ms[(k[0] + " (compiled step)", *k[1:])]) for k in ms if (k[0] + " (compiled step)", *k[1:]) in ms]
-    eager, fast = [e for e, _ in pairs], [c for _, c in pairs]
-    gain = [e / c for e, c in pairs]
-    Tc = max(int(r["context"]) for r in comp)
-    end = {r["model"]: float(r["ms_per_token"]) for r in comp if r["batch"] == "64" and int(r["context"]) == Tc}
-    (csession,) = read_json(folder / "compiled_step" / "inference_cpu.json")["sessions"]
-    return (
-        f"Inference at batch 64 after a {T}-token context ({dates[0][:10]} {dates[0][11:16]}-{dates[-1][11:16]}, "
-        f"at {session['git_commit'][:7]}): minGRU carries\n{state:.0f} KiB of state at every context length and "
-        f"generates a token in {tok['minGRU']:.2f} ms (torch.nn.GRU {tok['GRU (torch.nn)']:.2f} ms, Mamba\n"
-        f"{tok['Mamba']:.2f} ms); the Transformer's KV cache buffers hold {float(kv['state_kib_end']) / 1024:.0f} MiB "
-        f"(they double when full: {doubled:.0f} positions after\nthe first new token) and a token takes "
-        f"{tok['Transformer']:.1f} ms; prefill + 64 tokens takes {total['minGRU']:.2f} s for minGRU, "
-        f"{total['GRU (torch.nn)']:.2f} s for\nGRU, {total['Transformer']:.1f} s for the Transformer and "
-        f"{total['Mamba']:.1f} s for Mamba (peak {float(at['Mamba']['peak_mib']) / 1024:.1f} GiB). A token of width "
-        "64 is a few dozen\nsmall ops, so eager time per token is mostly Python and dispatch overhead; with "
-        '`model.step` through\n`torch.compile` (`bench_inference.py --models "minGRU (compiled step)" ...`,\n'
-        "[results/efficiency/compiled_step/](../results/efficiency/compiled_step/inference_cpu.csv), one run at\n"
-        f"{csession['git_commit'][:7]} with its eager twin and torch.nn GRU/LSTM, batch 8 and 64, contexts "
-        f"{min(int(r['context']) for r in comp)}-{Tc}) a token takes\n{min(fast):.2f}-{max(fast):.2f} ms instead of "
-        f"{min(eager):.2f}-{max(eager):.2f} ms ({min(gain):.1f}-{max(gain):.1f}x faster; at batch 64 after {Tc} tokens "
-        f"minGRU {end['minGRU (compiled step)']:.2f} ms\nagainst {end['minGRU']:.2f} ms eager and "
-        f"{end['GRU (torch.nn)']:.2f} ms for torch.nn.GRU; minLSTM {end['minLSTM (compiled step)']:.2f} against "
-        f"{end['minLSTM']:.2f}, torch.nn.LSTM {end['LSTM (torch.nn)']:.2f}),\nafter a one-time compile."
-    )
+    commit = {}
+    for twin in (folder, folder / "compiled_step"):
+        with made_from(twin / "inference_cpu.json"):
+            (session,) = read_json(twin / "inference_cpu.json")["sessions"]
+            commit[twin] = session["git_commit"][:7]
+    with made_from(folder / "inference_cpu.csv"):
+        rows = [r for r in read_csv(folder / "inference_cpu.csv") if r["status"] == "ok"]
+        T = max(int(r["context"]) for r in rows)
+        at = {r["model"]: r for r in rows if r["batch"] == "64" and int(r["context"]) == T}
+        dates = sorted(r["date"] for r in rows)
+        tok = {m: float(r["ms_per_token"]) for m, r in at.items()}
+        total = {m: float(r["total_ms"]) / 1000 for m, r in at.items()}
+        kv = at["Transformer"]
+        states = {float(r["state_kib_end"]) for r in rows if r["model"] == "minGRU" and r["batch"] == "64"}
+        if len(states) != 1:  # the sentence says the state is the same at every context length
+            raise UnreadableFile(folder / "inference_cpu.csv", f"minGRU's state differs between contexts: {states}")
+        (state,) = states
+        doubled = T * float(kv["state_kib_end"]) / float(kv["state_kib_prefill"])
+        head = (
+            f"Inference at batch 64 after a {T}-token context ({dates[0][:10]} {dates[0][11:16]}-{dates[-1][11:16]}, "
+            f"at {commit[folder]}): minGRU carries\n{state:.0f} KiB of state at every context length and "
+            f"generates a token in {tok['minGRU']:.2f} ms (torch.nn.GRU {tok['GRU (torch.nn)']:.2f} ms, Mamba\n"
+            f"{tok['Mamba']:.2f} ms); the Transformer's KV cache buffers hold {float(kv['state_kib_end']) / 1024:.0f} "
+            f"MiB (they double when full: {doubled:.0f} positions after\nthe first new token) and a token takes "
+            f"{tok['Transformer']:.1f} ms; prefill + 64 tokens takes {total['minGRU']:.2f} s for minGRU, "
+            f"{total['GRU (torch.nn)']:.2f} s for\nGRU, {total['Transformer']:.1f} s for the Transformer and "
+            f"{total['Mamba']:.1f} s for Mamba (peak {float(at['Mamba']['peak_mib']) / 1024:.1f} GiB). A token of "
+            "width 64 is a few dozen\nsmall ops, so eager time per token is mostly Python and dispatch overhead; with "
+            '`model.step` through\n`torch.compile` (`bench_inference.py --models "minGRU (compiled step)" ...`,\n'
+            "[results/efficiency/compiled_step/](../results/efficiency/compiled_step/inference_cpu.csv), one run at\n"
+        )
+    with made_from(folder / "compiled_step" / "inference_cpu.csv"):
+        comp = [r for r in read_csv(folder / "compiled_step" / "inference_cpu.csv") if r["status"] == "ok"]
+        ms = {(r["model"], r["batch"], r["context"]): float(r["ms_per_token"]) for r in comp}
+        pairs = [
+            (ms[k], ms[(k[0] + " (compiled step)", *k[1:])]) for k in ms if (k[0] + " (compiled step)", *k[1:]) in ms
+        ]
+        eager, fast = [e for e, _ in pairs], [c for _, c in pairs]
+        gain = [e / c for e, c in pairs]
+        Tc = max(int(r["context"]) for r in comp)
+        end = {r["model"]: float(r["ms_per_token"]) for r in comp if r["batch"] == "64" and int(r["context"]) == Tc}
+        return head + (
+            f"{commit[folder / 'compiled_step']} with its eager twin and torch.nn GRU/LSTM, batch 8 and 64, contexts "
+            f"{min(int(r['context']) for r in comp)}-{Tc}) a token takes\n{min(fast):.2f}-{max(fast):.2f} ms instead "
+            f"of {min(eager):.2f}-{max(eager):.2f} ms ({min(gain):.1f}-{max(gain):.1f}x faster; at batch 64 after {Tc} "
+            f"tokens minGRU {end['minGRU (compiled step)']:.2f} ms\nagainst {end['minGRU']:.2f} ms eager and "
+            f"{end['GRU (torch.nn)']:.2f} ms for torch.nn.GRU; minLSTM {end['minLSTM (compiled step)']:.2f} against "
+            f"{end['minLSTM']:.2f}, torch.nn.LSTM {end['LSTM (torch.nn)']:.2f}),\nafter a one-time compile."
+        )
 
 
 BLOCKS = {
