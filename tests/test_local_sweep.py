@@ -256,3 +256,13 @@ def test_a_run_a_stopped_sweep_did_not_start_is_listed_as_it_stands_on_disk(tmp_
     checkpoint.unlink()
     run(cfg)
     assert not_started(cfg) == "finished, result saved"
+
+
+@pytest.mark.parametrize("values", [("seed=0,0",), ("seed=1", "threads=1,2")])
+def test_two_jobs_that_are_one_run_are_refused_before_any_run_starts(tmp_path, values):
+    """One run twice in a sweep would train into one folder and write one result file: refused."""
+    cmd = [a for a in small_sweep(tmp_path, *values) if a != "threads=1" or "threads=1,2" not in values]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert "runs 1 and 2 of 2 of the sweep" in out.stderr and "are the same run" in out.stderr
+    assert out.stderr.strip().count("\n") == 0 and not (tmp_path / "runs").exists()
