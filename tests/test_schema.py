@@ -206,6 +206,11 @@ def _good(spec: str):
             out.append(st.booleans())
         elif alt in ("str", "text"):
             out.append(st.text(st.characters(categories=["L", "N"]), min_size=1, max_size=8))
+        elif alt == "name":  # a part of a file name
+            out.append(st.text(st.sampled_from("aZ09._+=-"), max_size=8))
+        elif alt == "run name":  # names separated by /, none empty, . or ..
+            part = st.text(st.sampled_from("aZ09._+=-"), min_size=1, max_size=6).filter(lambda p: p.strip("."))
+            out.append(st.lists(part, min_size=1, max_size=3).map("/".join))
         elif m:
             kind, op, bound, left, lo, hi, right = m.groups()
             a = float(bound) if op in (">", ">=") else float(lo) if lo else -1e6

@@ -225,9 +225,22 @@ def test_cli_a_tag_never_writes_outside_results_and_runs(tmp_path, tag):
     work.mkdir(parents=True)
     before = sorted(p for p in tmp_path.rglob("*"))
     out = cli(f"tag={tag}", tmp=work)
-    assert out.returncode == 2 and "would be written outside" in out.stderr, out.stderr[-2000:]
-    assert "Traceback" not in out.stderr
+    assert out.returncode == 2 and f"tag={tag!r}: must be letters, digits" in out.stderr, out.stderr[-2000:]
+    assert "Traceback" not in out.stderr and out.stderr.count("\n") == 1
     assert sorted(p for p in tmp_path.rglob("*")) == before  # not even Hydra's run folder
+
+
+@pytest.mark.parametrize("name", ["../x", "a/../../b", "/tmp/escaped"])
+def test_a_run_name_past_the_schema_is_still_kept_inside_results_and_runs(tmp_path, name):
+    """The second guard (train.contained, minrnn.files.inside) holds where the schema's name rule would not."""
+    from omegaconf import OmegaConf
+
+    from minrnn.files import PathError
+    from minrnn.harness.train import contained
+
+    cfg = OmegaConf.create({"run_name": name, "paths": {"results": str(tmp_path / "r"), "runs": str(tmp_path / "w")}})
+    with pytest.raises(PathError, match="would be written outside"):
+        contained(cfg)
 
 
 def test_a_relative_results_folder_gets_the_summary_where_it_names(tmp_path, monkeypatch):

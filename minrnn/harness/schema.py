@@ -5,8 +5,8 @@ A plain table, not Hydra structured configs: a structured config would convert v
 them (an int ``0`` becomes ``0.0`` in a float field), which would change the configs, and so the
 identity, of every committed run (minrnn.harness.config.identity); here the composed config is only
 read. Rules are short strings (``"int >= 1"``, ``"float in [0, 1]"``, ``"adam | adamw"``, ``"bool"``,
-``"str"``, ``"text"`` (a name: a string or a number), ``"null | int >= 1"``, ``"list of 2 int >= 1"``,
-``"dict"`` for free-form mappings), the same
+``"str"``, ``"text"`` (a string or a number), ``"name"`` (a part of a file name), ``"null | int >= 1"``,
+``"list of 2 int >= 1"``, ``"dict"`` for free-form mappings), the same
 language a ``$MINRNN_CONFIGS`` model or task YAML uses in its ``schema:`` block (docs/extending.md).
 
 Who calls it: ``minrnn-train`` before Hydra creates the run's folder (OutputFolder.on_run_start), every
@@ -45,6 +45,7 @@ class Rule:
 
 _NUMBER = re.compile(r"^(int|float)(?:\s*(>=|>|<=|<)\s*(\S+)|\s+in\s+([\[(])(\S+),\s*(\S+)([\])]))?$")
 _LIST = re.compile(r"^list of (?:(\d+) )?(.+)$")
+_NAME = re.compile(r"[A-Za-z0-9._+=-]*")
 
 
 def _is_int(v) -> bool:
@@ -69,6 +70,14 @@ def _alternative(spec: str):
         return (lambda v: isinstance(v, str)), "a string"
     if spec == "text":  # a name or a path, which the command line may read as a number (tag=2)
         return (lambda v: isinstance(v, str) or _is_number(v)), "a string"
+    if spec == "name":  # a part of a file name (tag): it names the run's folder and result file
+        return (lambda v: (isinstance(v, str) or _is_number(v)) and _NAME.fullmatch(str(v)) is not None), (
+            "letters, digits and . _ + = - only (it is part of the run's folder and file names)"
+        )
+    if spec == "run name":  # folders of names: task/scale/model-L3-s0-<identity>
+        return (lambda v: isinstance(v, str) and all(_NAME.fullmatch(p) and p.strip(".") for p in v.split("/"))), (
+            "names of letters, digits and . _ + = - separated by / (no empty, . or .. part)"
+        )
     if m := _LIST.match(spec):
         n, item = m.group(1), _alternative(m.group(2))
         size = (lambda v: len(v) == int(n)) if n else (lambda v: True)
