@@ -266,3 +266,34 @@ def test_two_jobs_that_are_one_run_are_refused_before_any_run_starts(tmp_path, v
     assert out.returncode == 2, out.stderr[-2000:]
     assert "runs 1 and 2 of 2 of the sweep" in out.stderr and "are the same run" in out.stderr
     assert out.stderr.strip().count("\n") == 0 and not (tmp_path / "runs").exists()
+
+
+DEFECT = """import minrnn.harness.train as T
+build = T.build
+def broken(cfg):
+    if cfg.seed == 1:
+        raise RuntimeError("boom: a defect, not a bad input")
+    return build(cfg)
+T.build = broken
+"""
+
+
+def test_a_run_that_hits_a_defect_fails_alone_with_its_traceback_kept(tmp_path):
+    """An exception that is not a bad input (a defect, torch's own RuntimeError) is one line naming the run
+    and where its traceback is kept: alone, exit 1; in a sweep, the other runs finish and the sweep names
+    it (a sitecustomize plants the defect in every process of the sweep, joblib's workers included)."""
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(DEFECT)
+    env = {**{k: v for k, v in os.environ.items() if k != ENV}, "PYTHONPATH": str(tmp_path / "site")}
+    out = subprocess.run(small_sweep(tmp_path, "seed=0,1"), capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr[-2000:]
+    assert "1 run(s) of the sweep failed" in out.stderr and "RuntimeError: boom: a defect" in out.stderr
+    (result,) = (tmp_path / "results/selective_copy/cpu").glob("*.json")
+    assert "-s0-" in result.name  # the healthy run finished
+    (kept,) = (tmp_path / "runs").rglob("error.txt")
+    assert "-s1-" in str(kept) and f"(traceback: {kept})" in out.stderr
+    assert "Traceback" in kept.read_text() and "boom: a defect" in kept.read_text()
+    single = [a for a in small_sweep(tmp_path / "one", "seed=1") if a != "-m"]
+    alone = subprocess.run(single, capture_output=True, text=True, timeout=300, env=env)
+    assert alone.returncode == 1 and "Traceback" not in alone.stderr, alone.stderr[-2000:]
+    assert alone.stderr.strip().count("\n") == 0 and "RuntimeError: boom: a defect" in alone.stderr

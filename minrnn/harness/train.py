@@ -30,7 +30,7 @@ from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from minrnn.files import inside
+from minrnn.files import inside, write_text
 from minrnn.formats import RESULT
 from minrnn.harness.config import CONFIGS, identity, register_resolvers, run_identity
 from minrnn.harness.local_sweep import SweepStop
@@ -355,6 +355,29 @@ def main(cfg: DictConfig) -> None:
             sweep.fail(f"{cfg.run_name}: {message}")
             return
         sys.exit(2)
+    except Exception as e:  # not a bad input: a defect, or torch's own error (out of memory). One line and
+        # its traceback kept in the run's folder; in a sweep the other runs go on and the sweep names it at the end
+        where = keep_traceback(cfg)
+        message = f"{type(e).__name__}: {(str(e).strip().splitlines() or [''])[0]} (traceback: {where})"
+        print(f"minrnn-train: error: {cfg.run_name}: {message}", file=sys.stderr, flush=True)
+        if sweep:
+            sweep.fail(f"{cfg.run_name}: {message}")
+            return
+        sys.exit(1)
+
+
+def keep_traceback(cfg: DictConfig) -> str:
+    """The traceback of the exception being handled, written to the run's folder (error.txt); where it is."""
+    import traceback
+
+    text = traceback.format_exc()
+    try:
+        path = run_directory(cfg) / "error.txt"
+        write_text(path, text)
+        return str(path)
+    except (OSError, ValueError):  # no run folder to write to: the traceback goes to stderr instead
+        print(text, file=sys.stderr, flush=True)
+        return "printed above"
 
 
 if __name__ == "__main__":
