@@ -10,10 +10,10 @@ ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
 # every number of the README's results section, and the committed file that holds it
 HEADLINES = {
-    "98.8 ± 0.9": "results/tables/table2_cpu.md",
+    "98.9 ± 0.7": "results/tables/table2_cpu.md",
     "99.1 ± 0.6": "results/tables/table2_cpu.md",
     "75.1 ± 3.0": "results/tables/table2_cpu.md",
-    "98.9": "results/tables/table2_cpu.md",
+    "99.2": "results/tables/table2_cpu.md",
     "4.91x": "results/efficiency/efficiency_cpu.md",
     "4.00x": "results/efficiency/efficiency_cpu.md",
     "1.548": "results/claims_cpu.md",
