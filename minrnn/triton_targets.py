@@ -219,7 +219,7 @@ def ptxas_usage(ptx: str, capability: int) -> tuple[int, int, int]:
         src = Path(tmp) / "kernel.ptx"
         src.write_text(ptx)
         cmd = [get_ptxas(capability).path, "-v", f"--gpu-name={arch}", str(src), "-o", str(Path(tmp) / "k.cubin")]
-        out = subprocess.run(cmd, capture_output=True, text=True)
+        out = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
     if out.returncode != 0:
         raise RuntimeError(f"ptxas failed for {arch}: {out.stderr.strip()[-500:]}")
     regs = [int(n) for n in re.findall(r"Used (\d+) registers", out.stderr)]

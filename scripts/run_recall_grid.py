@@ -74,7 +74,7 @@ def main(argv=None) -> int:
             *args.overrides,
         ]
         started = time.time()
-        out = subprocess.run([str(train), *overrides], capture_output=True, text=True)
+        out = subprocess.run([str(train), *overrides], capture_output=True, text=True, errors="replace")
         line = (out.stdout.strip().splitlines() or [""])[-1] if out.returncode == 0 else out.stderr.strip()[-300:]
         print(f"[{i}/{len(grid)}] {time.time() - started:5.0f} s  {' '.join(overrides[:6])}: {line}", flush=True)
         if out.returncode != 0:

@@ -132,7 +132,13 @@ def run_python(code: str, cwd: Path, env: dict | None = None, timeout: int = 300
     """Python source in a fresh interpreter in ``cwd`` (one thread, like the test workers)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
     return subprocess.run(
-        [sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-c", code],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=timeout,
     )
 
 
@@ -149,10 +155,10 @@ def bash(script: str, cwd: Path, env: dict, timeout: int) -> subprocess.Complete
     (a function that recurses through ``$(...)``, even command_not_found_handle, stops instead of forking
     until memory runs out). Output goes to files, not pipes: a background process left holding them
     would keep a pipe open, and the check waiting for its end, until the timeout."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+    with tempfile.TemporaryFile("w+", errors="replace") as out, tempfile.TemporaryFile("w+", errors="replace") as err:
         proc = subprocess.Popen(
             ["/bin/bash", "-c", "FUNCNEST=64\n" + script], cwd=cwd, env=env, stdout=out, stderr=err,
-            text=True, start_new_session=True,
+            text=True, errors="replace", start_new_session=True,
         )  # fmt: skip
         timed_out = False
         try:
@@ -267,7 +273,9 @@ def check_make(argv: list[str], _call: Call) -> None:
     for t in targets:
         if not re.search(rf"^{re.escape(t)}:", makefile, re.M):
             raise AssertionError(f"make {shlex.join(argv)}: the Makefile has no target {t!r}")
-    done = subprocess.run(["make", "-n", "-C", str(ROOT), *argv], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        ["make", "-n", "-C", str(ROOT), *argv], capture_output=True, text=True, errors="replace", timeout=60
+    )
     assert done.returncode == 0, f"make -n {shlex.join(argv)}: {done.stderr.strip()}"
 
 

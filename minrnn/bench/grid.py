@@ -221,7 +221,7 @@ def run_job(measure, job: dict, timeout: float) -> dict:
     """Run ``measure(job)`` in a fresh interpreter (minrnn.bench.worker); status ok/oom/timeout/error."""
     cmd = [sys.executable, "-m", "minrnn.bench.worker", f"{measure.__module__}:{measure.__name__}", json.dumps(job)]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"status": "timeout"}
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(MARK)]

@@ -33,13 +33,16 @@ def git_commit() -> str:
     try:
         # the checkout must be minrnn's own: a non-editable install inside another repository is not
         tracked = ["git", "ls-files", "--error-unmatch", "minrnn/layers.py"]
-        subprocess.run(tracked, cwd=REPO, capture_output=True, text=True, check=True)
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True)
+        subprocess.run(tracked, cwd=REPO, capture_output=True, text=True, errors="replace", check=True)
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, errors="replace", check=True
+        )
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!results"],
             cwd=REPO,
             capture_output=True,
             text=True,
+            errors="replace",
             check=True,
         )
     except (OSError, subprocess.CalledProcessError):
@@ -70,7 +73,9 @@ def cuda_details(device: torch.device) -> dict:
     props = torch.cuda.get_device_properties(device)
     try:
         smi = ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader", f"--id={props.pci_bus_id}"]
-        driver = subprocess.run(smi, capture_output=True, text=True, timeout=20).stdout.strip() or None
+        driver = (
+            subprocess.run(smi, capture_output=True, text=True, errors="replace", timeout=20).stdout.strip() or None
+        )
     except (OSError, AttributeError, subprocess.SubprocessError):
         driver = None
     return {

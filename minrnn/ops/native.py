@@ -69,7 +69,9 @@ def build(source: Path = SOURCE, headers: list[Path] = HEADERS) -> ctypes.CDLL:
     target = cache / f"{source.stem}-{key}.so"
     if not target.exists():
         with atomic_path(target, mode=0o777) as tmp:  # concurrent builders all end with a whole file
-            proc = subprocess.run([cc, *FLAGS, "-o", str(tmp), str(source)], capture_output=True, text=True)
+            proc = subprocess.run(
+                [cc, *FLAGS, "-o", str(tmp), str(source)], capture_output=True, text=True, errors="replace"
+            )
             if proc.returncode != 0:
                 raise RuntimeError(f"{cc} failed to compile {source}:\n{proc.stderr[-2000:]}")
     return ctypes.CDLL(str(target))

@@ -40,7 +40,9 @@ def cwd_kind(folder: Path) -> str:
     or changed in it: no untracked or ignored file), 'a used clone', or 'another folder'."""
 
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True).stdout.strip()
+        return subprocess.run(
+            ["git", *args], cwd=folder, capture_output=True, text=True, errors="replace"
+        ).stdout.strip()
 
     if folder.resolve() == ROOT.resolve():
         return "this checkout"
@@ -57,7 +59,9 @@ def config_of(timing) -> dict:
 def record(args, kind: str, seconds: float, code: int, load_before: float) -> dict:
     """The measurement as committed: what ran, where, how long, and on what machine at which commit."""
     origin = provenance()
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=args.cwd, capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=args.cwd, capture_output=True, text=True, errors="replace"
+    ).stdout.strip()
     return {
         "name": args.name,
         "command": shlex.join(args.command),
