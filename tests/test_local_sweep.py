@@ -10,7 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from omegaconf import OmegaConf
 
+from minrnn.harness import local_sweep
 from minrnn.harness.local_sweep import ENV, LocalSweepSignals, SweepStop
 from minrnn.harness.trainer import StopSignals
 
@@ -216,10 +220,32 @@ def test_a_stopped_sweep_lists_every_run_finished_and_failed_ones_too(tmp_path, 
     assert lines == [
         "a-s0: finished, result saved",
         "a-s1: stopped at step 7, checkpoint saved",
-        "a-s3: not started",
         "a-s2: non-finite loss at step 3 (failed)",
+        "a-s3: not started",
     ]
     assert not tmp_path.exists()  # the sweep's folder is removed
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(order=st.permutations(range(12)), failed=st.sets(st.integers(0, 11)))
+def test_a_stopped_sweep_lists_its_runs_in_the_sweep_order_whatever_order_they_reported_in(
+    tmp_path_factory, monkeypatch, order, failed
+):
+    """Runs report as they stop, in any order; the listing follows Hydra's job numbers (job 2 before
+    job 10, which sorting the lines as text would reverse), failed runs in their place."""
+    folder = tmp_path_factory.mktemp("sweep")
+    sweep, job = SweepStop(folder, parent=False), {"num": 0}
+
+    class Hydra:
+        initialized = staticmethod(lambda: True)
+        get = staticmethod(lambda: OmegaConf.create({"job": job}))
+
+    monkeypatch.setattr(local_sweep, "HydraConfig", Hydra)
+    for n in order:
+        job["num"] = n
+        (sweep.fail if n in failed else sweep.report)(f"a-s{n}: line")
+    assert sweep.listing() == [f"a-s{n}: line" + (" (failed)" if n in failed else "") for n in range(12)]
+    assert sweep.failures() == [f"a-s{n}: line" for n in sorted(failed)]
 
 
 def test_a_run_that_failed_before_the_signal_is_listed_failed_beside_the_stopped_one(tmp_path):
@@ -228,15 +254,16 @@ def test_a_run_that_failed_before_the_signal_is_listed_failed_beside_the_stopped
     folder = tmp_path / "runs" / "selective_copy" / "cpu"
 
     def ready() -> bool:
-        failed = list((tmp_path / "sweep").glob("minrnn-sweep-*/failed-*"))
+        failed = list((tmp_path / "sweep").glob("minrnn-sweep-*/*-failed"))
         return bool(failed) and any(max(logged_steps(d), default=0) > 5 for d in folder.glob("mingru-*"))
 
     extra = ("trainer.lr=1e9,1e-3",)
     proc, _, err = interrupt(tmp_path, signal.SIGINT, to_group=True, past={}, ready=ready, seeds=(0,), extra=extra)
     assert proc.returncode == 128 + signal.SIGINT and "Traceback" not in err, err[-2000:]
     lines = [ln.strip() for ln in err.splitlines() if ln.startswith("  selective_copy/")]
-    assert len(lines) == 2 and lines[0].endswith(", checkpoint saved"), err[-2000:]
-    assert "non-finite loss" in lines[1] and lines[1].endswith("(failed)"), err[-2000:]
+    # in the sweep's order: job 0 (lr=1e9) failed, job 1 (lr=1e-3) stopped
+    assert len(lines) == 2 and lines[1].endswith(", checkpoint saved"), err[-2000:]
+    assert "non-finite loss" in lines[0] and lines[0].endswith("(failed)"), err[-2000:]
     assert not list((tmp_path / "results").rglob("*.json"))
 
 

@@ -26,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 
 from minrnn.files import write_text
@@ -67,17 +68,31 @@ class SweepStop:
         return [int(p.name) for p in (self.folder / "workers").iterdir()]
 
     def report(self, line: str) -> None:
-        write_text(self.folder / f"report-{os.getpid()}-{time.monotonic_ns()}", line)
+        """Where a run stands when the sweep stops: listed in the sweep's order (Hydra's job number)."""
+        self._write("report", line)
 
     def reports(self) -> list[str]:
-        return sorted(read_text(p) for p in self.folder.glob("report-*"))
+        return [line for kind, line in self._read() if kind == "report"]
 
     def fail(self, line: str) -> None:
         """A run that failed: named at the end of the sweep, while the other runs go on."""
-        write_text(self.folder / f"failed-{os.getpid()}-{time.monotonic_ns()}", line)
+        self._write("failed", line)
 
     def failures(self) -> list[str]:
-        return sorted(read_text(p) for p in self.folder.glob("failed-*"))
+        return [line for kind, line in self._read() if kind == "failed"]
+
+    def listing(self) -> list[str]:
+        """Every run's line, reports and failures together, in the sweep's order."""
+        return [line + (" (failed)" if kind == "failed" else "") for kind, line in self._read()]
+
+    def _write(self, kind: str, line: str) -> None:
+        job = HydraConfig.get().job.num if HydraConfig.initialized() else 0
+        write_text(self.folder / f"{job:09d}-{time.monotonic_ns():020d}-{os.getpid()}-{kind}", line)
+
+    def _read(self) -> list[tuple[str, str]]:
+        """(kind, line) of each file ``_write`` left, by job number, then time (the names' first fields)."""
+        paths = sorted((p for p in self.folder.iterdir() if p.name[:1].isdigit()), key=lambda p: p.name)
+        return [(p.name.rsplit("-", 1)[1], read_text(p)) for p in paths]
 
     @classmethod
     def join(cls) -> SweepStop | None:
@@ -118,7 +133,7 @@ class LocalSweepSignals(Callback):
     def on_multirun_end(self, config, **kwargs) -> None:
         if self.sweep is None:
             return
-        signum, reports, failures = self.sweep.signum(), self.sweep.reports(), self.sweep.failures()
+        signum, failures, listing = self.sweep.signum(), self.sweep.failures(), self.sweep.listing()
         for sig, handler in self.previous.items():
             signal.signal(sig, handler)
         os.environ.pop(ENV, None)
@@ -134,7 +149,7 @@ class LocalSweepSignals(Callback):
                 )
                 sys.exit(1)
             return
-        lines = "".join(f"\n  {line}" for line in reports) + "".join(f"\n  {line} (failed)" for line in failures)
+        lines = "".join(f"\n  {line}" for line in listing)
         print(
             f"minrnn-train: sweep stopped by {signal.Signals(signum).name}:{lines}\nRerun the same command to resume.",
             file=sys.stderr,
