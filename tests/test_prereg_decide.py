@@ -99,14 +99,14 @@ def test_table2_fit_rates_by_wilson_interval(long, gru, outcome):
     assert pd.fit_rates(PREREG, v, arms_of(v, {"minlstm-long": long, "mingru": gru}))[0] == outcome
 
 
-def figure5(copy_order, listops_order):
+def figure5(copy_order, listops_order, why=False):
     """Both Figure 5 tasks decided from per-bias levels (larger = learns earlier)."""
     out = {}
     for vid, levels in (("figure5-copy", copy_order), ("figure5-listops", listops_order)):
         v = V[vid]
         arms = {a.name: [run(levels[a.name] + 0.01 * (s % 2), s) for s in range(len(a.seeds))] for a in v.arms}
         out[vid] = {"stats": pd.means(PREREG, v, arms)[2]}
-    return pd.figure5(out)[0]
+    return pd.figure5(out) if why else pd.figure5(out)[0]
 
 
 def test_figure5_both_tasks_decide_together():
@@ -116,6 +116,12 @@ def test_figure5_both_tasks_decide_together():
     assert figure5(up, flat) == PARTLY
     assert figure5(down, flat) == FAILS
     assert figure5(flat, flat) == INCONCLUSIVE
+    # the reason names each decisive comparison: task, metric, bias 5 - bias 0 and its two standard errors
+    outcome, why = figure5(down, flat, why=True)
+    assert outcome == FAILS and why.startswith("bias 0 ahead of bias 5 (bias 5 - bias 0): figure5-copy val_acc_area -0.400")
+    assert "figure5-copy val_acc_last -0.400" in why and "listops" not in why
+    outcome, why = figure5(flat, up, why=True)
+    assert outcome == PARTLY and "figure5-listops val_acc_last +0.400 (2 SE " in why and "copy" not in why
 
 
 def small(tmp_path: Path, seeds=(0, 1)) -> Path:

@@ -183,10 +183,18 @@ def figure5(decided: dict[str, dict]) -> tuple[str, str]:
     if all(c[k]["sign"] > 0 for c in comps.values() for k in c if k.startswith(steps)):
         return HOLDS, "each larger bias ahead of the next smaller, both metrics, both tasks"
     ends = [(t, k) for t, c in comps.items() for k in c if k.startswith("bias5 vs bias0")]
+
+    def named(sign: int) -> str:  # the decisive comparisons: task, metric, difference and its two SE
+        return "; ".join(
+            f"{t} {k.split('(')[-1].rstrip(')')} {comps[t][k]['difference']:+.3f} (2 SE {comps[t][k]['two_se']:.3f})"
+            for t, k in ends
+            if comps[t][k]["sign"] == sign
+        )
+
     if any(comps[t][k]["sign"] > 0 for t, k in ends):
-        return PARTLY, "bias 5 ahead of bias 0 on some metric in some task"
+        return PARTLY, f"bias 5 ahead of bias 0 (bias 5 - bias 0): {named(1)}"
     if any(comps[t][k]["sign"] < 0 for t, k in ends):
-        return FAILS, "bias 0 ahead of bias 5 on some metric"
+        return FAILS, f"bias 0 ahead of bias 5 (bias 5 - bias 0): {named(-1)}"
     if all(c[k]["sign"] == 0 for c in comps.values() for k in c):
         return INCONCLUSIVE, "no difference beyond two standard errors"
     return INCONCLUSIVE, "the differences beyond two standard errors do not order the biases"
@@ -280,5 +288,9 @@ def with_preregistered(rows: list[dict], results: Path, out: Path, scale: str) -
         row["preregistered_outcomes"] = {d["id"]: f"{d['outcome']} ({d['runs']} of {d['planned']} runs)" for d in mine}
         if mine and all(d["outcome"] != PENDING for d in mine):
             row["verdict"] = mine[0]["outcome"]  # the matrices of one claim decide together (Figure 5's two)
-            row["ours"] += " Pre-registered: " + "; ".join(f"{d['id']}: {d['why']}" for d in mine) + "."
+            whys: dict[str, list[str]] = {}  # matrices decided together share one reason: said once
+            for d in mine:
+                whys.setdefault(d["why"], []).append(d["id"])
+            said = "; ".join(f"{' and '.join(ids)}: {why}" for why, ids in whys.items())
+            row["ours"] = row["ours"].rstrip(". ") + f". Pre-registered: {said}."
     return rows
