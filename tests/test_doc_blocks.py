@@ -6,6 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from minrnn.reports import docs as doc_blocks
 
@@ -135,16 +137,26 @@ def test_a_result_that_is_not_what_its_block_needs_is_one_message_naming_it(tmp_
 # claims table, code, links, and a number named by what precedes it (STRUCTURE: Table 2, §4.1, v3, T = 4096 -- a
 # setting of configs/, Python 3.11); ALLOWED lists the few others, each with its reason.
 
-UNITS = {"gib": "GiB", "mib": "MiB", "kib": "KiB", "ms": "ms", "s": "s", "min": "min", "h": "h", "x": "x", "%": "%"}
+UNITS = {
+    **{"gib": "GiB", "mib": "MiB", "kib": "KiB", "gb": "GB", "mb": "MB", "kb": "KB", "x": "x", "×": "x", "%": "%"},
+    **{"ms": "ms", "milliseconds": "ms", "s": "s", "sec": "s", "seconds": "s", "second": "s"},
+    **{"min": "min", "minutes": "min", "minute": "min", "h": "h", "hours": "h", "hour": "h"},
+}  # a unit spelled out ("40 seconds") is the unit: before 2026-12-08 such an integer was no token at all
 UNIT_RE = "|".join(sorted(map(re.escape, UNITS), key=len, reverse=True))
+# A sign belongs to its number (-0.0183, with U+2212 read as "-"); an exponent too (4.6e-3, normalised "4.6e-3"):
+# before 2026-12-08 both made the number no token at all, and so did either end of a range (0.5-0.9, 2.4/2.5).
 NUMBER = re.compile(
-    r"(?<![\w.\-/=#§])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?:\s?(" + UNIT_RE + r")(?![\w])|(?![\w]|\.\d|,\d{3}|-\d))", re.I
+    r"(?<![\w.\-−/=#§])((?:(?<![\d])[-−])?(?:\d{1,3}(?:,\d{3})+|\d+))(\.\d+)?((?:e[-+−]?\d+)?)"
+    r"(?:\s?(" + UNIT_RE + r")(?![\w])|(?![\w]|\.\d|,\d{3}))",
+    re.I,
 )
+RANGE = re.compile(r"(?<=\d)[-–/](?=\d)")  # 0.5-0.9, 8.0–8.9, 2.4/2.5: each end is a number of its own
+PLUS_MINUS = re.compile(r"(\d+\.\d+) ± (\d+\.\d+)")  # a spread carries its mean's unit: 98.9 ± 0.7%
 SPREAD = re.compile(r"(?<![\w.])(\d+\.\d+)-(\d+\.\d+)(" + UNIT_RE + r")(?![\w])", re.I)  # a card's range of ratios
 TIME_OR_MEMORY = {"GiB", "MiB", "KiB", "ms", "s", "min", "h"}
-STRUCTURE = re.compile(
-    r"(Tables?|Figures?|Sections?|App\.|Appendix|Listings?|Algorithms?|issues?|v|l\.|Python|torch|arXiv|"
-    r"T =|T=|sm_|width|dim|batch|context|expansion|Table \d's|±)\s*$"
+STRUCTURE = re.compile(  # a word of its own ("dev 13.0 GiB" and "tissue 2 s" were structure before 2026-12-08)
+    r"(?<![\w])(Tables?|Figures?|Sections?|App\.|Appendix|Listings?|Algorithms?|issues?|v|l\.|Python|torch|arXiv|"
+    r"T =|T=|sm_|width|dim|batch|context|expansion|Table \d's)\s*$"
 )
 KEY_UNITS = {"gib": "GiB", "mib": "MiB", "kib": "KiB", "ms": "ms", "seconds": "s", "_s": "s", "min": "min"}
 ALLOWED = {
@@ -159,6 +171,7 @@ ALLOWED = {
         "docs/results.md",
         "1.3",
     ): "issue 17's target (a token at T = 4096 at most 1.3x its cost at 512), not a measurement",
+    ("docs/recall.md", "4.6e-4"): "a learning rate of the paper-scale grid (a setting: --lrs), not a measurement",
     ("docs/results.md", "32"): "glibc's largest mmap threshold (32 MiB on 64-bit), a constant, not a measurement",
 }
 
@@ -175,6 +188,14 @@ def _unit(word: str | None) -> str | None:
     return UNITS.get(word.lower()) if word else None
 
 
+def token(m: re.Match) -> str:
+    """A NUMBER match as one spelling: U+2212 as "-", the exponent as "e" and an integer (4.6e-3)."""
+    number = (m.group(1) + (m.group(2) or "")).replace("−", "-")
+    if m.group(3):
+        number += f"e{int(m.group(3)[1:].replace('−', '-'))}"
+    return number
+
+
 def prose_numbers(path: Path) -> list[tuple[str, str | None]]:
     """The (number, unit) tokens of a document's prose that must be traced (the block comment above)."""
     text = path.read_text()
@@ -184,9 +205,10 @@ def prose_numbers(path: Path) -> list[tuple[str, str | None]]:
     text = re.sub(r"<!-- generated: (\S+).*?<!-- end: \1 -->", "", text, flags=re.S)
     text = re.sub(r"```.*?```", "", text, flags=re.S)
     text = re.sub(r"`[^`\n]*`|\]\([^)]*\)|arXiv \d{4}\.\d{4,5}|\d{4}-\d\d-\d\d", "", text)
+    text = RANGE.sub(" ", text)
     out = []
     for m in NUMBER.finditer(text):
-        number, unit = m.group(1) + (m.group(2) or ""), _unit(m.group(3))
+        number, unit = token(m), _unit(m.group(4))
         if STRUCTURE.search(text[max(0, m.start() - 14) : m.start()]):
             continue
         if m.group(2) or unit in TIME_OR_MEMORY:
@@ -207,6 +229,7 @@ def traced_numbers() -> set[tuple[str, str | None]]:
 
     files = [p for p in (ROOT / "results").rglob("*") if p.suffix in (".md", ".csv", ".json") and p.name != "README.md"]
     pairs: set[tuple[str, str | None]] = set()
+    means: set[tuple[str, str]] = set()  # (mean, spread) of "98.9 ± 0.7": the spread in its mean's units
 
     def add(value: str, units) -> None:
         for u in {None, *units}:
@@ -214,8 +237,9 @@ def traced_numbers() -> set[tuple[str, str | None]]:
 
     for path in [*files, ROOT / "minrnn" / "reports" / "paper_reference.json"]:
         text = path.read_text()
-        for m in NUMBER.finditer(text):
-            add(m.group(1) + (m.group(2) or ""), {_unit(m.group(3))} - {None})
+        for m in NUMBER.finditer(RANGE.sub(" ", text)):
+            add(token(m), {_unit(m.group(4))} - {None})
+        means.update(PLUS_MINUS.findall(text))
         for m in SPREAD.finditer(text):  # "unreliable (3.30-4.78x)": both ends, with the unit after the second
             add(m.group(1), {_unit(m.group(3))}), add(m.group(2), {_unit(m.group(3))})
         if path.suffix == ".json":
@@ -228,8 +252,11 @@ def traced_numbers() -> set[tuple[str, str | None]]:
                     for v in node:
                         walk(v, key)
                 elif isinstance(node, (int, float)) and not isinstance(node, bool):
-                    for f in (f"{node}", f"{node:.0f}", f"{node:.1f}", f"{node:.2f}"):
+                    for f in (f"{node}", f"{node:.0f}", f"{node:.1f}", f"{node:.2f}", f"{node:.3f}", f"{node:.4f}"):
                         add(f, _key_units(key))
+                    for f in (f"{node:.0e}", f"{node:.1e}", f"{node:.2e}"):  # 4.6e-3 as prose writes it
+                        mantissa, exponent = f.split("e")
+                        add(f"{mantissa}e{int(exponent)}", _key_units(key))
 
             walk(json.loads(text))
         rows = []
@@ -247,8 +274,10 @@ def traced_numbers() -> set[tuple[str, str | None]]:
                     rows.append(dict(zip(header, cells, strict=False)))
         for row in rows:
             for key, cell in row.items():
-                for m in NUMBER.finditer(cell or ""):
-                    add(m.group(1) + (m.group(2) or ""), _key_units(key or ""))
+                for m in NUMBER.finditer(RANGE.sub(" ", cell or "")):
+                    add(token(m), _key_units(key or ""))
+    for mean, spread in means:
+        add(spread, {u for v, u in list(pairs) if v == mean} - {None})
     return pairs
 
 
@@ -280,6 +309,47 @@ def test_a_number_is_matched_as_a_token_with_its_unit(tmp_path, traced):
         *[("13.0", "GiB"), ("2", "min"), ("40", "s"), ("160", "ms"), ("35", "ms"), ("4.29", "x"), ("2.5", "x")]
     ]  # a ratio is a token with its unit, written against it or not (4.29x was no token before 2026-12-07)
     assert ("13.0", "GiB") not in traced  # "13.0" occurs in version strings (2.13.0) only: not a token
+    doc.write_text(
+        "minus -0.0183 (\u22120.5); 98.9 ± 0.7%; 4.6e-3 and 9.2E\u22126; "
+        "0.5-0.9, 8.0\u20138.9 and 2.4/2.5 s; dev 1.5 GiB\n"
+    )
+    assert prose_numbers(doc) == [  # each was no token before 2026-12-08
+        *[("-0.0183", None), ("-0.5", None), ("98.9", None), ("0.7", "%"), ("4.6e-3", None), ("9.2e-6", None)],
+        *[("0.5", None), ("0.9", None), ("8.0", None), ("8.9", None), ("2.4", None), ("2.5", "s"), ("1.5", "GiB")],
+    ]
+    assert {("-0.0183", None), ("9.2e-6", None), ("0.7", "%")} <= traced  # Table 6's gain, a scan error, a spread
+
+
+WORDS = st.sampled_from(["", "the ", "dev ", "tissue ", "total ", "Mamba's ", "(", "about ", "- "])
+UNIT_SPELLINGS = st.sampled_from(
+    [("", None), (" GiB", "GiB"), ("\u00a0GiB", "GiB"), ("\u2009ms", "ms"), (" seconds", "s"), ("×", "x"), (" %", "%")]
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    whole=st.integers(0, 999),
+    decimals=st.text("0123456789", min_size=1, max_size=4),
+    sign=st.sampled_from(["", "-", "\u2212"]),
+    exponent=st.sampled_from(["", "e-3", "e5", "E\u22127"]),
+    shape=st.sampled_from(["{}", "0.1-{}", "{}-0.1", "{}/0.1", "1.5 ± {}", "({})", "{}."]),
+    word=WORDS,
+    unit=UNIT_SPELLINGS,
+)
+def test_every_decimal_in_prose_is_a_token_the_test_checks(
+    tmp_path_factory, traced, whole, decimals, sign, exponent, shape, word, unit
+):
+    """However a decimal is written -- signed, with an exponent, at either end of a range, after ±, after any
+    word, before a unit spelled any way or a non-breaking space -- it is a token, so an untraced one fails."""
+    spelling, unit_name = unit
+    number = f"{sign if shape == '{}' else ''}{whole}.{decimals}{exponent}"
+    written = word + shape.format(number + (spelling if shape in ("{}", "({})", "{}.") else ""))
+    doc = tmp_path_factory.mktemp("doc") / "doc.md"
+    doc.write_text(f"We measured {written} here.\n")
+    exp = "e" + str(int(exponent[1:].replace("\u2212", "-"))) if exponent else ""
+    signed = sign.replace("\u2212", "-") if shape == "{}" else ""
+    want = (f"{signed}{whole}.{decimals}{exp}", unit_name if shape in ("{}", "({})", "{}.") else None)
+    assert want in prose_numbers(doc), (written, prose_numbers(doc))
 
 
 def test_the_untraced_list_only_holds_numbers_still_in_the_prose(traced):

@@ -1,6 +1,7 @@
 """Exact replay (issue 35): a committed run retrained from its stored config and seed equals its metrics."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -109,3 +110,54 @@ def test_the_command_refuses_wrong_metric_types_in_one_line(tmp_path):
     )
     assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
     assert "metrics.test_acc: is str '0.9', not a number" in out.stderr and not (tmp_path / "s").exists()
+
+
+def tampered(change) -> dict:
+    rec = json.loads(json.dumps(COMMITTED))
+    change(rec)
+    return rec
+
+
+HOSTILE = {  # a summary that is not one committed run: (how, what the one line says)
+    "its seed is not its config's": (lambda r: r.update(seed=7), "seed 7, but its config's seed is 0"),
+    "paths is a string": (lambda r: r["config"].update(paths="x"), "no longer takes its stored config: unknown key"),
+    "a key the schema does not know": (lambda r: r["config"]["trainer"].update(amp=True), "unknown key trainer.amp"),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE))
+def test_a_tampered_summary_is_one_line_before_training(tmp_path, monkeypatch, case):
+    change, says = HOSTILE[case]
+    rec = tampered(change)
+    rec["identity"] = minrnn.harness.replay.identity(rec["config"])  # tampered consistently: the identity passes
+    (tmp_path / "run.json").write_text(json.dumps(rec))
+    monkeypatch.setattr(minrnn.harness.train, "run", lambda cfg: pytest.fail("trained"))
+    with pytest.raises(ValueError, match=re.escape(says)):
+        replay(tmp_path / "run.json", tmp_path / "s")
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_config_without_paths_trains_in_the_scratch_folder(tmp_path, monkeypatch):
+    rec = tampered(lambda r: r["config"].pop("paths"))
+    (tmp_path / "run.json").write_text(json.dumps(rec))
+    seen = {}
+    monkeypatch.setattr(minrnn.harness.train, "run", lambda cfg: seen.update(cfg=cfg) or COMMITTED)
+    assert replay(tmp_path / "run.json", tmp_path / "s").exact
+    assert seen["cfg"].paths.results == str(tmp_path / "s" / "results") and seen["cfg"].logger.mode == "disabled"
+
+
+@pytest.mark.parametrize("where", ["the repository (its results/ holds the run)", "results/"])
+def test_a_scratch_folder_that_holds_results_or_lies_among_them_is_refused(tmp_path, monkeypatch, where):
+    """--scratch . made paths.results the committed results/: the run was skipped as finished and the
+    replay said bit-exact without training; --scratch results/x wrote a run among the committed ones."""
+    scratch = ROOT if where.startswith("the repository") else ROOT / "results" / "replay-scratch-test"
+    monkeypatch.setattr(minrnn.harness.train, "run", lambda cfg: pytest.fail("trained"))
+    with pytest.raises(ValueError, match="--scratch"):
+        replay(SHORT, scratch)
+    assert not (ROOT / "results" / "replay-scratch-test").exists()
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "scripts/replay.py"), str(SHORT), "--scratch", str(scratch)],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "--scratch" in out.stderr, out.stderr

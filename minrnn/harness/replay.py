@@ -18,10 +18,12 @@ from omegaconf import OmegaConf
 
 from minrnn.formats import RESULT
 from minrnn.harness.config import identity
+from minrnn.harness.schema import SettingError, check
 from minrnn.reader import read_json
 
 # Wall-clock times and the stretches that count them: they differ between any two runs.
 TIMES = ("train_seconds_this_session", "train_seconds_all_stretches", "stretches")
+RESULTS = Path(__file__).resolve().parents[2] / "results"  # the committed results
 # What a run's numbers can depend on besides its config and seed.
 ENVIRONMENT = ("device_name", "torch", "python", "torch_threads", "platform")
 
@@ -73,6 +75,19 @@ def compare(committed: dict, replayed: dict) -> tuple[list[str], list[str]]:
     return differences, environment
 
 
+def scratch_folder(scratch: str | Path, summary: Path) -> Path:
+    """``scratch`` resolved, refused unless it is new or empty and outside every results folder: a folder that
+    held this run's result would be skipped as finished (a replay that trains nothing), and a replay never
+    writes among committed results."""
+    scratch = Path(scratch).resolve()
+    if scratch.exists() and (not scratch.is_dir() or any(scratch.iterdir())):
+        raise ValueError(f"--scratch {scratch}: not an empty folder; a replay trains in a new or empty one")
+    for results in {RESULTS} | {p for p in summary.resolve().parents if p.name == "results"}:
+        if scratch == results or results in scratch.parents:
+            raise ValueError(f"--scratch {scratch}: inside {results}; a replay never writes among results")
+    return scratch
+
+
 def replay(summary_path: str | Path, scratch: str | Path) -> Replay:
     """Train the committed run at ``summary_path`` again under ``scratch`` and compare (module docstring)."""
     from minrnn.harness.train import run  # the harness entry point: Hydra and torch load only here
@@ -85,11 +100,16 @@ def replay(summary_path: str | Path, scratch: str | Path) -> Replay:
             f"{path}: its stored config hashes to {identity(config)}, not its identity "
             f"{committed.get('identity')}: this code no longer reads the config as the run did"
         )
-    cfg = OmegaConf.create(config)
-    scratch = Path(scratch).resolve()
-    cfg.paths.results, cfg.paths.runs = str(scratch / "results"), str(scratch / "runs")
-    cfg.logger.mode, cfg.trainer.progress = "disabled", False
-    cfg.seed = seed
+    if config.get("seed") != seed:
+        raise ValueError(f"{path}: seed {seed!r}, but its config's seed is {config.get('seed')!r}: not one run")
+    try:
+        check(config, here=False)  # the schema, before anything is written
+    except SettingError as e:
+        raise ValueError(f"{path}: this code no longer takes its stored config: {e}") from None
+    scratch = scratch_folder(scratch, path)
+    where = {"results": str(scratch / "results"), "runs": str(scratch / "runs")}
+    off = {"paths": where, "logger": {"mode": "disabled"}, "trainer": {"progress": False}, "seed": seed}
+    cfg = OmegaConf.merge(OmegaConf.create(config), off)
     replayed = run(cfg)
     differences, environment = compare(committed, replayed)
     return Replay(path, scratch / "results" / f"{cfg.run_name}.json", differences, environment)
