@@ -121,7 +121,8 @@ def tampered(change) -> dict:
 HOSTILE = {  # a summary that is not one committed run: (how, what the one line says)
     "its seed is not its config's": (lambda r: r.update(seed=7), "seed 7, but its config's seed is 0"),
     "paths is a string": (lambda r: r["config"].update(paths="x"), "no longer takes its stored config: unknown key"),
-    "a key the schema does not know": (lambda r: r["config"]["trainer"].update(amp=True), "unknown key trainer.amp"),
+    "a key the schema does not know": (lambda r: r["config"]["trainer"].update(amps=True), "unknown key trainer.amps"),
+    "amp false (never committed)": (lambda r: r["config"]["trainer"].update(amp=False), "unknown key trainer.amp"),
 }
 
 
@@ -161,3 +162,58 @@ def test_a_scratch_folder_that_holds_results_or_lies_among_them_is_refused(tmp_p
         text=True,
     )
     assert out.returncode == 2 and out.stderr.count("\n") == 1 and "--scratch" in out.stderr, out.stderr
+
+
+def committed_summaries(every: bool = False) -> list[Path]:
+    """The committed run summaries that carry an identity (``every``: those committed before too)."""
+    out = []
+    for path in sorted((ROOT / "results").rglob("*.json")):
+        rec = json.loads(path.read_text())
+        if isinstance(rec, dict) and {"config", "seed", "metrics"} <= rec.keys() and (every or "identity" in rec):
+            out.append(path)
+    return out
+
+
+def test_every_committed_run_is_taken_by_this_code_with_its_identity():
+    """Each committed summary's stored config, with the settings renamed since (trainer.amp: true ->
+    trainer.precision: auto), passes the schema and keeps its identity: make replay can rerun any of them
+    (14 were committed with amp and were refused before)."""
+    from minrnn.harness.config import as_current, identity
+    from minrnn.harness.schema import check
+
+    paths = committed_summaries()
+    assert len(paths) >= 200
+    renamed = 0
+    for path in paths:
+        rec = json.loads(path.read_text())
+        config = as_current(rec["config"])
+        renamed += config is not rec["config"]
+        assert identity(config) == identity(rec["config"]) == rec["identity"], path
+        check(config, here=False)
+    assert renamed >= 14
+
+
+def test_a_replay_that_differs_names_both_commits_beside_the_environment():
+    from minrnn.harness.replay import Replay
+
+    differs = Replay(Path("c.json"), Path("r.json"), ["val_acc: 0.5 -> 0.6"], [], ("61bf8b02cbff", "1f0375d00000"))
+    report = differs.report()
+    assert "this is a reproducibility failure" in report
+    assert report.endswith("code: committed at 61bf8b02cbff, replayed at 1f0375d00000 (git diff names changes)")
+    same = Replay(Path("c.json"), Path("r.json"), ["val_acc: 0.5 -> 0.6"], [], ("61bf8b02cbff", "61bf8b02cbff"))
+    assert "code:" not in same.report()
+    assert "code:" not in Replay(Path("c.json"), Path("r.json"), [], [], ("a", "b")).report()  # bit-exact
+
+
+def test_a_run_committed_before_identities_names_the_commit_to_replay_it_with(tmp_path, monkeypatch):
+    """135 committed summaries predate run identities (48269b5) and use settings since renamed: replay
+    says so in one line with the commit whose code reads them, and trains nothing."""
+    old = [p for p in committed_summaries(every=True) if "identity" not in json.loads(p.read_text())]
+    assert len(old) >= 100
+    commit = json.loads(old[0].read_text())["provenance"]["git_commit"]
+    monkeypatch.setattr(minrnn.harness.train, "run", lambda cfg: pytest.fail("trained"))
+    with pytest.raises(
+        ValueError, match=re.escape(f"replay it with the code it came from: git worktree add <folder> {commit}")
+    ):
+        replay(old[0], tmp_path / "s")
+    assert not (tmp_path / "s").exists()

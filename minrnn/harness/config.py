@@ -120,6 +120,18 @@ def _as_committed(trainer: dict) -> dict:
     return trainer
 
 
+def as_current(config: dict) -> dict:
+    """A committed run's stored config as this code takes it: the inverse of ``_as_committed`` (the former
+    ``trainer.amp: true`` is ``trainer.precision: auto``), so ``make replay`` reruns runs committed before
+    the rename. Its identity is unchanged (identity(as_current(c)) == identity(c), tested on every
+    committed summary)."""
+    trainer = config.get("trainer")
+    if not isinstance(trainer, dict) or trainer.get("amp") is not True or "precision" in trainer:
+        return config
+    trainer = {k: v for k, v in trainer.items() if k != "amp"}
+    return {**config, "trainer": {**trainer, "precision": "auto"}}
+
+
 def identity(config: dict) -> str:
     """8 hex digits of sha256 over the result-shaping part of a resolved config (a plain dict)."""
     kept = _without_defaults({k: v for k, v in config.items() if k not in NOT_RESULT[""]})

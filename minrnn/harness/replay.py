@@ -17,7 +17,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from minrnn.formats import RESULT
-from minrnn.harness.config import identity
+from minrnn.harness.config import as_current, identity
 from minrnn.harness.schema import SettingError, check
 from minrnn.reader import read_json
 
@@ -34,6 +34,7 @@ class Replay:
     replayed: Path
     differences: list[str] = field(default_factory=list)  # "key: committed -> replayed"
     environment: list[str] = field(default_factory=list)  # the facts that differ between the two runs
+    commits: tuple[str, str] | None = None  # the code the committed and the replayed run came from
 
     @property
     def exact(self) -> bool:
@@ -49,6 +50,10 @@ class Replay:
             if self.environment
             else "  same CPU type and versions: this is a reproducibility failure"
         )
+        if self.commits and self.commits[0] != self.commits[1]:  # said either way: the code itself may differ
+            lines.append(
+                f"  code: committed at {self.commits[0]}, replayed at {self.commits[1]} (git diff names changes)"
+            )
         return "\n".join(lines)
 
 
@@ -95,6 +100,13 @@ def replay(summary_path: str | Path, scratch: str | Path) -> Replay:
     path = Path(summary_path)
     committed = read_json(path, RESULT)  # minrnn.reader: one UnreadableFile (a ValueError) naming the file
     config, seed = committed["config"], committed["seed"]
+    if "identity" not in committed:  # committed before runs carried one (48269b5): its settings were others
+        commit = committed.get("provenance", {}).get("git_commit") or "its commit"
+        raise ValueError(
+            f"{path}: committed before runs recorded an identity, so this code cannot check that it reads the "
+            f"stored config as the run did (its settings have since been renamed); replay it with the code it "
+            f"came from: git worktree add <folder> {commit}"
+        )
     if identity(config) != committed.get("identity"):
         raise ValueError(
             f"{path}: its stored config hashes to {identity(config)}, not its identity "
@@ -102,6 +114,7 @@ def replay(summary_path: str | Path, scratch: str | Path) -> Replay:
         )
     if config.get("seed") != seed:
         raise ValueError(f"{path}: seed {seed!r}, but its config's seed is {config.get('seed')!r}: not one run")
+    config = as_current(config)  # settings renamed since it was committed (trainer.amp)
     try:
         check(config, here=False)  # the schema, before anything is written
     except SettingError as e:
@@ -112,4 +125,5 @@ def replay(summary_path: str | Path, scratch: str | Path) -> Replay:
     cfg = OmegaConf.merge(OmegaConf.create(config), off)
     replayed = run(cfg)
     differences, environment = compare(committed, replayed)
-    return Replay(path, scratch / "results" / f"{cfg.run_name}.json", differences, environment)
+    commits = tuple(str(r.get("provenance", {}).get("git_commit"))[:12] for r in (committed, replayed))
+    return Replay(path, scratch / "results" / f"{cfg.run_name}.json", differences, environment, commits)
