@@ -192,6 +192,50 @@ def timings(results: Path) -> str:
     return "\n".join(lines)
 
 
+def training_summary(results: Path) -> str:
+    """docs/results.md's paragraph on Figure 1's training step (results/efficiency/training_cpu.*,
+    scripts/bench_training.py): minGRU/minLSTM against the loops and torch.nn at T = 512, 1024 and the
+    longest T, the cost of a token across T, and Mamba's memory per token."""
+    folder = results / "efficiency"
+    with made_from(folder / "training_cpu.json"):
+        rec = read_json(folder / "training_cpu.json")
+        (session,) = rec["sessions"]
+        batch = int(rec["settings"]["batch"])
+    with made_from(folder / "training_cpu.csv"):
+        rows = [r for r in read_csv(folder / "training_cpu.csv") if r["status"] == "ok"]
+        ms = {(r["model"], int(r["T"])): float(r["ms_median"]) for r in rows}
+        mib = {(r["model"], int(r["T"])): float(r["peak_mib"]) for r in rows}
+        T, dates = max(t for _, t in ms), sorted(r["date"] for r in rows)
+        lengths = sorted({t for m, t in ms if m == "LSTM (torch.nn)"})
+
+        def x(slow: str, fast: str, t: int = T) -> str:  # how many times faster, as prose writes it
+            return f"{ms[(slow, t)] / ms[(fast, t)]:.1f}x"
+
+        def us(model: str, t: int) -> float:  # microseconds per token of a batch
+            return ms[(model, t)] * 1000 / (batch * t)
+
+        lstm = [us("LSTM (torch.nn)", t) for t in lengths]
+        mine = [us("minLSTM", t) for t in lengths]
+        saved = 1 - mib[("minGRU", T)] / mib[("GRU (plain loop)", T)]
+        mamba = mib[("Mamba", T)]
+        return (
+            f"Measured {dates[0][:10]} {dates[0][11:16]}-{dates[-1][11:16]} at {session['git_commit'][:7]} on "
+            f"{session['device_name']} with {session['cpu_count']} cores, batch {batch}\n"
+            "([results/efficiency/training_cpu.csv](../results/efficiency/training_cpu.csv)). minGRU is "
+            f"{x('GRU (plain loop)', 'minGRU')} faster than the GRU loop and\n{x('GRU (torch.nn)', 'minGRU')} "
+            f"faster than torch.nn.GRU in the same network ({x('GRU (torch.nn)', 'minGRU', 512)} at T = 512), and "
+            f"uses {saved:.0%} less memory than the loop;\nminLSTM is {x('LSTM (plain loop)', 'minLSTM')} the LSTM "
+            f"loop and {x('LSTM (torch.nn)', 'minLSTM')} torch.nn.LSTM at T = {T}, but only "
+            f"{x('LSTM (torch.nn)', 'minLSTM', 512)} at T = 512 and {x('LSTM (torch.nn)', 'minLSTM', 1024)} at\n"
+            f"1024: torch.nn.LSTM's CPU kernel (oneDNN) costs {min(lstm):.0f}-{max(lstm):.0f} µs per token, up and "
+            f"down from one length to the next\n({us('LSTM (torch.nn)', 512):.1f} at T = 512, "
+            f"{us('LSTM (torch.nn)', T):.1f} at {T}), against minLSTM's steady {min(mine):.1f}-{max(mine):.1f}. "
+            f"A token costs minGRU {us('minGRU', T) / us('minGRU', 512):.2f}x\nand minLSTM "
+            f"{us('minLSTM', T) / us('minLSTM', 512):.2f}x at T = {T} what it costs at T = 512. Mamba's "
+            f"{mamba / 1024:.1f} GiB at T = {T} is {mamba * 1024 / (batch * T):.0f} KiB per token."
+        )
+
+
 def inference_summary(results: Path) -> str:
     """docs/results.md's inference paragraph (results/efficiency/inference_cpu.* and its compiled_step/
     twin, scripts/bench_inference.py): batch 64 after the longest context, and the compiled step's gain."""
@@ -256,6 +300,7 @@ BLOCKS = {
     "table2": ("docs/results.md", results_file("tables/table2_cpu.md")),
     "figure2": ("docs/results.md", results_file("figures/figure2_cpu.md")),
     "figure1": ("docs/results.md", figure1_summary),
+    "training": ("docs/results.md", training_summary),
     "inference": ("docs/results.md", inference_summary),
     "table4": ("docs/results.md", results_file("tables/table4_cpu.md")),
     "figure5": ("docs/results.md", results_file("figures/figure5_cpu.md")),
