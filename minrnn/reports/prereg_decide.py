@@ -26,6 +26,18 @@ from minrnn.reports.preregistration import (
 )
 
 PENDING = "pending"
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of the pre-registration's bytes: the decided file records the rules it was decided
+    under, and tests/test_prereg_decide.py checks it against the committed file (and git's dates)."""
+    import hashlib
+
+    from minrnn.reader import read_bytes
+
+    return hashlib.sha256(read_bytes(path)).hexdigest()
+
+
 TOGETHER = ("figure5-copy", "figure5-listops")  # "both tasks decide together" (the file's outcomes)
 
 
@@ -277,7 +289,7 @@ def with_preregistered(rows: list[dict], results: Path, out: Path, scale: str) -
         return rows
     decided = decide(load(path), results)
     folder = Path(out) / "preregistration"
-    doc = {"scale": scale, "verdicts": decided, "provenance": provenance()}
+    doc = {"scale": scale, "preregistration_sha256": file_sha256(path), "verdicts": decided, "provenance": provenance()}
     write_result_json(folder / f"verdicts_{scale}.json", doc)
     write_text(folder / f"verdicts_{scale}.md", markdown(decided))
     by_claim: dict[str, list[dict]] = {}
