@@ -227,3 +227,11 @@ def test_the_preregistration_is_unchanged_since_before_the_first_run_it_governs(
     governed = sorted(datetime.fromisoformat(d) for d in made if datetime.fromisoformat(d) > first)
     assert governed, "no run was made under the pre-registration"
     assert last <= governed[0], f"preregistration.yaml changed on {last}, after its first governed run ({governed[0]})"
+
+
+def test_a_verdict_whose_claim_does_not_exist_is_refused_before_anything_is_written(tmp_path):
+    path = small(tmp_path)
+    rows = [{"id": "table6-ablation-typo", "verdict": INCONCLUSIVE, "ours": "n=3."}]
+    with pytest.raises(ValueError, match=r"verdict table6-ablation: claim 'table6-ablation' is not a claim of"):
+        pd.with_preregistered(rows, path.parent.parent, tmp_path / "out", "cpu")
+    assert not (tmp_path / "out").exists()

@@ -287,6 +287,10 @@ def with_preregistered(rows: list[dict], results: Path, out: Path, scale: str) -
     path = Path(results) / "preregistration" / "preregistration.yaml"
     if not path.is_file() or load(path).scale != scale:
         return rows
+    ids = {row["id"] for row in rows}
+    for v in load(path).verdicts:  # a verdict naming no claim would decide nothing, silently
+        if v.claim not in ids:
+            raise ValueError(f"{path}: verdict {v.id}: claim {v.claim!r} is not a claim of minrnn/reports/claims/")
     decided = decide(load(path), results)
     folder = Path(out) / "preregistration"
     doc = {"scale": scale, "preregistration_sha256": file_sha256(path), "verdicts": decided, "provenance": provenance()}
