@@ -6,6 +6,8 @@ import copy
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from omegaconf import OmegaConf
 from torch import nn
 
@@ -100,3 +102,32 @@ def test_the_mlp_activation_row_is_what_the_block_builds():
     (row,) = [r for r in ROWS if r["key"] == "MLP activation"]
     assert row["ours"].startswith("GELU")
     assert [type(m) for m in MLP(8, 2, 0.0).net if not isinstance(m, (nn.Linear, nn.Dropout))] == [nn.GELU]
+
+
+def test_every_preset_on_disk_is_compared_or_named_not_compared_with_why():
+    """A preset added under configs/experiment/ that no experiment compares would escape every comparison:
+    it stops the generator, naming it; so does a not_compared row that names no preset or a compared one."""
+    on_disk = deviations.presets_on_disk()
+    skipped = deviations.not_compared()
+    compared = {p for e in SETTINGS.values() for p in e["presets"]}
+    assert compared <= set(on_disk) and "table2/mamba" in compared
+    assert deviations.uncompared(SETTINGS, skipped, on_disk) == []
+    with pytest.raises(deviations.UndeclaredDeviation, match=r"^experiment=table2/rwkv: compared by no experiment"):
+        deviations.report(SETTINGS, ROWS, on_disk=[*on_disk, "table2/rwkv"])
+    assert deviations.uncompared(SETTINGS, [*skipped, {"preset": "table9", "why": "x"}], on_disk) == [
+        "configs/deviations.yaml: not_compared 'table9' names no preset"
+    ]
+    assert deviations.uncompared(SETTINGS, [*skipped, {"preset": "table2/*", "why": "x"}], on_disk)[0].startswith(
+        "configs/deviations.yaml: not_compared 'table2/*' names compared presets (table2/gru, table2/lstm, "
+    )
+
+
+@given(st.from_regex(r"(table[1-9]|figure[25]|recall|claims)/[a-z_]{1,12}", fullmatch=True))
+@settings(max_examples=40, deadline=None)
+def test_any_new_preset_name_is_refused_unless_compared_or_skipped(name):
+    on_disk = deviations.presets_on_disk()
+    compared = {p for e in SETTINGS.values() for p in e["presets"]}
+    skipped = deviations.not_compared()
+    found = deviations.uncompared(SETTINGS, skipped, [*on_disk, name])
+    escapes = name not in compared and not any(deviations.covers(s, name) for s in skipped)
+    assert (f"experiment={name}: compared by no experiment" in " ".join(found)) == escapes

@@ -2,12 +2,16 @@
 rows they decide once a matrix is complete (and not before)."""
 
 import copy
+import hashlib
+import subprocess
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 import yaml
 from harness import write_summary
 
+from minrnn.reader import read_json
 from minrnn.reports import prereg_decide as pd
 from minrnn.reports.claims.machinery import BUDGET, FAILS, HOLDS, INCONCLUSIVE, PARTLY
 from minrnn.reports.preregistration import PREREGISTRATION, load, parse
@@ -194,3 +198,40 @@ def test_a_planted_validation_curve_is_listed_not_decided_on(tmp_path, curve, wh
     runs, bad = load_runs(planted.parent, "cpu", "test_acc")
     assert [r["seed"] for r in runs] == [0]
     assert len(bad) == 1 and bad[0].startswith(str(planted)) and why in bad[0]
+
+
+def test_the_decided_verdicts_record_the_hash_of_the_committed_preregistration():
+    """results/preregistration/verdicts_cpu.json was decided under the committed pre-registration: an edit
+    to the rules after the decision (a bar, a seed, an outcome) breaks the equality until `make claims`
+    decides again, and then the git check below sees when the rules last changed."""
+    decided = read_json(ROOT / "results/preregistration/verdicts_cpu.json")
+    assert decided["preregistration_sha256"] == pd.file_sha256(ROOT / PREREGISTRATION)
+    assert pd.file_sha256(ROOT / PREREGISTRATION) != hashlib.sha256(b"").hexdigest()
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_the_preregistration_is_unchanged_since_before_the_first_run_it_governs():
+    """git history: the pre-registration's last change (author date, kept by a rebase) is before the first
+    of the runs made under it (provenance.date after the file was first committed). Not a git checkout
+    (an sdist): nothing to check against; CI runs on a full clone, where it is asserted."""
+    if subprocess.run(["git", "-C", str(ROOT), "rev-parse"], capture_output=True).returncode:
+        pytest.skip("not a git checkout")
+    assert _git("rev-parse", "--is-shallow-repository") == "false", "a shallow clone hides the history"
+    dates = _git("log", "--follow", "--format=%aI", "--", str(PREREGISTRATION)).splitlines()
+    first, last = datetime.fromisoformat(dates[-1]), datetime.fromisoformat(dates[0])
+    arms, _, _ = pd.arm_runs(load(ROOT / PREREGISTRATION), ROOT / "results")
+    made = [r["provenance"]["date"] for v in arms.values() for rs in v.values() for r in rs]
+    governed = sorted(datetime.fromisoformat(d) for d in made if datetime.fromisoformat(d) > first)
+    assert governed, "no run was made under the pre-registration"
+    assert last <= governed[0], f"preregistration.yaml changed on {last}, after its first governed run ({governed[0]})"
+
+
+def test_a_verdict_whose_claim_does_not_exist_is_refused_before_anything_is_written(tmp_path):
+    path = small(tmp_path)
+    rows = [{"id": "table6-ablation-typo", "verdict": INCONCLUSIVE, "ours": "n=3."}]
+    with pytest.raises(ValueError, match=r"verdict table6-ablation: claim 'table6-ablation' is not a claim of"):
+        pd.with_preregistered(rows, path.parent.parent, tmp_path / "out", "cpu")
+    assert not (tmp_path / "out").exists()

@@ -31,11 +31,45 @@ def paper_settings() -> dict:
     return OmegaConf.to_container(OmegaConf.create(read_text(Path(CONFIGS) / "paper_settings.yaml")))
 
 
+def _declared_file() -> dict:
+    return OmegaConf.to_container(OmegaConf.create(read_text(Path(CONFIGS) / "deviations.yaml")))
+
+
 def deviations() -> list[dict]:
     """[{preset, key, scale?, paper?, ours?, source, why}]: ``preset`` and ``key`` one or a list (fnmatch
     patterns over the compared presets); ``scale`` paper or cpu (both when absent); ``paper`` the paper's
     words (else its stated value); ``ours`` for a setting the code fixes, not a config key."""
-    return OmegaConf.to_container(OmegaConf.create(read_text(Path(CONFIGS) / "deviations.yaml")))["rows"]
+    return _declared_file()["rows"]
+
+
+def not_compared() -> list[dict]:
+    """[{preset, why}]: the presets no experiment of configs/paper_settings.yaml compares, and why."""
+    return _declared_file().get("not_compared", [])
+
+
+def presets_on_disk() -> list[str]:
+    """Every preset ``experiment=<name>`` can name: the YAML files under configs/experiment/."""
+    root = Path(CONFIGS) / "experiment"
+    return sorted(p.relative_to(root).with_suffix("").as_posix() for p in root.rglob("*.yaml"))
+
+
+def uncompared(settings: dict, skipped: list[dict], on_disk: list[str]) -> list[str]:
+    """Presets on disk that no experiment compares and ``not_compared`` does not name (a preset added
+    would otherwise escape every comparison), and ``not_compared`` rows naming none or a compared one."""
+    compared = {p for e in settings.values() for p in e["presets"]}
+    found = [
+        f"experiment={p}: compared by no experiment of configs/paper_settings.yaml and not in "
+        "configs/deviations.yaml's not_compared"
+        for p in on_disk
+        if p not in compared and not any(covers(s, p) for s in skipped)
+    ]
+    for s in skipped:
+        hits = [p for p in on_disk if covers(s, p)]
+        if not hits or any(p in compared for p in hits):
+            both = ", ".join(p for p in hits if p in compared)
+            what = f"names compared presets ({both})" if hits else "names no preset"
+            found.append(f"configs/deviations.yaml: not_compared {s['preset']!r} {what}")
+    return found
 
 
 def _listed(x) -> list:
@@ -166,9 +200,13 @@ def _cell(text) -> str:
     return str(text).replace("|", "/").replace("\n", " ")
 
 
-def report(settings: dict, rows: list[dict], compose=composed) -> str:
-    """docs/deviations.md; raises UndeclaredDeviation naming every undeclared difference."""
-    problems = undeclared(settings, rows, compose) + unmatched(settings, rows, compose)
+def report(settings: dict, rows: list[dict], compose=composed, skipped=None, on_disk=None) -> str:
+    """docs/deviations.md; raises UndeclaredDeviation naming every undeclared difference, and every preset
+    on disk (``on_disk``, default presets_on_disk()) neither compared nor in ``skipped`` (not_compared())."""
+    skipped = not_compared() if skipped is None else skipped
+    on_disk = presets_on_disk() if on_disk is None else on_disk
+    problems = uncompared(settings, skipped, on_disk)
+    problems += undeclared(settings, rows, compose) + unmatched(settings, rows, compose)
     if problems:
         raise UndeclaredDeviation("; ".join(problems))
     presets = [p for e in settings.values() for p in e["presets"]]
@@ -217,6 +255,9 @@ def report(settings: dict, rows: list[dict], compose=composed) -> str:
             ]
             lines.append("| " + " | ".join(_cell(c) for c in [f"`{s['key']}`", paper, where(s), *ours]) + " |")
         lines.append("")
+    lines += ["## Presets not compared", "", "| presets | why |", "|---|---|"]
+    lines += [f"| {', '.join(f'`{p}`' for p in _listed(s['preset']))} | {_cell(s['why'])} |" for s in skipped]
+    lines.append("")
     return "\n".join(lines)
 
 

@@ -26,6 +26,18 @@ from minrnn.reports.preregistration import (
 )
 
 PENDING = "pending"
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of the pre-registration's bytes: the decided file records the rules it was decided
+    under, and tests/test_prereg_decide.py checks it against the committed file (and git's dates)."""
+    import hashlib
+
+    from minrnn.reader import read_bytes
+
+    return hashlib.sha256(read_bytes(path)).hexdigest()
+
+
 TOGETHER = ("figure5-copy", "figure5-listops")  # "both tasks decide together" (the file's outcomes)
 
 
@@ -275,9 +287,13 @@ def with_preregistered(rows: list[dict], results: Path, out: Path, scale: str) -
     path = Path(results) / "preregistration" / "preregistration.yaml"
     if not path.is_file() or load(path).scale != scale:
         return rows
+    ids = {row["id"] for row in rows}
+    for v in load(path).verdicts:  # a verdict naming no claim would decide nothing, silently
+        if v.claim not in ids:
+            raise ValueError(f"{path}: verdict {v.id}: claim {v.claim!r} is not a claim of minrnn/reports/claims/")
     decided = decide(load(path), results)
     folder = Path(out) / "preregistration"
-    doc = {"scale": scale, "verdicts": decided, "provenance": provenance()}
+    doc = {"scale": scale, "preregistration_sha256": file_sha256(path), "verdicts": decided, "provenance": provenance()}
     write_result_json(folder / f"verdicts_{scale}.json", doc)
     write_text(folder / f"verdicts_{scale}.md", markdown(decided))
     by_claim: dict[str, list[dict]] = {}
