@@ -31,12 +31,19 @@ def test_the_claims_line_counts_the_committed_verdicts():
     claims = json.loads((ROOT / "results/claims_cpu.json").read_text())["claims"]
     paper = [r for r in claims if r.get("section", "paper") == "paper"]
     n = collections.Counter(r["verdict"] for r in paper)
-    line = (
-        f"of the paper's {len(paper)} claims, {n['holds']} hold,\n{n['partly holds']} partly, {n['does not hold']} "
-        f"do not, {n['inconclusive']} are inconclusive, {n['budget-limited']} budget-limited, {n['not run']} need "
-        "data, a GPU or\nmamba-ssm's kernel."
+    m = re.search(
+        r"of the paper's (\d+) claims, (\d+) (holds?),\n(\d+) partly, (\d+) (does|do) not, (\d+) (is|are) "
+        r"inconclusive, (\d+) budget-limited, (\d+) (needs?) data, a GPU or\nmamba-ssm's kernel\.",
+        README,
     )
-    assert line in README
+    assert m, "no claims line in the README"
+    total, holds, v1, partly, fails, v2, open_, v3, limited, not_run, v4 = m.groups()
+    assert [int(total), int(holds), int(partly), int(fails), int(open_), int(limited), int(not_run)] == [
+        len(paper), n["holds"], n["partly holds"], n["does not hold"], n["inconclusive"], n["budget-limited"],
+        n["not run"],
+    ]  # fmt: skip
+    for count, verb, one in ((holds, v1, "holds"), (fails, v2, "does"), (open_, v3, "is"), (not_run, v4, "needs")):
+        assert (verb == one) == (int(count) == 1), f"{count} {verb}"  # 1 holds, 10 hold
 
 
 def test_every_headline_number_is_in_the_results_file_it_comes_from():

@@ -168,11 +168,16 @@ def claims_status(results: Path) -> str:
         claims = read_json(results / "claims_cpu.json")["claims"]
         paper = [r for r in claims if r.get("section", "paper") == "paper"]
         n = Counter(r["verdict"] for r in paper)
+
+    def verb(k: str, one: str, many: str) -> str:  # "1 holds", "10 hold"
+        return f"{n[k]} {one if n[k] == 1 else many}"
+
     return (
         "Claims status at CPU scale (`make claims`, [docs/results.md](docs/results.md)): "
-        f"of the paper's {len(paper)} claims, {n['holds']} hold,\n{n['partly holds']} partly, {n['does not hold']} "
-        f"do not, {n['inconclusive']} are inconclusive, {n['budget-limited']} budget-limited, {n['not run']} need "
-        "data, a GPU or\nmamba-ssm's kernel."
+        f"of the paper's {len(paper)} claims, {verb('holds', 'holds', 'hold')},\n{n['partly holds']} partly, "
+        f"{verb('does not hold', 'does not', 'do not')}, "
+        f"{verb('inconclusive', 'is inconclusive', 'are inconclusive')}, "
+        f"{n['budget-limited']} budget-limited, {verb('not run', 'needs', 'need')} data, a GPU or\nmamba-ssm's kernel."
     )
 
 
