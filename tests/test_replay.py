@@ -217,3 +217,52 @@ def test_a_run_committed_before_identities_names_the_commit_to_replay_it_with(tm
     ):
         replay(old[0], tmp_path / "s")
     assert not (tmp_path / "s").exists()
+
+
+RECORDED = {  # provenance.git_commit as committed (records.git_commit) -> what the refusal tells
+    "-dirty (7 committed before identities)": (
+        "056133ad71956bc8def8422360c39e155f694bd5-dirty",
+        "git worktree add <folder> 056133ad71956bc8def8422360c39e155f694bd5 (it ran with changes to that commit",
+    ),
+    "unknown (an installed copy)": ("unknown", "records no commit (provenance.git_commit 'unknown')"),
+    "null": (None, "records no commit (provenance.git_commit None): replay it with the code of its date, 2026-"),
+}
+
+
+@pytest.mark.parametrize("case", list(RECORDED))
+def test_a_run_before_identities_whose_commit_is_dirty_or_unknown_is_told_a_command_git_takes(
+    tmp_path, monkeypatch, case
+):
+    """'git worktree add <folder> <sha>-dirty' (7 committed summaries) or '... unknown' is no command git
+    takes: the refusal names the commit itself and what it lacks, or that none is recorded."""
+    value, says = RECORDED[case]
+    old = [p for p in committed_summaries(every=True) if "identity" not in json.loads(p.read_text())]
+    rec = json.loads(old[0].read_text())
+    rec["provenance"]["git_commit"] = value
+    (tmp_path / "run.json").write_text(json.dumps(rec))
+    monkeypatch.setattr(minrnn.harness.train, "run", lambda cfg: pytest.fail("trained"))
+    with pytest.raises(ValueError, match=re.escape(says)) as refused:
+        replay(tmp_path / "run.json", tmp_path / "s")
+    assert "-dirty" not in str(refused.value).split("git worktree add <folder> ")[-1].split(" ")[0]
+
+
+SHA = st.text("0123456789abcdef", min_size=40, max_size=40)
+
+
+@settings(max_examples=50, deadline=None)
+@given(a=SHA, b=SHA, dirty=st.tuples(st.booleans(), st.booleans()))
+def test_a_replay_that_differs_names_both_commits_unless_they_are_one_clean_commit(a, b, dirty):
+    """Every pair of recorded commits: the report names both unless both are the same commit with no
+    uncommitted changes; '-dirty' is shown (cut to 12 digits it was lost: a run committed from a changed
+    checkout and replayed at its clean commit was said to be the same code)."""
+    from minrnn.harness.replay import Replay
+
+    recorded = [c + ("-dirty" if d else "") for c, d in zip((a, b), dirty, strict=True)]
+    report = Replay(Path("c.json"), Path("r.json"), ["val_acc: 0.5 -> 0.6"], [], tuple(recorded)).report()
+    shown = [c[:12] + ("-dirty" if d else "") for c, d in zip((a, b), dirty, strict=True)]
+    if a == b and not any(dirty):
+        assert "code:" not in report
+    else:
+        assert report.endswith(f"code: committed at {shown[0]}, replayed at {shown[1]} (git diff names changes)")
+    unknown = Replay(Path("c.json"), Path("r.json"), ["x: 1 -> 2"], [], ("unknown", None)).report()
+    assert unknown.endswith("code: committed at unknown, replayed at unknown (git diff names changes)")

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import platform
+import re
 import reprlib
 import subprocess
 from pathlib import Path
@@ -48,6 +49,16 @@ def git_commit() -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return sha.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+_COMMIT = re.compile(r"([0-9a-f]{7,40})(-dirty)?")
+
+
+def commit_of(value) -> tuple[str | None, bool]:
+    """The inverse of ``git_commit``: (the commit's hash, whether its tracked files had changes no commit
+    holds) of a recorded ``provenance.git_commit``; (None, False) where it names none ('unknown', null)."""
+    found = _COMMIT.fullmatch(value) if isinstance(value, str) else None
+    return (found.group(1), bool(found.group(2))) if found else (None, False)
 
 
 def cpu_name() -> str:

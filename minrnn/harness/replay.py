@@ -34,7 +34,7 @@ class Replay:
     replayed: Path
     differences: list[str] = field(default_factory=list)  # "key: committed -> replayed"
     environment: list[str] = field(default_factory=list)  # the facts that differ between the two runs
-    commits: tuple[str, str] | None = None  # the code the committed and the replayed run came from
+    commits: tuple | None = None  # provenance.git_commit of the committed and the replayed run
 
     @property
     def exact(self) -> bool:
@@ -50,11 +50,42 @@ class Replay:
             if self.environment
             else "  same CPU type and versions: this is a reproducibility failure"
         )
-        if self.commits and self.commits[0] != self.commits[1]:  # said either way: the code itself may differ
-            lines.append(
-                f"  code: committed at {self.commits[0]}, replayed at {self.commits[1]} (git diff names changes)"
-            )
+        if self.commits and code_may_differ(*self.commits):  # said either way: the code itself may differ
+            a, b = (short_commit(c) for c in self.commits)
+            lines.append(f"  code: committed at {a}, replayed at {b} (git diff names changes)")
         return "\n".join(lines)
+
+
+def short_commit(value) -> str:
+    """A recorded ``provenance.git_commit`` as a report shows it: 12 digits, ``-dirty`` kept, else 'unknown'."""
+    from minrnn.harness.records import commit_of
+
+    sha, dirty = commit_of(value)
+    return "unknown" if sha is None else sha[:12] + ("-dirty" if dirty else "")
+
+
+def code_may_differ(committed, replayed) -> bool:
+    """Whether two runs' recorded commits may hold different code: other commits, or either unknown or
+    run with changes no commit holds (two '-dirty' of one commit need not be the same changes)."""
+    from minrnn.harness.records import commit_of
+
+    (a, dirty_a), (b, dirty_b) = commit_of(committed), commit_of(replayed)
+    return a is None or b is None or a != b or dirty_a or dirty_b
+
+
+def replay_with(provenance: dict) -> str:
+    """How to replay a run this code cannot: with the code of the commit it records (checked out as
+    ``git worktree add``), what a '-dirty' one lacks, or, with no commit recorded, the date to look for."""
+    from minrnn.harness.records import commit_of
+
+    sha, dirty = commit_of(provenance.get("git_commit"))
+    if sha is None:
+        return (
+            f"it records no commit (provenance.git_commit {provenance.get('git_commit')!r}): replay it with "
+            f"the code of its date, {provenance.get('date', 'not recorded')}"
+        )
+    changes = " (it ran with changes to that commit that no commit holds: a replay there may differ)"
+    return f"replay it with the code it came from: git worktree add <folder> {sha}" + (changes if dirty else "")
 
 
 def flatten(node, prefix: str = "") -> dict:
@@ -101,11 +132,10 @@ def replay(summary_path: str | Path, scratch: str | Path) -> Replay:
     committed = read_json(path, RESULT)  # minrnn.reader: one UnreadableFile (a ValueError) naming the file
     config, seed = committed["config"], committed["seed"]
     if "identity" not in committed:  # committed before runs carried one (48269b5): its settings were others
-        commit = committed.get("provenance", {}).get("git_commit") or "its commit"
         raise ValueError(
             f"{path}: committed before runs recorded an identity, so this code cannot check that it reads the "
-            f"stored config as the run did (its settings have since been renamed); replay it with the code it "
-            f"came from: git worktree add <folder> {commit}"
+            f"stored config as the run did (its settings have since been renamed); "
+            + replay_with(committed["provenance"])
         )
     if identity(config) != committed.get("identity"):
         raise ValueError(
@@ -125,5 +155,5 @@ def replay(summary_path: str | Path, scratch: str | Path) -> Replay:
     cfg = OmegaConf.merge(OmegaConf.create(config), off)
     replayed = run(cfg)
     differences, environment = compare(committed, replayed)
-    commits = tuple(str(r.get("provenance", {}).get("git_commit"))[:12] for r in (committed, replayed))
+    commits = tuple(r.get("provenance", {}).get("git_commit") for r in (committed, replayed))
     return Replay(path, scratch / "results" / f"{cfg.run_name}.json", differences, environment, commits)
