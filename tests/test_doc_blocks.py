@@ -97,6 +97,14 @@ BROKEN = {  # a result that is there but not what its block needs: (the file nam
         r for r in rows if (r["model"], r["T"]) != ("LSTM (torch.nn)", "1024")])),
     "a zero step time": ("efficiency/training_cpu.csv", lambda p: _rows(p, lambda rows: [
         {**r, "ms_median": "0"} for r in rows])),
+    "a step time that is nan": ("efficiency/training_cpu.csv", lambda p: _rows(p, lambda rows: [
+        {**r, "ms_median": "nan"} for r in rows])),  # was 'nanx faster' written into docs/results.md
+    "an infinite peak memory": ("efficiency/training_cpu.csv", lambda p: _rows(p, lambda rows: [
+        {**r, "peak_mib": "inf"} for r in rows])),
+    "a negative time per token": ("efficiency/inference_cpu.csv", lambda p: _rows(p, lambda rows: [
+        {**r, "ms_per_token": "-1.5"} for r in rows])),
+    "a second session": ("efficiency/training_cpu.json", lambda p: p.write_text(
+        p.read_text().replace('"sessions": [', '"sessions": [{}, '))),
     "a training benchmark without its batch": ("efficiency/training_cpu.json", lambda p: p.write_text(
         p.read_text().replace('"batch"', '"batches"'))),
     "a layer benchmark without a model": ("bench/layers.json", lambda p: p.write_text(
@@ -130,6 +138,42 @@ def test_a_result_that_is_not_what_its_block_needs_is_one_message_naming_it(tmp_
         assert doc_blocks.run() == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(target) in err and "Traceback" not in err, err
+
+
+HOSTILE_DEVICE = {
+    "a device name that ends the block": "EPYC <!-- end: training -->",
+    "a device name with a lone surrogate": "caf\udce9",  # JSON can hold one; UTF-8 cannot
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_DEVICE))
+def test_text_from_a_result_that_would_break_its_doc_is_one_message_and_nothing_written(tmp_path, case, capsys):
+    """A device name is copied into the training paragraph as it is: one that holds a block's end marker, or
+    a character UTF-8 cannot write, is refused naming the doc and block; every doc as it was; non-ASCII is
+    kept (\u00e9, \u00b5)."""
+    import json
+
+    texts = copy_docs(tmp_path)
+    results = tmp_path / "results"
+    shutil.copytree(ROOT / "results", results, ignore=shutil.ignore_patterns("*.png", "*.pdf"))
+    path = results / "efficiency/training_cpu.json"
+    rec = json.loads(path.read_text())
+    rec["sessions"][0]["device_name"] = HOSTILE_DEVICE[case]
+    path.write_text(json.dumps(rec))
+    for doc, _ in doc_blocks.BLOCKS.values():
+        (tmp_path / doc).write_text(re.sub(r"(<!-- generated: \S+ .*?-->\n)", r"\1stale\n", texts[doc]))
+    stale = {doc: (tmp_path / doc).read_text() for doc in texts}
+    with pytest.MonkeyPatch.context() as m:
+        regenerate = doc_blocks.regenerate
+        m.setattr(doc_blocks, "regenerate", lambda: regenerate(tmp_path, results))
+        assert doc_blocks.run() == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "block 'training'" in err and "Traceback" not in err, err
+    assert {doc: (tmp_path / doc).read_text() for doc in texts} == stale
+    rec["sessions"][0]["device_name"] = "Caf\u00e9 \u00b5-EPYC"
+    path.write_text(json.dumps(rec))
+    assert "training" in doc_blocks.regenerate(tmp_path, results)
+    assert "on Caf\u00e9 \u00b5-EPYC with" in (tmp_path / "docs/results.md").read_text()
 
 
 # ---- every number traced (issue #35, part 4) ----------------------------------------------------------------

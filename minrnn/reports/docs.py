@@ -12,6 +12,7 @@ Every input is a results file or data a report module owns (the claims' longer r
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
 from pathlib import Path
 
@@ -53,6 +54,15 @@ def made_from(path: Path):
         why = f"no {e}" if isinstance(e, KeyError) else str(e) or type(e).__name__
         why = "no rows it needs" if "empty sequence" in why else why  # max() of no rows
         raise UnreadableFile(path, f"not what the docs' blocks are made from ({why})") from None
+
+
+def measured(cell) -> float:
+    """A measurement a block quotes (a time, a size): a number, finite and not negative; 'nan', 'inf' and
+    '-3' are ValueErrors (inside made_from: one line naming the file), not 'nanx' written into the docs."""
+    value = float(cell)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{cell!r} is not a measurement (a finite number, not negative)")
+    return value
 
 
 def layer_benchmark(results: Path) -> str:
@@ -156,7 +166,7 @@ def figure1_summary(results: Path) -> str:
         T = max(int(r["T"]) for r in rows)
         lines = [f"| T = {T}, one training step | time (ms) | peak memory (MiB) |", "|---|---|---|"]
         for r in (r for r in rows if int(r["T"]) == T):
-            lines.append(f"| {r['model']} | {float(r['ms_median']):.1f} | {float(r['peak_mib']):.0f} |")
+            lines.append(f"| {r['model']} | {measured(r['ms_median']):.1f} | {measured(r['peak_mib']):.0f} |")
     return "\n".join(lines)
 
 
@@ -208,8 +218,8 @@ def training_summary(results: Path) -> str:
         batch = int(rec["settings"]["batch"])
     with made_from(folder / "training_cpu.csv"):
         rows = [r for r in read_csv(folder / "training_cpu.csv") if r["status"] == "ok"]
-        ms = {(r["model"], int(r["T"])): float(r["ms_median"]) for r in rows}
-        mib = {(r["model"], int(r["T"])): float(r["peak_mib"]) for r in rows}
+        ms = {(r["model"], int(r["T"])): measured(r["ms_median"]) for r in rows}
+        mib = {(r["model"], int(r["T"])): measured(r["peak_mib"]) for r in rows}
         T, dates = max(t for _, t in ms), sorted(r["date"] for r in rows)
         lengths = sorted({t for m, t in ms if m == "LSTM (torch.nn)"})
 
@@ -255,37 +265,38 @@ def inference_summary(results: Path) -> str:
         T = max(int(r["context"]) for r in rows)
         at = {r["model"]: r for r in rows if r["batch"] == "64" and int(r["context"]) == T}
         dates = sorted(r["date"] for r in rows)
-        tok = {m: float(r["ms_per_token"]) for m, r in at.items()}
-        total = {m: float(r["total_ms"]) / 1000 for m, r in at.items()}
+        tok = {m: measured(r["ms_per_token"]) for m, r in at.items()}
+        total = {m: measured(r["total_ms"]) / 1000 for m, r in at.items()}
         kv = at["Transformer"]
-        states = {float(r["state_kib_end"]) for r in rows if r["model"] == "minGRU" and r["batch"] == "64"}
+        states = {measured(r["state_kib_end"]) for r in rows if r["model"] == "minGRU" and r["batch"] == "64"}
         if len(states) != 1:  # the sentence says the state is the same at every context length
             raise UnreadableFile(folder / "inference_cpu.csv", f"minGRU's state differs between contexts: {states}")
         (state,) = states
-        doubled = T * float(kv["state_kib_end"]) / float(kv["state_kib_prefill"])
+        doubled = T * measured(kv["state_kib_end"]) / measured(kv["state_kib_prefill"])
         head = (
             f"Inference at batch 64 after a {T}-token context ({dates[0][:10]} {dates[0][11:16]}-{dates[-1][11:16]}, "
             f"at {commit[folder]}): minGRU carries\n{state:.0f} KiB of state at every context length and "
             f"generates a token in {tok['minGRU']:.2f} ms (torch.nn.GRU {tok['GRU (torch.nn)']:.2f} ms, Mamba\n"
-            f"{tok['Mamba']:.2f} ms); the Transformer's KV cache buffers hold {float(kv['state_kib_end']) / 1024:.0f} "
+            f"{tok['Mamba']:.2f} ms); the Transformer's KV cache buffers hold "
+            f"{measured(kv['state_kib_end']) / 1024:.0f} "
             f"MiB (they double when full: {doubled:.0f} positions after\nthe first new token) and a token takes "
             f"{tok['Transformer']:.1f} ms; prefill + 64 tokens takes {total['minGRU']:.2f} s for minGRU, "
             f"{total['GRU (torch.nn)']:.2f} s for\nGRU, {total['Transformer']:.1f} s for the Transformer and "
-            f"{total['Mamba']:.1f} s for Mamba (peak {float(at['Mamba']['peak_mib']) / 1024:.1f} GiB). A token of "
+            f"{total['Mamba']:.1f} s for Mamba (peak {measured(at['Mamba']['peak_mib']) / 1024:.1f} GiB). A token of "
             "width 64 is a few dozen\nsmall ops, so eager time per token is mostly Python and dispatch overhead; with "
             '`model.step` through\n`torch.compile` (`bench_inference.py --models "minGRU (compiled step)" ...`,\n'
             "[results/efficiency/compiled_step/](../results/efficiency/compiled_step/inference_cpu.csv), one run at\n"
         )
     with made_from(folder / "compiled_step" / "inference_cpu.csv"):
         comp = [r for r in read_csv(folder / "compiled_step" / "inference_cpu.csv") if r["status"] == "ok"]
-        ms = {(r["model"], r["batch"], r["context"]): float(r["ms_per_token"]) for r in comp}
+        ms = {(r["model"], r["batch"], r["context"]): measured(r["ms_per_token"]) for r in comp}
         pairs = [
             (ms[k], ms[(k[0] + " (compiled step)", *k[1:])]) for k in ms if (k[0] + " (compiled step)", *k[1:]) in ms
         ]
         eager, fast = [e for e, _ in pairs], [c for _, c in pairs]
         gain = [e / c for e, c in pairs]
         Tc = max(int(r["context"]) for r in comp)
-        end = {r["model"]: float(r["ms_per_token"]) for r in comp if r["batch"] == "64" and int(r["context"]) == Tc}
+        end = {r["model"]: measured(r["ms_per_token"]) for r in comp if r["batch"] == "64" and int(r["context"]) == Tc}
         return head + (
             f"{commit[folder / 'compiled_step']} with its eager twin and torch.nn GRU/LSTM, batch 8 and 64, contexts "
             f"{min(int(r['context']) for r in comp)}-{Tc}) a token takes\n{min(fast):.2f}-{max(fast):.2f} ms instead "
@@ -321,12 +332,25 @@ def regenerate(root: Path = ROOT, results: Path | None = None) -> list[str]:
     new, changed = dict(texts), []
     for name, (doc, make) in BLOCKS.items():
         body = make(results)
+        _check_body(root / doc, name, body)
         if read_block(root / doc, name, new[doc]) != body.strip("\n"):
             new[doc], changed = replace_block(new[doc], name, body), [*changed, name]
     for doc, text in new.items():
         if text != texts[doc]:
             write_text(root / doc, text)
     return changed
+
+
+def _check_body(doc: Path, name: str, body: str) -> None:
+    """A block's text as made from its results: no HTML comment (a device name holding '<!-- end: NAME -->'
+    would end the block early and the next make docs would damage the doc) and UTF-8 (a lone surrogate
+    failed the write of one doc after another was written). UnreadableFile naming the doc and block."""
+    if "<!--" in body or "-->" in body:
+        raise UnreadableFile(doc, f"block {name!r} would hold an HTML comment from its results; nothing written")
+    try:
+        body.encode()
+    except UnicodeEncodeError as e:
+        raise UnreadableFile(doc, f"block {name!r} would hold a character that is not UTF-8 ({e.reason})") from None
 
 
 def add_arguments(ap) -> None:
