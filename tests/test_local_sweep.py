@@ -227,13 +227,20 @@ def test_a_stopped_sweep_lists_every_run_finished_and_failed_ones_too(tmp_path, 
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(order=st.permutations(range(12)), failed=st.sets(st.integers(0, 11)))
+@given(
+    order=st.permutations(range(12)),
+    failed=st.sets(st.integers(0, 11)),
+    base=st.sampled_from([0, 10**9 - 6, 10**12]),  # past 9 digits the names sorted as text broke the order
+)
 def test_a_stopped_sweep_lists_its_runs_in_the_sweep_order_whatever_order_they_reported_in(
-    tmp_path_factory, monkeypatch, order, failed
+    tmp_path_factory, monkeypatch, order, failed, base
 ):
     """Runs report as they stop, in any order; the listing follows Hydra's job numbers (job 2 before
-    job 10, which sorting the lines as text would reverse), failed runs in their place."""
+    job 10, which sorting the lines as text would reverse), failed runs in their place; a file of another
+    name in the folder is no run (it was an IndexError)."""
     folder = tmp_path_factory.mktemp("sweep")
+    (folder / "7-stray").write_text("not a run")
+    order = [base + n for n in order]
     sweep, job = SweepStop(folder, parent=False), {"num": 0}
 
     class Hydra:
@@ -243,9 +250,9 @@ def test_a_stopped_sweep_lists_its_runs_in_the_sweep_order_whatever_order_they_r
     monkeypatch.setattr(local_sweep, "HydraConfig", Hydra)
     for n in order:
         job["num"] = n
-        (sweep.fail if n in failed else sweep.report)(f"a-s{n}: line")
-    assert sweep.listing() == [f"a-s{n}: line" + (" (failed)" if n in failed else "") for n in range(12)]
-    assert sweep.failures() == [f"a-s{n}: line" for n in sorted(failed)]
+        (sweep.fail if n - base in failed else sweep.report)(f"a-s{n}: line")
+    assert sweep.listing() == [f"a-s{n}: line" + (" (failed)" if n - base in failed else "") for n in sorted(order)]
+    assert sweep.failures() == [f"a-s{base + n}: line" for n in sorted(failed)]
 
 
 def test_a_run_that_failed_before_the_signal_is_listed_failed_beside_the_stopped_one(tmp_path):

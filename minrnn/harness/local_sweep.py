@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import shutil
 import signal
 import sys
@@ -35,6 +36,8 @@ from minrnn.reader import read_text
 ENV = "MINRNN_LOCAL_SWEEP"
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 LOCAL_LAUNCHERS = ("JoblibLauncher", "BasicLauncher")
+KINDS = ("report", "failed")
+NAME = re.compile(r"(\d+)-(\d+)-(\d+)-(" + "|".join(KINDS) + ")")  # SweepStop._write's file names
 
 
 class SweepStop:
@@ -86,13 +89,16 @@ class SweepStop:
         return [line + (" (failed)" if kind == "failed" else "") for kind, line in self._read()]
 
     def _write(self, kind: str, line: str) -> None:
-        job = HydraConfig.get().job.num if HydraConfig.initialized() else 0
+        assert kind in KINDS, kind
+        job = HydraConfig.get().job.get("num", 0) if HydraConfig.initialized() else 0  # a caller outside a sweep: 0
         write_text(self.folder / f"{job:09d}-{time.monotonic_ns():020d}-{os.getpid()}-{kind}", line)
 
     def _read(self) -> list[tuple[str, str]]:
-        """(kind, line) of each file ``_write`` left, by job number, then time (the names' first fields)."""
-        paths = sorted((p for p in self.folder.iterdir() if p.name[:1].isdigit()), key=lambda p: p.name)
-        return [(p.name.rsplit("-", 1)[1], read_text(p)) for p in paths]
+        """(kind, line) of each file ``_write`` left, by job number, then time, then process, compared as
+        numbers (a job past 9 digits is longer, not out of order); other names are no run's line."""
+        found = [(m, p) for p in self.folder.iterdir() if (m := NAME.fullmatch(p.name))]
+        found.sort(key=lambda mp: tuple(int(mp[0].group(i)) for i in (1, 2, 3)))
+        return [(m.group(4), read_text(p)) for m, p in found]
 
     @classmethod
     def join(cls) -> SweepStop | None:
