@@ -9,6 +9,7 @@ Only the standard library at import (numpy and h5py are imported by the readers 
 from __future__ import annotations
 
 import math
+import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -241,3 +242,21 @@ CHECKPOINT = Format(
 
 # one line of run_dir/metrics.jsonl (minrnn.harness.trainer.fit)
 METRICS_LINE = Record({"step": COUNT})
+
+
+_COMMIT = re.compile(r"([0-9a-f]{7,40})(-dirty)?")
+
+
+def commit_of(value) -> tuple[str | None, bool]:
+    """The inverse of minrnn.harness.records.git_commit: (the commit's hash, whether its tracked files had
+    changes no commit holds) of a recorded ``provenance.git_commit``; (None, False) where it names none
+    ('unknown', null)."""
+    found = _COMMIT.fullmatch(value) if isinstance(value, str) else None
+    return (found.group(1), bool(found.group(2))) if found else (None, False)
+
+
+def short_commit(value, digits: int = 12) -> str:
+    """A recorded ``provenance.git_commit`` as a report quotes it: ``digits`` hex digits, ``-dirty`` kept (the
+    run had changes no commit holds), else 'unknown'. Every report quotes commits through this."""
+    sha, dirty = commit_of(value)
+    return "unknown" if sha is None else sha[:digits] + ("-dirty" if dirty else "")

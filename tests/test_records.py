@@ -48,3 +48,37 @@ def test_an_installed_copy_inside_another_repository_records_no_commit(tmp_path,
     assert records.git_commit() == "unknown"
     monkeypatch.setattr(records, "REPO", ROOT)
     assert records.git_commit() != "unknown"
+
+
+@pytest.mark.parametrize(
+    "recorded, quoted",
+    [
+        ("545a47f3a8e9fe556e66c93ad24d68914d0283c6", "545a47f"),
+        ("545a47f3a8e9fe556e66c93ad24d68914d0283c6-dirty", "545a47f-dirty"),
+        ("unknown", "unknown"),
+        (None, "unknown"),
+        (12345, "unknown"),
+        ("545a47f; rm -rf /", "unknown"),
+    ],
+)
+def test_a_report_quotes_a_commit_with_its_dirty_mark(recorded, quoted):
+    """Reports quote commits through one function: a run made from a changed checkout says so (docs and the
+    speed card used to cut '-dirty' off with [:7] / [:12])."""
+    assert records.short_commit(recorded, 7) == quoted
+    sha, dirty = records.commit_of(recorded)
+    assert (sha is None) == (quoted == "unknown") and dirty == quoted.endswith("-dirty")
+
+
+def test_no_report_slices_a_recorded_commit_itself():
+    import re
+
+    pattern = re.compile(r"""(git_commit|commit)['"]\]\)?\s*\[:\d+\]|str\(\w+\[['"]commit['"]\]\)\[:""")
+    found = [
+        f"{p.relative_to(ROOT)}:{n}"
+        for folder in ("minrnn", "scripts", "tasks", "baselines")
+        for p in sorted((ROOT / folder).rglob("*.py"))
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert not found, "quote commits with minrnn.formats.short_commit:\n" + "\n".join(found)
+    assert pattern.search("x = p['git_commit'][:7]") and pattern.search("str(t['commit'])[:7]")

@@ -11,7 +11,6 @@ import json
 import math
 import os
 import platform
-import re
 import reprlib
 import subprocess
 from pathlib import Path
@@ -20,6 +19,7 @@ import torch
 
 from minrnn.files import write_json as write_json_atomic  # noqa: F401  (re-exported)
 from minrnn.files import write_text as write_text_atomic  # noqa: F401
+from minrnn.formats import commit_of, short_commit  # noqa: F401  (re-exported: the reader of git_commit)
 from minrnn.reader import UnreadableFile
 
 REPO = Path(__file__).resolve().parents[2]
@@ -49,16 +49,6 @@ def git_commit() -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return sha.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-
-
-_COMMIT = re.compile(r"([0-9a-f]{7,40})(-dirty)?")
-
-
-def commit_of(value) -> tuple[str | None, bool]:
-    """The inverse of ``git_commit``: (the commit's hash, whether its tracked files had changes no commit
-    holds) of a recorded ``provenance.git_commit``; (None, False) where it names none ('unknown', null)."""
-    found = _COMMIT.fullmatch(value) if isinstance(value, str) else None
-    return (found.group(1), bool(found.group(2))) if found else (None, False)
 
 
 def cpu_name() -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from minrnn.formats import RESULT
+from minrnn.formats import RESULT, short_commit
 from minrnn.harness.config import as_current, identity
 from minrnn.harness.schema import SettingError, check
 from minrnn.reader import read_json
@@ -54,14 +54,6 @@ class Replay:
             a, b = (short_commit(c) for c in self.commits)
             lines.append(f"  code: committed at {a}, replayed at {b} (git diff names changes)")
         return "\n".join(lines)
-
-
-def short_commit(value) -> str:
-    """A recorded ``provenance.git_commit`` as a report shows it: 12 digits, ``-dirty`` kept, else 'unknown'."""
-    from minrnn.harness.records import commit_of
-
-    sha, dirty = commit_of(value)
-    return "unknown" if sha is None else sha[:12] + ("-dirty" if dirty else "")
 
 
 def code_may_differ(committed, replayed) -> bool:

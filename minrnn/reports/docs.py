@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from minrnn.files import write_text
+from minrnn.formats import short_commit
 from minrnn.reader import UnreadableFile, read_csv, read_json, read_text
 from minrnn.reports.runs import ROOT
 
@@ -108,7 +109,7 @@ def _layer_benchmark(rec: dict) -> str:
         "[results/bench/layers.md](../results/bench/layers.md)), forward+backward, "
         f"batch {cfg['batch']}, hidden {cfg['dim']}, T = {T}, every model timed once per round over "
         f"{cfg['repeats']} interleaved rounds (a machine that drifts slows all of them alike); "
-        f"{p['date'][:10]} at {p['git_commit'][:7]}:"
+        f"{p['date'][:10]} at {short_commit(p['git_commit'], 7)}:"
     )
     return head + "\n\n" + "\n".join(rows)
 
@@ -200,7 +201,8 @@ def timings(results: Path) -> str:
             m, s = divmod(round(t["seconds"]), 60)
             p = t["provenance"]
             where = (
-                f"{p['date'][:10]} at {str(t['commit'])[:7]}, {p['device_name']}, load {t['load_average_before']:.1f}"
+                f"{p['date'][:10]} at {short_commit(t['commit'], 7)}, {p['device_name']}, "
+                f"load {t['load_average_before']:.1f}"
             )
             where += "" if t["exit_code"] == 0 else f", exit {t['exit_code']}"
             lines.append(f"| `{t['command']}` | {m} min {s} s | {where} | {t['what']} |")
@@ -234,7 +236,8 @@ def training_summary(results: Path) -> str:
         saved = 1 - mib[("minGRU", T)] / mib[("GRU (plain loop)", T)]
         mamba = mib[("Mamba", T)]
         return (
-            f"Measured {dates[0][:10]} {dates[0][11:16]}-{dates[-1][11:16]} at {session['git_commit'][:7]} on "
+            f"Measured {dates[0][:10]} {dates[0][11:16]}-{dates[-1][11:16]} at "
+            f"{short_commit(session['git_commit'], 7)} on "
             f"{session['device_name']} with {session['cpu_count']} cores, batch {batch}\n"
             "([results/efficiency/training_cpu.csv](../results/efficiency/training_cpu.csv)). minGRU is "
             f"{x('GRU (plain loop)', 'minGRU')} faster than the GRU loop and\n{x('GRU (torch.nn)', 'minGRU')} "
@@ -259,7 +262,7 @@ def inference_summary(results: Path) -> str:
     for twin in (folder, folder / "compiled_step"):
         with made_from(twin / "inference_cpu.json"):
             (session,) = read_json(twin / "inference_cpu.json")["sessions"]
-            commit[twin] = session["git_commit"][:7]
+            commit[twin] = short_commit(session["git_commit"], 7)
     with made_from(folder / "inference_cpu.csv"):
         rows = [r for r in read_csv(folder / "inference_cpu.csv") if r["status"] == "ok"]
         T = max(int(r["context"]) for r in rows)
