@@ -191,7 +191,12 @@ UNITS = {
     **{"gib": "GiB", "mib": "MiB", "kib": "KiB", "gb": "GB", "mb": "MB", "kb": "KB", "x": "x", "×": "x", "%": "%"},
     **{"ms": "ms", "milliseconds": "ms", "s": "s", "sec": "s", "seconds": "s", "second": "s"},
     **{"min": "min", "minutes": "min", "minute": "min", "h": "h", "hours": "h", "hour": "h"},
-    **{"seeds": "n", "runs": "n"},  # a count of runs ("3 seeds"): checked where a paragraph cites its files
+    **{
+        "seeds": "n",
+        "seed": "n",
+        "runs": "n",
+        "run": "n",
+    },  # a count of runs ("3 seeds"): checked where a paragraph cites its files
 }  # a unit spelled out ("40 seconds") is the unit: before 2026-12-08 such an integer was no token at all
 UNIT_RE = "|".join(sorted(map(re.escape, UNITS), key=len, reverse=True))
 # A sign belongs to its number (-0.0183, with U+2212 read as "-"); an exponent too (4.6e-3, normalised "4.6e-3"):
