@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from minrnn.reader import read_json
 from minrnn.reports import docs as doc_blocks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -157,7 +158,7 @@ def test_text_from_a_result_that_would_break_its_doc_is_one_message_and_nothing_
     results = tmp_path / "results"
     shutil.copytree(ROOT / "results", results, ignore=shutil.ignore_patterns("*.png", "*.pdf"))
     path = results / "efficiency/training_cpu.json"
-    rec = json.loads(path.read_text())
+    rec = read_json(path)
     rec["sessions"][0]["device_name"] = HOSTILE_DEVICE[case]
     path.write_text(json.dumps(rec))
     for doc, _ in doc_blocks.BLOCKS.values():

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import minrnn.harness.train
 from minrnn.harness.replay import compare, flatten, replay
+from minrnn.reader import read_json
 
 ROOT = Path(__file__).resolve().parent.parent
 SHORT = ROOT / "results/mqar/L64-P4/cpu/mingru-w32-lr0.003-L2-s0-3b1958de.json"  # ~25 s on one core
@@ -168,7 +169,7 @@ def committed_summaries(every: bool = False) -> list[Path]:
     """The committed run summaries that carry an identity (``every``: those committed before too)."""
     out = []
     for path in sorted((ROOT / "results").rglob("*.json")):
-        rec = json.loads(path.read_text())
+        rec = read_json(path)
         if isinstance(rec, dict) and {"config", "seed", "metrics"} <= rec.keys() and (every or "identity" in rec):
             out.append(path)
     return out
@@ -185,7 +186,7 @@ def test_every_committed_run_is_taken_by_this_code_with_its_identity():
     assert len(paths) >= 200
     renamed = 0
     for path in paths:
-        rec = json.loads(path.read_text())
+        rec = read_json(path)
         config = as_current(rec["config"])
         renamed += config is not rec["config"]
         assert identity(config) == identity(rec["config"]) == rec["identity"], path
@@ -208,9 +209,9 @@ def test_a_replay_that_differs_names_both_commits_beside_the_environment():
 def test_a_run_committed_before_identities_names_the_commit_to_replay_it_with(tmp_path, monkeypatch):
     """135 committed summaries predate run identities (48269b5) and use settings since renamed: replay
     says so in one line with the commit whose code reads them, and trains nothing."""
-    old = [p for p in committed_summaries(every=True) if "identity" not in json.loads(p.read_text())]
+    old = [p for p in committed_summaries(every=True) if "identity" not in read_json(p)]
     assert len(old) >= 100
-    commit = json.loads(old[0].read_text())["provenance"]["git_commit"]
+    commit = read_json(old[0])["provenance"]["git_commit"]
     monkeypatch.setattr(minrnn.harness.train, "run", lambda cfg: pytest.fail("trained"))
     with pytest.raises(
         ValueError, match=re.escape(f"replay it with the code it came from: git worktree add <folder> {commit}")
@@ -236,8 +237,8 @@ def test_a_run_before_identities_whose_commit_is_dirty_or_unknown_is_told_a_comm
     """'git worktree add <folder> <sha>-dirty' (7 committed summaries) or '... unknown' is no command git
     takes: the refusal names the commit itself and what it lacks, or that none is recorded."""
     value, says = RECORDED[case]
-    old = [p for p in committed_summaries(every=True) if "identity" not in json.loads(p.read_text())]
-    rec = json.loads(old[0].read_text())
+    old = [p for p in committed_summaries(every=True) if "identity" not in read_json(p)]
+    rec = read_json(old[0])
     rec["provenance"]["git_commit"] = value
     (tmp_path / "run.json").write_text(json.dumps(rec))
     monkeypatch.setattr(minrnn.harness.train, "run", lambda cfg: pytest.fail("trained"))

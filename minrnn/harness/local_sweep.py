@@ -74,9 +74,6 @@ class SweepStop:
         """Where a run stands when the sweep stops: listed in the sweep's order (Hydra's job number)."""
         self._write("report", line)
 
-    def reports(self) -> list[str]:
-        return [line for kind, line in self._read() if kind == "report"]
-
     def fail(self, line: str) -> None:
         """A run that failed: named at the end of the sweep, while the other runs go on."""
         self._write("failed", line)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from minrnn.formats import RESULT, short_commit
+from minrnn.formats import RESULT, commit_of, short_commit
 from minrnn.harness.config import as_current, identity
 from minrnn.harness.schema import SettingError, check
 from minrnn.reader import read_json
@@ -59,8 +59,6 @@ class Replay:
 def code_may_differ(committed, replayed) -> bool:
     """Whether two runs' recorded commits may hold different code: other commits, or either unknown or
     run with changes no commit holds (two '-dirty' of one commit need not be the same changes)."""
-    from minrnn.harness.records import commit_of
-
     (a, dirty_a), (b, dirty_b) = commit_of(committed), commit_of(replayed)
     return a is None or b is None or a != b or dirty_a or dirty_b
 
@@ -68,8 +66,6 @@ def code_may_differ(committed, replayed) -> bool:
 def replay_with(provenance: dict) -> str:
     """How to replay a run this code cannot: with the code of the commit it records (checked out as
     ``git worktree add``), what a '-dirty' one lacks, or, with no commit recorded, the date to look for."""
-    from minrnn.harness.records import commit_of
-
     sha, dirty = commit_of(provenance.get("git_commit"))
     if sha is None:
         return (

@@ -285,13 +285,16 @@ def with_preregistered(rows: list[dict], results: Path, out: Path, scale: str) -
     from minrnn.reports.render import write_result_json
 
     path = Path(results) / "preregistration" / "preregistration.yaml"
-    if not path.is_file() or load(path).scale != scale:
+    if not path.is_file():
         return rows
-    ids = {row["id"] for row in rows}
-    for v in load(path).verdicts:  # a verdict naming no claim would decide nothing, silently
-        if v.claim not in ids:
+    prereg = load(path)
+    if prereg.scale != scale:
+        return rows
+    claim_ids = {row["id"] for row in rows}
+    for v in prereg.verdicts:  # a verdict naming no claim would decide nothing, silently
+        if v.claim not in claim_ids:
             raise ValueError(f"{path}: verdict {v.id}: claim {v.claim!r} is not a claim of minrnn/reports/claims/")
-    decided = decide(load(path), results)
+    decided = decide(prereg, results)
     folder = Path(out) / "preregistration"
     doc = {"scale": scale, "preregistration_sha256": file_sha256(path), "verdicts": decided, "provenance": provenance()}
     write_result_json(folder / f"verdicts_{scale}.json", doc)
